@@ -1,0 +1,1 @@
+"""Adapters: the store (SQLAlchemy on SQLite or PostgreSQL), eventsourcing persistence, clock."""

@@ -1,0 +1,27 @@
+"""Turns ``DATABASE_URL`` into eventsourcing's ``env=`` mapping for the same database."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+
+from src.adapters.sql_database import sqlalchemy_url, store_kind
+
+
+def eventsourcing_env(database_url: str) -> dict[str, str]:
+    if store_kind(database_url) == "sqlite":
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(sqlalchemy_url(database_url).database),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    url = make_url(database_url.replace("postgres://", "postgresql://", 1))
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.database or "postgres",
+        "POSTGRES_HOST": url.host or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": url.username or "postgres",
+        "POSTGRES_PASSWORD": url.password or "",
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+    }

@@ -1,0 +1,136 @@
+"""Engines for the two stores, with the options each needs, and the schema's creation.
+
+SQLite: one file shared with eventsourcing's own connection, so WAL mode, a long busy
+timeout, and ``BEGIN IMMEDIATE`` (a deferred transaction that later writes can fail with
+"database is locked" instead of waiting).
+PostgreSQL: psycopg 3 with a connect timeout; prepared statements off when the URL
+points at a transaction pooler.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from src.adapters.sql_tables import metadata
+from src.application.errors import SchemaMissingError, StoreUnavailableError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def store_kind(database_url: str) -> str:
+    """``sqlite`` or ``postgresql``; anything else is refused with the accepted forms."""
+    scheme = database_url.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql"
+    raise ValueError(
+        "DATABASE_URL must start with sqlite:/// or postgresql:// "
+        f"(got {redact(database_url)!r})"
+    )
+
+
+def sqlalchemy_url(database_url: str) -> URL:
+    url = make_url(database_url.replace("postgres://", "postgresql://", 1))
+    if url.get_backend_name() == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    if not url.database or url.database == ":memory:":
+        raise ValueError("DATABASE_URL: an SQLite store needs a file, e.g. sqlite:///flywheel.db")
+    return url
+
+
+def sqlite_path(database_url: str) -> Path:
+    database = sqlalchemy_url(database_url).database
+    if database is None:  # pragma: no cover - refused by sqlalchemy_url
+        raise ValueError("DATABASE_URL has no database")
+    return Path(database)
+
+
+def redact(database_url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as its scheme only
+        return database_url.split(":", 1)[0] + "://…"
+
+
+def is_transaction_pooler(url: URL) -> bool:
+    """Supabase's transaction pooler listens on 6543; ``?pooler=transaction`` forces it."""
+    return url.port == 6543 or url.query.get("pooler") == "transaction"
+
+
+def create_postgres_engine(database_url: str, pool_size: int = 5) -> Engine:
+    url = sqlalchemy_url(database_url)
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    if is_transaction_pooler(url):
+        connect_args["prepare_threshold"] = None
+    return create_engine(
+        url.difference_update_query(["pooler"]),
+        connect_args=connect_args,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def create_sqlite_engine(database_url: str) -> Engine:
+    url = sqlalchemy_url(database_url)
+    path = Path(url.database or "")
+    if path.parent and not path.parent.exists():
+        raise StoreUnavailableError(f"cannot open the SQLite store: folder {path.parent} is missing")
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def check_reachable(engine: Engine, database_url: str) -> None:
+    """Fail with a clear message, not a driver traceback, when the store cannot be reached."""
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise StoreUnavailableError(
+            f"cannot reach the store at {redact(database_url)}: {reason}"
+        ) from None
+
+
+def create_schema(engine: Engine) -> list[str]:
+    """Create missing tables and indexes (idempotent); returns the tables it created."""
+    existing = set(inspect(engine).get_table_names())
+    metadata.create_all(engine, checkfirst=True)
+    return [name for name in metadata.tables if name not in existing]
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise ``SchemaMissingError`` naming the fix when a table of the flywheel is absent."""
+    try:
+        existing = set(inspect(engine).get_table_names())
+    except SQLAlchemyError as error:
+        raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
+    missing = [name for name in metadata.tables if name not in existing]
+    if missing:
+        raise SchemaMissingError(
+            f"the store has no table {', '.join(missing)}: run `phoenix-flywheel migrate` "
+            "(or paste infrastructure/database/supabase_phoenix_events_clean.sql into the "
+            "Supabase SQL editor)"
+        )

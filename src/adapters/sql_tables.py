@@ -1,0 +1,144 @@
+"""The SQL schema shared by the SQLite and PostgreSQL adapters.
+
+Timestamps are stored in UTC. SQLite has no time-zone type, so ``UtcDateTime`` stores
+naive UTC there and hands back aware datetimes everywhere, keeping comparisons right.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import TypeDecorator
+
+from src.application.ports import STATUSES
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class utcnow(FunctionElement[datetime]):  # noqa: N801 - reads as the SQL function it renders
+    """The database's current UTC time, as a column default clients that omit it get."""
+
+    type = UtcDateTime()
+    inherit_cache = True
+
+
+@compiles(utcnow, "postgresql")
+def _utcnow_postgresql(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+    return "now()"
+
+
+@compiles(utcnow, "sqlite")
+def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(strftime('%Y-%m-%d %H:%M:%f', 'now'))"
+
+
+metadata = MetaData()
+Id = BigInteger().with_variant(Integer, "sqlite")
+Payload = JSON().with_variant(JSONB(), "postgresql")
+_status_list = ", ".join(f"'{status}'" for status in STATUSES)
+
+events = Table(
+    "phoenix_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_type", Text, nullable=False),
+    Column("app_source", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("payload", Payload, nullable=False, server_default=text("'{}'")),
+    Column("timestamp", UtcDateTime, nullable=False, server_default=utcnow()),
+    Column("received_at", UtcDateTime, nullable=False, server_default=utcnow()),
+    Column("idempotency_key", Text),
+    Column("event_hash", Text, unique=True),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", UtcDateTime),
+    Column("processed_at", UtcDateTime),
+    Column("ai_processing_error", Text),
+    CheckConstraint(f"status IN ({_status_list})", name="phoenix_events_status_check"),
+    # The claim scans unfinished rows in id order; finished rows stay out of this index.
+    Index(
+        "ix_phoenix_events_claimable",
+        "id",
+        postgresql_where=text("status IN ('pending', 'failed', 'processing')"),
+        sqlite_where=text("status IN ('pending', 'failed', 'processing')"),
+    ),
+    Index("ix_phoenix_events_user_timestamp", "user_id", "timestamp"),
+    Index("ix_phoenix_events_timestamp", "timestamp"),
+)
+
+journey_entries = Table(
+    "phoenix_journey_entries",
+    metadata,
+    Column("event_hash", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("app_source", Text, nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Index("ix_phoenix_journey_entries_user", "user_id", "timestamp"),
+    Index("ix_phoenix_journey_entries_timestamp", "timestamp"),
+)
+
+nudges = Table(
+    "phoenix_nudges",
+    metadata,
+    Column("nudge_id", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("nudge_type", Text, nullable=False),
+    Column("shown_in", Text, nullable=False),
+    Column("target_app", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("converted_at", UtcDateTime),
+    Index("ix_phoenix_nudges_user_app", "user_id", "shown_in", "status"),
+)
+
+nudges_sent = Table(
+    "phoenix_nudges_sent",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("nudge_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("app", Text, nullable=False),
+    Column("shown_at", UtcDateTime, nullable=False, server_default=utcnow()),
+    Index("ix_phoenix_nudges_sent_nudge", "nudge_id", "shown_at"),
+)
+
+projection_tracking = Table(
+    "phoenix_projection_tracking",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)

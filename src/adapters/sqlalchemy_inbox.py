@@ -1,0 +1,197 @@
+"""``EventInbox`` on SQLAlchemy Core: one adapter for SQLite and PostgreSQL.
+
+The claim is ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``:
+on PostgreSQL concurrent workers skip each other's rows; SQLite renders no ``FOR UPDATE``
+and serialises writers with ``BEGIN IMMEDIATE`` instead (see ``sql_database``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from src.adapters.sql_tables import events
+from src.application.ports import (
+    AppendResult,
+    Failure,
+    QueueStatus,
+    RequeueSelection,
+    StoredEvent,
+)
+from src.domain.events import NewEvent
+
+UNFINISHED = ("pending", "failed", "processing")
+
+
+class SqlAlchemyEventInbox:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+    def append(self, new_events: Sequence[NewEvent]) -> AppendResult:
+        if not new_events:
+            return AppendResult(accepted=0, duplicates=0)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "event_type": event.event_type,
+                "app_source": event.app_source,
+                "user_id": event.user_id,
+                "payload": dict(event.payload),
+                "timestamp": event.timestamp or now,
+                "received_at": now,
+                "idempotency_key": event.idempotency_key,
+                "event_hash": event.event_hash,
+            }
+            for event in new_events
+        ]
+        statement = (
+            self._insert(events)
+            .on_conflict_do_nothing(index_elements=["event_hash"])
+            .returning(events.c.id)
+        )
+        with self._engine.begin() as connection:
+            accepted = len(connection.execute(statement, rows).all())
+        return AppendResult(accepted=accepted, duplicates=len(new_events) - accepted)
+
+    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
+        claimable = (
+            select(events.c.id)
+            .where(
+                events.c.status.in_(UNFINISHED),
+                or_(events.c.locked_until.is_(None), events.c.locked_until <= now),
+            )
+            .order_by(events.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(events)
+            .where(events.c.id.in_(claimable.scalar_subquery()))
+            .values(status="processing", locked_until=lease_until, attempts=events.c.attempts + 1)
+            .returning(
+                events.c.id,
+                events.c.event_type,
+                events.c.app_source,
+                events.c.user_id,
+                events.c.payload,
+                events.c.timestamp,
+                events.c.idempotency_key,
+                events.c.event_hash,
+                events.c.attempts,
+            )
+        )
+        with self._engine.begin() as connection:
+            rows = connection.execute(statement).all()
+        claimed = [StoredEvent(**row._mapping) for row in rows]
+        claimed.sort(key=lambda event: event.id)
+        return claimed
+
+    def assign_hash(self, event_id: int, event_hash: str) -> bool:
+        try:
+            with self._engine.begin() as connection:
+                twin = connection.execute(
+                    select(events.c.id).where(events.c.event_hash == event_hash)
+                ).first()
+                if twin is not None:
+                    return False
+                connection.execute(
+                    update(events).where(events.c.id == event_id).values(event_hash=event_hash)
+                )
+        except IntegrityError:  # a twin committed between our check and our update
+            return False
+        return True
+
+    def complete(
+        self,
+        processed: Sequence[int],
+        duplicates: Sequence[int],
+        failures: Sequence[Failure],
+        now: datetime,
+    ) -> None:
+        with self._engine.begin() as connection:
+            if processed:
+                connection.execute(
+                    update(events)
+                    .where(events.c.id.in_(processed))
+                    .values(
+                        status="processed",
+                        processed_at=now,
+                        locked_until=None,
+                        ai_processing_error=None,
+                    )
+                )
+            if duplicates:
+                connection.execute(
+                    update(events)
+                    .where(events.c.id.in_(duplicates))
+                    .values(status="duplicate", processed_at=now, locked_until=None)
+                )
+            for failure in failures:
+                connection.execute(
+                    update(events)
+                    .where(events.c.id == failure.event_id)
+                    .values(
+                        status="failed" if failure.retry_at is not None else "dead",
+                        locked_until=failure.retry_at,
+                        ai_processing_error=failure.error[:4000],
+                    )
+                )
+
+    def release(self, event_ids: Sequence[int]) -> None:
+        if not event_ids:
+            return
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(events)
+                .where(events.c.id.in_(event_ids), events.c.status == "processing")
+                .values(status="pending", locked_until=None, attempts=events.c.attempts - 1)
+            )
+
+    def queue_status(self, now: datetime) -> QueueStatus:
+        with self._engine.connect() as connection:
+            counts: dict[str, int] = {
+                status: count
+                for status, count in connection.execute(
+                    select(events.c.status, func.count()).group_by(events.c.status)
+                )
+            }
+            oldest = connection.execute(
+                select(events.c.received_at)
+                .where(events.c.status == "pending")
+                .order_by(events.c.id)
+                .limit(1)
+            ).scalar()
+        return QueueStatus(
+            pending=counts.get("pending", 0),
+            processing=counts.get("processing", 0),
+            processed=counts.get("processed", 0),
+            duplicates=counts.get("duplicate", 0),
+            failed=counts.get("failed", 0),
+            dead=counts.get("dead", 0),
+            oldest_pending_age_seconds=(
+                max((now - oldest).total_seconds(), 0.0) if oldest is not None else None
+            ),
+        )
+
+    def requeue(self, selection: RequeueSelection) -> int:
+        conditions: list[Any] = [events.c.status != "processing"]
+        if selection.event_ids is not None:
+            conditions.append(events.c.id.in_(selection.event_ids))
+        if selection.since is not None:
+            conditions.append(events.c.timestamp >= selection.since)
+        if selection.status is not None:
+            conditions.append(events.c.status == selection.status)
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(events)
+                .where(and_(*conditions))
+                .values(status="pending", attempts=0, locked_until=None, processed_at=None)
+            )
+        return int(result.rowcount)

@@ -1,0 +1,193 @@
+"""``ReadModelStore`` on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+The projection's tracking row is locked (``FOR UPDATE`` on PostgreSQL, the whole-database
+write lock on SQLite) for the transaction that changes the views, so two workers never
+project the same notification and a crash never loses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, distinct, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from src.adapters.sql_tables import journey_entries, nudges, nudges_sent, projection_tracking
+from src.application.ports import (
+    EcosystemFigures,
+    Journey,
+    JourneyEntry,
+    NudgeRecord,
+    ReadModelChanges,
+)
+
+
+class _SqlProjectionTransaction:
+    def __init__(self, connection: Connection, name: str, position: int, insert: Any) -> None:
+        self._connection = connection
+        self._name = name
+        self._position = position
+        self._insert = insert
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def write(self, changes: ReadModelChanges, position: int) -> None:
+        connection = self._connection
+        if changes.entries:
+            connection.execute(
+                self._insert(journey_entries).on_conflict_do_nothing(),
+                [entry.__dict__ for entry in changes.entries],
+            )
+        if changes.nudges:
+            connection.execute(
+                self._insert(nudges).on_conflict_do_nothing(),
+                [nudge.__dict__ for nudge in changes.nudges],
+            )
+        for nudge_id, converted_at in changes.conversions:
+            connection.execute(
+                update(nudges)
+                .where(nudges.c.nudge_id == nudge_id)
+                .values(status="converted", converted_at=converted_at)
+            )
+        connection.execute(
+            update(projection_tracking)
+            .where(projection_tracking.c.name == self._name)
+            .values(position=position)
+        )
+        self._position = position
+
+
+class SqlAlchemyReadModelStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+    @contextmanager
+    def projection(self, name: str) -> Iterator[_SqlProjectionTransaction]:
+        with self._engine.begin() as connection:
+            connection.execute(
+                self._insert(projection_tracking)
+                .values(name=name, position=0)
+                .on_conflict_do_nothing()
+            )
+            position = connection.execute(
+                select(projection_tracking.c.position)
+                .where(projection_tracking.c.name == name)
+                .with_for_update()
+            ).scalar_one()
+            yield _SqlProjectionTransaction(connection, name, int(position), self._insert)
+
+    def get_journey(self, user_id: str) -> Journey | None:
+        with self._engine.connect() as connection:
+            entries = [
+                JourneyEntry(**row._mapping)
+                for row in connection.execute(
+                    select(journey_entries)
+                    .where(journey_entries.c.user_id == user_id)
+                    .order_by(journey_entries.c.timestamp, journey_entries.c.event_hash)
+                )
+            ]
+            found = [
+                NudgeRecord(**row._mapping)
+                for row in connection.execute(
+                    select(nudges)
+                    .where(nudges.c.user_id == user_id)
+                    .order_by(nudges.c.detected_at)
+                )
+            ]
+        if not entries and not found:
+            return None
+        apps = tuple(sorted({entry.app_source for entry in entries}))
+        return Journey(user_id=user_id, apps=apps, events=tuple(entries), nudges=tuple(found))
+
+    def list_active_nudges(
+        self, user_id: str, shown_in: str, shown_since: datetime
+    ) -> list[NudgeRecord]:
+        recently_shown = exists().where(
+            nudges_sent.c.nudge_id == nudges.c.nudge_id, nudges_sent.c.shown_at > shown_since
+        )
+        with self._engine.connect() as connection:
+            return [
+                NudgeRecord(**row._mapping)
+                for row in connection.execute(
+                    select(nudges)
+                    .where(
+                        nudges.c.user_id == user_id,
+                        nudges.c.shown_in == shown_in,
+                        nudges.c.status == "active",
+                        ~recently_shown,
+                    )
+                    .order_by(nudges.c.detected_at)
+                )
+            ]
+
+    def get_nudge(self, nudge_id: str) -> NudgeRecord | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(select(nudges).where(nudges.c.nudge_id == nudge_id)).first()
+        return NudgeRecord(**row._mapping) if row is not None else None
+
+    def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
+        with self._engine.begin() as connection:
+            user_id = connection.execute(
+                select(nudges.c.user_id).where(nudges.c.nudge_id == nudge_id)
+            ).scalar_one()
+            connection.execute(
+                nudges_sent.insert().values(nudge_id=nudge_id, user_id=user_id, app=app, shown_at=at)
+            )
+
+    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
+        recent = journey_entries.c.timestamp >= since
+        with self._engine.connect() as connection:
+            total, users = connection.execute(
+                select(func.count(), func.count(distinct(journey_entries.c.user_id))).where(recent)
+            ).one()
+            per_user_apps = (
+                select(journey_entries.c.user_id)
+                .where(recent)
+                .group_by(journey_entries.c.user_id)
+                .having(func.count(distinct(journey_entries.c.app_source)) > 1)
+                .subquery()
+            )
+            cross_app = connection.execute(select(func.count()).select_from(per_user_apps)).scalar()
+            by_app = dict(
+                connection.execute(
+                    select(journey_entries.c.app_source, func.count())
+                    .where(recent)
+                    .group_by(journey_entries.c.app_source)
+                ).all()
+            )
+            by_type = dict(
+                connection.execute(
+                    select(journey_entries.c.event_type, func.count())
+                    .where(recent)
+                    .group_by(journey_entries.c.event_type)
+                ).all()
+            )
+            detected = connection.execute(
+                select(func.count()).where(nudges.c.detected_at >= since)
+            ).scalar()
+            shown = connection.execute(
+                select(func.count()).where(nudges_sent.c.shown_at >= since)
+            ).scalar()
+            converted = connection.execute(
+                select(func.count()).where(
+                    and_(nudges.c.status == "converted", nudges.c.converted_at >= since)
+                )
+            ).scalar()
+        return EcosystemFigures(
+            period_days=period_days,
+            total_events=int(total),
+            unique_users=int(users),
+            cross_app_users=int(cross_app or 0),
+            events_by_app={str(k): int(v) for k, v in sorted(by_app.items())},
+            events_by_type={str(k): int(v) for k, v in sorted(by_type.items())},
+            nudges_detected=int(detected or 0),
+            nudges_shown=int(shown or 0),
+            nudges_converted=int(converted or 0),
+        )

@@ -1,0 +1,116 @@
+"""The event-sourced application that keeps every user's ``UserJourney``."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError
+
+from src.domain.catalogue import Catalogue
+from src.domain.user_journey import UserJourney, journey_id
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_INTERVAL = 200
+MAX_CONFLICT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """A de-duplicated, validated store event ready to be folded into its user's journey."""
+
+    event_id: int
+    event_hash: str
+    event_type: str
+    app_source: str
+    user_id: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    recorded: int
+    replayed: int
+    nudges_detected: int
+
+
+class JourneyApplication(Application[UUID]):
+    """Folds batches of source events into journeys, saving a whole batch at once.
+
+    One ``save(*aggregates)`` per batch matters: the PostgreSQL recorder locks the table
+    per save, so per-aggregate saves are an order of magnitude slower.
+    """
+
+    name = "PhoenixJourneys"
+    snapshotting_intervals: ClassVar[
+        dict[type[MutableOrImmutableAggregate[UUID]], int] | None
+    ] = {UserJourney: SNAPSHOT_INTERVAL}
+
+    def __init__(self, catalogue: Catalogue, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        self.catalogue = catalogue
+
+    def get_journey(self, user_id: str) -> UserJourney | None:
+        try:
+            journey = self.repository.get(journey_id(user_id))
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(journey, UserJourney):  # pragma: no cover - foreign aggregate
+            raise TypeError(type(journey).__name__)
+        return journey
+
+    def fold(self, events: Sequence[SourceEvent]) -> FoldResult:
+        """Record each user's events in timestamp order, detect nudges, save once.
+
+        A version conflict (another worker saved the same journey meanwhile) reloads the
+        journeys and folds again; already-applied hashes make the retry harmless.
+        """
+        by_user: dict[str, list[SourceEvent]] = defaultdict(list)
+        for source in events:
+            by_user[source.user_id].append(source)
+        attempt = 1
+        while True:
+            try:
+                return self._fold_once(by_user)
+            except IntegrityError:
+                if attempt >= MAX_CONFLICT_RETRIES:
+                    raise
+                logger.info(
+                    "journey version conflict, reloading",
+                    extra={"attempt": attempt, "users": len(by_user)},
+                )
+                attempt += 1
+
+    def _fold_once(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
+        rules = self.catalogue.nudge_rules
+        changed: list[UserJourney] = []
+        recorded = replayed = detected = 0
+        for user_id, sources in by_user.items():
+            journey = self.get_journey(user_id) or UserJourney(user_id=user_id)
+            for source in sorted(sources, key=lambda s: (s.timestamp, s.event_id)):
+                entry = self.catalogue.event_type(source.event_type, source.app_source)
+                if journey.record(
+                    entry.journey_event,
+                    event_hash=source.event_hash,
+                    event_type=source.event_type,
+                    app_source=source.app_source,
+                    occurred_at=source.timestamp,
+                ):
+                    recorded += 1
+                else:
+                    replayed += 1
+                detected += len(journey.detect_nudges(rules, source.timestamp))
+            if journey.pending_events:
+                changed.append(journey)
+        if changed:
+            self.save(*changed)
+        return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)
+

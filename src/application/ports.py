@@ -1,0 +1,209 @@
+"""The capabilities the application needs from the outside world, as Protocols.
+
+Signatures carry domain and application types only, so adapters (SQLite, PostgreSQL,
+in-memory fakes) are interchangeable and each is held to one contract test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from src.domain.events import NewEvent
+
+STATUSES = ("pending", "processing", "processed", "duplicate", "failed", "dead")
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A row of the event store, as a worker claims it."""
+
+    id: int
+    event_type: str
+    app_source: str
+    user_id: str
+    payload: Mapping[str, object]
+    timestamp: datetime
+    idempotency_key: str | None
+    event_hash: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What the store did with an append: new rows, and rows refused as already there."""
+
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An event that failed: retried at ``retry_at``, or dead when ``retry_at`` is None."""
+
+    event_id: int
+    error: str
+    retry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    pending: int
+    processing: int
+    processed: int
+    duplicates: int
+    failed: int
+    dead: int
+    oldest_pending_age_seconds: float | None
+
+
+@dataclass(frozen=True)
+class RequeueSelection:
+    """Exactly one of the three ways to choose events to put back in the queue."""
+
+    event_ids: tuple[int, ...] | None = None
+    since: datetime | None = None
+    status: str | None = None
+
+
+class EventInbox(Protocol):
+    """The ``phoenix_events`` store seen as a work queue."""
+
+    def append(self, events: Sequence[NewEvent]) -> AppendResult:
+        """Insert all events in one transaction; a row whose hash exists is skipped."""
+        ...
+
+    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
+        """Lease up to ``limit`` claimable events (pending, retry due, or lease expired).
+
+        Claimed rows become ``processing`` with ``attempts`` + 1; no other worker gets
+        them before ``lease_until``.
+        """
+        ...
+
+    def assign_hash(self, event_id: int, event_hash: str) -> bool:
+        """Give a row that arrived without a hash its hash; False when a twin already has it."""
+        ...
+
+    def complete(
+        self,
+        processed: Sequence[int],
+        duplicates: Sequence[int],
+        failures: Sequence[Failure],
+        now: datetime,
+    ) -> None:
+        """Record a batch's outcome in one transaction."""
+        ...
+
+    def release(self, event_ids: Sequence[int]) -> None:
+        """Hand leased events back untouched (graceful shutdown): the attempt is not counted."""
+        ...
+
+    def queue_status(self, now: datetime) -> QueueStatus: ...
+
+    def requeue(self, selection: RequeueSelection) -> int:
+        """Put the selected events (never ones being processed) back to pending."""
+        ...
+
+
+@dataclass(frozen=True)
+class JourneyEntry:
+    """One source event as it appears in a user's journey read model."""
+
+    user_id: str
+    event_hash: str
+    event_type: str
+    app_source: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class NudgeRecord:
+    """A nudge as the read model keeps it."""
+
+    nudge_id: str
+    user_id: str
+    nudge_type: str
+    shown_in: str
+    target_app: str
+    status: str
+    detected_at: datetime
+    converted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Journey:
+    user_id: str
+    apps: tuple[str, ...]
+    events: tuple[JourneyEntry, ...]
+    nudges: tuple[NudgeRecord, ...]
+
+
+@dataclass(frozen=True)
+class EcosystemFigures:
+    period_days: int
+    total_events: int
+    unique_users: int
+    cross_app_users: int
+    events_by_app: Mapping[str, int]
+    events_by_type: Mapping[str, int]
+    nudges_detected: int
+    nudges_shown: int
+    nudges_converted: int
+
+
+@dataclass
+class ReadModelChanges:
+    """What one projection step writes, together with its new tracking position."""
+
+    entries: list[JourneyEntry] = field(default_factory=list)
+    nudges: list[NudgeRecord] = field(default_factory=list)
+    conversions: list[tuple[str, datetime]] = field(default_factory=list)
+
+
+class ProjectionTransaction(Protocol):
+    """A transaction holding a projection's tracking row; views change with the position."""
+
+    @property
+    def position(self) -> int: ...
+
+    def write(self, changes: ReadModelChanges, position: int) -> None:
+        """Apply the changes and move the tracking position, committed together on exit."""
+        ...
+
+
+class ReadModelStore(Protocol):
+    """The read models the apps read back, and the exactly-once writes that feed them."""
+
+    def projection(self, name: str) -> AbstractContextManager[ProjectionTransaction]: ...
+
+    def get_journey(self, user_id: str) -> Journey | None: ...
+
+    def list_active_nudges(
+        self, user_id: str, shown_in: str, shown_since: datetime
+    ) -> list[NudgeRecord]:
+        """Active nudges for ``shown_in`` not displayed since ``shown_since`` (the cooldown)."""
+        ...
+
+    def get_nudge(self, nudge_id: str) -> NudgeRecord | None: ...
+
+    def record_shown(self, nudge_id: str, app: str, at: datetime) -> None: ...
+
+    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class EventAnalyser(Protocol):
+    """Per-event work that may be slow or fail (an AI enrichment tomorrow).
+
+    Runs in parallel under ``EVENT_CONCURRENCY``, bounded by ``EVENT_PROCESSING_TIMEOUT``;
+    raising fails that event only.
+    """
+
+    async def analyse(self, event: StoredEvent) -> None: ...

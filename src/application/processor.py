@@ -1,0 +1,247 @@
+"""The event queue processor: claim a batch, de-duplicate, analyse in parallel, fold, project.
+
+The steps of a batch, and why they are safe to repeat:
+
+1. claim (a short transaction of its own, with a lease): a crashed worker's events come
+   back when the lease expires;
+2. hash rows that arrived without one; a twin makes the row a ``duplicate``;
+3. run the analysers per event, ``concurrency`` at a time, each bounded by ``timeout``;
+   a failure is retried with exponential backoff, then the event is ``dead``;
+4. fold the survivors into journeys and save them once; the journey ignores a hash it
+   already applied, so a crash between this step and the next double-counts nothing;
+5. mark the batch's outcome in one transaction, then project the read models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from src.application.journeys import JourneyApplication, SourceEvent
+from src.application.ports import Clock, EventAnalyser, EventInbox, Failure, StoredEvent
+from src.application.projector import ReadModelProjector
+from src.domain.catalogue import Catalogue
+from src.domain.errors import EventRejectedError
+from src.domain.event_hash import compute_event_hash, short_hash
+from src.domain.events import check_payload
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProcessingPolicy:
+    """The knobs of section 6 of the brief (``EVENT_*`` settings)."""
+
+    batch_size: int = 100
+    concurrency: int = 5
+    timeout_seconds: float = 30.0
+    max_attempts: int = 5
+    retry_backoff_seconds: float = 2.0
+    max_backoff_seconds: float = 600.0
+    lease_seconds: float = 300.0
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """Exponential backoff: base, 2 x base, 4 x base ... capped."""
+        seconds = self.retry_backoff_seconds * (2 ** max(attempts - 1, 0))
+        return timedelta(seconds=min(seconds, self.max_backoff_seconds))
+
+
+@dataclass
+class DrainSummary:
+    """What a drain (or one batch) did; added up batch by batch."""
+
+    claimed: int = 0
+    processed: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    dead: int = 0
+    nudges_detected: int = 0
+    batches: int = 0
+    duration_ms: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DrainSummary) -> None:
+        self.claimed += other.claimed
+        self.processed += other.processed
+        self.duplicates += other.duplicates
+        self.failed += other.failed
+        self.dead += other.dead
+        self.nudges_detected += other.nudges_detected
+        self.batches += other.batches
+        self.errors.extend(other.errors)
+
+
+ProgressCallback = Callable[[DrainSummary], None]
+
+
+class EventQueueProcessor:
+    def __init__(
+        self,
+        inbox: EventInbox,
+        journeys: JourneyApplication,
+        projector: ReadModelProjector,
+        catalogue: Catalogue,
+        clock: Clock,
+        policy: ProcessingPolicy,
+        analysers: Sequence[EventAnalyser] = (),
+    ) -> None:
+        self._inbox = inbox
+        self._journeys = journeys
+        self._projector = projector
+        self._catalogue = catalogue
+        self._clock = clock
+        self._policy = policy
+        self._analysers = tuple(analysers)
+        self.in_flight: tuple[int, ...] = ()
+
+    async def drain(self, on_progress: ProgressCallback | None = None) -> DrainSummary:
+        """Process batches until nothing is claimable now, then return the totals."""
+        started = time.perf_counter()
+        total = DrainSummary()
+        while True:
+            batch = await self.process_batch()
+            if batch.claimed == 0:
+                break
+            total.add(batch)
+            if on_progress is not None:
+                on_progress(total)
+        total.duration_ms = (time.perf_counter() - started) * 1000
+        return total
+
+    async def process_batch(self) -> DrainSummary:
+        """Claim and process one batch; a summary with ``claimed == 0`` means the queue is idle."""
+        started = time.perf_counter()
+        now = self._clock.now()
+        policy = self._policy
+        claimed = self._inbox.claim(
+            policy.batch_size, now, now + timedelta(seconds=policy.lease_seconds)
+        )
+        summary = DrainSummary(claimed=len(claimed), batches=1 if claimed else 0)
+        if not claimed:
+            return summary
+        self.in_flight = tuple(event.id for event in claimed)
+        try:
+            duplicates, failures, candidates = self._triage(claimed)
+            analysed, analysis_failures = await self._analyse(candidates)
+            failures.extend(analysis_failures)
+            fold = self._journeys.fold(analysed)
+            self._inbox.complete(
+                [source.event_id for source in analysed], duplicates, failures, self._clock.now()
+            )
+        finally:
+            self.in_flight = ()
+        self._projector.run()
+        summary.processed = len(analysed)
+        summary.duplicates = len(duplicates)
+        summary.failed = sum(1 for failure in failures if failure.retry_at is not None)
+        summary.dead = sum(1 for failure in failures if failure.retry_at is None)
+        summary.nudges_detected = fold.nudges_detected
+        summary.errors = [failure.error for failure in failures]
+        summary.duration_ms = (time.perf_counter() - started) * 1000
+        logger.debug(
+            "batch processed",
+            extra={
+                "claimed": summary.claimed,
+                "processed": summary.processed,
+                "duplicates": summary.duplicates,
+                "failed": summary.failed,
+                "dead": summary.dead,
+                "nudges_detected": summary.nudges_detected,
+                "duration_ms": round(summary.duration_ms, 1),
+            },
+        )
+        return summary
+
+    def _triage(
+        self, claimed: Sequence[StoredEvent]
+    ) -> tuple[list[int], list[Failure], list[tuple[StoredEvent, str]]]:
+        """Split a claim into duplicates, events out of attempts, and candidates with a hash."""
+        duplicates: list[int] = []
+        failures: list[Failure] = []
+        candidates: list[tuple[StoredEvent, str]] = []
+        for event in claimed:
+            if event.attempts > self._policy.max_attempts:
+                # Only a worker that died holding the event gets here: its lease expired
+                # this many times, so the event may itself be what kills workers.
+                failures.append(
+                    Failure(event.id, f"gave up after {event.attempts - 1} attempts", None)
+                )
+                continue
+            event_hash = event.event_hash
+            if event_hash is None:
+                event_hash = compute_event_hash(
+                    event.event_type,
+                    event.app_source,
+                    event.user_id,
+                    event.payload,
+                    event.idempotency_key,
+                )
+                if not self._inbox.assign_hash(event.id, event_hash):
+                    logger.info(
+                        "event already processed (hash: %s)",
+                        short_hash(event_hash),
+                        extra={"event_id": event.id, "event_hash": event_hash},
+                    )
+                    duplicates.append(event.id)
+                    continue
+            candidates.append((event, event_hash))
+        return duplicates, failures, candidates
+
+    async def _analyse(
+        self, candidates: Sequence[tuple[StoredEvent, str]]
+    ) -> tuple[list[SourceEvent], list[Failure]]:
+        semaphore = asyncio.Semaphore(self._policy.concurrency)
+
+        async def one(event: StoredEvent, event_hash: str) -> SourceEvent | Failure:
+            async with semaphore:
+                try:
+                    await asyncio.wait_for(self._analyse_one(event), self._policy.timeout_seconds)
+                except EventRejectedError as error:
+                    return self._failure(event, f"invalid event: {error}", permanent=True)
+                except TimeoutError:
+                    return self._failure(
+                        event,
+                        f"Processing timeout after {self._policy.timeout_seconds:g}s "
+                        "(raise EVENT_PROCESSING_TIMEOUT if this is expected)",
+                    )
+                except Exception as error:  # noqa: BLE001 - any analyser fault fails this event only
+                    return self._failure(event, f"{type(error).__name__}: {error}")
+            return SourceEvent(
+                event_id=event.id,
+                event_hash=event_hash,
+                event_type=event.event_type,
+                app_source=event.app_source,
+                user_id=event.user_id,
+                timestamp=event.timestamp,
+            )
+
+        outcomes = await asyncio.gather(*(one(event, h) for event, h in candidates))
+        analysed = [outcome for outcome in outcomes if isinstance(outcome, SourceEvent)]
+        failures = [outcome for outcome in outcomes if isinstance(outcome, Failure)]
+        return analysed, failures
+
+    async def _analyse_one(self, event: StoredEvent) -> None:
+        """Check the row against the catalogue (it may come from a manual INSERT), then analyse."""
+        self._catalogue.event_type(event.event_type, event.app_source)
+        check_payload(event.payload)
+        if not event.user_id:
+            raise EventRejectedError("user_id", "a non-empty user id is required")
+        for analyser in self._analysers:
+            await analyser.analyse(event)
+
+    def _failure(self, event: StoredEvent, error: str, *, permanent: bool = False) -> Failure:
+        if permanent or event.attempts >= self._policy.max_attempts:
+            logger.warning(
+                "event dead", extra={"event_id": event.id, "attempts": event.attempts, "error": error}
+            )
+            return Failure(event.id, error, None)
+        retry_at = self._clock.now() + self._policy.retry_delay(event.attempts)
+        logger.warning(
+            "event failed, will retry",
+            extra={"event_id": event.id, "attempts": event.attempts, "error": error},
+        )
+        return Failure(event.id, error, retry_at)

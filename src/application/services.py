@@ -1,0 +1,150 @@
+"""The use cases the command line and the HTTP API call: one method per request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from src.application.errors import NudgeNotFoundError, RequestInvalidError, UserNotFoundError
+from src.application.ports import (
+    AppendResult,
+    Clock,
+    EcosystemFigures,
+    EventInbox,
+    Journey,
+    QueueStatus,
+    ReadModelStore,
+    RequeueSelection,
+)
+from src.domain.catalogue import Catalogue
+from src.domain.events import NewEvent, new_event
+from src.domain.nudges import DEFAULT_LANGUAGE, message_for
+
+MAX_EVENTS_PER_REQUEST = 1000
+
+
+@dataclass(frozen=True)
+class ActiveNudge:
+    nudge_id: str
+    nudge_type: str
+    target_app: str
+    message: str
+    variant: str
+
+
+class EventIngestion:
+    """Validates every event of a request before writing any, then appends them at once."""
+
+    def __init__(self, inbox: EventInbox, catalogue: Catalogue) -> None:
+        self._inbox = inbox
+        self._catalogue = catalogue
+
+    def validate(self, raw_events: Sequence[Mapping[str, object]]) -> list[NewEvent]:
+        if not raw_events:
+            raise RequestInvalidError("events", "at least one event is required")
+        if len(raw_events) > MAX_EVENTS_PER_REQUEST:
+            raise RequestInvalidError(
+                "events", f"{len(raw_events)} events, at most {MAX_EVENTS_PER_REQUEST} per request"
+            )
+        return [
+            new_event(
+                self._catalogue,
+                event_type=raw.get("event_type"),
+                app_source=raw.get("app_source"),
+                user_id=raw.get("user_id"),
+                payload=raw.get("payload"),
+                timestamp=raw.get("timestamp"),
+                idempotency_key=raw.get("idempotency_key"),
+            )
+            for raw in raw_events
+        ]
+
+    def publish(self, raw_events: Sequence[Mapping[str, object]]) -> AppendResult:
+        return self.append(self.validate(raw_events))
+
+    def append(self, events: Sequence[NewEvent]) -> AppendResult:
+        """Append events validated elsewhere (the command line validates before connecting)."""
+        return self._inbox.append(events)
+
+
+class FlywheelQueries:
+    """Read side: queue, journeys, nudges and figures, as the apps and operators see them."""
+
+    def __init__(
+        self,
+        inbox: EventInbox,
+        read_models: ReadModelStore,
+        catalogue: Catalogue,
+        clock: Clock,
+        nudge_cooldown_hours: float = 24.0,
+    ) -> None:
+        self._inbox = inbox
+        self._read_models = read_models
+        self._catalogue = catalogue
+        self._clock = clock
+        self._cooldown = timedelta(hours=nudge_cooldown_hours)
+
+    def get_queue_status(self) -> QueueStatus:
+        return self._inbox.queue_status(self._clock.now())
+
+    def get_journey(self, user_id: str) -> Journey:
+        journey = self._read_models.get_journey(user_id)
+        if journey is None:
+            raise UserNotFoundError(f"no processed event for user {user_id!r}")
+        return journey
+
+    def list_active_nudges(
+        self, user_id: str, app: str, language: str = DEFAULT_LANGUAGE
+    ) -> list[ActiveNudge]:
+        """The nudges to show now in ``app``: active, and not shown within the cooldown."""
+        rules = self._catalogue.rules_by_type
+        records = self._read_models.list_active_nudges(
+            user_id, app, self._clock.now() - self._cooldown
+        )
+        return [
+            ActiveNudge(
+                nudge_id=record.nudge_id,
+                nudge_type=record.nudge_type,
+                target_app=record.target_app,
+                message=message_for(rules[record.nudge_type], language)
+                if record.nudge_type in rules
+                else record.nudge_type,
+                variant=language if record.nudge_type in rules else "none",
+            )
+            for record in records
+        ]
+
+    def record_nudge_shown(self, nudge_id: str) -> datetime:
+        nudge = self._read_models.get_nudge(nudge_id)
+        if nudge is None:
+            raise NudgeNotFoundError(f"no nudge with id {nudge_id!r}")
+        at = self._clock.now()
+        self._read_models.record_shown(nudge_id, nudge.shown_in, at)
+        return at
+
+    def get_ecosystem(self, days: int = 30) -> EcosystemFigures:
+        if not 1 <= days <= 3650:
+            raise RequestInvalidError("days", "must be a whole number of days from 1 to 3650")
+        return self._read_models.ecosystem(self._clock.now() - timedelta(days=days), days)
+
+
+class QueueAdmin:
+    """Operator actions on the queue."""
+
+    def __init__(self, inbox: EventInbox) -> None:
+        self._inbox = inbox
+
+    def force_reprocess(self, selection: RequeueSelection) -> int:
+        chosen = [
+            selection.event_ids is not None,
+            selection.since is not None,
+            selection.status is not None,
+        ]
+        if sum(chosen) != 1:
+            raise RequestInvalidError(
+                "body", "give exactly one of event_ids, since or status"
+            )
+        if selection.status is not None and selection.status not in ("failed", "dead"):
+            raise RequestInvalidError("status", "must be 'failed' or 'dead'")
+        return self._inbox.requeue(selection)

@@ -1,0 +1,36 @@
+"""Phoenix Letters: cover letters and job-offer analysis."""
+
+from __future__ import annotations
+
+from src.domain.catalogue import AppModule, EventType
+from src.domain.nudges import CrossAppNudgeRule
+from src.domain.user_journey import UserJourney
+
+
+class LetterGenerated(UserJourney.ActivityRecorded):
+    """The user generated a cover letter."""
+
+
+class JobOfferAnalyzed(UserJourney.ActivityRecorded):
+    """The user had a job offer analysed (Mirror Match)."""
+
+
+APP = AppModule(
+    app_source="phoenix-letters",
+    title="Phoenix Letters",
+    event_types=(
+        EventType("letter.generated", LetterGenerated, "a cover letter was generated"),
+        EventType("job_offer.analyzed", JobOfferAnalyzed, "a job offer was analysed"),
+    ),
+    nudge_rules=(
+        CrossAppNudgeRule(
+            nudge_type="letters_to_cv",
+            shown_in="phoenix-letters",
+            target_app="phoenix-cv",
+            messages={
+                "fr": "Optimisez vos chances avec Phoenix CV !",
+                "en": "Boost your chances with Phoenix CV!",
+            },
+        ),
+    ),
+)

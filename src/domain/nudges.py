@@ -1,0 +1,58 @@
+"""Nudge rules: when a journey deserves a nudge, where it is shown, what it says."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from src.domain.user_journey import UserJourney
+
+DEFAULT_LANGUAGE = "fr"
+
+
+class NudgeRule(Protocol):
+    """What the journey needs of a rule; app modules may bring rules of their own shape."""
+
+    @property
+    def nudge_type(self) -> str: ...
+
+    @property
+    def shown_in(self) -> str: ...
+
+    @property
+    def target_app(self) -> str: ...
+
+    @property
+    def messages(self) -> Mapping[str, str]: ...
+
+    def is_due(self, journey: UserJourney) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CrossAppNudgeRule:
+    """Nudge a user active in ``shown_in`` but never seen in ``target_app`` toward the latter.
+
+    The nudge converts (see ``UserJourney.record``) when the user acts in ``target_app``.
+    """
+
+    nudge_type: str
+    shown_in: str
+    target_app: str
+    messages: Mapping[str, str] = field(default_factory=dict)
+
+    def is_due(self, journey: UserJourney) -> bool:
+        return journey.has_activity_in(self.shown_in) and not journey.has_activity_in(
+            self.target_app
+        )
+
+
+def message_for(rule: NudgeRule, language: str = DEFAULT_LANGUAGE) -> str:
+    """The rule's message in ``language``, falling back to French, then to any message."""
+    messages = rule.messages
+    if language in messages:
+        return messages[language]
+    if DEFAULT_LANGUAGE in messages:
+        return messages[DEFAULT_LANGUAGE]
+    return next(iter(messages.values()), rule.nudge_type)

@@ -1,0 +1,1 @@
+"""Entrypoints: settings, the composition root, the command line and the HTTP API."""

@@ -1,0 +1,179 @@
+"""``phoenix-flywheel``: the command line of section 6 of the brief.
+
+Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from types import FrameType
+
+from pydantic import ValidationError
+
+from src.application.errors import SchemaMissingError, StoreUnavailableError
+from src.application.processor import DrainSummary
+from src.application.worker import BackgroundWorker
+from src.domain.apps import default_catalogue
+from src.domain.errors import EventRejectedError
+from src.domain.events import NewEvent, new_event
+from src.domain.event_hash import short_hash
+from src.entrypoints import demo
+from src.entrypoints.container import Container
+from src.entrypoints.logging_setup import configure_logging
+from src.entrypoints.progress import ProgressLine
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.settings import Settings
+
+EXIT_OK, EXIT_STORE, EXIT_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="phoenix-flywheel",
+        description="Cross-app event pipeline and nudge engine for the Phoenix apps.",
+        epilog="Settings come from the environment or a .env file (DATABASE_URL, EVENT_*).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("worker", help="run the background worker until interrupted")
+    commands.add_parser("process", help="drain the queue once, print a summary")
+    commands.add_parser("status", help="print the queue status as JSON")
+    commands.add_parser("migrate", help="create or upgrade the schema (idempotent)")
+    emit = commands.add_parser("emit", help="publish one event")
+    emit.add_argument("event_type", metavar="EVENT_TYPE")
+    emit.add_argument("--app", required=True, help="app_source, e.g. phoenix-letters")
+    emit.add_argument("--user", required=True, help="user id")
+    emit.add_argument("--payload", default="{}", help="a JSON object (default: {})")
+    emit.add_argument("--key", default=None, help="idempotency key (tells real twins apart)")
+    commands.add_parser("demo", help="fill the store with a sample, process it, show results")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            field = ".".join(str(part) for part in problem["loc"]).upper() or "settings"
+            print(f"error: setting {field}: {problem['msg']}", file=sys.stderr)
+        return EXIT_INPUT
+    configure_logging(settings.log_format, settings.log_level)
+    handler = _COMMANDS[args.command]
+    try:
+        if args.command == "emit":
+            # Validated before the store is opened: bad input never reaches it.
+            args.event = new_event(
+                default_catalogue(),
+                event_type=args.event_type,
+                app_source=args.app,
+                user_id=args.user,
+                payload=_parse_payload(args.payload),
+                idempotency_key=args.key,
+            )
+        container = open_flywheel(settings, migrate=args.command == "migrate")
+    except (StoreUnavailableError, SchemaMissingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_STORE
+    except EventRejectedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        return handler(container, args)
+    except EventRejectedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except StoreUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_STORE
+    finally:
+        close_flywheel(container)
+
+
+def _parse_payload(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise EventRejectedError("payload", f"is not valid JSON ({error.msg})") from None
+
+
+def _migrate(container: Container, _args: argparse.Namespace) -> int:
+    print("schema ready: phoenix_events, phoenix_nudges, phoenix_nudges_sent, journeys")
+    return EXIT_OK
+
+
+def _status(container: Container, _args: argparse.Namespace) -> int:
+    print(json.dumps(asdict(container.queries().get_queue_status()), indent=2))
+    return EXIT_OK
+
+
+def _emit(container: Container, args: argparse.Namespace) -> int:
+    event: NewEvent = args.event
+    result = container.ingestion().append([event])
+    if result.accepted:
+        print(f"accepted {event.event_type} for {event.user_id} (hash: {short_hash(event.event_hash)})")
+    else:
+        print(f"duplicate: event already recorded (hash: {short_hash(event.event_hash)})")
+    return EXIT_OK
+
+
+def _process(container: Container, _args: argparse.Namespace) -> int:
+    summary = drain_with_progress(container)
+    print(format_summary(summary))
+    return EXIT_OK
+
+
+def drain_with_progress(container: Container) -> DrainSummary:
+    pending = container.queries().get_queue_status().pending
+    progress = ProgressLine(total=pending, stream=sys.stderr)
+    summary = asyncio.run(container.processor().drain(on_progress=progress.update))
+    progress.finish()
+    return summary
+
+
+def format_summary(summary: DrainSummary) -> str:
+    seconds = summary.duration_ms / 1000
+    rate = summary.claimed / seconds if seconds > 0 else 0.0
+    return (
+        f"processed {summary.processed}, duplicates {summary.duplicates}, "
+        f"failed {summary.failed} (will retry), dead {summary.dead}, "
+        f"nudges detected {summary.nudges_detected} "
+        f"in {seconds:.2f}s ({rate:.0f} events/s)"
+    )
+
+
+def _worker(container: Container, _args: argparse.Namespace) -> int:
+    worker = BackgroundWorker(container.processor(), container.settings().poll_interval_seconds)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print("worker started; Ctrl+C to stop", file=sys.stderr)
+    worker.run()
+    print("worker stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def _demo(container: Container, _args: argparse.Namespace) -> int:
+    return demo.run(container, drain_with_progress, format_summary)
+
+
+_COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
+    "worker": _worker,
+    "process": _process,
+    "status": _status,
+    "migrate": _migrate,
+    "emit": _emit,
+    "demo": _demo,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The composition root: the only code that names concrete adapters."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from src.adapters.eventsourcing_env import eventsourcing_env
+from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
+from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
+from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
+from src.adapters.system_clock import SystemClock
+from src.application.journeys import JourneyApplication
+from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.projector import ReadModelProjector
+from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
+from src.domain.apps import default_catalogue
+from src.entrypoints.settings import Settings
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    database_url = providers.Callable(lambda s: s.database_url, settings)
+
+    catalogue = providers.Singleton(default_catalogue)
+    clock = providers.Singleton(SystemClock)
+    analysers = providers.List()
+
+    engine = providers.Selector(
+        providers.Callable(store_kind, database_url),
+        sqlite=providers.Singleton(create_sqlite_engine, database_url),
+        postgresql=providers.Singleton(create_postgres_engine, database_url),
+    )
+    inbox = providers.Singleton(SqlAlchemyEventInbox, engine)
+    read_models = providers.Singleton(SqlAlchemyReadModelStore, engine)
+    journeys = providers.Singleton(
+        JourneyApplication,
+        catalogue=catalogue,
+        env=providers.Callable(eventsourcing_env, database_url),
+    )
+    projector = providers.Singleton(ReadModelProjector, journeys, read_models)
+    policy = providers.Singleton(
+        lambda s: ProcessingPolicy(
+            batch_size=s.event_batch_size,
+            concurrency=s.event_concurrency,
+            timeout_seconds=s.event_processing_timeout,
+            max_attempts=s.event_max_attempts,
+            retry_backoff_seconds=s.event_retry_backoff_seconds,
+            lease_seconds=s.event_lease_seconds,
+        ),
+        settings,
+    )
+    processor = providers.Singleton(
+        EventQueueProcessor,
+        inbox=inbox,
+        journeys=journeys,
+        projector=projector,
+        catalogue=catalogue,
+        clock=clock,
+        policy=policy,
+        analysers=analysers,
+    )
+    ingestion = providers.Singleton(EventIngestion, inbox, catalogue)
+    queries = providers.Singleton(
+        FlywheelQueries,
+        inbox=inbox,
+        read_models=read_models,
+        catalogue=catalogue,
+        clock=clock,
+        nudge_cooldown_hours=providers.Callable(lambda s: s.nudge_cooldown_hours, settings),
+    )
+    admin = providers.Singleton(QueueAdmin, inbox)
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container(settings=settings)
+    return container

@@ -1,0 +1,76 @@
+"""``phoenix-flywheel demo``: a realistic sample, processed, shown in readable text."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from src.application.processor import DrainSummary
+from src.entrypoints.container import Container
+
+# (user, app_source, event_type, payload, hours ago)
+SAMPLE: tuple[tuple[str, str, str, dict[str, object], int], ...] = (
+    ("alice", "phoenix-letters", "letter.generated", {"company": "Airbus", "words": 320}, 30),
+    ("alice", "phoenix-letters", "job_offer.analyzed", {"match_score": 0.82}, 29),
+    ("alice", "phoenix-letters", "letter.generated", {"company": "Thales", "words": 290}, 5),
+    ("bruno", "phoenix-cv", "cv.uploaded", {"pages": 2, "format": "pdf"}, 26),
+    ("bruno", "phoenix-cv", "cv.generated", {"template": "modern"}, 25),
+    ("chloe", "phoenix-cv", "cv.uploaded", {"pages": 1, "format": "docx"}, 20),
+    ("chloe", "phoenix-letters", "letter.generated", {"company": "Decathlon", "words": 350}, 4),
+    ("david", "phoenix-letters", "job_offer.analyzed", {"match_score": 0.64}, 12),
+    ("emma", "phoenix-letters", "letter.generated", {"company": "SNCF", "words": 410}, 2),
+)
+# The same click sent twice: the store keeps one.
+DOUBLE_CLICK = 0
+
+
+def run(
+    container: Container,
+    drain: Callable[[Container], DrainSummary],
+    format_summary: Callable[[DrainSummary], str],
+) -> int:
+    run_id = secrets.token_hex(2)
+    now = datetime.now(UTC)
+    raw_events = [
+        {
+            "event_type": event_type,
+            "app_source": app,
+            "user_id": f"{user}-{run_id}",
+            "payload": payload,
+            "timestamp": (now - timedelta(hours=hours)).isoformat(),
+            "idempotency_key": f"demo-{run_id}-{index}",
+        }
+        for index, (user, app, event_type, payload, hours) in enumerate(SAMPLE)
+    ]
+    raw_events.append(dict(raw_events[DOUBLE_CLICK]))
+    print(f"== Sample events (demo run {run_id}) ==")
+    for raw in raw_events:
+        print(f"  {raw['user_id']:<12} {raw['app_source']:<16} {raw['event_type']:<20} {raw['payload']}")
+    result = container.ingestion().publish(raw_events)
+    print(f"stored {result.accepted} events; {result.duplicates} refused as duplicates (same hash)")
+    print()
+    print("== Processing the queue ==")
+    print(format_summary(drain(container)))
+    print()
+    queries = container.queries()
+    print("== Nudges to show ==")
+    users = sorted({str(raw["user_id"]) for raw in raw_events})
+    for user in users:
+        journey = queries.get_journey(user)
+        for app in journey.apps or ("phoenix-letters",):
+            for nudge in queries.list_active_nudges(user, app):
+                print(f"  {user:<12} in {app:<16} {nudge.nudge_type:<14} « {nudge.message} »")
+        converted = [n.nudge_type for n in journey.nudges if n.status == "converted"]
+        if converted:
+            print(f"  {user:<12} converted: {', '.join(converted)}")
+    print()
+    print("== Ecosystem, last 30 days ==")
+    figures = queries.get_ecosystem(30)
+    print(f"  events {figures.total_events}, users {figures.unique_users}, "
+          f"cross-app users {figures.cross_app_users}")
+    print(f"  by app:  {dict(figures.events_by_app)}")
+    print(f"  by type: {dict(figures.events_by_type)}")
+    print(f"  nudges:  detected {figures.nudges_detected}, shown {figures.nudges_shown}, "
+          f"converted {figures.nudges_converted}")
+    return 0

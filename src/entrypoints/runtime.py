@@ -1,0 +1,29 @@
+"""Opening and closing the flywheel: settings to a ready container, and back."""
+
+from __future__ import annotations
+
+from src.adapters.sql_database import check_reachable, check_schema, create_schema
+from src.entrypoints.container import Container, build_container
+from src.entrypoints.settings import Settings
+
+
+def open_flywheel(settings: Settings, *, migrate: bool = False) -> Container:
+    """A container whose store is reachable and whose schema exists.
+
+    The embedded SQLite store creates its schema on first use, as a newcomer expects;
+    a shared PostgreSQL is only changed by an explicit ``migrate``.
+    """
+    container = build_container(settings)
+    engine = container.engine()
+    check_reachable(engine, settings.database_url)
+    if migrate or settings.store_kind == "sqlite":
+        create_schema(engine)
+    else:
+        check_schema(engine)
+    container.journeys()  # creates eventsourcing's own tables if missing
+    return container
+
+
+def close_flywheel(container: Container) -> None:
+    container.journeys().close()
+    container.engine().dispose()
