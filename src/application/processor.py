@@ -98,11 +98,18 @@ class EventQueueProcessor:
         self._analysers = tuple(analysers)
         self.in_flight: tuple[int, ...] = ()
 
-    async def drain(self, on_progress: ProgressCallback | None = None) -> DrainSummary:
-        """Process batches until nothing is claimable now, then return the totals."""
+    async def drain(
+        self,
+        on_progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> DrainSummary:
+        """Process batches until nothing is claimable now (or ``should_stop()``), with totals.
+
+        ``should_stop`` is checked between batches, so a shutdown finishes the batch in hand.
+        """
         started = time.perf_counter()
         total = DrainSummary()
-        while True:
+        while not should_stop():
             batch = await self.process_batch()
             if batch.claimed == 0:
                 break

@@ -47,7 +47,7 @@ class BackgroundWorker:
             while not self._stop.is_set():
                 self._wake.clear()
                 try:
-                    summary = asyncio.run(self._processor.drain())
+                    summary = asyncio.run(self._processor.drain(should_stop=self._stop.is_set))
                 except Exception as error:  # noqa: BLE001 - a supervisor loop must survive faults
                     self.last_error = f"{type(error).__name__}: {error}"
                     logger.warning(
