@@ -1,0 +1,302 @@
+"""In-memory fakes of the application's ports, for unit tests and contract tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from src.application.ports import (
+    AppendResult,
+    EcosystemFigures,
+    Failure,
+    Journey,
+    NudgeRecord,
+    QueueStatus,
+    ReadModelChanges,
+    RequeueSelection,
+    StoredEvent,
+    JourneyEntry,
+)
+from src.domain.events import NewEvent
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@dataclass
+class _Row:
+    event: StoredEvent
+    status: str = "pending"
+    locked_until: datetime | None = None
+    error: str | None = None
+    received_at: datetime | None = None
+
+
+class FakeEventInbox:
+    def __init__(self, clock: FakeClock) -> None:
+        self._clock = clock
+        self.rows: dict[int, _Row] = {}
+        self._next_id = 1
+
+    def insert_raw(self, **fields: object) -> int:
+        """A row as a manual INSERT would write it: no hash unless given."""
+        event_id = self._next_id
+        self._next_id += 1
+        event = StoredEvent(
+            id=event_id,
+            event_type=str(fields["event_type"]),
+            app_source=str(fields["app_source"]),
+            user_id=str(fields["user_id"]),
+            payload=fields.get("payload", {}),  # type: ignore[arg-type]
+            timestamp=fields.get("timestamp", self._clock.now()),  # type: ignore[arg-type]
+            idempotency_key=fields.get("idempotency_key"),  # type: ignore[arg-type]
+            event_hash=fields.get("event_hash"),  # type: ignore[arg-type]
+            attempts=0,
+        )
+        self.rows[event_id] = _Row(event, received_at=self._clock.now())
+        return event_id
+
+    def append(self, events: Sequence[NewEvent]) -> AppendResult:
+        known = {row.event.event_hash for row in self.rows.values()}
+        accepted = 0
+        for event in events:
+            if event.event_hash in known:
+                continue
+            known.add(event.event_hash)
+            self.insert_raw(
+                event_type=event.event_type,
+                app_source=event.app_source,
+                user_id=event.user_id,
+                payload=dict(event.payload),
+                timestamp=event.timestamp or self._clock.now(),
+                idempotency_key=event.idempotency_key,
+                event_hash=event.event_hash,
+            )
+            accepted += 1
+        return AppendResult(accepted=accepted, duplicates=len(events) - accepted)
+
+    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
+        claimed: list[StoredEvent] = []
+        for row in sorted(self.rows.values(), key=lambda r: r.event.id):
+            if len(claimed) == limit:
+                break
+            if row.status not in ("pending", "failed", "processing"):
+                continue
+            if row.locked_until is not None and row.locked_until > now:
+                continue
+            row.event = replace(row.event, attempts=row.event.attempts + 1)
+            row.status = "processing"
+            row.locked_until = lease_until
+            claimed.append(row.event)
+        return claimed
+
+    def assign_hash(self, event_id: int, event_hash: str) -> bool:
+        if any(row.event.event_hash == event_hash for row in self.rows.values()):
+            return False
+        row = self.rows[event_id]
+        row.event = replace(row.event, event_hash=event_hash)
+        return True
+
+    def complete(
+        self,
+        processed: Sequence[int],
+        duplicates: Sequence[int],
+        failures: Sequence[Failure],
+        now: datetime,
+    ) -> None:
+        for event_id in processed:
+            row = self.rows[event_id]
+            row.status, row.locked_until, row.error = "processed", None, None
+        for event_id in duplicates:
+            row = self.rows[event_id]
+            row.status, row.locked_until = "duplicate", None
+        for failure in failures:
+            row = self.rows[failure.event_id]
+            row.status = "failed" if failure.retry_at is not None else "dead"
+            row.locked_until = failure.retry_at
+            row.error = failure.error
+
+    def release(self, event_ids: Sequence[int]) -> None:
+        for event_id in event_ids:
+            row = self.rows[event_id]
+            if row.status == "processing":
+                row.status, row.locked_until = "pending", None
+                row.event = replace(row.event, attempts=row.event.attempts - 1)
+
+    def queue_status(self, now: datetime) -> QueueStatus:
+        def count(status: str) -> int:
+            return sum(1 for row in self.rows.values() if row.status == status)
+
+        pending = [row for row in self.rows.values() if row.status == "pending"]
+        oldest = min((row.received_at for row in pending if row.received_at), default=None)
+        return QueueStatus(
+            pending=count("pending"),
+            processing=count("processing"),
+            processed=count("processed"),
+            duplicates=count("duplicate"),
+            failed=count("failed"),
+            dead=count("dead"),
+            oldest_pending_age_seconds=(now - oldest).total_seconds() if oldest else None,
+        )
+
+    def requeue(self, selection: RequeueSelection) -> int:
+        count = 0
+        for row in self.rows.values():
+            if row.status == "processing":
+                continue
+            if selection.event_ids is not None and row.event.id not in selection.event_ids:
+                continue
+            if selection.since is not None and row.event.timestamp < selection.since:
+                continue
+            if selection.status is not None and row.status != selection.status:
+                continue
+            row.status, row.locked_until = "pending", None
+            row.event = replace(row.event, attempts=0)
+            count += 1
+        return count
+
+    def status_of(self, event_id: int) -> str:
+        return self.rows[event_id].status
+
+    def error_of(self, event_id: int) -> str | None:
+        return self.rows[event_id].error
+
+
+class _FakeProjectionTransaction:
+    def __init__(self, store: FakeReadModelStore, name: str) -> None:
+        self._store = store
+        self._name = name
+
+    @property
+    def position(self) -> int:
+        return self._store.positions.get(self._name, 0)
+
+    def write(self, changes: ReadModelChanges, position: int) -> None:
+        for entry in changes.entries:
+            self._store.entries.setdefault(entry.event_hash, entry)
+        for nudge in changes.nudges:
+            self._store.nudges.setdefault(nudge.nudge_id, nudge)
+        for nudge_id, converted_at in changes.conversions:
+            nudge = self._store.nudges[nudge_id]
+            self._store.nudges[nudge_id] = replace(
+                nudge, status="converted", converted_at=converted_at
+            )
+        self._store.positions[self._name] = position
+
+
+class FakeReadModelStore:
+    def __init__(self) -> None:
+        self.entries: dict[str, JourneyEntry] = {}
+        self.nudges: dict[str, NudgeRecord] = {}
+        self.shown: list[tuple[str, str, datetime]] = []
+        self.positions: dict[str, int] = {}
+
+    @contextmanager
+    def projection(self, name: str) -> Iterator[_FakeProjectionTransaction]:
+        yield _FakeProjectionTransaction(self, name)
+
+    def get_journey(self, user_id: str) -> Journey | None:
+        entries = sorted(
+            (e for e in self.entries.values() if e.user_id == user_id),
+            key=lambda e: (e.timestamp, e.event_hash),
+        )
+        found = [n for n in self.nudges.values() if n.user_id == user_id]
+        if not entries and not found:
+            return None
+        return Journey(
+            user_id=user_id,
+            apps=tuple(sorted({e.app_source for e in entries})),
+            events=tuple(entries),
+            nudges=tuple(found),
+        )
+
+    def list_active_nudges(
+        self, user_id: str, shown_in: str, shown_since: datetime
+    ) -> list[NudgeRecord]:
+        recently = {nudge_id for nudge_id, _app, at in self.shown if at > shown_since}
+        return [
+            n
+            for n in self.nudges.values()
+            if n.user_id == user_id
+            and n.shown_in == shown_in
+            and n.status == "active"
+            and n.nudge_id not in recently
+        ]
+
+    def get_nudge(self, nudge_id: str) -> NudgeRecord | None:
+        return self.nudges.get(nudge_id)
+
+    def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
+        self.shown.append((nudge_id, app, at))
+
+    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
+        recent = [e for e in self.entries.values() if e.timestamp >= since]
+        apps_by_user: dict[str, set[str]] = {}
+        by_app: dict[str, int] = {}
+        by_type: dict[str, int] = {}
+        for entry in recent:
+            apps_by_user.setdefault(entry.user_id, set()).add(entry.app_source)
+            by_app[entry.app_source] = by_app.get(entry.app_source, 0) + 1
+            by_type[entry.event_type] = by_type.get(entry.event_type, 0) + 1
+        return EcosystemFigures(
+            period_days=period_days,
+            total_events=len(recent),
+            unique_users=len(apps_by_user),
+            cross_app_users=sum(1 for apps in apps_by_user.values() if len(apps) > 1),
+            events_by_app=dict(sorted(by_app.items())),
+            events_by_type=dict(sorted(by_type.items())),
+            nudges_detected=sum(1 for n in self.nudges.values() if n.detected_at >= since),
+            nudges_shown=sum(1 for _n, _a, at in self.shown if at >= since),
+            nudges_converted=sum(
+                1
+                for n in self.nudges.values()
+                if n.status == "converted" and n.converted_at and n.converted_at >= since
+            ),
+        )
+
+
+class RecordingAnalyser:
+    """Sleeps a little per event and records how many ran at once."""
+
+    def __init__(self, delay: float = 0.02) -> None:
+        self.delay = delay
+        self.running = 0
+        self.max_running = 0
+        self.seen: list[int] = []
+
+    async def analyse(self, event: StoredEvent) -> None:
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            await asyncio.sleep(self.delay)
+            self.seen.append(event.id)
+        finally:
+            self.running -= 1
+
+
+class FailingAnalyser:
+    """Fails (or hangs) on events of the given users; lets the others through."""
+
+    def __init__(self, users: set[str], *, hang: bool = False) -> None:
+        self.users = users
+        self.hang = hang
+        self.calls = 0
+
+    async def analyse(self, event: StoredEvent) -> None:
+        if event.user_id not in self.users:
+            return
+        self.calls += 1
+        if self.hang:
+            await asyncio.sleep(3600)
+        raise RuntimeError(f"analyser exploded on event {event.id}")

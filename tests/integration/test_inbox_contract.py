@@ -1,0 +1,108 @@
+"""One contract for every ``EventInbox``: the fake, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from src.application.ports import EventInbox, Failure, RequeueSelection
+from src.domain.apps import default_catalogue
+from src.domain.events import NewEvent, new_event
+from tests.integration.conftest import T0
+
+CATALOGUE = default_catalogue()
+LATER = T0 + timedelta(minutes=5)
+
+
+def event(user: str = "u1", key: str | None = None, **fields: object) -> NewEvent:
+    values: dict[str, object] = {
+        "event_type": "letter.generated",
+        "app_source": "phoenix-letters",
+        "user_id": user,
+        "payload": {"company": "Airbus"},
+        "timestamp": T0,
+        "idempotency_key": key,
+    }
+    values.update(fields)
+    return new_event(CATALOGUE, **values)  # type: ignore[arg-type]
+
+
+def test_append_refuses_a_second_row_with_the_same_hash(inbox: EventInbox) -> None:
+    first = inbox.append([event(), event(key="k2")])
+    again = inbox.append([event(), event(key="k3")])
+    assert (first.accepted, first.duplicates) == (2, 0)
+    assert (again.accepted, again.duplicates) == (1, 1)
+    assert inbox.queue_status(T0).pending == 3
+
+
+def test_claim_leases_events_in_arrival_order_and_counts_the_attempt(inbox: EventInbox) -> None:
+    inbox.append([event(key=str(n)) for n in range(5)])
+    claimed = inbox.claim(3, T0, LATER)
+    assert [e.idempotency_key for e in claimed] == ["0", "1", "2"]
+    assert all(e.attempts == 1 and e.event_hash for e in claimed)
+    assert claimed[0].timestamp == T0
+    assert claimed[0].payload == {"company": "Airbus"}
+    assert [e.idempotency_key for e in inbox.claim(10, T0, LATER)] == ["3", "4"]
+    assert inbox.claim(10, T0, LATER) == []
+    status = inbox.queue_status(T0)
+    assert (status.pending, status.processing) == (0, 5)
+
+
+def test_an_expired_lease_makes_the_event_claimable_again(inbox: EventInbox) -> None:
+    inbox.append([event()])
+    inbox.claim(10, T0, LATER)
+    assert inbox.claim(10, LATER - timedelta(seconds=1), LATER + timedelta(minutes=5)) == []
+    (again,) = inbox.claim(10, LATER, LATER + timedelta(minutes=5))
+    assert again.attempts == 2
+
+
+def test_complete_records_each_outcome(inbox: EventInbox) -> None:
+    inbox.append([event(key=str(n)) for n in range(4)])
+    a, b, c, d = (e.id for e in inbox.claim(10, T0, LATER))
+    inbox.complete(
+        [a], [b], [Failure(c, "boom", LATER), Failure(d, "fatal", None)], T0
+    )
+    status = inbox.queue_status(T0)
+    assert (status.processed, status.duplicates, status.failed, status.dead) == (1, 1, 1, 1)
+    assert inbox.claim(10, T0, LATER) == []
+    (retried,) = inbox.claim(10, LATER, LATER + timedelta(minutes=5))
+    assert retried.id == c
+
+
+def test_assign_hash_refuses_the_hash_of_a_twin(inbox: EventInbox) -> None:
+    inbox.append([event(key="a"), event(key="b")])
+    first, second = inbox.claim(10, T0, LATER)
+    assert first.event_hash is not None
+    assert inbox.assign_hash(second.id, first.event_hash) is False
+
+
+def test_release_puts_events_back_without_an_attempt(inbox: EventInbox) -> None:
+    inbox.append([event()])
+    (claimed,) = inbox.claim(10, T0, LATER)
+    inbox.release([claimed.id])
+    (again,) = inbox.claim(10, T0, LATER)
+    assert again.attempts == 1
+
+
+def test_requeue_by_status_ids_and_since(inbox: EventInbox) -> None:
+    inbox.append([event(key=str(n), timestamp=T0 + timedelta(days=n)) for n in range(3)])
+    a, b, c = (e.id for e in inbox.claim(10, T0, LATER))
+    inbox.complete([a], [], [Failure(b, "x", None), Failure(c, "y", LATER)], T0)
+    assert inbox.requeue(RequeueSelection(status="dead")) == 1
+    assert inbox.requeue(RequeueSelection(event_ids=(a, 999_999))) == 1
+    assert inbox.requeue(RequeueSelection(since=T0 + timedelta(days=2))) == 1
+    assert inbox.queue_status(T0).pending == 3
+    assert all(e.attempts == 1 for e in inbox.claim(10, T0, LATER))
+
+
+def test_requeue_never_touches_an_event_being_processed(inbox: EventInbox) -> None:
+    inbox.append([event()])
+    (claimed,) = inbox.claim(10, T0, LATER)
+    assert inbox.requeue(RequeueSelection(event_ids=(claimed.id,))) == 0
+
+
+def test_queue_status_reports_the_oldest_pending_age(inbox: EventInbox) -> None:
+    assert inbox.queue_status(T0).oldest_pending_age_seconds is None
+    inbox.append([event()])
+    status = inbox.queue_status(T0 + timedelta(days=3650))
+    assert status.oldest_pending_age_seconds is not None
+    assert status.oldest_pending_age_seconds > 0

@@ -1,0 +1,109 @@
+"""One contract for every ``ReadModelStore``: the fake, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from src.application.ports import JourneyEntry, NudgeRecord, ReadModelChanges, ReadModelStore
+from tests.integration.conftest import T0
+
+
+def entry(user: str, app: str, event_type: str, n: int, days_ago: int = 0) -> JourneyEntry:
+    return JourneyEntry(user, f"hash-{user}-{n}", event_type, app, T0 - timedelta(days=days_ago))
+
+
+def nudge(user: str, nudge_type: str = "letters_to_cv") -> NudgeRecord:
+    return NudgeRecord(
+        nudge_id=f"{user}-{nudge_type}",
+        user_id=user,
+        nudge_type=nudge_type,
+        shown_in="phoenix-letters",
+        target_app="phoenix-cv",
+        status="active",
+        detected_at=T0,
+    )
+
+
+def project(store: ReadModelStore, changes: ReadModelChanges) -> None:
+    with store.projection("test") as transaction:
+        transaction.write(changes, transaction.position + 1)
+
+
+def test_the_position_moves_with_the_views(read_models: ReadModelStore) -> None:
+    with read_models.projection("test") as transaction:
+        assert transaction.position == 0
+        transaction.write(ReadModelChanges(entries=[entry("u1", "phoenix-cv", "cv.uploaded", 1)]), 7)
+    with read_models.projection("test") as transaction:
+        assert transaction.position == 7
+    journey = read_models.get_journey("u1")
+    assert journey is not None
+    assert journey.apps == ("phoenix-cv",)
+
+
+def test_writing_the_same_changes_twice_counts_once(read_models: ReadModelStore) -> None:
+    changes = ReadModelChanges(
+        entries=[entry("u1", "phoenix-letters", "letter.generated", 1)], nudges=[nudge("u1")]
+    )
+    project(read_models, changes)
+    project(read_models, changes)
+    figures = read_models.ecosystem(T0 - timedelta(days=30), 30)
+    assert (figures.total_events, figures.nudges_detected) == (1, 1)
+
+
+def test_journey_lists_events_in_time_order_with_nudges(read_models: ReadModelStore) -> None:
+    project(
+        read_models,
+        ReadModelChanges(
+            entries=[
+                entry("u1", "phoenix-letters", "letter.generated", 1, days_ago=0),
+                entry("u1", "phoenix-cv", "cv.uploaded", 2, days_ago=2),
+            ],
+            nudges=[nudge("u1")],
+        ),
+    )
+    journey = read_models.get_journey("u1")
+    assert journey is not None
+    assert [e.event_type for e in journey.events] == ["cv.uploaded", "letter.generated"]
+    assert journey.apps == ("phoenix-cv", "phoenix-letters")
+    assert [n.nudge_type for n in journey.nudges] == ["letters_to_cv"]
+    assert journey.events[0].timestamp == T0 - timedelta(days=2)
+    assert read_models.get_journey("nobody") is None
+
+
+def test_active_nudges_respect_status_app_and_cooldown(read_models: ReadModelStore) -> None:
+    project(read_models, ReadModelChanges(nudges=[nudge("u1"), nudge("u2")]))
+    project(read_models, ReadModelChanges(conversions=[("u2-letters_to_cv", T0)]))
+    since = T0 - timedelta(hours=24)
+    assert [n.nudge_id for n in read_models.list_active_nudges("u1", "phoenix-letters", since)] == [
+        "u1-letters_to_cv"
+    ]
+    assert read_models.list_active_nudges("u1", "phoenix-cv", since) == []
+    assert read_models.list_active_nudges("u2", "phoenix-letters", since) == []
+    read_models.record_shown("u1-letters_to_cv", "phoenix-letters", T0)
+    assert read_models.list_active_nudges("u1", "phoenix-letters", since) == []
+    assert len(read_models.list_active_nudges("u1", "phoenix-letters", T0)) == 1
+    found = read_models.get_nudge("u2-letters_to_cv")
+    assert found is not None
+    assert (found.status, found.converted_at) == ("converted", T0)
+
+
+def test_ecosystem_figures_count_the_period_only(read_models: ReadModelStore) -> None:
+    project(
+        read_models,
+        ReadModelChanges(
+            entries=[
+                entry("u1", "phoenix-letters", "letter.generated", 1),
+                entry("u1", "phoenix-cv", "cv.uploaded", 2),
+                entry("u2", "phoenix-letters", "letter.generated", 3),
+                entry("u3", "phoenix-cv", "cv.generated", 4, days_ago=40),
+            ],
+            nudges=[nudge("u2")],
+        ),
+    )
+    read_models.record_shown("u2-letters_to_cv", "phoenix-letters", T0)
+    figures = read_models.ecosystem(T0 - timedelta(days=30), 30)
+    assert figures.period_days == 30
+    assert (figures.total_events, figures.unique_users, figures.cross_app_users) == (3, 2, 1)
+    assert dict(figures.events_by_app) == {"phoenix-cv": 1, "phoenix-letters": 2}
+    assert dict(figures.events_by_type) == {"cv.uploaded": 1, "letter.generated": 2}
+    assert (figures.nudges_detected, figures.nudges_shown, figures.nudges_converted) == (1, 1, 0)

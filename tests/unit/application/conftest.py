@@ -1,0 +1,65 @@
+"""An application wired to fakes: in-memory journeys (eventsourcing's POPO store)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from src.application.journeys import JourneyApplication
+from src.application.ports import EventAnalyser
+from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.projector import ReadModelProjector
+from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
+from src.domain.apps import default_catalogue
+from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    inbox: FakeEventInbox
+    read_models: FakeReadModelStore
+    journeys: JourneyApplication
+    ingestion: EventIngestion
+    queries: FlywheelQueries
+    admin: QueueAdmin
+
+    def processor(
+        self, analysers: tuple[EventAnalyser, ...] = (), **policy: float
+    ) -> EventQueueProcessor:
+        settings = {"retry_backoff_seconds": 0.0, **policy}
+        return EventQueueProcessor(
+            inbox=self.inbox,
+            journeys=self.journeys,
+            projector=ReadModelProjector(self.journeys, self.read_models),
+            catalogue=self.journeys.catalogue,
+            clock=self.clock,
+            policy=ProcessingPolicy(**settings),  # type: ignore[arg-type]
+            analysers=analysers,
+        )
+
+    def emit(self, event_type: str, app_source: str, user_id: str, **extra: object) -> None:
+        self.ingestion.publish(
+            [{"event_type": event_type, "app_source": app_source, "user_id": user_id, **extra}]
+        )
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    catalogue = default_catalogue()
+    clock = FakeClock()
+    inbox = FakeEventInbox(clock)
+    read_models = FakeReadModelStore()
+    journeys = JourneyApplication(catalogue, env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    yield World(
+        clock=clock,
+        inbox=inbox,
+        read_models=read_models,
+        journeys=journeys,
+        ingestion=EventIngestion(inbox, catalogue),
+        queries=FlywheelQueries(inbox, read_models, catalogue, clock),
+        admin=QueueAdmin(inbox),
+    )
+    journeys.close()

@@ -1,0 +1,133 @@
+import asyncio
+import logging
+
+import pytest
+
+from src.application.ports import RequeueSelection
+from tests.fakes import FailingAnalyser, RecordingAnalyser
+from tests.unit.application.conftest import World
+
+
+def drain(world: World, **kwargs: object):  # type: ignore[no-untyped-def]
+    return asyncio.run(world.processor(**kwargs).drain())  # type: ignore[arg-type]
+
+
+def test_an_event_without_a_hash_whose_twin_exists_is_marked_duplicate(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.emit("cv.uploaded", "phoenix-cv", "u1", payload={"pages": 2})
+    twin = world.inbox.insert_raw(
+        event_type="cv.uploaded", app_source="phoenix-cv", user_id="u1", payload={"pages": 2}
+    )
+    with caplog.at_level(logging.INFO):
+        summary = drain(world)
+    assert (summary.processed, summary.duplicates) == (1, 1)
+    assert world.inbox.status_of(twin) == "duplicate"
+    assert "event already processed (hash: " in caplog.text
+    assert world.queries.get_journey("u1").events[0].event_type == "cv.uploaded"
+    assert len(world.queries.get_journey("u1").events) == 1
+
+
+def test_a_manual_insert_without_a_hash_is_hashed_and_processed(world: World) -> None:
+    event_id = world.inbox.insert_raw(
+        event_type="letter.generated", app_source="phoenix-letters", user_id="u1"
+    )
+    assert drain(world).processed == 1
+    assert world.inbox.status_of(event_id) == "processed"
+    assert world.inbox.rows[event_id].event.event_hash is not None
+
+
+def test_analysers_run_at_most_concurrency_at_once(world: World) -> None:
+    for index in range(10):
+        world.emit("letter.generated", "phoenix-letters", f"u{index}")
+    analyser = RecordingAnalyser()
+    summary = drain(world, analysers=(analyser,), concurrency=5)
+    assert summary.processed == 10
+    assert analyser.max_running == 5
+    assert sorted(analyser.seen) == list(range(1, 11))
+
+
+def test_batches_are_claimed_by_batch_size(world: World) -> None:
+    for index in range(7):
+        world.emit("letter.generated", "phoenix-letters", f"u{index}")
+    summary = drain(world, batch_size=3)
+    assert (summary.batches, summary.processed) == (3, 7)
+
+
+def test_a_failing_event_is_retried_then_dead_and_never_blocks_the_others(world: World) -> None:
+    world.emit("letter.generated", "phoenix-letters", "poison")
+    for index in range(4):
+        world.emit("cv.uploaded", "phoenix-cv", f"ok{index}")
+    analyser = FailingAnalyser({"poison"})
+    summary = drain(world, analysers=(analyser,), max_attempts=3)
+    assert summary.processed == 4
+    assert summary.dead == 1
+    assert analyser.calls == 3
+    assert world.inbox.status_of(1) == "dead"
+    assert "analyser exploded" in (world.inbox.error_of(1) or "")
+
+
+def test_a_failure_waits_for_its_backoff_before_the_retry(world: World) -> None:
+    world.emit("letter.generated", "phoenix-letters", "poison")
+    processor = world.processor(
+        analysers=(FailingAnalyser({"poison"}),), retry_backoff_seconds=10, max_attempts=5
+    )
+    first = asyncio.run(processor.drain())
+    assert (first.failed, first.dead) == (1, 0)
+    assert asyncio.run(processor.drain()).claimed == 0
+    world.clock.advance(seconds=10)
+    assert asyncio.run(processor.drain()).failed == 1
+    world.clock.advance(seconds=10)
+    assert asyncio.run(processor.drain()).claimed == 0
+    world.clock.advance(seconds=10)
+    assert asyncio.run(processor.drain()).claimed == 1
+
+
+def test_a_slow_event_times_out_and_is_retried(world: World) -> None:
+    world.emit("letter.generated", "phoenix-letters", "slow")
+    world.emit("cv.uploaded", "phoenix-cv", "fast")
+    summary = drain(
+        world,
+        analysers=(FailingAnalyser({"slow"}, hang=True),),
+        timeout_seconds=0.05,
+        max_attempts=2,
+    )
+    assert (summary.processed, summary.dead) == (1, 1)
+    assert "Processing timeout" in (world.inbox.error_of(1) or "")
+
+
+def test_an_event_outside_the_catalogue_is_dead_at_once(world: World) -> None:
+    event_id = world.inbox.insert_raw(event_type="cv.burned", app_source="phoenix-cv", user_id="u")
+    summary = drain(world)
+    assert (summary.dead, summary.failed) == (1, 0)
+    assert "unknown event type 'cv.burned'" in (world.inbox.error_of(event_id) or "")
+
+
+def test_a_crashed_workers_events_come_back_after_the_lease(world: World) -> None:
+    world.emit("letter.generated", "phoenix-letters", "u1")
+    now = world.clock.now()
+    world.inbox.claim(10, now, now.replace(minute=5))  # a worker claims, then dies
+    assert drain(world).claimed == 0
+    world.clock.advance(minutes=6)
+    assert drain(world).processed == 1
+
+
+def test_force_reprocess_changes_no_figure(world: World) -> None:
+    world.emit("letter.generated", "phoenix-letters", "u1")
+    world.emit("cv.uploaded", "phoenix-cv", "u2")
+    drain(world)
+    before = (world.queries.get_ecosystem(30), world.queries.get_journey("u1"))
+    requeued = world.admin.force_reprocess(RequeueSelection(event_ids=(1, 2)))
+    summary = drain(world)
+    assert requeued == 2
+    assert summary.processed == 2
+    assert (world.queries.get_ecosystem(30), world.queries.get_journey("u1")) == before
+
+
+def test_release_hands_events_back_without_counting_an_attempt(world: World) -> None:
+    world.emit("letter.generated", "phoenix-letters", "u1")
+    now = world.clock.now()
+    (claimed,) = world.inbox.claim(10, now, now.replace(hour=23))
+    world.inbox.release([claimed.id])
+    assert world.inbox.status_of(claimed.id) == "pending"
+    assert world.inbox.rows[claimed.id].event.attempts == 0

@@ -1,0 +1,63 @@
+import pytest
+
+from src.domain.apps import default_catalogue
+from src.domain.catalogue import AppModule, Catalogue, EventType
+from src.domain.errors import AppSourceUnknownError, CatalogueConflictError, EventTypeUnknownError
+from src.domain.nudges import CrossAppNudgeRule
+from src.domain.user_journey import UserJourney
+
+
+class RiseMeditation(UserJourney.ActivityRecorded):
+    """A module of its own: Phoenix Rise joins without an edit to the core."""
+
+
+RISE = AppModule(
+    app_source="phoenix-rise",
+    title="Phoenix Rise",
+    event_types=(EventType("rise.meditation", RiseMeditation),),
+    nudge_rules=(
+        CrossAppNudgeRule("rise_to_cv", "phoenix-rise", "phoenix-cv", {"fr": "Et votre CV ?"}),
+    ),
+)
+
+
+def test_the_default_catalogue_holds_the_v1_apps_and_types() -> None:
+    catalogue = default_catalogue()
+    assert catalogue.app_sources == ["phoenix-cv", "phoenix-letters"]
+    assert catalogue.event_type_names == [
+        "cv.generated",
+        "cv.uploaded",
+        "job_offer.analyzed",
+        "letter.generated",
+    ]
+    assert sorted(catalogue.rules_by_type) == ["cv_to_letters", "letters_to_cv"]
+
+
+def test_an_unknown_event_type_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(EventTypeUnknownError) as caught:
+        default_catalogue().event_type("letter.sent", "phoenix-letters")
+    assert caught.value.field == "event_type"
+    assert "letter.generated" in str(caught.value)
+
+
+def test_an_unknown_app_is_refused() -> None:
+    with pytest.raises(AppSourceUnknownError, match="phoenix-letters"):
+        default_catalogue().event_type("letter.generated", "phoenix-mail")
+
+
+def test_an_event_type_from_the_wrong_app_is_refused() -> None:
+    with pytest.raises(AppSourceUnknownError, match="published by 'phoenix-cv'"):
+        default_catalogue().event_type("cv.uploaded", "phoenix-letters")
+
+
+def test_a_new_app_registers_its_types_and_rules() -> None:
+    catalogue = default_catalogue()
+    catalogue.register(RISE)
+    assert catalogue.event_type("rise.meditation", "phoenix-rise").journey_event is RiseMeditation
+    assert "rise_to_cv" in catalogue.rules_by_type
+
+
+def test_two_apps_cannot_claim_the_same_event_type() -> None:
+    thief = AppModule("phoenix-thief", "Thief", (EventType("cv.uploaded", RiseMeditation),))
+    with pytest.raises(CatalogueConflictError, match="belongs to 'phoenix-cv'"):
+        Catalogue([*default_catalogue()._apps.values(), thief])  # noqa: SLF001
