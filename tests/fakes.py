@@ -13,12 +13,12 @@ from src.application.ports import (
     EcosystemFigures,
     Failure,
     Journey,
+    JourneyEntry,
     NudgeRecord,
     QueueStatus,
     ReadModelChanges,
     RequeueSelection,
     StoredEvent,
-    JourneyEntry,
 )
 from src.domain.events import NewEvent
 

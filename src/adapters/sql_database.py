@@ -31,8 +31,7 @@ def store_kind(database_url: str) -> str:
     if scheme in ("postgresql", "postgres"):
         return "postgresql"
     raise ValueError(
-        "DATABASE_URL must start with sqlite:/// or postgresql:// "
-        f"(got {redact(database_url)!r})"
+        f"DATABASE_URL must start with sqlite:/// or postgresql:// (got {redact(database_url)!r})"
     )
 
 
@@ -56,7 +55,7 @@ def redact(database_url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
     try:
         return make_url(database_url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown as its scheme only
+    except Exception:
         return database_url.split(":", 1)[0] + "://…"
 
 
@@ -83,7 +82,9 @@ def create_sqlite_engine(database_url: str) -> Engine:
     url = sqlalchemy_url(database_url)
     path = Path(url.database or "")
     if path.parent and not path.parent.exists():
-        raise StoreUnavailableError(f"cannot open the SQLite store: folder {path.parent} is missing")
+        raise StoreUnavailableError(
+            f"cannot open the SQLite store: folder {path.parent} is missing"
+        )
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

@@ -96,9 +96,7 @@ class SqlAlchemyReadModelStore:
             found = [
                 NudgeRecord(**row._mapping)
                 for row in connection.execute(
-                    select(nudges)
-                    .where(nudges.c.user_id == user_id)
-                    .order_by(nudges.c.detected_at)
+                    select(nudges).where(nudges.c.user_id == user_id).order_by(nudges.c.detected_at)
                 )
             ]
         if not entries and not found:
@@ -138,7 +136,9 @@ class SqlAlchemyReadModelStore:
                 select(nudges.c.user_id).where(nudges.c.nudge_id == nudge_id)
             ).scalar_one()
             connection.execute(
-                nudges_sent.insert().values(nudge_id=nudge_id, user_id=user_id, app=app, shown_at=at)
+                nudges_sent.insert().values(
+                    nudge_id=nudge_id, user_id=user_id, app=app, shown_at=at
+                )
             )
 
     def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
@@ -155,14 +155,14 @@ class SqlAlchemyReadModelStore:
                 .subquery()
             )
             cross_app = connection.execute(select(func.count()).select_from(per_user_apps)).scalar()
-            by_app = dict(
+            by_app: dict[str, int] = dict(
                 connection.execute(
                     select(journey_entries.c.app_source, func.count())
                     .where(recent)
                     .group_by(journey_entries.c.app_source)
                 ).all()
             )
-            by_type = dict(
+            by_type: dict[str, int] = dict(
                 connection.execute(
                     select(journey_entries.c.event_type, func.count())
                     .where(recent)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -50,9 +50,9 @@ class JourneyApplication(Application[UUID]):
     """
 
     name = "PhoenixJourneys"
-    snapshotting_intervals: ClassVar[
-        dict[type[MutableOrImmutableAggregate[UUID]], int] | None
-    ] = {UserJourney: SNAPSHOT_INTERVAL}
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
+        UserJourney: SNAPSHOT_INTERVAL
+    }
 
     def __init__(self, catalogue: Catalogue, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=env)
@@ -60,7 +60,7 @@ class JourneyApplication(Application[UUID]):
 
     def get_journey(self, user_id: str) -> UserJourney | None:
         try:
-            journey = self.repository.get(journey_id(user_id))
+            journey: object = self.repository.get(journey_id(user_id))
         except AggregateNotFoundError:
             return None
         if not isinstance(journey, UserJourney):  # pragma: no cover - foreign aggregate
@@ -113,4 +113,3 @@ class JourneyApplication(Application[UUID]):
         if changed:
             self.save(*changed)
         return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)
-

@@ -215,7 +215,7 @@ class EventQueueProcessor:
                         f"Processing timeout after {self._policy.timeout_seconds:g}s "
                         "(raise EVENT_PROCESSING_TIMEOUT if this is expected)",
                     )
-                except Exception as error:  # noqa: BLE001 - any analyser fault fails this event only
+                except Exception as error:
                     return self._failure(event, f"{type(error).__name__}: {error}")
             return SourceEvent(
                 event_id=event.id,
@@ -243,7 +243,8 @@ class EventQueueProcessor:
     def _failure(self, event: StoredEvent, error: str, *, permanent: bool = False) -> Failure:
         if permanent or event.attempts >= self._policy.max_attempts:
             logger.warning(
-                "event dead", extra={"event_id": event.id, "attempts": event.attempts, "error": error}
+                "event dead",
+                extra={"event_id": event.id, "attempts": event.attempts, "error": error},
             )
             return Failure(event.id, error, None)
         retry_at = self._clock.now() + self._policy.retry_delay(event.attempts)

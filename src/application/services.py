@@ -142,9 +142,7 @@ class QueueAdmin:
             selection.status is not None,
         ]
         if sum(chosen) != 1:
-            raise RequestInvalidError(
-                "body", "give exactly one of event_ids, since or status"
-            )
+            raise RequestInvalidError("body", "give exactly one of event_ids, since or status")
         if selection.status is not None and selection.status not in ("failed", "dead"):
             raise RequestInvalidError("status", "must be 'failed' or 'dead'")
         return self._inbox.requeue(selection)

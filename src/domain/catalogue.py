@@ -77,7 +77,7 @@ class Catalogue:
         return dict(self._rules)
 
     def event_type(self, event_type: str, app_source: str) -> EventType:
-        """The entry for ``event_type`` published by ``app_source``; raises naming the known ones."""
+        """The entry of ``event_type`` from ``app_source``; the error names the known ones."""
         if app_source not in self._apps:
             raise AppSourceUnknownError(
                 "app_source",

@@ -167,4 +167,3 @@ class UserJourney(Aggregate):
             )
             detected.append(rule.nudge_type)
         return detected
-

@@ -21,8 +21,8 @@ from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.domain.apps import default_catalogue
 from src.domain.errors import EventRejectedError
-from src.domain.events import NewEvent, new_event
 from src.domain.event_hash import short_hash
+from src.domain.events import NewEvent, new_event
 from src.entrypoints import demo
 from src.entrypoints.container import Container
 from src.entrypoints.logging_setup import configure_logging
@@ -102,7 +102,7 @@ def _parse_payload(text: str) -> object:
         raise EventRejectedError("payload", f"is not valid JSON ({error.msg})") from None
 
 
-def _migrate(container: Container, _args: argparse.Namespace) -> int:
+def _migrate(_container: Container, _args: argparse.Namespace) -> int:
     print("schema ready: phoenix_events, phoenix_nudges, phoenix_nudges_sent, journeys")
     return EXIT_OK
 
@@ -116,7 +116,10 @@ def _emit(container: Container, args: argparse.Namespace) -> int:
     event: NewEvent = args.event
     result = container.ingestion().append([event])
     if result.accepted:
-        print(f"accepted {event.event_type} for {event.user_id} (hash: {short_hash(event.event_hash)})")
+        print(
+            f"accepted {event.event_type} for {event.user_id} "
+            f"(hash: {short_hash(event.event_hash)})"
+        )
     else:
         print(f"duplicate: event already recorded (hash: {short_hash(event.event_hash)})")
     return EXIT_OK

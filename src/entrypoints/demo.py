@@ -46,7 +46,8 @@ def run(
     raw_events.append(dict(raw_events[DOUBLE_CLICK]))
     print(f"== Sample events (demo run {run_id}) ==")
     for raw in raw_events:
-        print(f"  {raw['user_id']:<12} {raw['app_source']:<16} {raw['event_type']:<20} {raw['payload']}")
+        user, app, kind = raw["user_id"], raw["app_source"], raw["event_type"]
+        print(f"  {user:<12} {app:<16} {kind:<20} {raw['payload']}")
     result = container.ingestion().publish(raw_events)
     print(f"stored {result.accepted} events; {result.duplicates} refused as duplicates (same hash)")
     print()
@@ -67,10 +68,14 @@ def run(
     print()
     print("== Ecosystem, last 30 days ==")
     figures = queries.get_ecosystem(30)
-    print(f"  events {figures.total_events}, users {figures.unique_users}, "
-          f"cross-app users {figures.cross_app_users}")
+    print(
+        f"  events {figures.total_events}, users {figures.unique_users}, "
+        f"cross-app users {figures.cross_app_users}"
+    )
     print(f"  by app:  {dict(figures.events_by_app)}")
     print(f"  by type: {dict(figures.events_by_type)}")
-    print(f"  nudges:  detected {figures.nudges_detected}, shown {figures.nudges_shown}, "
-          f"converted {figures.nudges_converted}")
+    print(
+        f"  nudges:  detected {figures.nudges_detected}, shown {figures.nudges_shown}, "
+        f"converted {figures.nudges_converted}"
+    )
     return 0

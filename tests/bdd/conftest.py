@@ -199,7 +199,11 @@ def journey_holds(story: Story, user: str, count: int) -> None:
     assert len(story.flywheel.queries().get_journey(user).events) == count
 
 
-@then(parsers.parse("{processed:d} event is processed and {duplicates:d} is recognised as a duplicate"))
+@then(
+    parsers.parse(
+        "{processed:d} event is processed and {duplicates:d} is recognised as a duplicate"
+    )
+)
 def processed_and_duplicates(story: Story, processed: int, duplicates: int) -> None:
     assert (story.summary.processed, story.summary.duplicates) == (processed, duplicates)
 

@@ -58,9 +58,7 @@ def test_an_expired_lease_makes_the_event_claimable_again(inbox: EventInbox) -> 
 def test_complete_records_each_outcome(inbox: EventInbox) -> None:
     inbox.append([event(key=str(n)) for n in range(4)])
     a, b, c, d = (e.id for e in inbox.claim(10, T0, LATER))
-    inbox.complete(
-        [a], [b], [Failure(c, "boom", LATER), Failure(d, "fatal", None)], T0
-    )
+    inbox.complete([a], [b], [Failure(c, "boom", LATER), Failure(d, "fatal", None)], T0)
     status = inbox.queue_status(T0)
     assert (status.processed, status.duplicates, status.failed, status.dead) == (1, 1, 1, 1)
     assert inbox.claim(10, T0, LATER) == []

@@ -32,7 +32,9 @@ def project(store: ReadModelStore, changes: ReadModelChanges) -> None:
 def test_the_position_moves_with_the_views(read_models: ReadModelStore) -> None:
     with read_models.projection("test") as transaction:
         assert transaction.position == 0
-        transaction.write(ReadModelChanges(entries=[entry("u1", "phoenix-cv", "cv.uploaded", 1)]), 7)
+        transaction.write(
+            ReadModelChanges(entries=[entry("u1", "phoenix-cv", "cv.uploaded", 1)]), 7
+        )
     with read_models.projection("test") as transaction:
         assert transaction.position == 7
     journey = read_models.get_journey("u1")

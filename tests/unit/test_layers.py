@@ -49,14 +49,10 @@ def imported_modules(path: Path) -> list[str]:
 
 
 def layer_files() -> list[tuple[str, Path]]:
-    return [
-        (layer, path) for layer in FORBIDDEN for path in sorted((SRC / layer).rglob("*.py"))
-    ]
+    return [(layer, path) for layer in FORBIDDEN for path in sorted((SRC / layer).rglob("*.py"))]
 
 
-@pytest.mark.parametrize(
-    ("layer", "path"), layer_files(), ids=lambda v: str(v).split("src/")[-1]
-)
+@pytest.mark.parametrize(("layer", "path"), layer_files(), ids=lambda v: str(v).split("src/")[-1])
 def test_no_layer_imports_outward(layer: str, path: Path) -> None:
     outward = [
         name

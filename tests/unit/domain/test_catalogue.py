@@ -60,4 +60,4 @@ def test_a_new_app_registers_its_types_and_rules() -> None:
 def test_two_apps_cannot_claim_the_same_event_type() -> None:
     thief = AppModule("phoenix-thief", "Thief", (EventType("cv.uploaded", RiseMeditation),))
     with pytest.raises(CatalogueConflictError, match="belongs to 'phoenix-cv'"):
-        Catalogue([*default_catalogue()._apps.values(), thief])  # noqa: SLF001
+        Catalogue([*default_catalogue()._apps.values(), thief])
