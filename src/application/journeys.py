@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 200
 MAX_CONFLICT_RETRIES = 8
+CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,19 @@ class JourneyApplication(Application[UUID]):
     }
 
     def __init__(self, catalogue: Catalogue, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(env=env)
+        # A bounded cache of journeys, trusted without a read: a journey another worker
+        # changed meanwhile shows up as a version conflict at save time, and ``fold``
+        # then evicts and reloads. One worker (the usual case) never pays a read twice.
+        cache = {"AGGREGATE_CACHE_MAXSIZE": str(CACHE_SIZE), "AGGREGATE_CACHE_FASTFORWARD": "n"}
+        super().__init__(env={**cache, **(env or {})})
         self.catalogue = catalogue
 
     def get_journey(self, user_id: str) -> UserJourney | None:
+        """The journey as this process last saw it: the cache may lag other workers.
+
+        Readers wanting the current state use the read models; ``fold`` relies on
+        the version check at save time instead.
+        """
         try:
             journey: object = self.repository.get(journey_id(user_id))
         except AggregateNotFoundError:
@@ -81,6 +92,7 @@ class JourneyApplication(Application[UUID]):
             try:
                 return self._fold_once(by_user)
             except IntegrityError:
+                self._evict(by_user)
                 if attempt >= MAX_CONFLICT_RETRIES:
                     raise
                 logger.info(
@@ -88,6 +100,14 @@ class JourneyApplication(Application[UUID]):
                     extra={"attempt": attempt, "users": len(by_user)},
                 )
                 attempt += 1
+
+    def _evict(self, user_ids: Iterable[str]) -> None:
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for user_id in user_ids:
+            with contextlib.suppress(KeyError):
+                cache.get(journey_id(user_id), evict=True)
 
     def _fold_once(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
         rules = self.catalogue.nudge_rules

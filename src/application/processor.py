@@ -43,6 +43,7 @@ class ProcessingPolicy:
     retry_backoff_seconds: float = 2.0
     max_backoff_seconds: float = 600.0
     lease_seconds: float = 300.0
+    projection_interval_seconds: float = 1.0
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Exponential backoff: base, 2 x base, 4 x base ... capped."""
@@ -97,6 +98,7 @@ class EventQueueProcessor:
         self._policy = policy
         self._analysers = tuple(analysers)
         self.in_flight: tuple[int, ...] = ()
+        self._projected_at = float("-inf")
 
     async def drain(
         self,
@@ -116,6 +118,7 @@ class EventQueueProcessor:
             total.add(batch)
             if on_progress is not None:
                 on_progress(total)
+        self._project(force=True)
         total.duration_ms = (time.perf_counter() - started) * 1000
         return total
 
@@ -141,7 +144,7 @@ class EventQueueProcessor:
             )
         finally:
             self.in_flight = ()
-        self._projector.run()
+        self._project(force=False)
         summary.processed = len(analysed)
         summary.duplicates = len(duplicates)
         summary.failed = sum(1 for failure in failures if failure.retry_at is not None)
@@ -162,6 +165,17 @@ class EventQueueProcessor:
             },
         )
         return summary
+
+    def _project(self, *, force: bool) -> None:
+        """Bring the read models up to date, at most once per interval during a long drain.
+
+        Projecting after every batch of a large backlog costs more than the batch itself;
+        a drain always projects when it ends, so nothing waits longer than one interval.
+        """
+        now = time.monotonic()
+        if force or now - self._projected_at >= self._policy.projection_interval_seconds:
+            self._projector.run()
+            self._projected_at = now
 
     def _triage(
         self, claimed: Sequence[StoredEvent]

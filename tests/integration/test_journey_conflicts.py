@@ -1,0 +1,61 @@
+"""Two workers folding the same user's journey: the stale one reloads, nothing is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from src.adapters.eventsourcing_env import eventsourcing_env
+from src.application.journeys import JourneyApplication, SourceEvent
+from src.domain.apps import default_catalogue
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def source(
+    n: int, app: str = "phoenix-letters", event_type: str = "letter.generated"
+) -> SourceEvent:
+    return SourceEvent(n, f"hash-{n}", event_type, app, "shared-user", AT)
+
+
+@pytest.fixture
+def two_workers(store_url: str) -> Iterator[tuple[JourneyApplication, JourneyApplication]]:
+    container = open_flywheel(make_settings(store_url), migrate=True)
+    env = eventsourcing_env(store_url)
+    first = JourneyApplication(default_catalogue(), env=env)
+    second = JourneyApplication(default_catalogue(), env=env)
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+        close_flywheel(container)
+
+
+def test_a_stale_cached_journey_is_reloaded_on_conflict(
+    two_workers: tuple[JourneyApplication, JourneyApplication], store_url: str
+) -> None:
+    first, second = two_workers
+    first.fold([source(1)])  # the first worker now caches the journey at its version
+    second.fold([source(2, "phoenix-cv", "cv.uploaded")])  # ... which the second moves on
+    result = first.fold([source(3)])  # stale cache: conflict, evict, reload, fold again
+    assert result.recorded == 1
+    fresh = JourneyApplication(default_catalogue(), env=eventsourcing_env(store_url))
+    journey = fresh.get_journey("shared-user")
+    fresh.close()
+    assert journey is not None
+    assert journey.activity_by_app == {"phoenix-letters": 2, "phoenix-cv": 1}
+    assert journey.nudges["letters_to_cv"]["status"] == "converted"
+
+
+def test_a_replayed_batch_records_nothing_twice(
+    two_workers: tuple[JourneyApplication, JourneyApplication],
+) -> None:
+    first, second = two_workers
+    first.fold([source(1), source(2)])
+    replay = second.fold([source(1), source(2)])
+    assert (replay.recorded, replay.replayed) == (0, 2)
