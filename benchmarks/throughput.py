@@ -1,6 +1,6 @@
 """Drain throughput of a backlog on each store: prints events per second (not a test).
 
-    .venv/bin/python -m benchmarks.throughput [--events 10000] [--users 2000] [--stores sqlite,postgres]
+    .venv/bin/python -m benchmarks.throughput [--events N] [--users N] [--stores sqlite,postgres]
 
 The backlog is written first (not timed), then one ``drain()`` does the full work:
 claim, hash check, analysis, journeys, nudges, projections. PostgreSQL runs in a
@@ -86,7 +86,9 @@ def run(store: str, url: str, events: int, users: int, batch_size: int) -> None:
     finally:
         close_flywheel(container)
     if summary.processed != events or figures.total_events != events:
-        raise SystemExit(f"{store}: processed {summary.processed}, projected {figures.total_events}")
+        raise SystemExit(
+            f"{store}: processed {summary.processed}, projected {figures.total_events}"
+        )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"{store:<10} {events:>7} events {users:>6} users  batch {batch_size:>4}  "
