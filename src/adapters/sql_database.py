@@ -55,7 +55,7 @@ def redact(database_url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
     try:
         return make_url(database_url).render_as_string(hide_password=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as its scheme only
         return database_url.split(":", 1)[0] + "://…"
 
 

@@ -21,6 +21,7 @@ from src.domain.user_journey import UserJourney, journey_id
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 200
+BATCH_ATTEMPTS = 2
 MAX_CONFLICT_RETRIES = 8
 CACHE_SIZE = 10_000
 
@@ -81,24 +82,40 @@ class JourneyApplication(Application[UUID]):
     def fold(self, events: Sequence[SourceEvent]) -> FoldResult:
         """Record each user's events in timestamp order, detect nudges, save once.
 
-        A version conflict (another worker saved the same journey meanwhile) reloads the
-        journeys and folds again; already-applied hashes make the retry harmless.
+        A version conflict means another worker saved one of these journeys meanwhile:
+        the journeys are reloaded and the batch folded again (already-applied hashes make
+        that harmless). Under sustained contention a whole batch may keep colliding, so
+        after ``BATCH_ATTEMPTS`` the journeys are saved one by one, each retried alone.
         """
         by_user: dict[str, list[SourceEvent]] = defaultdict(list)
         for source in events:
             by_user[source.user_id].append(source)
-        attempt = 1
-        while True:
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
                 return self._fold_once(by_user)
             except IntegrityError:
                 self._evict(by_user)
-                if attempt >= MAX_CONFLICT_RETRIES:
-                    raise
                 logger.info(
                     "journey version conflict, reloading",
                     extra={"attempt": attempt, "users": len(by_user)},
                 )
+        recorded = replayed = detected = 0
+        for user_id, sources in by_user.items():
+            result = self._fold_user_alone(user_id, sources)
+            recorded += result.recorded
+            replayed += result.replayed
+            detected += result.nudges_detected
+        return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)
+
+    def _fold_user_alone(self, user_id: str, sources: list[SourceEvent]) -> FoldResult:
+        attempt = 1
+        while True:
+            try:
+                return self._fold_once({user_id: sources})
+            except IntegrityError:
+                self._evict([user_id])
+                if attempt >= MAX_CONFLICT_RETRIES:
+                    raise
                 attempt += 1
 
     def _evict(self, user_ids: Iterable[str]) -> None:

@@ -138,10 +138,17 @@ class EventQueueProcessor:
             duplicates, failures, candidates = self._triage(claimed)
             analysed, analysis_failures = await self._analyse(candidates)
             failures.extend(analysis_failures)
-            fold = self._journeys.fold(analysed)
-            self._inbox.complete(
-                [source.event_id for source in analysed], duplicates, failures, self._clock.now()
-            )
+            try:
+                fold = self._journeys.fold(analysed)
+                self._inbox.complete(
+                    [source.event_id for source in analysed],
+                    duplicates,
+                    failures,
+                    self._clock.now(),
+                )
+            except Exception as error:
+                self._fail_batch(claimed, error)
+                raise
         finally:
             self.in_flight = ()
         self._project(force=False)
@@ -165,6 +172,21 @@ class EventQueueProcessor:
             },
         )
         return summary
+
+    def _fail_batch(self, claimed: Sequence[StoredEvent], error: Exception) -> None:
+        """Count the attempt of every event of a batch that could not be saved.
+
+        Best effort: when the store itself is gone this fails too, and the lease brings
+        the events back instead. Counting the attempt (rather than releasing) keeps an
+        event that breaks the fold from looping forever: it ends ``dead`` like any other.
+        """
+        message = f"batch failed: {type(error).__name__}: {error}"
+        try:
+            self._inbox.complete(
+                [], [], [self._failure(event, message) for event in claimed], self._clock.now()
+            )
+        except Exception:  # noqa: BLE001 - the original error is the one worth raising
+            logger.warning("could not record the batch failure; the lease will expire")
 
     def _project(self, *, force: bool) -> None:
         """Bring the read models up to date, at most once per interval during a long drain.
@@ -229,7 +251,7 @@ class EventQueueProcessor:
                         f"Processing timeout after {self._policy.timeout_seconds:g}s "
                         "(raise EVENT_PROCESSING_TIMEOUT if this is expected)",
                     )
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - an analyser fault fails its event only
                     return self._failure(event, f"{type(error).__name__}: {error}")
             return SourceEvent(
                 event_id=event.id,

@@ -48,7 +48,7 @@ class BackgroundWorker:
                 self._wake.clear()
                 try:
                     summary = asyncio.run(self._processor.drain(should_stop=self._stop.is_set))
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - a supervisor loop survives any fault
                     self.last_error = f"{type(error).__name__}: {error}"
                     logger.warning(
                         "worker drain failed, retrying",

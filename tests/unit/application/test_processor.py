@@ -131,3 +131,19 @@ def test_release_hands_events_back_without_counting_an_attempt(world: World) -> 
     world.inbox.release([claimed.id])
     assert world.inbox.status_of(claimed.id) == "pending"
     assert world.inbox.rows[claimed.id].event.attempts == 0
+
+
+def test_a_batch_that_cannot_be_saved_counts_an_attempt_for_each_event(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.emit("letter.generated", "phoenix-letters", "u1")
+    world.emit("cv.uploaded", "phoenix-cv", "u2")
+
+    def broken_fold(events: object) -> None:
+        raise RuntimeError("store went away")
+
+    monkeypatch.setattr(world.journeys, "fold", broken_fold)
+    with pytest.raises(RuntimeError, match="store went away"):
+        drain(world, max_attempts=3)
+    assert [world.inbox.status_of(i) for i in (1, 2)] == ["failed", "failed"]
+    assert "batch failed: RuntimeError: store went away" in (world.inbox.error_of(1) or "")

@@ -1,0 +1,137 @@
+"""Helpers for tests that run real worker processes against PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+KINDS = (
+    ("letter.generated", "phoenix-letters"),
+    ("job_offer.analyzed", "phoenix-letters"),
+    ("cv.uploaded", "phoenix-cv"),
+    ("cv.generated", "phoenix-cv"),
+)
+
+
+def fill_backlog(url: str, events: int, users: int, seed: int = 11) -> Counter[str]:
+    """Store ``events`` pending events over ``users`` users; returns the count per user."""
+    rng = random.Random(seed)
+    per_user: Counter[str] = Counter()
+    rows: list[dict[str, object]] = []
+    for index in range(events):
+        event_type, app = rng.choice(KINDS)
+        user = f"user-{rng.randrange(users)}"
+        per_user[user] += 1
+        rows.append(
+            {
+                "event_type": event_type,
+                "app_source": app,
+                "user_id": user,
+                "payload": {"n": index},
+                "idempotency_key": f"k{index}",
+            }
+        )
+    container = open_flywheel(make_settings(url), migrate=True)
+    try:
+        for start in range(0, len(rows), 1000):
+            container.ingestion().publish(rows[start : start + 1000])
+    finally:
+        close_flywheel(container)
+    return per_user
+
+
+def start_worker(url: str, **settings: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "POLL_INTERVAL_SECONDS": "0.2",
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "src.entrypoints.cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> str:
+    """SIGTERM, then the worker's stderr; SIGKILL if it does not stop in time."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+    try:
+        _, err = worker.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        _, err = worker.communicate()
+    return err.decode(errors="replace")
+
+
+def scalar(url: str, sql: str) -> int:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def processed_count(url: str) -> int:
+    return scalar(url, "SELECT count(*) FROM phoenix_events WHERE status = 'processed'")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def assert_exactly_once(url: str, per_user: Counter[str]) -> None:
+    """Every event processed once: one journey fact per hash, journeys and nudges exact."""
+    total = sum(per_user.values())
+    with psycopg.connect(url) as connection:
+        statuses = dict(
+            connection.execute("SELECT status, count(*) FROM phoenix_events GROUP BY status")
+        )
+        facts = connection.execute(
+            """
+            SELECT count(*), count(DISTINCT convert_from(state, 'UTF8')::jsonb ->> 'event_hash')
+            FROM phoenixjourneys_events
+            WHERE convert_from(state, 'UTF8')::jsonb ? 'event_hash'
+            """
+        ).fetchone()
+        detections = connection.execute(
+            """
+            SELECT count(*), count(DISTINCT (originator_id,
+                   convert_from(state, 'UTF8')::jsonb ->> 'nudge_type'))
+            FROM phoenixjourneys_events
+            WHERE convert_from(state, 'UTF8')::jsonb ? 'detected_at'
+            """
+        ).fetchone()
+        entries = dict(
+            connection.execute(
+                "SELECT user_id, count(*) FROM phoenix_journey_entries GROUP BY user_id"
+            )
+        )
+        nudges = connection.execute("SELECT count(*) FROM phoenix_nudges").fetchone()
+    assert statuses == {"processed": total}
+    assert facts == (total, total), "a source event was folded into a journey twice"
+    assert detections is not None
+    assert detections[0] == detections[1], "a nudge was detected twice"
+    assert nudges == (detections[0],)
+    assert entries == dict(per_user)
