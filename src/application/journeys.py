@@ -61,7 +61,13 @@ class JourneyApplication(Application[UUID]):
         # A bounded cache of journeys, trusted without a read: a journey another worker
         # changed meanwhile shows up as a version conflict at save time, and ``fold``
         # then evicts and reloads. One worker (the usual case) never pays a read twice.
-        cache = {"AGGREGATE_CACHE_MAXSIZE": str(CACHE_SIZE), "AGGREGATE_CACHE_FASTFORWARD": "n"}
+        # The cached journey itself is handed out (no deep copy, which costs as much as
+        # the fold for a long journey): ``_fold_once`` evicts whatever a failed fold touched.
+        cache = {
+            "AGGREGATE_CACHE_MAXSIZE": str(CACHE_SIZE),
+            "AGGREGATE_CACHE_FASTFORWARD": "n",
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+        }
         super().__init__(env={**cache, **(env or {})})
         self.catalogue = catalogue
 
@@ -94,7 +100,6 @@ class JourneyApplication(Application[UUID]):
             try:
                 return self._fold_once(by_user)
             except IntegrityError:
-                self._evict(by_user)
                 logger.info(
                     "journey version conflict, reloading",
                     extra={"attempt": attempt, "users": len(by_user)},
@@ -113,7 +118,6 @@ class JourneyApplication(Application[UUID]):
             try:
                 return self._fold_once({user_id: sources})
             except IntegrityError:
-                self._evict([user_id])
                 if attempt >= MAX_CONFLICT_RETRIES:
                     raise
                 attempt += 1
@@ -127,6 +131,15 @@ class JourneyApplication(Application[UUID]):
                 cache.get(journey_id(user_id), evict=True)
 
     def _fold_once(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
+        try:
+            return self._fold_and_save(by_user)
+        except BaseException:
+            # The cache holds the very objects this fold mutated: drop them, or a later
+            # fold would build on events that were never saved.
+            self._evict(by_user)
+            raise
+
+    def _fold_and_save(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
         rules = self.catalogue.nudge_rules
         changed: list[UserJourney] = []
         recorded = replayed = detected = 0
