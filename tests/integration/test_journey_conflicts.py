@@ -59,3 +59,23 @@ def test_a_replayed_batch_records_nothing_twice(
     first.fold([source(1), source(2)])
     replay = second.fold([source(1), source(2)])
     assert (replay.recorded, replay.replayed) == (0, 2)
+
+
+def test_a_heavy_users_journey_loads_from_a_snapshot(store_url: str) -> None:
+    container = open_flywheel(make_settings(store_url), migrate=True)
+    env = eventsourcing_env(store_url)
+    writer = JourneyApplication(default_catalogue(), env=env)
+    try:
+        for start in range(0, 450, 50):
+            writer.fold([source(n) for n in range(start, start + 50)])
+        reader = JourneyApplication(default_catalogue(), env=env)
+        snapshot = reader.snapshots.get(writer.get_journey("shared-user").id)  # type: ignore[union-attr]
+        journey = reader.get_journey("shared-user")
+        reader.close()
+    finally:
+        writer.close()
+        close_flywheel(container)
+    assert [s.originator_version for s in snapshot] == [200, 400]
+    assert journey is not None
+    assert journey.activity_by_app == {"phoenix-letters": 450}
+    assert journey.version == 452  # started, 450 activities, one nudge
