@@ -83,3 +83,34 @@ def test_sigterm_lets_the_worker_finish_its_batch_and_stop(postgres_url: str) ->
             "SELECT count(*) FROM phoenix_events WHERE status = 'processing'"
         ).fetchone()
     assert row == (0,), "a stopped worker left events leased"
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS line")
+
+
+def test_a_100k_backlog_drains_with_flat_memory(postgres_url: str) -> None:
+    total = 100_000
+    per_user = fill_backlog(postgres_url, events=total, users=20_000)
+    worker = start_worker(postgres_url, EVENT_BATCH_SIZE="200")
+    samples: list[tuple[int, float]] = []
+
+    def sample() -> bool:
+        done = processed_count(postgres_url)
+        samples.append((done, rss_mib(worker.pid)))
+        return done == total
+
+    try:
+        wait_until(sample, 900, "100,000 events processed")
+    finally:
+        stop_worker(worker)
+    assert_exactly_once(postgres_url, per_user)
+    halfway = max(rss for done, rss in samples if done <= total // 2)
+    peak = max(rss for _, rss in samples)
+    print(f"worker RSS: {halfway:.0f} MiB at half the backlog, peak {peak:.0f} MiB")
+    # The journey cache is bounded; once full, the second half must not grow memory.
+    assert peak - halfway < 40, f"RSS grew from {halfway:.0f} MiB to {peak:.0f} MiB"

@@ -97,7 +97,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.1)
+        time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
