@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from src.adapters.sql_database import sqlalchemy_url, store_kind
+from src.adapters.sql_database import is_transaction_pooler, sqlalchemy_url, store_kind
 
 
 def eventsourcing_env(database_url: str) -> dict[str, str]:
@@ -15,8 +15,13 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": "30",
         }
     url = make_url(database_url.replace("postgres://", "postgresql://", 1))
+    pooled = is_transaction_pooler(sqlalchemy_url(database_url))
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": (
+            "src.adapters.pooler_postgres:TransactionPoolerFactory"
+            if pooled
+            else "eventsourcing.postgres"
+        ),
         "POSTGRES_DBNAME": url.database or "postgres",
         "POSTGRES_HOST": url.host or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),
