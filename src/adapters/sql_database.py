@@ -44,13 +44,6 @@ def sqlalchemy_url(database_url: str) -> URL:
     return url
 
 
-def sqlite_path(database_url: str) -> Path:
-    database = sqlalchemy_url(database_url).database
-    if database is None:  # pragma: no cover - refused by sqlalchemy_url
-        raise ValueError("DATABASE_URL has no database")
-    return Path(database)
-
-
 def redact(database_url: str) -> str:
     """The URL with its password hidden, for messages and logs."""
     try:

@@ -35,10 +35,6 @@ class BackgroundWorker:
         """Start the next drain now instead of at the next poll (LISTEN/NOTIFY, an ingest)."""
         self._wake.set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def run(self) -> None:
         """Blocking loop; returns after ``stop()``, releasing the batch in hand if any."""
         self.running = True

@@ -111,10 +111,6 @@ class UserJourney(Aggregate):
     def has_activity_in(self, app_source: str) -> bool:
         return self.activity_by_app.get(app_source, 0) > 0
 
-    @property
-    def apps(self) -> list[str]:
-        return sorted(self.activity_by_app)
-
     def record(
         self,
         activity: type[ActivityRecorded],

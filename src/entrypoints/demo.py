@@ -59,7 +59,7 @@ def run(
     users = sorted({str(raw["user_id"]) for raw in raw_events})
     for user in users:
         journey = queries.get_journey(user)
-        for app in journey.apps or ("phoenix-letters",):
+        for app in journey.apps:
             for nudge in queries.list_active_nudges(user, app):
                 print(f"  {user:<12} in {app:<16} {nudge.nudge_type:<14} « {nudge.message} »")
         converted = [n.nudge_type for n in journey.nudges if n.status == "converted"]
