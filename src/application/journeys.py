@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
+from src.application.ports import JourneyHistory
 from src.domain.catalogue import Catalogue
 from src.domain.user_journey import UserJourney, journey_id
 
@@ -57,12 +58,19 @@ class JourneyApplication(Application[UUID]):
         UserJourney: SNAPSHOT_INTERVAL
     }
 
-    def __init__(self, catalogue: Catalogue, env: Mapping[str, str] | None = None) -> None:
-        # A bounded cache of journeys, trusted without a read: a journey another worker
-        # changed meanwhile shows up as a version conflict at save time, and ``fold``
-        # then evicts and reloads. One worker (the usual case) never pays a read twice.
-        # The cached journey itself is handed out (no deep copy, which costs as much as
-        # the fold for a long journey): ``_fold_once`` evicts whatever a failed fold touched.
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        env: Mapping[str, str] | None = None,
+        history: Callable[[JourneyApplication], JourneyHistory] | None = None,
+    ) -> None:
+        # A bounded cache of journeys, so a journey's old events are read once.
+        # ``load_journeys`` brings cached journeys up to date in bulk; the repository's
+        # own per-journey fast-forward is off (saves then refresh the cache). A journey
+        # changed between load and save shows up as a version conflict, and ``fold``
+        # reloads. The cached journey itself is handed out (no deep copy, which costs as
+        # much as the fold for a long journey): ``_fold_once`` evicts what a failed fold
+        # touched.
         cache = {
             "AGGREGATE_CACHE_MAXSIZE": str(CACHE_SIZE),
             "AGGREGATE_CACHE_FASTFORWARD": "n",
@@ -70,6 +78,8 @@ class JourneyApplication(Application[UUID]):
         }
         super().__init__(env={**cache, **(env or {})})
         self.catalogue = catalogue
+        # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
+        self._history = history(self) if history is not None else None
 
     def get_journey(self, user_id: str) -> UserJourney | None:
         """The journey as this process last saw it: the cache may lag other workers.
@@ -130,6 +140,37 @@ class JourneyApplication(Application[UUID]):
             with contextlib.suppress(KeyError):
                 cache.get(journey_id(user_id), evict=True)
 
+    def load_journeys(self, user_ids: Sequence[str]) -> dict[str, UserJourney | None]:
+        """Current journeys of a batch's users: cached ones brought up to date, in bulk.
+
+        Two queries for the whole batch: the latest snapshot of each journey not in the
+        cache, then every event above the version in hand. A journey another worker
+        changed is therefore current here, and a version conflict stays a true race.
+        """
+        if self._history is None:
+            return {user_id: self.get_journey(user_id) for user_id in user_ids}
+        ids = {journey_id(user_id): user_id for user_id in user_ids}
+        cache = self.repository.cache
+        journeys: dict[UUID, Any] = {}
+        for key in ids:
+            with contextlib.suppress(KeyError):
+                journeys[key] = cache.get(key) if cache is not None else None
+        for stored in self._history.latest_snapshots([k for k in ids if k not in journeys]):
+            snapshot: Any = self.mapper.to_domain_event(stored)
+            journeys[snapshot.originator_id] = snapshot.mutate(None)
+        versions = {key: journeys[key].version if journeys.get(key) else 0 for key in ids}
+        for stored in self._history.events_after(versions):
+            domain_event: Any = self.mapper.to_domain_event(stored)
+            key = domain_event.originator_id
+            journeys[key] = domain_event.mutate(journeys.get(key))
+        loaded: dict[str, UserJourney | None] = {}
+        for key, user_id in ids.items():
+            journey = journeys.get(key)
+            if journey is not None and cache is not None:
+                cache.put(key, journey)
+            loaded[user_id] = journey
+        return loaded
+
     def _fold_once(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
         try:
             return self._fold_and_save(by_user)
@@ -143,8 +184,9 @@ class JourneyApplication(Application[UUID]):
         rules = self.catalogue.nudge_rules
         changed: list[UserJourney] = []
         recorded = replayed = detected = 0
+        loaded = self.load_journeys(list(by_user))
         for user_id, sources in by_user.items():
-            journey = self.get_journey(user_id) or UserJourney(user_id=user_id)
+            journey = loaded[user_id] or UserJourney(user_id=user_id)
             for source in sorted(sources, key=lambda s: (s.timestamp, s.event_id)):
                 entry = self.catalogue.event_type(source.event_type, source.app_source)
                 if journey.record(

@@ -11,6 +11,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.domain.events import NewEvent
 
@@ -207,3 +210,19 @@ class EventAnalyser(Protocol):
     """
 
     async def analyse(self, event: StoredEvent) -> None: ...
+
+
+class JourneyHistory(Protocol):
+    """The journeys' stored events read in bulk: two queries for a whole batch.
+
+    Loading a batch's journeys one by one costs two round trips per user (snapshot,
+    then events); this reads them all at once.
+    """
+
+    def latest_snapshots(self, journey_ids: Sequence[UUID]) -> list[StoredDomainEvent]:
+        """The most recent snapshot of each journey that has one."""
+        ...
+
+    def events_after(self, versions: Mapping[UUID, int]) -> list[StoredDomainEvent]:
+        """Each journey's events above the given version, by journey then version."""
+        ...

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from dependency_injector import containers, providers
 
 from src.adapters.eventsourcing_env import eventsourcing_env
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
+from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.system_clock import SystemClock
 from src.application.journeys import JourneyApplication
@@ -36,6 +39,9 @@ class Container(containers.DeclarativeContainer):
         JourneyApplication,
         catalogue=catalogue,
         env=providers.Callable(eventsourcing_env, database_url),
+        history=providers.Callable(
+            functools.partial, SqlAlchemyJourneyHistory.for_application, engine
+        ),
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
     policy = providers.Singleton(

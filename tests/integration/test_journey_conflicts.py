@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
 from src.adapters.eventsourcing_env import eventsourcing_env
+from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.application.journeys import JourneyApplication, SourceEvent
 from src.domain.apps import default_catalogue
+from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
@@ -22,12 +25,19 @@ def source(
     return SourceEvent(n, f"hash-{n}", event_type, app, "shared-user", AT)
 
 
+def journeys(store_url: str, container: Container, *, bulk: bool = True) -> JourneyApplication:
+    """A journeys application as a worker builds it: loading in bulk, or one by one."""
+    history = partial(SqlAlchemyJourneyHistory.for_application, container.engine())
+    return JourneyApplication(
+        default_catalogue(), env=eventsourcing_env(store_url), history=history if bulk else None
+    )
+
+
 @pytest.fixture
 def two_workers(store_url: str) -> Iterator[tuple[JourneyApplication, JourneyApplication]]:
     container = open_flywheel(make_settings(store_url), migrate=True)
-    env = eventsourcing_env(store_url)
-    first = JourneyApplication(default_catalogue(), env=env)
-    second = JourneyApplication(default_catalogue(), env=env)
+    first = journeys(store_url, container)
+    second = journeys(store_url, container)
     try:
         yield first, second
     finally:
@@ -45,7 +55,7 @@ def test_a_stale_cached_journey_is_reloaded_on_conflict(
     result = first.fold([source(3)])  # stale cache: conflict, evict, reload, fold again
     assert result.recorded == 1
     fresh = JourneyApplication(default_catalogue(), env=eventsourcing_env(store_url))
-    journey = fresh.get_journey("shared-user")
+    journey = fresh.get_journey("shared-user")  # one by one, through the repository
     fresh.close()
     assert journey is not None
     assert journey.activity_by_app == {"phoenix-letters": 2, "phoenix-cv": 1}
@@ -61,21 +71,24 @@ def test_a_replayed_batch_records_nothing_twice(
     assert (replay.recorded, replay.replayed) == (0, 2)
 
 
-def test_a_heavy_users_journey_loads_from_a_snapshot(store_url: str) -> None:
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "one-by-one"])
+def test_a_heavy_users_journey_loads_from_a_snapshot(store_url: str, bulk: bool) -> None:
     container = open_flywheel(make_settings(store_url), migrate=True)
-    env = eventsourcing_env(store_url)
-    writer = JourneyApplication(default_catalogue(), env=env)
+    writer = journeys(store_url, container)
     try:
         for start in range(0, 450, 50):
             writer.fold([source(n) for n in range(start, start + 50)])
-        reader = JourneyApplication(default_catalogue(), env=env)
-        snapshot = reader.snapshots.get(writer.get_journey("shared-user").id)  # type: ignore[union-attr]
-        journey = reader.get_journey("shared-user")
+        reader = journeys(store_url, container, bulk=bulk)
+        snapshots = reader.snapshots.get(writer.get_journey("shared-user").id)  # type: ignore[union-attr]
+        journey = reader.load_journeys(["shared-user", "nobody"])
         reader.close()
     finally:
         writer.close()
         close_flywheel(container)
-    assert [s.originator_version for s in snapshot] == [200, 400]
-    assert journey is not None
-    assert journey.activity_by_app == {"phoenix-letters": 450}
-    assert journey.version == 452  # started, 450 activities, one nudge
+    assert [s.originator_version for s in snapshots] == [200, 400]
+    loaded = journey["shared-user"]
+    assert loaded is not None
+    assert loaded.activity_by_app == {"phoenix-letters": 450}
+    assert loaded.version == 452  # started, 450 activities, one nudge
+    assert loaded.has_applied("hash-0")
+    assert journey["nobody"] is None
