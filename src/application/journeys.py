@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class JourneyApplication(Application[UUID]):
         self.catalogue = catalogue
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
+        self._fold_lock = threading.Lock()
 
     def get_journey(self, user_id: str) -> UserJourney | None:
         """The journey as this process last saw it: the cache may lag other workers.
@@ -106,6 +108,11 @@ class JourneyApplication(Application[UUID]):
         by_user: dict[str, list[SourceEvent]] = defaultdict(list)
         for source in events:
             by_user[source.user_id].append(source)
+        # Folds of one process take turns: they share the cached journey objects.
+        with self._fold_lock:
+            return self._fold_batch(by_user)
+
+    def _fold_batch(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
                 return self._fold_once(by_user)

@@ -97,7 +97,6 @@ class EventQueueProcessor:
         self._clock = clock
         self._policy = policy
         self._analysers = tuple(analysers)
-        self.in_flight: tuple[int, ...] = ()
         self._projected_at = float("-inf")
 
     async def drain(
@@ -133,24 +132,25 @@ class EventQueueProcessor:
         summary = DrainSummary(claimed=len(claimed), batches=1 if claimed else 0)
         if not claimed:
             return summary
-        self.in_flight = tuple(event.id for event in claimed)
         try:
             duplicates, failures, candidates = self._triage(claimed)
             analysed, analysis_failures = await self._analyse(candidates)
-            failures.extend(analysis_failures)
-            try:
-                fold = self._journeys.fold(analysed)
-                self._inbox.complete(
-                    [source.event_id for source in analysed],
-                    duplicates,
-                    failures,
-                    self._clock.now(),
-                )
-            except Exception as error:
-                self._fail_batch(claimed, error)
-                raise
-        finally:
-            self.in_flight = ()
+        except asyncio.CancelledError:
+            # Shutdown: nothing of this batch was saved, so it goes back untouched.
+            self._inbox.release([event.id for event in claimed])
+            raise
+        failures.extend(analysis_failures)
+        try:
+            fold = self._journeys.fold(analysed)
+            self._inbox.complete(
+                [source.event_id for source in analysed],
+                duplicates,
+                failures,
+                self._clock.now(),
+            )
+        except Exception as error:
+            self._fail_batch(claimed, error)
+            raise
         self._project(force=False)
         summary.processed = len(analysed)
         summary.duplicates = len(duplicates)
