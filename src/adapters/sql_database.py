@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -20,6 +20,7 @@ from src.adapters.sql_tables import metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BEGIN = "sqlite_begin"
 CONNECT_TIMEOUT_SECONDS = 5
 
 
@@ -91,9 +92,39 @@ def create_sqlite_engine(database_url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reads only: on SQLite it does not take the write lock, so reads
+    (the API's queries, the queue status) never wait for the worker's writes (WAL mode)."""
+    return engine.connect().execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+
+
+def ping(engine: Engine) -> str | None:
+    """None when the store answers, else the reason; no transaction, so no lock taken."""
+    try:
+        connection = engine.raw_connection()
+    except SQLAlchemyError as error:
+        return _reason(error)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as error:  # noqa: BLE001 - any driver error means "not answering"
+        connection.invalidate()
+        return str(error).strip().splitlines()[0]
+    finally:
+        connection.close()
+    return None
+
+
+def _reason(error: SQLAlchemyError) -> str:
+    original = getattr(error, "orig", None)
+    return (str(original) if original else str(error)).strip().splitlines()[0]
 
 
 def check_reachable(engine: Engine, database_url: str) -> None:
@@ -102,9 +133,8 @@ def check_reachable(engine: Engine, database_url: str) -> None:
         with engine.connect():
             pass
     except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise StoreUnavailableError(
-            f"cannot reach the store at {redact(database_url)}: {reason}"
+            f"cannot reach the store at {redact(database_url)}: {_reason(error)}"
         ) from None
 
 

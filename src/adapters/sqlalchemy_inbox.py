@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import events
 from src.application.ports import (
     AppendResult,
@@ -162,7 +163,7 @@ class SqlAlchemyEventInbox:
             )
 
     def queue_status(self, now: datetime) -> QueueStatus:
-        with self._engine.connect() as connection:
+        with read_connection(self._engine) as connection:
             counts: dict[str, int] = {
                 status: count
                 for status, count in connection.execute(

@@ -19,6 +19,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Engine, TextClause, text
 
+from src.adapters.sql_database import read_connection
+
 _POSTGRES_SNAPSHOTS = """
 SELECT DISTINCT ON (s.originator_id) s.originator_id, s.originator_version, s.topic, s.state
 FROM {snapshots} AS s
@@ -88,7 +90,7 @@ class SqlAlchemyJourneyHistory:
         return self._fetch(self._events_query, parameters)
 
     def _fetch(self, query: TextClause, parameters: Mapping[str, Any]) -> list[StoredEvent]:
-        with self._engine.connect() as connection:
+        with read_connection(self._engine) as connection:
             rows = connection.execute(query, parameters).all()
         return [
             StoredEvent(

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, and_, distinct, exists, func, select,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import journey_entries, nudges, nudges_sent, projection_tracking
 from src.application.ports import (
     EcosystemFigures,
@@ -84,7 +85,7 @@ class SqlAlchemyReadModelStore:
             yield _SqlProjectionTransaction(connection, name, int(position), self._insert)
 
     def get_journey(self, user_id: str) -> Journey | None:
-        with self._engine.connect() as connection:
+        with read_connection(self._engine) as connection:
             entries = [
                 JourneyEntry(**row._mapping)
                 for row in connection.execute(
@@ -110,7 +111,7 @@ class SqlAlchemyReadModelStore:
         recently_shown = exists().where(
             nudges_sent.c.nudge_id == nudges.c.nudge_id, nudges_sent.c.shown_at > shown_since
         )
-        with self._engine.connect() as connection:
+        with read_connection(self._engine) as connection:
             return [
                 NudgeRecord(**row._mapping)
                 for row in connection.execute(
@@ -126,7 +127,7 @@ class SqlAlchemyReadModelStore:
             ]
 
     def get_nudge(self, nudge_id: str) -> NudgeRecord | None:
-        with self._engine.connect() as connection:
+        with read_connection(self._engine) as connection:
             row = connection.execute(select(nudges).where(nudges.c.nudge_id == nudge_id)).first()
         return NudgeRecord(**row._mapping) if row is not None else None
 
@@ -143,7 +144,7 @@ class SqlAlchemyReadModelStore:
 
     def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
         recent = journey_entries.c.timestamp >= since
-        with self._engine.connect() as connection:
+        with read_connection(self._engine) as connection:
             total, users = connection.execute(
                 select(func.count(), func.count(distinct(journey_entries.c.user_id))).where(recent)
             ).one()

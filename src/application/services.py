@@ -98,6 +98,9 @@ class FlywheelQueries:
         self, user_id: str, app: str, language: str = DEFAULT_LANGUAGE
     ) -> list[ActiveNudge]:
         """The nudges to show now in ``app``: active, and not shown within the cooldown."""
+        if app not in self._catalogue.app_sources:
+            known = ", ".join(self._catalogue.app_sources)
+            raise RequestInvalidError("app", f"unknown app {app!r}; known apps: {known}")
         rules = self._catalogue.rules_by_type
         records = self._read_models.list_active_nudges(
             user_id, app, self._clock.now() - self._cooldown

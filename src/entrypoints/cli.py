@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings come from the environment or a .env file (DATABASE_URL, EVENT_*).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="HTTP API on port 8000 plus the background worker")
+    serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default: all)")  # noqa: S104 - a service in a container listens on all interfaces
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     commands.add_parser("worker", help="run the background worker until interrupted")
     commands.add_parser("process", help="drain the queue once, print a summary")
     commands.add_parser("status", help="print the queue status as JSON")
@@ -64,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: setting {field}: {problem['msg']}", file=sys.stderr)
         return EXIT_INPUT
     configure_logging(settings.log_format, settings.log_level)
+    if args.command == "serve":
+        # The server opens the store itself, in the background: it must answer /health
+        # (503) even while the store is down, and recover when it comes back.
+        return _serve(settings, args.host, args.port)
     handler = _COMMANDS[args.command]
     try:
         if args.command == "emit":
@@ -161,6 +168,22 @@ def _worker(container: Container, _args: argparse.Namespace) -> int:
     print("worker started; Ctrl+C to stop", file=sys.stderr)
     worker.run()
     print("worker stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from src.entrypoints.http import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,  # keep our structured logging
+        access_log=False,  # the app logs each request itself, with its duration
+        timeout_graceful_shutdown=30,
+    )
     return EXIT_OK
 
 

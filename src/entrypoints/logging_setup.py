@@ -8,7 +8,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "color_message",  # uvicorn's coloured copy of the message
+}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:

@@ -7,13 +7,13 @@ from src.entrypoints.container import Container, build_container
 from src.entrypoints.settings import Settings
 
 
-def open_flywheel(settings: Settings, *, migrate: bool = False) -> Container:
-    """A container whose store is reachable and whose schema exists.
+def prepare_store(container: Container, *, migrate: bool = False) -> None:
+    """Make sure the store is reachable and its schema exists, or raise saying why.
 
     The embedded SQLite store creates its schema on first use, as a newcomer expects;
     a shared PostgreSQL is only changed by an explicit ``migrate``.
     """
-    container = build_container(settings)
+    settings: Settings = container.settings()
     engine = container.engine()
     check_reachable(engine, settings.database_url)
     if migrate or settings.store_kind == "sqlite":
@@ -21,6 +21,16 @@ def open_flywheel(settings: Settings, *, migrate: bool = False) -> Container:
     else:
         check_schema(engine)
     container.journeys()  # creates eventsourcing's own tables if missing
+
+
+def open_flywheel(settings: Settings, *, migrate: bool = False) -> Container:
+    """A container whose store is reachable and whose schema exists."""
+    container = build_container(settings)
+    try:
+        prepare_store(container, migrate=migrate)
+    except BaseException:
+        container.engine().dispose()
+        raise
     return container
 
 

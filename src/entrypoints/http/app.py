@@ -1,0 +1,124 @@
+"""``create_app(settings)``: the Litestar application; nothing is built at import time."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from src.entrypoints.http.controllers import (
+    VERSION,
+    AnalyticsController,
+    EventsController,
+    HealthController,
+    NudgesController,
+    UsersController,
+)
+from src.entrypoints.http.errors import EXCEPTION_HANDLERS
+from src.entrypoints.http.server_runtime import ServerRuntime
+from src.entrypoints.settings import Settings
+
+# A batch of 1,000 events with ordinary payloads is far below this; a body of several
+# megabytes is refused (413) as it streams in, without being read whole.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+access_log = logging.getLogger("phoenix.access")
+
+
+def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
+    runtime = ServerRuntime(settings, run_worker=run_worker)
+    token = settings.flywheel_api_token.get_secret_value() if settings.flywheel_api_token else None
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    def require_token(
+        connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+    ) -> None:
+        """Every POST needs ``Authorization: Bearer <token>`` when a token is set."""
+        if token is None or connection.scope.get("method") != "POST":
+            return
+        header = connection.headers.get("authorization", "")
+        scheme, _sep, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            raise NotAuthorizedException("a valid 'Authorization: Bearer <token>' is required")
+
+    def service(name: str) -> Provide:
+        return Provide(lambda: getattr(runtime.require_open(), name)(), sync_to_thread=False)
+
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            EventsController,
+            AnalyticsController,
+            UsersController,
+            NudgesController,
+        ],
+        dependencies={
+            "runtime": Provide(lambda: runtime, sync_to_thread=False),
+            "ingestion": service("ingestion"),
+            "queries": service("queries"),
+            "admin": service("admin"),
+            "processor": service("processor"),
+        },
+        guards=[require_token],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        middleware=[log_access],
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="Phoenix Flywheel — Smart Router",
+            version=VERSION,
+            description="Control API of the Phoenix cross-app event pipeline and nudge engine.",
+        ),
+        logging_config=None,
+    )
+
+
+def log_access(app: ASGIApp) -> ASGIApp:
+    """One structured line per request: method, path, status, duration."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await app(scope, receive, capture)
+        finally:
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+
+    return middleware

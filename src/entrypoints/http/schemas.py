@@ -1,0 +1,143 @@
+"""Request and response bodies of the HTTP API (section 6 of the brief, field for field)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_BATCH = 1000
+
+
+class EventIn(BaseModel):
+    """One event as an app publishes it; the flywheel adds everything else."""
+
+    event_type: str = Field(description="a catalogue event type, e.g. letter.generated")
+    app_source: str = Field(description="the publishing app, e.g. phoenix-letters")
+    user_id: str = Field(description="the app's user id")
+    payload: dict[str, Any] | None = Field(
+        None, description="a JSON object of at most 64 KiB; empty when omitted"
+    )
+    timestamp: datetime | None = Field(
+        None, description="when it happened (ISO-8601); the time of receipt when omitted"
+    )
+    idempotency_key: str | None = Field(
+        None, description="tells two genuine, identical events apart (e.g. the letter id)"
+    )
+
+
+class IngestIn(BaseModel):
+    """Either one event (its fields at the top level) or ``{"events": [...]}``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    events: list[EventIn] | None = Field(
+        None, max_length=MAX_BATCH, description=f"a batch of at most {MAX_BATCH} events"
+    )
+    event_type: str | None = Field(None, description="for a single event: see EventIn")
+    app_source: str | None = None
+    user_id: str | None = None
+    payload: dict[str, Any] | None = None
+    timestamp: datetime | None = None
+    idempotency_key: str | None = None
+
+
+class IngestOut(BaseModel):
+    accepted: int = Field(description="events stored")
+    duplicates: int = Field(description="events refused because the same hash is stored")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str = Field(description='"ok", or why the store does not answer')
+    worker: Literal["running", "stopped"]
+    version: str
+
+
+class QueueStatusOut(BaseModel):
+    pending: int
+    processing: int
+    processed: int
+    duplicates: int
+    failed: int = Field(description="failed, waiting for a retry")
+    dead: int = Field(description="out of attempts; see ai_processing_error")
+    oldest_pending_age_seconds: float | None = Field(description="null when nothing is pending")
+
+
+class DrainOut(BaseModel):
+    processed: int
+    duplicates: int
+    failed: int
+    dead: int
+    duration_ms: float
+
+
+class ReprocessIn(BaseModel):
+    """Exactly one selector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_ids: list[int] | None = Field(None, description="these events")
+    since: datetime | None = Field(None, description="events that happened since then")
+    status: Literal["failed", "dead"] | None = Field(None, description="every event in it")
+
+
+class ReprocessOut(BaseModel):
+    requeued: int
+
+
+class NudgeFigures(BaseModel):
+    detected: int
+    shown: int
+    converted: int
+
+
+class EcosystemOut(BaseModel):
+    period_days: int
+    total_events: int
+    unique_users: int
+    cross_app_users: int = Field(description="users active in more than one app")
+    events_by_app: dict[str, int]
+    events_by_type: dict[str, int]
+    nudges: NudgeFigures
+
+
+class JourneyEventOut(BaseModel):
+    event_type: str
+    app_source: str
+    timestamp: datetime
+
+
+class JourneyNudgeOut(BaseModel):
+    nudge_id: str
+    nudge_type: str
+    target_app: str
+    status: Literal["active", "converted"]
+    detected_at: datetime
+    converted_at: datetime | None
+
+
+class JourneyOut(BaseModel):
+    user_id: str
+    apps: list[str]
+    events: list[JourneyEventOut]
+    nudges: list[JourneyNudgeOut]
+
+
+class NudgeOut(BaseModel):
+    nudge_id: str
+    nudge_type: str
+    target_app: str = Field(description="the app the nudge suggests")
+    message: str
+    variant: str = Field(description="which wording was chosen (its language)")
+
+
+class ShownOut(BaseModel):
+    nudge_id: str
+    shown_at: datetime
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="what is wrong, in one line")
+    field: str | None = Field(None, description="the offending field, when there is one")

@@ -1,0 +1,115 @@
+"""The server's flywheel: opened in the background, so the API answers from the first second.
+
+The store may be down when the server starts: the API then answers ``/health`` with 503
+and the supervisor keeps trying; once the store answers, the schema is checked, the
+worker starts (draining the backlog when ``AUTO_PROCESS_ON_STARTUP``) and, on PostgreSQL,
+a LISTEN connection wakes it as soon as events arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from src.adapters.postgres_wakeup import PostgresWakeup
+from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlalchemy_url
+from src.application.errors import SchemaMissingError, StoreUnavailableError
+from src.application.worker import BackgroundWorker
+from src.entrypoints.container import Container, build_container
+from src.entrypoints.runtime import close_flywheel, prepare_store
+from src.entrypoints.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRY_SECONDS = 30.0
+
+
+class ServerRuntime:
+    def __init__(self, settings: Settings, *, run_worker: bool = True) -> None:
+        self.settings = settings
+        self.container: Container = build_container(settings)
+        self._run_worker = run_worker
+        self._opened = threading.Event()
+        self._stopping = threading.Event()
+        self._open_error: str | None = None
+        self.worker: BackgroundWorker | None = None
+        self._wakeup: PostgresWakeup | None = None
+        self._thread = threading.Thread(target=self._supervise, name="flywheel", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.worker is not None:
+            self.worker.stop()
+        self._thread.join(timeout=60)
+        if self._wakeup is not None:
+            self._wakeup.stop()
+        if self._opened.is_set():
+            close_flywheel(self.container)
+        else:
+            self.container.engine().dispose()
+
+    def require_open(self) -> Container:
+        """The container, once the store is open; else ``StoreUnavailableError`` (503)."""
+        if not self._opened.is_set():
+            raise StoreUnavailableError(self._open_error or "the store is being opened")
+        return self.container
+
+    def wait_open(self, timeout: float) -> bool:
+        return self._opened.wait(timeout)
+
+    def database_problem(self) -> str | None:
+        """None when the store answers now, else why not (for ``/health``)."""
+        return ping(self.container.engine())
+
+    @property
+    def worker_running(self) -> bool:
+        return self.worker is not None and self.worker.running
+
+    def wake_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    def _supervise(self) -> None:
+        if not self._open_store():
+            return
+        if not self._run_worker:
+            return
+        settings = self.settings
+        self.worker = BackgroundWorker(
+            self.container.processor(),
+            settings.poll_interval_seconds,
+            drain_at_start=settings.auto_process_on_startup,
+        )
+        if settings.store_kind == "postgresql" and not is_transaction_pooler(
+            sqlalchemy_url(settings.database_url)
+        ):
+            self._wakeup = PostgresWakeup(settings.database_url, self.wake_worker)
+            self._wakeup.start()
+        if not self._stopping.is_set():
+            self.worker.run()
+
+    def _open_store(self) -> bool:
+        pause = self.settings.poll_interval_seconds
+        while not self._stopping.is_set():
+            try:
+                prepare_store(self.container)
+            except (StoreUnavailableError, SchemaMissingError) as error:
+                self._open_error = str(error)
+                logger.warning(
+                    "store not ready, retrying",
+                    extra={"error": str(error), "pause_seconds": pause},
+                )
+            except Exception as error:  # noqa: BLE001 - e.g. the journeys' tables unreachable
+                self._open_error = f"cannot open {redact(self.settings.database_url)}: {error}"
+                logger.warning("store not ready, retrying", extra={"error": self._open_error})
+            else:
+                self._open_error = None
+                self._opened.set()
+                logger.info("store open", extra={"store": redact(self.settings.database_url)})
+                return True
+            self._stopping.wait(pause)
+            pause = min(pause * 2, MAX_RETRY_SECONDS)
+        return False
