@@ -18,6 +18,7 @@ from src.application.ports import (
     RequeueSelection,
 )
 from src.domain.catalogue import Catalogue
+from src.domain.errors import EventRejectedError
 from src.domain.events import NewEvent, new_event
 from src.domain.nudges import DEFAULT_LANGUAGE, message_for
 
@@ -40,28 +41,41 @@ class EventIngestion:
         self._inbox = inbox
         self._catalogue = catalogue
 
-    def validate(self, raw_events: Sequence[Mapping[str, object]]) -> list[NewEvent]:
+    def validate(
+        self, raw_events: Sequence[Mapping[str, object]], *, batch: bool = False
+    ) -> list[NewEvent]:
+        """Every event checked before any is written; in a batch, errors name the index."""
         if not raw_events:
             raise RequestInvalidError("events", "at least one event is required")
         if len(raw_events) > MAX_EVENTS_PER_REQUEST:
             raise RequestInvalidError(
                 "events", f"{len(raw_events)} events, at most {MAX_EVENTS_PER_REQUEST} per request"
             )
-        return [
-            new_event(
-                self._catalogue,
-                event_type=raw.get("event_type"),
-                app_source=raw.get("app_source"),
-                user_id=raw.get("user_id"),
-                payload=raw.get("payload"),
-                timestamp=raw.get("timestamp"),
-                idempotency_key=raw.get("idempotency_key"),
-            )
-            for raw in raw_events
-        ]
+        events: list[NewEvent] = []
+        for index, raw in enumerate(raw_events):
+            try:
+                events.append(
+                    new_event(
+                        self._catalogue,
+                        event_type=raw.get("event_type"),
+                        app_source=raw.get("app_source"),
+                        user_id=raw.get("user_id"),
+                        payload=raw.get("payload"),
+                        timestamp=raw.get("timestamp"),
+                        idempotency_key=raw.get("idempotency_key"),
+                    )
+                )
+            except EventRejectedError as error:
+                if not batch:
+                    raise
+                field = f"events.{index}.{error.field}"
+                raise type(error)(field, error.message) from None
+        return events
 
-    def publish(self, raw_events: Sequence[Mapping[str, object]]) -> AppendResult:
-        return self.append(self.validate(raw_events))
+    def publish(
+        self, raw_events: Sequence[Mapping[str, object]], *, batch: bool = False
+    ) -> AppendResult:
+        return self.append(self.validate(raw_events, batch=batch))
 
     def append(self, events: Sequence[NewEvent]) -> AppendResult:
         """Append events validated elsewhere (the command line validates before connecting)."""

@@ -7,7 +7,8 @@ from dataclasses import asdict
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_503_SERVICE_UNAVAILABLE
 
 from src.application.ports import RequeueSelection
@@ -47,7 +48,7 @@ class HealthController(Controller):
     tags = ("monitoring",)
 
     @get(sync_to_thread=True, description="Is the store answering, is the worker running?")
-    def health(self, runtime: ServerRuntime) -> Response[HealthOut]:
+    def health(self, runtime: NamedDependency[ServerRuntime]) -> Response[HealthOut]:
         problem = runtime.database_problem()
         body = HealthOut(
             status="ok" if problem is None else "degraded",
@@ -64,23 +65,26 @@ class EventsController(Controller):
 
     @post(status_code=HTTP_202_ACCEPTED, sync_to_thread=True, description="Publish events.")
     def ingest(
-        self, data: IngestIn, ingestion: EventIngestion, runtime: ServerRuntime
+        self,
+        data: JSONBody[IngestIn],
+        ingestion: NamedDependency[EventIngestion],
+        runtime: NamedDependency[ServerRuntime],
     ) -> IngestOut:
         if data.events is not None:
             raw = [event.model_dump() for event in data.events]
         else:
             raw = [data.model_dump(include=set(SINGLE_EVENT_FIELDS))]
-        result = ingestion.publish(raw)
+        result = ingestion.publish(raw, batch=data.events is not None)
         if result.accepted:
             runtime.wake_worker()
         return IngestOut(accepted=result.accepted, duplicates=result.duplicates)
 
     @get("/queue-status", sync_to_thread=True, description="Counts of events by status.")
-    def queue_status(self, queries: FlywheelQueries) -> QueueStatusOut:
+    def queue_status(self, queries: NamedDependency[FlywheelQueries]) -> QueueStatusOut:
         return QueueStatusOut(**asdict(queries.get_queue_status()))
 
     @post("/process-queue", status_code=200, sync_to_thread=True, description="Drain now.")
-    def process_queue(self, processor: EventQueueProcessor) -> DrainOut:
+    def process_queue(self, processor: NamedDependency[EventQueueProcessor]) -> DrainOut:
         summary = asyncio.run(processor.drain())
         return DrainOut(
             processed=summary.processed,
@@ -97,7 +101,10 @@ class EventsController(Controller):
         description="Put events back in the queue; replays never double-count.",
     )
     def force_reprocess(
-        self, data: ReprocessIn, admin: QueueAdmin, runtime: ServerRuntime
+        self,
+        data: JSONBody[ReprocessIn],
+        admin: NamedDependency[QueueAdmin],
+        runtime: NamedDependency[ServerRuntime],
     ) -> ReprocessOut:
         requeued = admin.force_reprocess(
             RequeueSelection(
@@ -118,8 +125,8 @@ class AnalyticsController(Controller):
     @get("/ecosystem", sync_to_thread=True, description="Figures over the last `days` days.")
     def ecosystem(
         self,
-        queries: FlywheelQueries,
-        days: Annotated[int, Parameter(query="days", description="1 to 3650")] = 30,
+        queries: NamedDependency[FlywheelQueries],
+        days: Annotated[int, QueryParameter(description="1 to 3650")] = 30,
     ) -> EcosystemOut:
         figures = queries.get_ecosystem(days)
         return EcosystemOut(
@@ -142,7 +149,9 @@ class UsersController(Controller):
     tags = ("users",)
 
     @get("/journey", sync_to_thread=True, description="What the user did, and their nudges.")
-    def journey(self, user_id: str, queries: FlywheelQueries) -> JourneyOut:
+    def journey(
+        self, user_id: FromPath[str], queries: NamedDependency[FlywheelQueries]
+    ) -> JourneyOut:
         journey = queries.get_journey(user_id)
         return JourneyOut(
             user_id=journey.user_id,
@@ -169,10 +178,10 @@ class UsersController(Controller):
     @get("/nudges", sync_to_thread=True, description="The nudges to show now in `app`.")
     def nudges(
         self,
-        user_id: str,
-        queries: FlywheelQueries,
-        app: Annotated[str, Parameter(query="app", description="e.g. phoenix-letters")],
-        lang: Annotated[str, Parameter(query="lang", description="fr or en")] = "fr",
+        user_id: FromPath[str],
+        queries: NamedDependency[FlywheelQueries],
+        app: Annotated[str, QueryParameter(description="where it is shown: phoenix-letters")],
+        lang: Annotated[str, QueryParameter(description="fr or en")] = "fr",
     ) -> list[NudgeOut]:
         return [NudgeOut(**asdict(n)) for n in queries.list_active_nudges(user_id, app, lang)]
 
@@ -182,5 +191,5 @@ class NudgesController(Controller):
     tags = ("nudges",)
 
     @post("/shown", status_code=200, sync_to_thread=True, description="Record a display.")
-    def shown(self, nudge_id: str, queries: FlywheelQueries) -> ShownOut:
+    def shown(self, nudge_id: FromPath[str], queries: NamedDependency[FlywheelQueries]) -> ShownOut:
         return ShownOut(nudge_id=nudge_id, shown_at=queries.record_nudge_shown(nudge_id))
