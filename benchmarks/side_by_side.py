@@ -1,0 +1,651 @@
+"""The processor side by side with a naive loop, pgqueuer and a pure-SQL floor (not a test).
+
+    .venv/bin/python -m benchmarks.side_by_side --events 10000 100000
+    .venv/bin/python -m benchmarks.side_by_side --profile 10000
+
+For each N, the same backlog (N catalogue events over N/5 users, written once into a
+template database and copied for each contender, untimed) is drained by:
+
+1. ``phoenix-flywheel worker`` processes (1, 2 and 4 real processes); timed from their
+   spawn until every event is ``processed`` *and* projected into the read models; the peak
+   RSS of each worker is its ``VmHWM`` read just before it is stopped;
+2. the naive loop a first version would write: claim ONE event (``FOR UPDATE SKIP
+   LOCKED``), fold it into its journey, mark it processed, commit, project, repeat (capped
+   at ``--naive-limit`` events, reported as a rate);
+3. pgqueuer (the PyPI job queue) draining N no-op jobs with the settings of its own drain
+   benchmark: asyncpg driver, 5 queue managers, dequeue batch 10, ``mode=drain``;
+4. the floor: one SQL statement per batch of 100 that claims, marks processed and inserts
+   the journey rows and as many event-store rows, with no Python work.
+
+Every contender gets a database of its own on ``PHOENIX_BENCH_POSTGRES_URL`` (default:
+the local server), dropped afterwards. ``--profile N`` instead profiles one in-process
+drain (the worker's own ``drain()``) with pyinstrument and prints where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from benchmarks.throughput import ADMIN_URL, backlog
+from src.application.journeys import SourceEvent
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH_SIZE = 100
+RUN_TIMEOUT_SECONDS = 3600.0
+UNFINISHED = "status IN ('pending', 'failed', 'processing')"
+
+
+@dataclass
+class Result:
+    events: int
+    contender: str
+    timed: int
+    seconds: float
+    startup_seconds: float | None = None
+    processed_seconds: float | None = None
+    peak_rss_mib: list[float] | None = None
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.timed / self.seconds if self.seconds else 0.0
+
+
+# --- databases -------------------------------------------------------------------------
+
+
+def url_for(name: str) -> str:
+    return f"{ADMIN_URL.rpartition('/')[0]}/{name}"
+
+
+def admin(sql: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(sql)
+
+
+@contextmanager
+def database(template: str | None = None) -> Iterator[str]:
+    """A throw-away database (a copy of ``template`` when given), dropped afterwards."""
+    name = f"pf_bench_{uuid.uuid4().hex[:10]}"
+    admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield url_for(name)
+    finally:
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(_env_file=None, database_url=url, event_batch_size=BATCH_SIZE)  # type: ignore[call-arg]
+
+
+def fill(url: str, events: int, users: int) -> None:
+    """The schema, then ``events`` pending events published the way the apps publish them."""
+    container = open_flywheel(settings_for(url), migrate=True)
+    try:
+        rows = backlog(events, users)
+        for start in range(0, len(rows), 1000):
+            container.ingestion().publish(rows[start : start + 1000])
+    finally:
+        close_flywheel(container)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
+
+
+def scalar(url: str, sql: str) -> int:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+ANALYZE_INTERVAL = 5.0  # seconds; set by --analyze-interval, 0 turns it off
+
+
+@contextmanager
+def autoanalyze(url: str) -> Iterator[None]:
+    """ANALYZE the database every ``ANALYZE_INTERVAL`` s while a contender runs.
+
+    Stands in for autovacuum's autoanalyze, which a production server (Supabase) runs
+    and this benchmark server has turned off: without fresh statistics PostgreSQL keeps
+    the generic plan it prepared while the event store was empty (a sequential scan),
+    and every journey load scans the whole event store.
+    """
+    if ANALYZE_INTERVAL <= 0:
+        yield
+        return
+    stop = threading.Event()
+
+    def loop() -> None:
+        with psycopg.connect(url, autocommit=True) as connection:
+            while not stop.wait(ANALYZE_INTERVAL):
+                connection.execute("ANALYZE")
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+# --- 1. the processor: real worker processes --------------------------------------------
+
+
+def start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
+    """Like ``tests/integration/workers.start_worker``, but stderr goes to a file: a pipe
+    nobody reads would block a worker that logs a lot (contention warnings)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "POLL_INTERVAL_SECONDS": "0.2",
+        "LOG_LEVEL": "WARNING",
+        "EVENT_BATCH_SIZE": str(BATCH_SIZE),
+    }
+    with log.open("ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "src.entrypoints.cli", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_for(condition: Callable[[], bool], what: str, pause: float = 0.1) -> float:
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return time.perf_counter()
+        time.sleep(pause)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def run_workers(template: str, events: int, workers: int) -> Result:
+    log = Path(tempfile.gettempdir()) / f"pf_bench_workers_{events}_{workers}.log"
+    log.unlink(missing_ok=True)
+    with database(template) as url, autoanalyze(url):
+        with psycopg.connect(url, autocommit=True) as probe:
+
+            def first_processed() -> bool:
+                row = probe.execute(
+                    "SELECT 1 FROM phoenix_events WHERE status = 'processed' LIMIT 1"
+                ).fetchone()
+                return row is not None
+
+            def all_processed() -> bool:
+                left = probe.execute(f"SELECT count(*) FROM phoenix_events WHERE {UNFINISHED}")
+                return left.fetchone() == (0,)
+
+            def all_projected() -> bool:
+                entries = probe.execute("SELECT count(*) FROM phoenix_journey_entries")
+                return entries.fetchone() == (events,)
+
+            started = time.perf_counter()
+            procs = [start_worker(url, log) for _ in range(workers)]
+            try:
+                first = wait_for(first_processed, "the first processed event", 0.05)
+                processed = wait_for(all_processed, "the drain", 0.25)
+                done = wait_for(all_projected, "the projection", 0.1)
+                peaks = [peak_rss_mib(proc.pid) for proc in procs]
+                exited = [
+                    f"worker {i + 1} exited ({proc.returncode})"
+                    for i, proc in enumerate(procs)
+                    if proc.poll() is not None
+                ]
+            finally:
+                for proc in procs:
+                    proc.terminate()
+                for proc in procs:
+                    try:
+                        proc.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            statuses = dict(
+                probe.execute("SELECT status, count(*) FROM phoenix_events GROUP BY status")
+            )
+        if statuses != {"processed": events}:
+            raise SystemExit(f"{workers} workers left {statuses}: {log.read_text()[-2000:]}")
+    return Result(
+        events=events,
+        contender=f"processor, {workers} worker{'s' if workers > 1 else ''}",
+        timed=events,
+        seconds=done - started,
+        startup_seconds=first - started,
+        processed_seconds=processed - started,
+        peak_rss_mib=peaks,
+        note=f"spawn -> all projected (all marked processed at {processed - started:.2f} s)"
+        + (f"; {', '.join(exited)} early, stderr in {log}" if exited else ""),
+    )
+
+
+# --- 2. the naive loop -------------------------------------------------------------------
+
+NAIVE_CLAIM = """
+SELECT id, event_type, app_source, user_id, "timestamp", event_hash
+FROM phoenix_events
+WHERE status = 'pending'
+ORDER BY id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+NAIVE_MARK = """
+UPDATE phoenix_events SET status = 'processed', processed_at = now(), locked_until = NULL
+WHERE id = %s
+"""
+
+
+def run_naive(template: str, events: int, limit: int) -> Result:
+    """One event per transaction: the journey fold and the read models, like the processor."""
+    timed = min(events, limit)
+    with database(template) as url, autoanalyze(url):
+        container = open_flywheel(settings_for(url))
+        journeys, projector = container.journeys(), container.projector()
+        try:
+            with psycopg.connect(url) as connection:
+                started = time.perf_counter()
+                for _ in range(timed):
+                    with connection.transaction():
+                        row = connection.execute(NAIVE_CLAIM).fetchone()
+                        if row is None:
+                            break
+                        event_id, event_type, app_source, user_id, at, event_hash = row
+                        journeys.fold(
+                            [
+                                SourceEvent(
+                                    event_id=event_id,
+                                    event_hash=event_hash,
+                                    event_type=event_type,
+                                    app_source=app_source,
+                                    user_id=user_id,
+                                    timestamp=at,
+                                )
+                            ]
+                        )
+                        connection.execute(NAIVE_MARK, (event_id,))
+                    projector.run()
+                seconds = time.perf_counter() - started
+        finally:
+            close_flywheel(container)
+        processed = scalar(url, "SELECT count(*) FROM phoenix_events WHERE status = 'processed'")
+        projected = scalar(url, "SELECT count(*) FROM phoenix_journey_entries")
+    if processed != timed or projected != timed:
+        raise SystemExit(f"naive: processed {processed}, projected {projected} of {timed}")
+    note = "whole backlog" if timed == events else f"first {timed:,} events of the backlog"
+    return Result(events=events, contender="naive loop", timed=timed, seconds=seconds, note=note)
+
+
+# --- 3. pgqueuer ------------------------------------------------------------------------
+
+PGQ_MANAGERS = 5
+PGQ_BATCH = 10
+
+
+async def _pgqueuer(url: str, events: int) -> tuple[float, int]:
+    import asyncpg  # optional group "bench"
+    from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager
+    from pgqueuer.domain.types import QueueExecutionMode
+
+    setup = Queries(AsyncpgDriver(await asyncpg.connect(dsn=url)))
+    await setup.install()
+    for start in range(0, events, 10_000):
+        size = min(10_000, events - start)
+        await setup.enqueue(["noop"] * size, [b""] * size, [0] * size)
+    done = 0
+    managers = []
+    for _ in range(PGQ_MANAGERS):
+        manager = QueueManager(Queries(AsyncpgDriver(await asyncpg.connect(dsn=url))))
+
+        @manager.entrypoint("noop")
+        async def noop(job: Job) -> None:
+            nonlocal done
+            done += 1
+
+        managers.append(manager)
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(m.run(batch_size=PGQ_BATCH, mode=QueueExecutionMode.drain) for m in managers)
+    )
+    seconds = time.perf_counter() - started
+    left = sum(row.count for row in await setup.queue_size() if row.status == "queued")
+    if done != events or left:
+        raise SystemExit(f"pgqueuer: ran {done} of {events} jobs, {left} left queued")
+    return seconds, done
+
+
+def run_pgqueuer(events: int) -> Result:
+    with database() as url, autoanalyze(url):
+        seconds, done = asyncio.run(_pgqueuer(url, events))
+    return Result(
+        events=events,
+        contender="pgqueuer (no-op jobs)",
+        timed=done,
+        seconds=seconds,
+        note=f"asyncpg, {PGQ_MANAGERS} managers x batch {PGQ_BATCH}, drain mode, 1 process",
+    )
+
+
+# --- 4. the floor ------------------------------------------------------------------------
+
+FLOOR_TABLE = """
+CREATE TABLE floor_store (
+    originator_id uuid NOT NULL,
+    originator_version bigint NOT NULL,
+    topic text,
+    state bytea,
+    notification_id bigserial,
+    PRIMARY KEY (originator_id, originator_version)
+);
+CREATE UNIQUE INDEX floor_store_notification_id ON floor_store (notification_id);
+"""
+FLOOR_BATCH = f"""
+WITH claimed AS (
+    SELECT id FROM phoenix_events
+    WHERE {UNFINISHED} AND (locked_until IS NULL OR locked_until <= now())
+    ORDER BY id
+    LIMIT {BATCH_SIZE}
+    FOR UPDATE SKIP LOCKED
+), done AS (
+    UPDATE phoenix_events AS e
+    SET status = 'processed', processed_at = now(), locked_until = NULL,
+        attempts = e.attempts + 1
+    FROM claimed
+    WHERE e.id = claimed.id
+    RETURNING e.id, e.event_hash, e.user_id, e.event_type, e.app_source, e."timestamp"
+), entries AS (
+    INSERT INTO phoenix_journey_entries (event_hash, user_id, event_type, app_source, "timestamp")
+    SELECT event_hash, user_id, event_type, app_source, "timestamp" FROM done
+    ON CONFLICT DO NOTHING
+), stored AS (
+    INSERT INTO floor_store (originator_id, originator_version, topic, state)
+    SELECT md5(user_id)::uuid, id, 'src.domain.apps:ActivityRecorded',
+           convert_to(json_build_object(
+               'event_hash', event_hash, 'event_type', event_type,
+               'app_source', app_source, 'user_id', user_id, 'occurred_at', "timestamp"
+           )::text, 'UTF8')
+    FROM done
+)
+SELECT count(*) FROM done
+"""
+
+
+def run_floor(template: str, events: int, connections: int) -> Result:
+    with database(template) as url, autoanalyze(url):
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(FLOOR_TABLE)
+
+        def drain() -> None:
+            with psycopg.connect(url, autocommit=True) as connection:
+                while True:
+                    row = connection.execute(FLOOR_BATCH).fetchone()
+                    if row is None or row[0] == 0:
+                        return
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=drain) for _ in range(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - started
+        processed = scalar(url, "SELECT count(*) FROM phoenix_events WHERE status = 'processed'")
+        stored = scalar(url, "SELECT count(*) FROM floor_store")
+    if processed != events or stored != events:
+        raise SystemExit(f"floor: processed {processed}, stored {stored} of {events}")
+    plural = "s" if connections > 1 else ""
+    return Result(
+        events=events,
+        contender=f"floor, {connections} connection{plural}",
+        timed=events,
+        seconds=seconds,
+        note=f"1 SQL statement per batch of {BATCH_SIZE}",
+    )
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+def measure(events: int, workers: list[int], naive_limit: int) -> list[Result]:
+    results: list[Result] = []
+    template = f"pf_bench_tpl_{uuid.uuid4().hex[:10]}"
+    admin(f'CREATE DATABASE "{template}"')
+    try:
+        filled = time.perf_counter()
+        fill(url_for(template), events, max(events // 5, 1))
+        print(f"# N={events:,}: backlog written in {time.perf_counter() - filled:.1f} s")
+        steps: list[Callable[[], Result]] = [
+            *(lambda w=w: run_workers(template, events, w) for w in workers),
+            lambda: run_naive(template, events, naive_limit),
+            lambda: run_pgqueuer(events),
+            lambda: run_floor(template, events, 1),
+            lambda: run_floor(template, events, 2),
+        ]
+        for step in steps:
+            result = step()
+            print(row(result), flush=True)
+            results.append(result)
+    finally:
+        admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+    return results
+
+
+HEADER = (
+    f"{'N':>7}  {'contender':<24} {'timed':>7} {'seconds':>8} {'events/s':>9} "
+    f"{'startup s':>9}  {'peak RSS MiB (each)':<22} note"
+)
+
+
+def row(result: Result) -> str:
+    rss = "/".join(f"{m:.0f}" for m in result.peak_rss_mib) if result.peak_rss_mib else "-"
+    startup = f"{result.startup_seconds:9.2f}" if result.startup_seconds is not None else "-" * 9
+    return (
+        f"{result.events:>7}  {result.contender:<24} {result.timed:>7} {result.seconds:8.2f} "
+        f"{result.rate:9.0f} {startup}  {rss:<22} {result.note}"
+    )
+
+
+def ratios(results: list[Result]) -> list[str]:
+    lines = []
+    for events in sorted({r.events for r in results}):
+        mine = [r for r in results if r.events == events]
+        by_name = {r.contender: r for r in mine}
+        workers = [r for r in mine if r.contender.startswith("processor")]
+        floors = [r for r in mine if r.contender.startswith("floor")]
+        one, best = workers[0], max(workers, key=lambda r: r.rate)
+        peer = by_name["pgqueuer (no-op jobs)"]
+        floor = max(floors, key=lambda r: r.rate)
+        naive = by_name["naive loop"]
+        lines.append(
+            f"N={events:,}: 1 worker / peer {one.rate / peer.rate:.2f}, "
+            f"best ({best.contender}) / peer {best.rate / peer.rate:.2f}; "
+            f"1 worker / floor {one.rate / floor.rate:.2f}, best / floor "
+            f"{best.rate / floor.rate:.2f} (best floor: {floor.contender}); "
+            f"best / naive {best.rate / naive.rate:.1f}x"
+        )
+    return lines
+
+
+# --- the profile -------------------------------------------------------------------------
+
+# (component, function name, file path suffix): the outermost matching frame is charged.
+COMPONENTS = (
+    ("claim", "claim", "sqlalchemy_inbox.py"),
+    ("marking (complete)", "complete", "sqlalchemy_inbox.py"),
+    ("triage + analysers", "_triage", "processor.py"),
+    ("triage + analysers", "_analyse", "processor.py"),
+    ("aggregate loads", "load_journeys", "journeys.py"),
+    ("aggregate loads", "get_journey", "journeys.py"),
+    ("aggregate loads", "get", "eventsourcing/application.py"),
+    ("eventsourcing save", "save", "eventsourcing/application.py"),
+    ("domain fold (record, nudges)", "record", "user_journey.py"),
+    ("domain fold (record, nudges)", "detect_nudges", "user_journey.py"),
+    ("projection", "run", "projector.py"),
+)
+
+
+def component_of(frame: Any) -> str | None:
+    path = (frame.file_path or "").replace("\\", "/")
+    for name, function, suffix in COMPONENTS:
+        if frame.function == function and path.endswith(suffix):
+            return name
+    return None
+
+
+def breakdown(root: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """Time per component (outermost match wins) and self time per function."""
+    components: dict[str, float] = defaultdict(float)
+    own: dict[str, float] = defaultdict(float)
+
+    def walk(frame: Any, charged: str | None) -> None:
+        if frame.function.startswith("["):  # pyinstrument's [self] / [await] pseudo-frames
+            return
+        name = charged or component_of(frame)
+        if name is not None and charged is None:
+            components[name] += frame.time
+        self_time = frame.total_self_time
+        if self_time > 0:
+            where = Path(frame.file_path or "?")
+            own[f"{frame.function} ({where.parent.name}/{where.name})"] += self_time
+            if name is None:
+                components["other (drain loop, asyncio, logging)"] += self_time
+        for child in frame.children:
+            walk(child, name)
+
+    walk(root, None)
+    return components, own
+
+
+@contextmanager
+def count_statements() -> Iterator[dict[str, int]]:
+    """Counts the statements every psycopg cursor sends (SQLAlchemy's and eventsourcing's)."""
+    counts: dict[str, int] = defaultdict(int)
+    originals = {name: getattr(psycopg.Cursor, name) for name in ("execute", "executemany")}
+
+    def counting(name: str) -> Callable[..., Any]:
+        original = originals[name]
+
+        def wrapper(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            counts[name] += 1
+            return original(self, query, *args, **kwargs)
+
+        return wrapper
+
+    for name in originals:
+        setattr(psycopg.Cursor, name, counting(name))
+    try:
+        yield counts
+    finally:
+        for name, original in originals.items():
+            setattr(psycopg.Cursor, name, original)
+
+
+def profile(events: int, output: Path) -> None:
+    from pyinstrument import Profiler  # optional group "bench"
+
+    with database() as url, autoanalyze(url):
+        fill(url, events, max(events // 5, 1))
+        container = open_flywheel(settings_for(url))
+        try:
+            processor = container.processor()
+            profiler = Profiler(interval=0.0005, async_mode="disabled")
+            with count_statements() as statements:
+                started = time.perf_counter()
+                profiler.start()
+                summary = asyncio.run(processor.drain())
+                profiler.stop()
+                seconds = time.perf_counter() - started
+        finally:
+            close_flywheel(container)
+    if summary.processed != events:
+        raise SystemExit(f"profile: processed {summary.processed} of {events}")
+    output.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    session = profiler.last_session
+    root = session.root_frame() if session else None
+    if root is None:
+        raise SystemExit("profile: no samples")
+    components, own = breakdown(root)
+    print(
+        f"profile: one in-process drain of {events:,} events, {seconds:.2f} s under the "
+        f"profiler ({events / seconds:.0f} events/s); sampled {root.time:.2f} s; "
+        f"tree in {output}"
+    )
+    print(
+        f"{summary.batches} batches; psycopg calls (execute/executemany): "
+        + ", ".join(f"{k} {v} ({v / summary.batches:.1f}/batch)" for k, v in statements.items())
+    )
+    print("by component:")
+    for name, spent in sorted(components.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<40} {spent:7.2f} s  {100 * spent / root.time:5.1f} %")
+    print("top self time:")
+    for name, spent in sorted(own.items(), key=lambda kv: -kv[1])[:20]:
+        print(f"  {name:<72} {spent:6.2f} s  {100 * spent / root.time:5.1f} %")
+
+
+def main() -> None:
+    global ANALYZE_INTERVAL  # a module setting, read by autoanalyze()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--naive-limit", type=int, default=5_000)
+    parser.add_argument(
+        "--analyze-interval",
+        type=float,
+        default=ANALYZE_INTERVAL,
+        help="ANALYZE every this many seconds during each run (0: never), see autoanalyze()",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", type=int, metavar="N", help="profile one drain of N")
+    parser.add_argument(
+        "--profile-output", type=Path, default=Path(tempfile.gettempdir()) / "pf_profile.txt"
+    )
+    args = parser.parse_args()
+    ANALYZE_INTERVAL = args.analyze_interval
+    if args.profile:
+        profile(args.profile, args.profile_output)
+        return
+    revision = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"# revision {revision}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
+        f"ANALYZE every {ANALYZE_INTERVAL:g} s (0 = never)"
+    )
+    print(HEADER)
+    results: list[Result] = []
+    for events in args.events:
+        results.extend(measure(events, args.workers, args.naive_limit))
+    print("ratios:")
+    for line in ratios(results):
+        print("  " + line)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+if __name__ == "__main__":
+    main()
