@@ -110,6 +110,8 @@ def ping(engine: Engine) -> str | None:
         connection = engine.raw_connection()
     except SQLAlchemyError as error:
         return _reason(error)
+    except Exception as error:  # noqa: BLE001 - raw_connection lets driver errors through
+        return str(error).strip().splitlines()[0] or type(error).__name__
     try:
         cursor = connection.cursor()
         cursor.execute("SELECT 1")

@@ -1,0 +1,119 @@
+"""A real server process (``phoenix-flywheel serve``, uvicorn) on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+from tests.pgbouncer import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], base_url: str) -> None:
+        self.process = process
+        self.client = httpx.Client(base_url=base_url, timeout=30)
+
+    def wait_until(self, condition: object, timeout: float = 60, what: str = "it") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():  # type: ignore[operator]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(0.1)
+
+    def queue(self) -> dict[str, object]:
+        """The queue status; empty while the server has not opened its store yet."""
+        response = self.client.get("/api/events/queue-status")
+        result: dict[str, object] = response.json() if response.status_code == 200 else {}
+        return result
+
+    def stop(self) -> str:
+        """SIGTERM, as Docker and systemd stop a service; returns the server's log.
+
+        uvicorn shuts down gracefully, then re-raises the signal so that process
+        managers see why it ended: the exit status is that of SIGTERM.
+        """
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = self.process.communicate(timeout=45)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError("the server did not stop within 45s of SIGTERM") from None
+        assert self.process.returncode in (0, -signal.SIGTERM), self.process.returncode
+        log = stderr.decode(errors="replace")
+        assert "Application shutdown complete" in log, log[-2000:]
+        assert "Traceback" not in log, log[-4000:]
+        return log
+
+
+@contextmanager
+def running_server(database_url: str, *, wait_open: bool = True, **env: str) -> Iterator[Server]:
+    """The server, answering; by default also with its store open (it opens in the background)."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "POLL_INTERVAL_SECONDS": "0.3",
+        "EVENT_RETRY_BACKOFF_SECONDS": "0",
+        **env,
+    }
+    if "FLYWHEEL_API_TOKEN" not in env:
+        environment.pop("FLYWHEEL_API_TOKEN", None)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "src.entrypoints.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    server = Server(process, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                stderr = process.stderr.read().decode() if process.stderr else ""
+                pytest.fail(f"the server exited at start: {stderr}")
+            try:
+                server.client.get("/health")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail("the server did not answer within 30s")
+                time.sleep(0.1)
+        if wait_open:
+            server.wait_until(lambda: server.queue() != {}, what="the store to open")
+        yield server
+    finally:
+        if process.poll() is None:
+            server.stop()
+
+
+@pytest.fixture
+def migrated_url(store_url: str) -> str:
+    """The store, migrated as an operator would before starting the service."""
+    close_flywheel(open_flywheel(make_settings(store_url), migrate=True))
+    return store_url
