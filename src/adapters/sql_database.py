@@ -60,9 +60,13 @@ def is_transaction_pooler(url: URL) -> bool:
 
 def create_postgres_engine(database_url: str, pool_size: int = 5) -> Engine:
     url = sqlalchemy_url(database_url)
-    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    if is_transaction_pooler(url):
-        connect_args["prepare_threshold"] = None
+    # No server-side prepared statements: they break behind a transaction pooler, and a
+    # generic plan made while the event store was empty (a sequential scan) would be
+    # kept as it grows. Planning each query afresh costs far less than that scan.
+    connect_args: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "prepare_threshold": None,
+    }
     return create_engine(
         url.difference_update_query(["pooler"]),
         connect_args=connect_args,

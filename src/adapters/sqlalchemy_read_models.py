@@ -12,7 +12,17 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, distinct, exists, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    distinct,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -50,11 +60,15 @@ class _SqlProjectionTransaction:
                 self._insert(nudges).on_conflict_do_nothing(),
                 [nudge.__dict__ for nudge in changes.nudges],
             )
-        for nudge_id, converted_at in changes.conversions:
+        if changes.conversions:
             connection.execute(
                 update(nudges)
-                .where(nudges.c.nudge_id == nudge_id)
-                .values(status="converted", converted_at=converted_at)
+                .where(nudges.c.nudge_id == bindparam("converted_id"))
+                .values(status="converted", converted_at=bindparam("converted_at")),
+                [
+                    {"converted_id": nudge_id, "converted_at": converted_at}
+                    for nudge_id, converted_at in changes.conversions
+                ],
             )
         connection.execute(
             update(projection_tracking)

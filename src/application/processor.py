@@ -237,23 +237,27 @@ class EventQueueProcessor:
     async def _analyse(
         self, candidates: Sequence[tuple[StoredEvent, str]]
     ) -> tuple[list[SourceEvent], list[Failure]]:
-        semaphore = asyncio.Semaphore(self._policy.concurrency)
-
-        async def one(event: StoredEvent, event_hash: str) -> SourceEvent | Failure:
-            async with semaphore:
-                try:
-                    await asyncio.wait_for(self._analyse_one(event), self._policy.timeout_seconds)
-                except EventRejectedError as error:
-                    return self._failure(event, f"invalid event: {error}", permanent=True)
-                except TimeoutError:
-                    return self._failure(
-                        event,
-                        f"Processing timeout after {self._policy.timeout_seconds:g}s "
-                        "(raise EVENT_PROCESSING_TIMEOUT if this is expected)",
-                    )
-                except Exception as error:  # noqa: BLE001 - an analyser fault fails its event only
-                    return self._failure(event, f"{type(error).__name__}: {error}")
-            return SourceEvent(
+        """Check every candidate, then run the analysers on the valid ones in parallel."""
+        checked: list[tuple[StoredEvent, str]] = []
+        failures: list[Failure] = []
+        for event, event_hash in candidates:
+            try:
+                self._check(event)
+            except EventRejectedError as error:
+                failures.append(self._failure(event, f"invalid event: {error}", permanent=True))
+            else:
+                checked.append((event, event_hash))
+        if self._analysers:
+            # Only analysers can be slow: without any, no task per event is worth its cost.
+            semaphore = asyncio.Semaphore(self._policy.concurrency)
+            outcomes = await asyncio.gather(
+                *(self._analyse_one(event, semaphore) for event, _ in checked)
+            )
+            failures.extend(outcome for outcome in outcomes if outcome is not None)
+            failed = {failure.event_id for failure in failures}
+            checked = [(event, h) for event, h in checked if event.id not in failed]
+        analysed = [
+            SourceEvent(
                 event_id=event.id,
                 event_hash=event_hash,
                 event_type=event.event_type,
@@ -261,18 +265,35 @@ class EventQueueProcessor:
                 user_id=event.user_id,
                 timestamp=event.timestamp,
             )
-
-        outcomes = await asyncio.gather(*(one(event, h) for event, h in candidates))
-        analysed = [outcome for outcome in outcomes if isinstance(outcome, SourceEvent)]
-        failures = [outcome for outcome in outcomes if isinstance(outcome, Failure)]
+            for event, event_hash in checked
+        ]
         return analysed, failures
 
-    async def _analyse_one(self, event: StoredEvent) -> None:
-        """Check the row against the catalogue (it may come from a manual INSERT), then analyse."""
+    def _check(self, event: StoredEvent) -> None:
+        """The row against the catalogue: it may come from a manual INSERT."""
         self._catalogue.event_type(event.event_type, event.app_source)
         check_payload(event.payload)
         if not event.user_id:
             raise EventRejectedError("user_id", "a non-empty user id is required")
+
+    async def _analyse_one(
+        self, event: StoredEvent, semaphore: asyncio.Semaphore
+    ) -> Failure | None:
+        """All analysers on one event, bounded by the timeout; a failure fails this event."""
+        async with semaphore:
+            try:
+                await asyncio.wait_for(self._run_analysers(event), self._policy.timeout_seconds)
+            except TimeoutError:
+                return self._failure(
+                    event,
+                    f"Processing timeout after {self._policy.timeout_seconds:g}s "
+                    "(raise EVENT_PROCESSING_TIMEOUT if this is expected)",
+                )
+            except Exception as error:  # noqa: BLE001 - an analyser fault fails its event only
+                return self._failure(event, f"{type(error).__name__}: {error}")
+        return None
+
+    async def _run_analysers(self, event: StoredEvent) -> None:
         for analyser in self._analysers:
             await analyser.analyse(event)
 

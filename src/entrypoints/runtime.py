@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from src.adapters.sql_database import check_reachable, check_schema, create_schema
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.settings import Settings
@@ -20,7 +22,24 @@ def prepare_store(container: Container, *, migrate: bool = False) -> None:
         create_schema(engine)
     else:
         check_schema(engine)
-    container.journeys()  # creates eventsourcing's own tables if missing
+    _open_journeys(container)
+
+
+def _open_journeys(container: Container, attempts: int = 5) -> None:
+    """Build the journeys application, which creates eventsourcing's tables if missing.
+
+    Workers started together race on that ``CREATE TABLE IF NOT EXISTS`` ("tuple
+    concurrently updated"); the loser simply tries again once the winner is done.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            container.journeys()
+        except Exception:
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
+        else:
+            return
 
 
 def open_flywheel(settings: Settings, *, migrate: bool = False) -> Container:
