@@ -134,3 +134,19 @@ def test_health_is_degraded_while_the_store_is_down_and_recovers_by_itself(
             assert server.client.post("/api/events", json=letter).status_code == 202
             server.wait_until(lambda: processed(server, 1), what="the event processed")
             server.stop()
+
+
+@pytest.mark.postgres
+def test_an_event_written_straight_to_postgres_wakes_the_worker(postgres_url: str) -> None:
+    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
+    # Polling every 10 minutes: only LISTEN/NOTIFY can get this event processed in time.
+    with running_server(postgres_url, POLL_INTERVAL_SECONDS="600") as server:
+        server.wait_until(
+            lambda: server.client.get("/health").json()["worker"] == "running", what="worker"
+        )
+        container = open_flywheel(make_settings(postgres_url))
+        try:
+            container.ingestion().publish([event("cv.uploaded", "phoenix-cv", "carla")])
+        finally:
+            close_flywheel(container)
+        server.wait_until(lambda: processed(server, 1), timeout=60, what="the notified event")
