@@ -180,10 +180,14 @@ class EventQueueProcessor:
         the events back instead. Counting the attempt (rather than releasing) keeps an
         event that breaks the fold from looping forever: it ends ``dead`` like any other.
         """
-        message = f"batch failed: {type(error).__name__}: {error}"
+        message = f"batch failed: {describe(error)}"
+        logger.warning("batch failed", extra={"events": len(claimed), "error": message})
         try:
             self._inbox.complete(
-                [], [], [self._failure(event, message) for event in claimed], self._clock.now()
+                [],
+                [],
+                [self._failure(event, message, quiet=True) for event in claimed],
+                self._clock.now(),
             )
         except Exception:  # noqa: BLE001 - the original error is the one worth raising
             logger.warning("could not record the batch failure; the lease will expire")
@@ -290,23 +294,30 @@ class EventQueueProcessor:
                     "(raise EVENT_PROCESSING_TIMEOUT if this is expected)",
                 )
             except Exception as error:  # noqa: BLE001 - an analyser fault fails its event only
-                return self._failure(event, f"{type(error).__name__}: {error}")
+                return self._failure(event, describe(error))
         return None
 
     async def _run_analysers(self, event: StoredEvent) -> None:
         for analyser in self._analysers:
             await analyser.analyse(event)
 
-    def _failure(self, event: StoredEvent, error: str, *, permanent: bool = False) -> Failure:
-        if permanent or event.attempts >= self._policy.max_attempts:
+    def _failure(
+        self, event: StoredEvent, error: str, *, permanent: bool = False, quiet: bool = False
+    ) -> Failure:
+        dead = permanent or event.attempts >= self._policy.max_attempts
+        if not quiet:
             logger.warning(
-                "event dead",
+                "event dead" if dead else "event failed, will retry",
                 extra={"event_id": event.id, "attempts": event.attempts, "error": error},
             )
+        if dead:
             return Failure(event.id, error, None)
-        retry_at = self._clock.now() + self._policy.retry_delay(event.attempts)
-        logger.warning(
-            "event failed, will retry",
-            extra={"event_id": event.id, "attempts": event.attempts, "error": error},
+        return Failure(
+            event.id, error, self._clock.now() + self._policy.retry_delay(event.attempts)
         )
-        return Failure(event.id, error, retry_at)
+
+
+def describe(error: BaseException) -> str:
+    """One line for logs and ``ai_processing_error``: drivers append SQL and parameters."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}"[:500]

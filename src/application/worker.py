@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from src.application.processor import DrainSummary, EventQueueProcessor
+from src.application.processor import DrainSummary, EventQueueProcessor, describe
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class BackgroundWorker:
                 logger.warning("worker stopped mid-batch; its events were released")
                 return
             except Exception as error:  # noqa: BLE001 - a supervisor loop survives any fault
-                self.last_error = f"{type(error).__name__}: {error}"
+                self.last_error = describe(error)
                 logger.warning(
                     "worker drain failed, retrying",
                     extra={"error": self.last_error, "pause_seconds": pause},

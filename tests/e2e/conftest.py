@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -22,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: IO[bytes]) -> None:
         self.process = process
+        self.log = log
         self.client = httpx.Client(base_url=base_url, timeout=30)
 
     def wait_until(self, condition: object, timeout: float = 60, what: str = "it") -> None:
@@ -49,13 +52,15 @@ class Server:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            _, stderr = self.process.communicate(timeout=45)
+            self.process.wait(timeout=45)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
             raise AssertionError("the server did not stop within 45s of SIGTERM") from None
         assert self.process.returncode in (0, -signal.SIGTERM), self.process.returncode
-        log = stderr.decode(errors="replace")
+        self.log.seek(0)
+        log = self.log.read().decode(errors="replace")
+        self.log.close()
         assert "Application shutdown complete" in log, log[-2000:]
         assert "Traceback" not in log, log[-4000:]
         return log
@@ -65,6 +70,8 @@ class Server:
 def running_server(database_url: str, *, wait_open: bool = True, **env: str) -> Iterator[Server]:
     """The server, answering; by default also with its store open (it opens in the background)."""
     port = free_port()
+    # The server's log goes to a file: an unread pipe would fill up and block it.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the server stops
     environment = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -88,15 +95,15 @@ def running_server(database_url: str, *, wait_open: bool = True, **env: str) -> 
         cwd=ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
-    server = Server(process, f"http://127.0.0.1:{port}")
+    server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"the server exited at start: {stderr}")
+                log.seek(0)
+                pytest.fail(f"the server exited at start: {log.read().decode()}")
             try:
                 server.client.get("/health")
                 break

@@ -67,7 +67,8 @@ def test_a_worker_reconnects_after_its_connections_are_cut(postgres_url: str) ->
         assert cut[0] >= 1
         wait_until(lambda: processed_count(postgres_url) == 4000, 240, "the drain to finish")
     finally:
-        stop_worker(worker)
+        log = stop_worker(worker)
+    assert "Traceback" not in log, log[-5000:]
     assert worker.returncode == 0
     assert_exactly_once(postgres_url, per_user)
 

@@ -7,10 +7,12 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import psycopg
 
@@ -61,25 +63,36 @@ def start_worker(url: str, **settings: str) -> subprocess.Popen[bytes]:
         "LOG_LEVEL": "WARNING",
         **settings,
     }
-    return subprocess.Popen(
+    # Logs go to a file: a pipe nobody reads until the end fills up and blocks the worker.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop_worker
+    process = subprocess.Popen(
         [sys.executable, "-m", "src.entrypoints.cli", "worker"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    _logs[process.pid] = log
+    return process
+
+
+_logs: dict[int, IO[bytes]] = {}
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> str:
-    """SIGTERM, then the worker's stderr; SIGKILL if it does not stop in time."""
+    """SIGTERM, then the worker's log; SIGKILL if it does not stop in time."""
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
     try:
-        _, err = worker.communicate(timeout=30)
+        worker.wait(timeout=30)
     except subprocess.TimeoutExpired:
         worker.kill()
-        _, err = worker.communicate()
-    return err.decode(errors="replace")
+        worker.wait()
+    log = _logs.pop(worker.pid)
+    log.seek(0)
+    text = log.read().decode(errors="replace")
+    log.close()
+    return text
 
 
 def scalar(url: str, sql: str) -> int:
