@@ -9,6 +9,7 @@ points at a transaction pooler.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from src.adapters.sql_tables import metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
+SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
 CONNECT_TIMEOUT_SECONDS = 5
@@ -145,10 +147,31 @@ def check_reachable(engine: Engine, database_url: str) -> None:
 
 
 def create_schema(engine: Engine) -> list[str]:
-    """Create missing tables and indexes (idempotent); returns the tables it created."""
+    """Create missing tables and indexes (idempotent); returns the tables it created.
+
+    PostgreSQL gets the SQL file a Supabase user pastes into the SQL editor, so both
+    paths build the same schema, row-level security included; SQLite gets the
+    SQLAlchemy tables it mirrors.
+    """
     existing = set(inspect(engine).get_table_names())
-    metadata.create_all(engine, checkfirst=True)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            # Straight to the driver without parameters, so the file's '%' stay literal.
+            cursor = connection.connection.cursor()
+            cursor.execute(postgres_schema_sql())
+            cursor.close()
+    else:
+        metadata.create_all(engine, checkfirst=True)
     return [name for name in metadata.tables if name not in existing]
+
+
+def postgres_schema_sql() -> str:
+    """The text of ``infrastructure/database/supabase_phoenix_events_clean.sql``.
+
+    The file ships inside the package (that path links to it), so ``migrate`` finds it
+    in any installation, the Docker image included.
+    """
+    return (resources.files("src.adapters") / "sql" / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 def check_schema(engine: Engine) -> None:

@@ -1,4 +1,7 @@
-"""The SQL schema shared by the SQLite and PostgreSQL adapters.
+"""The SQL schema the adapters use, as SQLAlchemy tables.
+
+SQLite is created from these tables; PostgreSQL from ``sql/supabase_phoenix_events_clean.sql``
+(the file Supabase users paste), which a test holds to the same columns.
 
 Timestamps are stored in UTC. SQLite has no time-zone type, so ``UtcDateTime`` stores
 naive UTC there and hands back aware datetimes everywhere, keeping comparisons right.
@@ -10,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     JSON,
     BigInteger,
     CheckConstraint,
@@ -22,7 +24,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    event,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -144,17 +145,3 @@ projection_tracking = Table(
     Column("name", Text, primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
-
-# New events wake the workers at once (LISTEN/NOTIFY); one notification per statement
-# is enough, since a worker drains everything pending when it wakes.
-_notify_function = DDL(  # type: ignore[no-untyped-call]  # DDL.__init__ lacks annotations
-    "CREATE OR REPLACE FUNCTION phoenix_events_notify() RETURNS trigger "
-    "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('phoenix_events_inserted', ''); "
-    "RETURN NULL; END $$"
-)
-_notify_trigger = DDL(  # type: ignore[no-untyped-call]  # as above
-    "CREATE TRIGGER phoenix_events_inserted AFTER INSERT ON phoenix_events "
-    "FOR EACH STATEMENT EXECUTE FUNCTION phoenix_events_notify()"
-)
-event.listen(events, "after_create", _notify_function.execute_if(dialect="postgresql"))
-event.listen(events, "after_create", _notify_trigger.execute_if(dialect="postgresql"))

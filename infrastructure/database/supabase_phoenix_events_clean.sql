@@ -1,0 +1,1 @@
+../../src/adapters/sql/supabase_phoenix_events_clean.sql

@@ -1,0 +1,292 @@
+"""The Supabase SQL file on a real PostgreSQL: schema, analytics, views, row-level security.
+
+Supabase's roles (anon, authenticated, service_role) and ``auth.uid()`` are recreated here
+as Supabase provides them, then each policy is proven by acting as each role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import inspect
+
+from src.adapters.sql_database import SCHEMA_FILE, create_schema, postgres_schema_sql
+from src.adapters.sql_tables import metadata
+from src.entrypoints.container import Container
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.postgres
+
+SUPABASE_ROLES = """
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+        CREATE ROLE anon NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+        CREATE ROLE service_role NOLOGIN BYPASSRLS;
+    END IF;
+EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL;  -- a parallel run made them
+END $$;
+"""
+# What Supabase's auth schema gives every project: the caller's user id from the JWT.
+AUTH_SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS auth;
+CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+    SELECT nullif(current_setting('request.jwt.claims', true)::json ->> 'sub', '')::uuid
+$$;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
+GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+"""
+ALICE = "00000000-0000-4000-8000-00000000a11c"
+BOB = "00000000-0000-4000-8000-000000000b0b"
+SEED_QUERIES = (
+    "SELECT event_type, app_source, payload, timestamp FROM phoenix_events "
+    "ORDER BY timestamp DESC LIMIT 10",
+    "SELECT get_phoenix_ecosystem_stats(30)",
+    "SELECT * FROM phoenix_nudge_opportunities",
+    "SELECT * FROM phoenix_user_journey WHERE user_id = 'u1' ORDER BY timestamp",
+    "SELECT * FROM phoenix_events WHERE ai_processing_error IS NOT NULL",
+)
+
+
+def publish(container: Container, *events: tuple[str, str, str]) -> None:
+    container.ingestion().publish(
+        [{"event_type": t, "app_source": a, "user_id": u} for t, a, u in events]
+    )
+
+
+@pytest.fixture
+def flywheel_pg(postgres_url: str) -> Iterator[Container]:
+    container = open_flywheel(make_settings(postgres_url), migrate=True)
+    try:
+        yield container
+    finally:
+        close_flywheel(container)
+
+
+def test_the_file_builds_the_tables_the_worker_uses_and_runs_twice(
+    flywheel_pg: Container,
+) -> None:
+    engine = flywheel_pg.engine()
+    assert create_schema(engine) == []  # second run: nothing new, no error
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        columns = {c["name"]: c for c in inspector.get_columns(table.name)}
+        assert set(columns) == {c.name for c in table.columns}, table.name
+        for column in table.columns:
+            assert columns[column.name]["nullable"] == column.nullable, (table.name, column.name)
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        assert {i.name for i in table.indexes} <= indexes, table.name
+
+
+def test_a_client_inserting_four_columns_gets_the_rest_by_default(postgres_url: str) -> None:
+    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
+    with psycopg.connect(postgres_url) as connection:
+        row = connection.execute(
+            "INSERT INTO phoenix_events (event_type, app_source, user_id, payload) "
+            "VALUES ('cv.uploaded', 'phoenix-cv', 'u1', '{}') "
+            "RETURNING status, attempts, timestamp IS NOT NULL, received_at IS NOT NULL"
+        ).fetchone()
+    assert row == ("pending", 0, True, True)
+
+
+def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: Container) -> None:
+    publish(
+        flywheel_pg,
+        ("letter.generated", "phoenix-letters", "u1"),
+        ("cv.uploaded", "phoenix-cv", "u1"),
+        ("letter.generated", "phoenix-letters", "u2"),
+        ("cv.generated", "phoenix-cv", "u3"),
+    )
+    asyncio.run(flywheel_pg.processor().drain())
+    (nudge,) = flywheel_pg.queries().list_active_nudges("u2", "phoenix-letters")
+    flywheel_pg.queries().record_nudge_shown(nudge.nudge_id)
+    url = flywheel_pg.settings().database_url
+    with psycopg.connect(url) as connection:
+        for query in SEED_QUERIES:
+            connection.execute(query).fetchall()
+        (stats,) = connection.execute("SELECT get_phoenix_ecosystem_stats(30)").fetchone()  # type: ignore[misc]
+        journey = connection.execute(
+            "SELECT event_type FROM phoenix_user_journey WHERE user_id = 'u1' ORDER BY timestamp"
+        ).fetchall()
+    figures = flywheel_pg.queries().get_ecosystem(30)
+    assert stats == {
+        "period_days": figures.period_days,
+        "total_events": figures.total_events,
+        "unique_users": figures.unique_users,
+        "cross_app_users": figures.cross_app_users,
+        "events_by_app": dict(figures.events_by_app),
+        "events_by_type": dict(figures.events_by_type),
+        "nudges": {
+            "detected": figures.nudges_detected,
+            "shown": figures.nudges_shown,
+            "converted": figures.nudges_converted,
+        },
+    }
+    assert stats["total_events"] == 4
+    assert stats["nudges"] == {"detected": 3, "shown": 1, "converted": 1}
+    assert [row[0] for row in journey] == ["letter.generated", "cv.uploaded"]
+
+
+def test_the_stats_refuse_a_bad_period(flywheel_pg: Container) -> None:
+    with (
+        psycopg.connect(flywheel_pg.settings().database_url) as connection,
+        pytest.raises(psycopg.errors.RaiseException, match="from 1 to 3650"),
+    ):
+        connection.execute("SELECT get_phoenix_ecosystem_stats(0)")
+
+
+def test_nudge_opportunities_come_straight_from_the_events_without_a_worker(
+    flywheel_pg: Container,
+) -> None:
+    publish(
+        flywheel_pg,
+        ("letter.generated", "phoenix-letters", "writer"),
+        ("cv.uploaded", "phoenix-cv", "cv-only"),
+        ("cv.uploaded", "phoenix-cv", "both"),
+        ("job_offer.analyzed", "phoenix-letters", "both"),
+    )
+    with psycopg.connect(flywheel_pg.settings().database_url) as connection:
+        rows = connection.execute(
+            "SELECT user_id, nudge_type, shown_in, target_app, message "
+            "FROM phoenix_nudge_opportunities ORDER BY user_id"
+        ).fetchall()
+    assert rows == [
+        (
+            "cv-only",
+            "cv_to_letters",
+            "phoenix-cv",
+            "phoenix-letters",
+            "Complétez votre candidature avec une lettre Phoenix Letters !",
+        ),
+        (
+            "writer",
+            "letters_to_cv",
+            "phoenix-letters",
+            "phoenix-cv",
+            "Optimisez vos chances avec Phoenix CV !",
+        ),
+    ]
+
+
+# --- Row-level security, role by role -----------------------------------------------------
+
+
+@pytest.fixture
+def supabase_url(postgres_url: str) -> str:
+    """A database set up as Supabase sets one up, then migrated, with a processed sample."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        with contextlib.suppress(psycopg.errors.UniqueViolation):  # a parallel run made them
+            connection.execute(SUPABASE_ROLES)
+        connection.execute(AUTH_SCHEMA)
+    container = open_flywheel(make_settings(postgres_url), migrate=True)
+    try:
+        publish(
+            container,
+            ("letter.generated", "phoenix-letters", ALICE),
+            ("cv.uploaded", "phoenix-cv", BOB),
+        )
+        asyncio.run(container.processor().drain())
+    finally:
+        close_flywheel(container)
+    return postgres_url
+
+
+def as_role(url: str, role: str, sub: str | None = None) -> psycopg.Connection[Any]:
+    connection = psycopg.connect(url, autocommit=True)
+    connection.execute(f"SET ROLE {role}")
+    if sub is not None:
+        claims = json.dumps({"sub": sub, "role": role})
+        connection.execute("SELECT set_config('request.jwt.claims', %s, false)", (claims,))
+    return connection
+
+
+def insert_event(connection: psycopg.Connection[Any], user: str, **columns: object) -> None:
+    names = ["event_type", "app_source", "user_id", *columns]
+    values = ["cv.generated", "phoenix-cv", user, *columns.values()]
+    placeholders = ", ".join(["%s"] * len(values))
+    statement = f"INSERT INTO phoenix_events ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608 - column names are the test's own
+    connection.execute(statement, values)
+
+
+def test_anon_may_only_insert_events(supabase_url: str) -> None:
+    with as_role(supabase_url, "anon") as anon:
+        insert_event(anon, "someone")
+        for query in (
+            "SELECT * FROM phoenix_events",
+            "SELECT * FROM phoenix_nudges",
+            "SELECT * FROM phoenix_nudges_sent",
+            "SELECT * FROM phoenix_journey_entries",
+            "SELECT * FROM phoenix_nudge_opportunities",
+            "SELECT * FROM phoenix_user_journey",
+            "SELECT get_phoenix_ecosystem_stats(30)",
+            "UPDATE phoenix_events SET status = 'processed'",
+            "DELETE FROM phoenix_events",
+            "INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app) VALUES ('x', 'y', 'z')",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                anon.execute(query)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            insert_event(anon, "someone", status="processed")
+
+
+def test_an_authenticated_user_sees_and_writes_only_their_own(supabase_url: str) -> None:
+    with as_role(supabase_url, "authenticated", sub=ALICE) as alice:
+        # Alice wrote letters only; Bob has a CV only: she sees her opportunity, not his.
+        opportunities = alice.execute(
+            "SELECT user_id, nudge_type FROM phoenix_nudge_opportunities"
+        ).fetchall()
+        assert opportunities == [(ALICE, "letters_to_cv")]
+        insert_event(alice, ALICE)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            insert_event(alice, BOB)
+        users = {row[0] for row in alice.execute("SELECT user_id FROM phoenix_events")}
+        assert users == {ALICE}
+        nudges = alice.execute("SELECT nudge_id, user_id FROM phoenix_nudges").fetchall()
+        assert [user for _, user in nudges] == [ALICE]
+        alice.execute(
+            "INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app) VALUES (%s, %s, %s)",
+            (nudges[0][0], ALICE, "phoenix-letters"),
+        )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            alice.execute("UPDATE phoenix_nudges SET status = 'converted'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            alice.execute("SELECT get_phoenix_ecosystem_stats(30)")
+    with as_role(supabase_url, "service_role") as service:
+        (bobs_nudge,) = service.execute(
+            "SELECT nudge_id FROM phoenix_nudges WHERE user_id = %s", (BOB,)
+        ).fetchone()  # type: ignore[misc]
+    with (
+        as_role(supabase_url, "authenticated", sub=ALICE) as alice,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
+    ):
+        alice.execute(
+            "INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app) VALUES (%s, %s, %s)",
+            (bobs_nudge, ALICE, "phoenix-cv"),
+        )
+
+
+def test_the_service_role_does_everything(supabase_url: str) -> None:
+    with as_role(supabase_url, "service_role") as service:
+        assert service.execute("SELECT count(*) FROM phoenix_events").fetchone() == (2,)
+        assert service.execute("SELECT count(*) FROM phoenix_nudges").fetchone() == (2,)
+        (stats,) = service.execute("SELECT get_phoenix_ecosystem_stats(30)").fetchone()  # type: ignore[misc]
+        assert stats["total_events"] == 2
+        service.execute("UPDATE phoenix_events SET status = 'pending' WHERE user_id = %s", (BOB,))
+        service.execute("DELETE FROM phoenix_nudges_sent")
+
+
+def test_the_file_users_paste_is_the_one_migrate_applies() -> None:
+    pasted = Path(__file__).resolve().parents[2] / "infrastructure/database" / SCHEMA_FILE
+    assert pasted.read_text(encoding="utf-8") == postgres_schema_sql()
