@@ -133,6 +133,14 @@ def test_health_is_degraded_while_the_store_is_down_and_recovers_by_itself(
             letter = event("letter.generated", "phoenix-letters", "bob")
             assert server.client.post("/api/events", json=letter).status_code == 202
             server.wait_until(lambda: processed(server, 1), what="the event processed")
+        # The store goes away again while the server runs: a 503 that says so, never a 500.
+        lost = server.client.get("/api/events/queue-status")
+        assert lost.status_code == 503, lost.text
+        assert lost.json() == {"error": "the store is unreachable; retry later", "field": None}
+        assert server.client.get("/health").json()["status"] == "degraded"
+        with pgbouncer(postgres_url, port):
+            server.wait_until(lambda: server.queue() != {}, what="the store back")
+            assert server.client.get("/health").status_code == 200
             server.stop()
 
 

@@ -280,4 +280,11 @@ def test_the_openapi_document_describes_every_model(client: TestClient[Any]) -> 
     schemas = document["components"]["schemas"]
     assert {"IngestIn", "EventIn", "IngestOut", "EcosystemOut", "NudgeOut"} <= set(schemas)
     assert "description" in schemas["EventIn"]["properties"]["payload"]
+    undescribed = [name for name, schema in schemas.items() if not schema.get("description")]
+    assert undescribed == []
+    ingest = document["paths"]["/api/events"]["post"]["responses"]
+    assert {"202", "400", "401", "413", "503"} <= set(ingest)
+    assert ingest["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }
     json.dumps(document)

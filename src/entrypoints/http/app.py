@@ -15,18 +15,11 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi import OpenAPIConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from src.entrypoints.http.controllers import (
-    VERSION,
-    AnalyticsController,
-    EventsController,
-    HealthController,
-    NudgesController,
-    UsersController,
-)
+from src.entrypoints.http.controllers import CONTROLLERS
 from src.entrypoints.http.errors import EXCEPTION_HANDLERS
+from src.entrypoints.http.openapi import DescribedModelsPlugin, openapi_config
 from src.entrypoints.http.server_runtime import ServerRuntime
 from src.entrypoints.settings import Settings
 
@@ -64,30 +57,20 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
         return Provide(lambda: getattr(runtime.require_open(), name)(), sync_to_thread=False)
 
     return Litestar(
-        route_handlers=[
-            HealthController,
-            EventsController,
-            AnalyticsController,
-            UsersController,
-            NudgesController,
-        ],
+        route_handlers=list(CONTROLLERS),
         dependencies={
             "runtime": Provide(lambda: runtime, sync_to_thread=False),
             "ingestion": service("ingestion"),
             "queries": service("queries"),
             "admin": service("admin"),
-            "processor": service("processor"),
         },
         guards=[require_token],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         middleware=[log_access],
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=OpenAPIConfig(
-            title="Phoenix Flywheel — Smart Router",
-            version=VERSION,
-            description="Control API of the Phoenix cross-app event pipeline and nudge engine.",
-        ),
+        openapi_config=openapi_config(),
+        plugins=[DescribedModelsPlugin()],
         logging_config=None,
     )
 

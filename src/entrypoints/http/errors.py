@@ -5,14 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventsourcing.persistence import OperationalError as EventStoreOperationalError
 from litestar import Request, Response
 from litestar.exceptions import ClientException, HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
     HTTP_404_NOT_FOUND,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
+from sqlalchemy.exc import OperationalError as SqlOperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from src.application.errors import (
     NudgeNotFoundError,
@@ -21,7 +27,9 @@ from src.application.errors import (
     StoreUnavailableError,
     UserNotFoundError,
 )
+from src.application.processor import describe
 from src.domain.errors import EventRejectedError, FlywheelError
+from src.entrypoints.http.schemas import ErrorOut
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +71,18 @@ def on_http_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[
     return _error(status, detail)
 
 
+def on_store_lost(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    """The store went away after start-up: a 503 the client may retry, not a 500.
+
+    The driver's message goes to the log only: it names hosts and ports.
+    """
+    logger.warning(
+        "store unreachable during a request",
+        extra={"method": request.method, "path": request.url.path, "error": describe(error)},
+    )
+    return _error(HTTP_503_SERVICE_UNAVAILABLE, "the store is unreachable; retry later")
+
+
 def on_unexpected_error(
     request: Request[Any, Any, Any], error: Exception
 ) -> Response[dict[str, Any]]:
@@ -74,5 +94,25 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     FlywheelError: on_flywheel_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
+    SqlOperationalError: on_store_lost,
+    PoolTimeoutError: on_store_lost,
+    EventStoreOperationalError: on_store_lost,
     Exception: on_unexpected_error,
 }
+
+
+_ERROR_MEANINGS = {
+    HTTP_400_BAD_REQUEST: "bad input; `field` names it",
+    HTTP_401_UNAUTHORIZED: "a POST without the right `Authorization: Bearer <token>`",
+    HTTP_404_NOT_FOUND: "unknown user or nudge",
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: "body larger than the limit",
+    HTTP_503_SERVICE_UNAVAILABLE: "the store is unreachable; retry later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers a handler may give, for its OpenAPI description."""
+    return {
+        status: ResponseSpec(ErrorOut, description=_ERROR_MEANINGS[status], generate_examples=False)
+        for status in statuses
+    }

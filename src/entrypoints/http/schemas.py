@@ -28,7 +28,7 @@ class EventIn(BaseModel):
 
 
 class IngestIn(BaseModel):
-    """Either one event (its fields at the top level) or ``{"events": [...]}``."""
+    """Either one event (its fields at the top level) or `{"events": [...]}`."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -44,11 +44,15 @@ class IngestIn(BaseModel):
 
 
 class IngestOut(BaseModel):
+    """What became of the events of one ingest request."""
+
     accepted: int = Field(description="events stored")
     duplicates: int = Field(description="events refused because the same hash is stored")
 
 
 class HealthOut(BaseModel):
+    """Liveness of the service and of its store (503 with `degraded` when the store is down)."""
+
     status: Literal["ok", "degraded"]
     database: str = Field(description='"ok", or why the store does not answer')
     worker: Literal["running", "stopped"]
@@ -56,6 +60,8 @@ class HealthOut(BaseModel):
 
 
 class QueueStatusOut(BaseModel):
+    """How many events are in each state of `phoenix_events`."""
+
     pending: int
     processing: int
     processed: int
@@ -66,6 +72,8 @@ class QueueStatusOut(BaseModel):
 
 
 class DrainOut(BaseModel):
+    """What one drain of the queue did."""
+
     processed: int
     duplicates: int
     failed: int
@@ -74,7 +82,7 @@ class DrainOut(BaseModel):
 
 
 class ReprocessIn(BaseModel):
-    """Exactly one selector."""
+    """Which events to put back in the queue: exactly one of the three selectors."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -84,16 +92,22 @@ class ReprocessIn(BaseModel):
 
 
 class ReprocessOut(BaseModel):
+    """How many events were put back in the queue."""
+
     requeued: int
 
 
 class NudgeFigures(BaseModel):
+    """The nudge funnel: detected, shown to the user, converted (the user did it)."""
+
     detected: int
     shown: int
     converted: int
 
 
 class EcosystemOut(BaseModel):
+    """Ecosystem figures over the last `period_days` days."""
+
     period_days: int
     total_events: int
     unique_users: int
@@ -104,12 +118,16 @@ class EcosystemOut(BaseModel):
 
 
 class JourneyEventOut(BaseModel):
+    """One processed event of a journey."""
+
     event_type: str
     app_source: str
     timestamp: datetime
 
 
 class JourneyNudgeOut(BaseModel):
+    """A nudge detected for the user, and whether it converted."""
+
     nudge_id: str
     nudge_type: str
     target_app: str
@@ -119,6 +137,8 @@ class JourneyNudgeOut(BaseModel):
 
 
 class JourneyOut(BaseModel):
+    """A user's journey across the Phoenix apps."""
+
     user_id: str
     apps: list[str]
     events: list[JourneyEventOut]
@@ -126,6 +146,8 @@ class JourneyOut(BaseModel):
 
 
 class NudgeOut(BaseModel):
+    """A nudge an app should show now."""
+
     nudge_id: str
     nudge_type: str
     target_app: str = Field(description="the app the nudge suggests")
@@ -134,10 +156,14 @@ class NudgeOut(BaseModel):
 
 
 class ShownOut(BaseModel):
+    """A display of a nudge, as recorded in `phoenix_nudges_sent`."""
+
     nudge_id: str
     shown_at: datetime
 
 
 class ErrorOut(BaseModel):
+    """Every error answer (4xx, 5xx): what is wrong, and the field at fault."""
+
     error: str = Field(description="what is wrong, in one line")
     field: str | None = Field(None, description="the offending field, when there is one")

@@ -8,12 +8,14 @@ a LISTEN connection wakes it as soon as events arrive.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
 from src.adapters.postgres_wakeup import PostgresWakeup
 from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlalchemy_url
 from src.application.errors import SchemaMissingError, StoreUnavailableError
+from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.runtime import close_flywheel, prepare_store
@@ -22,6 +24,7 @@ from src.entrypoints.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 30.0
+MANUAL_DRAIN_WAIT_SECONDS = 60.0
 
 
 class ServerRuntime:
@@ -35,6 +38,8 @@ class ServerRuntime:
         self.worker: BackgroundWorker | None = None
         self._wakeup: PostgresWakeup | None = None
         self._thread = threading.Thread(target=self._supervise, name="flywheel", daemon=True)
+        self._manual_drains = 0
+        self._manual_done = threading.Condition()
 
     def start(self) -> None:
         self._thread.start()
@@ -44,6 +49,12 @@ class ServerRuntime:
         if self.worker is not None:
             self.worker.stop()
         self._thread.join(timeout=60)
+        with self._manual_done:
+            # A drain asked over HTTP stops between batches too; the engine is only
+            # closed once its batch is done, so its events are never left half-written.
+            self._manual_done.wait_for(
+                lambda: self._manual_drains == 0, timeout=MANUAL_DRAIN_WAIT_SECONDS
+            )
         if self._wakeup is not None:
             self._wakeup.stop()
         if self._opened.is_set():
@@ -56,6 +67,22 @@ class ServerRuntime:
         if not self._opened.is_set():
             raise StoreUnavailableError(self._open_error or "the store is being opened")
         return self.container
+
+    def drain_now(self) -> DrainSummary:
+        """Drain on the calling thread (``POST /api/events/process-queue``), with totals.
+
+        It may overlap the background worker's drain: both are safe, each claims other
+        events under its lease. A shutdown stops it between batches.
+        """
+        processor = self.require_open().processor()
+        with self._manual_done:
+            self._manual_drains += 1
+        try:
+            return asyncio.run(processor.drain(should_stop=self._stopping.is_set))
+        finally:
+            with self._manual_done:
+                self._manual_drains -= 1
+                self._manual_done.notify_all()
 
     def wait_open(self, timeout: float) -> bool:
         return self._opened.wait(timeout)

@@ -1,0 +1,34 @@
+"""``GET /health``: what a load balancer or ``docker compose`` health check polls."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from src.entrypoints.http.schemas import HealthOut
+from src.entrypoints.http.server_runtime import ServerRuntime
+from src.entrypoints.version import VERSION
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ("monitoring",)
+
+    @get(
+        sync_to_thread=True,
+        description="Is the store answering, is the worker running? 503 while the store "
+        "is unreachable; back to 200 by itself when it returns.",
+    )
+    def health(self, runtime: NamedDependency[ServerRuntime]) -> Response[HealthOut]:
+        # Pings the store on every call rather than trusting the open state: a store
+        # that went away after start-up must show as degraded too.
+        problem = runtime.database_problem()
+        body = HealthOut(
+            status="ok" if problem is None else "degraded",
+            database="ok" if problem is None else problem,
+            worker="running" if runtime.worker_running else "stopped",
+            version=VERSION,
+        )
+        status = HTTP_200_OK if problem is None else HTTP_503_SERVICE_UNAVAILABLE
+        return Response(body, status_code=status)

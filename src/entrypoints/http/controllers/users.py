@@ -1,0 +1,68 @@
+"""``/api/users/{user_id}``: a user's journey, and the nudges an app should show them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from src.application.services import FlywheelQueries
+from src.entrypoints.http.errors import error_responses
+from src.entrypoints.http.schemas import JourneyEventOut, JourneyNudgeOut, JourneyOut, NudgeOut
+
+
+class UsersController(Controller):
+    path = "/api/users/{user_id:str}"
+    tags = ("users",)
+
+    @get(
+        "/journey",
+        sync_to_thread=True,
+        responses=error_responses(404, 503),
+        description="What the user did, in which apps, and their nudges; 404 for a user "
+        "with no processed event.",
+    )
+    def journey(
+        self, user_id: FromPath[str], queries: NamedDependency[FlywheelQueries]
+    ) -> JourneyOut:
+        journey = queries.get_journey(user_id)
+        return JourneyOut(
+            user_id=journey.user_id,
+            apps=list(journey.apps),
+            events=[
+                JourneyEventOut(
+                    event_type=e.event_type, app_source=e.app_source, timestamp=e.timestamp
+                )
+                for e in journey.events
+            ],
+            nudges=[
+                JourneyNudgeOut(
+                    nudge_id=n.nudge_id,
+                    nudge_type=n.nudge_type,
+                    target_app=n.target_app,
+                    status="converted" if n.status == "converted" else "active",
+                    detected_at=n.detected_at,
+                    converted_at=n.converted_at,
+                )
+                for n in journey.nudges
+            ],
+        )
+
+    @get(
+        "/nudges",
+        sync_to_thread=True,
+        responses=error_responses(400, 503),
+        description="The nudges to show now in `app`: active, and not shown within "
+        "`NUDGE_COOLDOWN_HOURS`.",
+    )
+    def nudges(
+        self,
+        user_id: FromPath[str],
+        queries: NamedDependency[FlywheelQueries],
+        app: Annotated[str, QueryParameter(description="where it is shown: phoenix-letters")],
+        lang: Annotated[str, QueryParameter(description="fr (default) or en")] = "fr",
+    ) -> list[NudgeOut]:
+        return [NudgeOut(**asdict(n)) for n in queries.list_active_nudges(user_id, app, lang)]
