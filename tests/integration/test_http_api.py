@@ -242,6 +242,7 @@ def test_bad_input_is_a_4xx_naming_the_problem_and_writes_nothing(
         ("/api/analytics/ecosystem?days=0", 400, "days"),
         ("/api/users/nobody/journey", 404, None),
         ("/api/users/u1/nudges?app=phoenix-mail", 400, "app"),
+        ("/api/users/u1/nudges", 400, "app"),
     ],
 )
 def test_bad_queries_are_4xx(

@@ -58,8 +58,11 @@ def on_validation_error(_: Request[Any, Any, Any], error: Exception) -> Response
         message = str(first.get("message") or "invalid value")
         text = f"{field}: {message}" if field else message
         return _error(HTTP_400_BAD_REQUEST, text, field)
-    detail = getattr(error, "detail", "") or "invalid request"
-    return _error(HTTP_400_BAD_REQUEST, str(detail))
+    detail = str(getattr(error, "detail", "") or "invalid request")
+    if isinstance(error.__cause__, KeyError) and error.__cause__.args:
+        # A missing required parameter: Litestar raises from the KeyError of its name.
+        return _error(HTTP_400_BAD_REQUEST, detail, str(error.__cause__.args[0]))
+    return _error(HTTP_400_BAD_REQUEST, detail)
 
 
 def on_http_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
