@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -131,6 +132,25 @@ def test_events_written_while_the_server_is_down_are_processed_when_it_starts(
             lambda: server.client.get("/api/analytics/ecosystem").json()["total_events"] == 40,
             what="the figures",
         )
+        log = server.stop()
+    # Text logs by default: one line per fact, its figures as key=value.
+    assert "queue drained processed=40" in log
+    assert "method=GET path=/api/events/queue-status status=200 duration_ms=" in log
+
+
+def test_json_logs_one_object_per_line(migrated_url: str) -> None:
+    with running_server(migrated_url, LOG_FORMAT="json") as server:
+        letter = event("letter.generated", "phoenix-letters", "dora")
+        assert server.client.post("/api/events", json=letter).status_code == 202
+        server.wait_until(lambda: processed(server, 1), what="the event processed")
+        log = server.stop()
+    records = [json.loads(line) for line in log.splitlines() if line.strip()]
+    access = [r for r in records if r["logger"] == "phoenix.access" and r["method"] == "POST"]
+    assert [(r["path"], r["status"]) for r in access] == [("/api/events", 202)]
+    assert isinstance(access[0]["duration_ms"], float)
+    drained = [r for r in records if r["message"] == "queue drained"]
+    assert sum(r["processed"] for r in drained) == 1
+    assert any(r["message"] == "Application shutdown complete." for r in records)
 
 
 LETTER = event("letter.generated", "phoenix-letters", "u1")
