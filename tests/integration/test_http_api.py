@@ -170,7 +170,10 @@ def test_force_reprocess_requeues_exactly_what_is_asked_and_changes_no_figure(
 
 def test_posts_need_the_token_and_gets_do_not(client: TestClient[Any]) -> None:
     wait_open(client)
-    assert client.post("/api/events", json=letter()).status_code == 401
+    missing = client.post("/api/events", json=letter())
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.json()["field"] is None
     wrong = client.post("/api/events", json=letter(), headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
     assert client.post("/api/events/process-queue").status_code == 401

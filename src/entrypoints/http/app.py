@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
@@ -36,11 +37,12 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        runtime.start()
+        runtime.start()  # returns at once: the store opens and the worker drains behind
         try:
             yield
         finally:
-            runtime.stop()
+            # Off the event loop: stopping waits for the batch in hand to finish.
+            await anyio.to_thread.run_sync(runtime.stop)
 
     def require_token(
         connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
@@ -51,7 +53,10 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
         header = connection.headers.get("authorization", "")
         scheme, _sep, given = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
-            raise NotAuthorizedException("a valid 'Authorization: Bearer <token>' is required")
+            raise NotAuthorizedException(
+                "a valid 'Authorization: Bearer <token>' is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     def service(name: str) -> Provide:
         return Provide(lambda: getattr(runtime.require_open(), name)(), sync_to_thread=False)

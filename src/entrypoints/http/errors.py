@@ -34,8 +34,13 @@ from src.entrypoints.http.schemas import ErrorOut
 logger = logging.getLogger(__name__)
 
 
-def _error(status: int, message: str, field: str | None = None) -> Response[dict[str, Any]]:
-    return Response({"error": message, "field": field}, status_code=status)
+def _error(
+    status: int,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    return Response({"error": message, "field": field}, status_code=status, headers=headers)
 
 
 def on_flywheel_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
@@ -71,7 +76,8 @@ def on_http_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[
     if type(error) is ClientException and status == HTTP_400_BAD_REQUEST:
         # Litestar raises a bare ClientException when the body cannot be decoded.
         return _error(status, f"the body is not valid JSON ({detail})", "body")
-    return _error(status, detail)
+    # Keeps what the exception asks for, e.g. ``WWW-Authenticate`` on a 401.
+    return _error(status, detail, headers=getattr(error, "headers", None) or None)
 
 
 def on_store_lost(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
