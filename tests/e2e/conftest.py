@@ -66,6 +66,12 @@ class Server:
         return log
 
 
+def serve_command() -> list[str]:
+    """The installed ``phoenix-flywheel`` script, as users run it; the module otherwise."""
+    script = Path(sys.executable).with_name("phoenix-flywheel")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "src.entrypoints.cli"]
+
+
 @contextmanager
 def running_server(database_url: str, *, wait_open: bool = True, **env: str) -> Iterator[Server]:
     """The server, answering; by default also with its store open (it opens in the background)."""
@@ -83,9 +89,7 @@ def running_server(database_url: str, *, wait_open: bool = True, **env: str) -> 
         environment.pop("FLYWHEEL_API_TOKEN", None)
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "src.entrypoints.cli",
+            *serve_command(),
             "serve",
             "--host",
             "127.0.0.1",
