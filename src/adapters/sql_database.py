@@ -168,8 +168,10 @@ def create_schema(engine: Engine) -> list[str]:
 def postgres_schema_sql() -> str:
     """The text of ``infrastructure/database/supabase_phoenix_events_clean.sql``.
 
-    The file ships inside the package (that path links to it), so ``migrate`` finds it
-    in any installation, the Docker image included.
+    ``migrate`` reads the copy shipped inside the package (``src/adapters/sql/``), so it
+    finds it in any installation, editable, wheel or Docker image, with no repository
+    around it. The file at the documented path is a plain copy (not a link, so users can
+    open and paste it on any platform); a test holds the two byte for byte identical.
     """
     return (resources.files("src.adapters") / "sql" / SCHEMA_FILE).read_text(encoding="utf-8")
 
