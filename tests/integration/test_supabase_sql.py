@@ -9,19 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect
 
-from src.adapters.sql_database import SCHEMA_FILE, create_schema, postgres_schema_sql
+from src.adapters.sql_database import (
+    SCHEMA_FILE,
+    create_schema,
+    postgres_schema_sql,
+    sqlalchemy_url,
+)
 from src.adapters.sql_tables import metadata
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
+from tests.conftest import ADMIN_URL, database_url_for, make_settings
 
 pytestmark = pytest.mark.postgres
 
@@ -48,6 +54,16 @@ $$;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 """
+
+
+def make_it_supabase(url: str) -> None:
+    """What a Supabase project has before the file runs: its roles and ``auth.uid()``."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        with contextlib.suppress(psycopg.errors.UniqueViolation):  # a parallel run made them
+            connection.execute(SUPABASE_ROLES)
+        connection.execute(AUTH_SCHEMA)
+
+
 ALICE = "00000000-0000-4000-8000-00000000a11c"
 BOB = "00000000-0000-4000-8000-000000000b0b"
 SEED_QUERIES = (
@@ -88,6 +104,118 @@ def test_the_file_builds_the_tables_the_worker_uses_and_runs_twice(
             assert columns[column.name]["nullable"] == column.nullable, (table.name, column.name)
         indexes = {i["name"] for i in inspector.get_indexes(table.name)}
         assert {i.name for i in table.indexes} <= indexes, table.name
+
+
+# What `\\d` shows of a table, read from the catalog: columns (type, nullability, default),
+# constraints, indexes and the sequences behind serial columns.
+TABLE_SHAPE = {
+    "columns": """
+        SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attnum
+        FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid
+        LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE c.relname = ANY(%(tables)s) AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY 1, a.attnum""",
+    "constraints": """
+        SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE conrelid::regclass::text = ANY(%(tables)s) ORDER BY 1, 2""",
+    "indexes": """
+        SELECT tablename, indexname, indexdef FROM pg_indexes
+        WHERE tablename = ANY(%(tables)s) ORDER BY 1, 2""",
+    "sequences": """
+        SELECT sequencename, data_type::text, start_value, increment_by FROM pg_sequences
+        WHERE sequencename LIKE 'phoenix%%' ORDER BY 1""",
+}
+# Everything else the file makes, with the objects' identities (oids), so a second run that
+# dropped and recreated anything would show; privileges as sets (a REVOKE then GRANT of the
+# same right may reorder them).
+OBJECTS = {
+    "rls": """
+        SELECT relname, relrowsecurity, relforcerowsecurity, oid::int8,
+               ARRAY(SELECT a::text FROM unnest(relacl) AS a ORDER BY 1)
+        FROM pg_class WHERE relname LIKE 'phoenix%%' ORDER BY 1""",
+    "policies": """
+        SELECT p.polrelid::regclass::text, p.polname, p.polcmd, p.polroles::regrole[]::text,
+               pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
+               p.oid::int8
+        FROM pg_policy AS p ORDER BY 1, 2""",
+    "triggers": """
+        SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), oid::int8
+        FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2""",
+    "functions": """
+        SELECT proname, pg_get_functiondef(oid), oid::int8,
+               ARRAY(SELECT a::text FROM unnest(proacl) AS a ORDER BY 1) FROM pg_proc
+        WHERE pronamespace = 'public'::regnamespace ORDER BY 1""",
+    "views": """
+        SELECT c.relname, pg_get_viewdef(c.oid), c.reloptions::text FROM pg_class AS c
+        WHERE c.relkind = 'v' AND c.relname LIKE 'phoenix%%' ORDER BY 1""",
+}
+
+
+def catalog(url: str, queries: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
+    tables = list(metadata.tables)
+    with psycopg.connect(url) as connection:
+        return {
+            name: connection.execute(query, {"tables": tables}).fetchall()  # type: ignore[arg-type]
+            for name, query in queries.items()
+        }
+
+
+def apply_file(url: str) -> None:
+    """Run the file as the SQL editor does: the whole text, in one go."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(postgres_schema_sql().encode())
+
+
+@pytest.fixture
+def another_postgres_url() -> Iterator[str]:
+    name = f"pf_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url_for(name)
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_file_makes_the_very_tables_sqlalchemy_would(
+    postgres_url: str, another_postgres_url: str
+) -> None:
+    apply_file(postgres_url)
+    engine = create_engine(sqlalchemy_url(another_postgres_url))
+    try:
+        metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    from_file = catalog(postgres_url, TABLE_SHAPE)
+    assert from_file == catalog(another_postgres_url, TABLE_SHAPE)
+    assert len(from_file["columns"]) == sum(len(t.columns) for t in metadata.tables.values())
+    assert len(from_file["indexes"]) > len(metadata.tables)
+
+
+@pytest.mark.parametrize("supabase", [False, True], ids=["no-auth-schema", "supabase"])
+def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bool) -> None:
+    if supabase:
+        make_it_supabase(postgres_url)
+    apply_file(postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO phoenix_events (event_type, app_source, user_id) "
+            "VALUES ('cv.uploaded', 'phoenix-cv', 'u1')"
+        )
+    once = catalog(postgres_url, TABLE_SHAPE | OBJECTS)
+    apply_file(postgres_url)
+    engine = create_engine(sqlalchemy_url(postgres_url))
+    try:
+        assert create_schema(engine) == []  # what `migrate` runs: no table new, no error
+    finally:
+        engine.dispose()
+    assert catalog(postgres_url, TABLE_SHAPE | OBJECTS) == once
+    user_policies = [p for p in once["policies"] if "authenticated" in p[3]]
+    assert (len(user_policies), len(once["triggers"])) == (4 if supabase else 0, 1)
+    with psycopg.connect(postgres_url) as connection:
+        assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
 
 
 def test_a_client_inserting_four_columns_gets_the_rest_by_default(postgres_url: str) -> None:
@@ -186,10 +314,7 @@ def test_nudge_opportunities_come_straight_from_the_events_without_a_worker(
 @pytest.fixture
 def supabase_url(postgres_url: str) -> str:
     """A database set up as Supabase sets one up, then migrated, with a processed sample."""
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        with contextlib.suppress(psycopg.errors.UniqueViolation):  # a parallel run made them
-            connection.execute(SUPABASE_ROLES)
-        connection.execute(AUTH_SCHEMA)
+    make_it_supabase(postgres_url)
     container = open_flywheel(make_settings(postgres_url), migrate=True)
     try:
         publish(
