@@ -345,28 +345,75 @@ def insert_event(connection: psycopg.Connection[Any], user: str, **columns: obje
     connection.execute(statement, values)
 
 
+def owner_count(url: str, query: str, *params: object) -> int:
+    """A count read as the tables' owner, whom row-level security does not limit."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute(query, params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_anon_may_only_insert_events(supabase_url: str) -> None:
     with as_role(supabase_url, "anon") as anon:
-        insert_event(anon, "someone")
+        insert_event(anon, "someone")  # what an app holding only the anon key does
         for query in (
             "SELECT * FROM phoenix_events",
+            "SELECT count(*) FROM phoenix_events",
             "SELECT * FROM phoenix_nudges",
             "SELECT * FROM phoenix_nudges_sent",
             "SELECT * FROM phoenix_journey_entries",
+            "SELECT * FROM phoenix_projection_tracking",
             "SELECT * FROM phoenix_nudge_opportunities",
             "SELECT * FROM phoenix_user_journey",
             "SELECT get_phoenix_ecosystem_stats(30)",
             "UPDATE phoenix_events SET status = 'processed'",
+            "UPDATE phoenix_nudges SET status = 'converted'",
             "DELETE FROM phoenix_events",
+            "DELETE FROM phoenix_nudges",
+            "TRUNCATE phoenix_events",
+            "SELECT setval(pg_get_serial_sequence('phoenix_events', 'id'), 1)",
             "INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app) VALUES ('x', 'y', 'z')",
+            "INSERT INTO phoenix_nudges (nudge_id, user_id, nudge_type, shown_in, target_app, "
+            "status, detected_at) VALUES ('n', 'u', 't', 'a', 'b', 'active', now())",
+            # Reading back what it inserted is a read too: clients insert with
+            # returning="minimal".
+            "INSERT INTO phoenix_events (event_type, app_source, user_id) "
+            "VALUES ('cv.generated', 'phoenix-cv', 'someone') RETURNING id",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 anon.execute(query)
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            insert_event(anon, "someone", status="processed")
+        # It may not forge the worker's columns either.
+        for forged in ({"status": "processed"}, {"attempts": 3}):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+                insert_event(anon, "someone", **forged)
+    assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_events") == 3
+    assert (
+        owner_count(
+            supabase_url,
+            "SELECT count(*) FROM phoenix_events WHERE user_id = 'someone' AND status = 'pending'",
+        )
+        == 1
+    )
+    assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_nudges") == 2
+
+
+def test_an_event_the_anon_key_inserted_is_processed_by_the_worker(supabase_url: str) -> None:
+    with as_role(supabase_url, "anon") as anon:
+        insert_event(anon, "carol")  # no hash, no status: the worker fills them in
+    container = open_flywheel(make_settings(supabase_url), migrate=True)
+    try:
+        asyncio.run(container.processor().drain())
+        nudges = container.queries().list_active_nudges("carol", "phoenix-cv")
+    finally:
+        close_flywheel(container)
+    assert [nudge.nudge_type for nudge in nudges] == ["cv_to_letters"]
 
 
 def test_an_authenticated_user_sees_and_writes_only_their_own(supabase_url: str) -> None:
+    with as_role(supabase_url, "service_role") as service:
+        (bobs_nudge,) = service.execute(
+            "SELECT nudge_id FROM phoenix_nudges WHERE user_id = %s", (BOB,)
+        ).fetchone()  # type: ignore[misc]
     with as_role(supabase_url, "authenticated", sub=ALICE) as alice:
         # Alice wrote letters only; Bob has a CV only: she sees her opportunity, not his.
         opportunities = alice.execute(
@@ -376,40 +423,95 @@ def test_an_authenticated_user_sees_and_writes_only_their_own(supabase_url: str)
         insert_event(alice, ALICE)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             insert_event(alice, BOB)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            insert_event(alice, ALICE, status="processed")
         users = {row[0] for row in alice.execute("SELECT user_id FROM phoenix_events")}
         assert users == {ALICE}
+        journey = alice.execute("SELECT user_id, event_type FROM phoenix_user_journey").fetchall()
+        assert sorted(journey) == [(ALICE, "cv.generated"), (ALICE, "letter.generated")]
         nudges = alice.execute("SELECT nudge_id, user_id FROM phoenix_nudges").fetchall()
         assert [user for _, user in nudges] == [ALICE]
+        assert alice.execute(
+            "SELECT count(*) FROM phoenix_nudges WHERE nudge_id = %s", (bobs_nudge,)
+        ).fetchone() == (0,)
         alice.execute(
             "INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app) VALUES (%s, %s, %s)",
             (nudges[0][0], ALICE, "phoenix-letters"),
         )
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            alice.execute("UPDATE phoenix_nudges SET status = 'converted'")
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            alice.execute("SELECT get_phoenix_ecosystem_stats(30)")
-    with as_role(supabase_url, "service_role") as service:
-        (bobs_nudge,) = service.execute(
-            "SELECT nudge_id FROM phoenix_nudges WHERE user_id = %s", (BOB,)
-        ).fetchone()  # type: ignore[misc]
-    with (
-        as_role(supabase_url, "authenticated", sub=ALICE) as alice,
-        pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"),
-    ):
-        alice.execute(
-            "INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app) VALUES (%s, %s, %s)",
-            (bobs_nudge, ALICE, "phoenix-cv"),
+        # Another user's nudge, in her name or in his: refused.
+        for user in (ALICE, BOB):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+                alice.execute(
+                    "INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app) VALUES (%s, %s, %s)",
+                    (bobs_nudge, user, "phoenix-cv"),
+                )
+        # Updating or deleting changes nothing: no privilege to.
+        for query in (
+            "UPDATE phoenix_events SET user_id = 'x'",
+            "DELETE FROM phoenix_events",
+            "UPDATE phoenix_nudges SET status = 'converted'",
+            "DELETE FROM phoenix_nudges",
+            "SELECT * FROM phoenix_nudges_sent",
+            "DELETE FROM phoenix_nudges_sent",
+            "SELECT * FROM phoenix_journey_entries",
+            "SELECT get_phoenix_ecosystem_stats(30)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                alice.execute(query)
+    with as_role(supabase_url, "authenticated") as nobody:  # no JWT: auth.uid() is null
+        assert nobody.execute("SELECT count(*) FROM phoenix_events").fetchone() == (0,)
+        assert nobody.execute("SELECT count(*) FROM phoenix_nudges").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            insert_event(nobody, ALICE)
+    assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_events") == 3
+    assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_nudges_sent") == 1
+    assert (
+        owner_count(
+            supabase_url,
+            "SELECT count(*) FROM phoenix_nudges WHERE status = 'active' AND user_id = %s",
+            BOB,
         )
+        == 1
+    )
 
 
 def test_the_service_role_does_everything(supabase_url: str) -> None:
     with as_role(supabase_url, "service_role") as service:
         assert service.execute("SELECT count(*) FROM phoenix_events").fetchone() == (2,)
         assert service.execute("SELECT count(*) FROM phoenix_nudges").fetchone() == (2,)
+        assert service.execute("SELECT count(*) FROM phoenix_journey_entries").fetchone() == (2,)
+        assert service.execute("SELECT count(*) FROM phoenix_nudge_opportunities").fetchone() == (
+            2,
+        )
+        assert service.execute(
+            "SELECT count(*) FROM phoenix_user_journey WHERE user_id = %s", (BOB,)
+        ).fetchone() == (1,)
         (stats,) = service.execute("SELECT get_phoenix_ecosystem_stats(30)").fetchone()  # type: ignore[misc]
-        assert stats["total_events"] == 2
-        service.execute("UPDATE phoenix_events SET status = 'pending' WHERE user_id = %s", (BOB,))
+        assert (stats["total_events"], stats["nudges"]["detected"]) == (2, 2)
+        (event_id,) = service.execute(
+            "INSERT INTO phoenix_events (event_type, app_source, user_id, status, attempts) "
+            "VALUES ('cv.generated', 'phoenix-cv', %s, 'failed', 2) RETURNING id",
+            (BOB,),
+        ).fetchone()  # type: ignore[misc]
+        (nudge_id,) = service.execute(
+            "SELECT nudge_id FROM phoenix_nudges WHERE user_id = %s", (BOB,)
+        ).fetchone()  # type: ignore[misc]
+        service.execute(
+            "INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app) VALUES (%s, %s, %s)",
+            (nudge_id, BOB, "phoenix-cv"),
+        )
+        service.execute("UPDATE phoenix_events SET status = 'pending' WHERE id = %s", (event_id,))
+        service.execute("UPDATE phoenix_nudges SET status = 'converted', converted_at = now()")
+        assert service.execute("SELECT count(*) FROM phoenix_nudges_sent").fetchone() == (1,)
         service.execute("DELETE FROM phoenix_nudges_sent")
+        service.execute("DELETE FROM phoenix_events WHERE id = %s", (event_id,))
+        service.execute("UPDATE phoenix_projection_tracking SET position = position")
+    assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_nudges_sent") == 0
+    assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_events") == 2
+    assert (
+        owner_count(supabase_url, "SELECT count(*) FROM phoenix_nudges WHERE status = 'converted'")
+        == 2
+    )
 
 
 def test_the_file_users_paste_is_the_one_migrate_applies() -> None:
