@@ -11,6 +11,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,27 +230,9 @@ def test_a_client_inserting_four_columns_gets_the_rest_by_default(postgres_url: 
     assert row == ("pending", 0, True, True)
 
 
-def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: Container) -> None:
-    publish(
-        flywheel_pg,
-        ("letter.generated", "phoenix-letters", "u1"),
-        ("cv.uploaded", "phoenix-cv", "u1"),
-        ("letter.generated", "phoenix-letters", "u2"),
-        ("cv.generated", "phoenix-cv", "u3"),
-    )
-    asyncio.run(flywheel_pg.processor().drain())
-    (nudge,) = flywheel_pg.queries().list_active_nudges("u2", "phoenix-letters")
-    flywheel_pg.queries().record_nudge_shown(nudge.nudge_id)
-    url = flywheel_pg.settings().database_url
-    with psycopg.connect(url) as connection:
-        for query in SEED_QUERIES:
-            connection.execute(query).fetchall()
-        (stats,) = connection.execute("SELECT get_phoenix_ecosystem_stats(30)").fetchone()  # type: ignore[misc]
-        journey = connection.execute(
-            "SELECT event_type FROM phoenix_user_journey WHERE user_id = 'u1' ORDER BY timestamp"
-        ).fetchall()
-    figures = flywheel_pg.queries().get_ecosystem(30)
-    assert stats == {
+def as_json_shape(figures: Any) -> dict[str, Any]:
+    """The API's figures in the JSON shape of GET /api/analytics/ecosystem."""
+    return {
         "period_days": figures.period_days,
         "total_events": figures.total_events,
         "unique_users": figures.unique_users,
@@ -262,8 +245,54 @@ def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: C
             "converted": figures.nudges_converted,
         },
     }
-    assert stats["total_events"] == 4
-    assert stats["nudges"] == {"detected": 3, "shown": 1, "converted": 1}
+
+
+def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: Container) -> None:
+    publish(
+        flywheel_pg,
+        ("letter.generated", "phoenix-letters", "u1"),
+        ("cv.uploaded", "phoenix-cv", "u1"),
+        ("letter.generated", "phoenix-letters", "u2"),
+        ("cv.generated", "phoenix-cv", "u3"),
+    )
+    forty_days_ago = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    flywheel_pg.ingestion().publish(
+        [
+            {
+                "event_type": "job_offer.analyzed",
+                "app_source": "phoenix-letters",
+                "user_id": "u4",
+                "timestamp": forty_days_ago,
+            }
+        ]
+    )
+    asyncio.run(flywheel_pg.processor().drain())
+    (nudge,) = flywheel_pg.queries().list_active_nudges("u2", "phoenix-letters")
+    flywheel_pg.queries().record_nudge_shown(nudge.nudge_id)
+    url = flywheel_pg.settings().database_url
+    stats: dict[int, Any] = {}
+    with psycopg.connect(url) as connection:
+        for query in SEED_QUERIES:
+            connection.execute(query).fetchall()
+        for days in (1, 30, 60):
+            (stats[days],) = connection.execute(  # type: ignore[misc]
+                "SELECT get_phoenix_ecosystem_stats(%s)", (days,)
+            ).fetchone()
+        journey = connection.execute(
+            "SELECT event_type FROM phoenix_user_journey WHERE user_id = 'u1' ORDER BY timestamp"
+        ).fetchall()
+    for days, figures in stats.items():
+        assert figures == as_json_shape(flywheel_pg.queries().get_ecosystem(days)), days
+    assert stats[30] == {
+        "period_days": 30,
+        "total_events": 4,
+        "unique_users": 3,
+        "cross_app_users": 1,
+        "events_by_app": {"phoenix-cv": 2, "phoenix-letters": 2},
+        "events_by_type": {"cv.generated": 1, "cv.uploaded": 1, "letter.generated": 2},
+        "nudges": {"detected": 3, "shown": 1, "converted": 1},
+    }
+    assert (stats[60]["total_events"], stats[60]["nudges"]["detected"]) == (5, 4)
     assert [row[0] for row in journey] == ["letter.generated", "cv.uploaded"]
 
 
