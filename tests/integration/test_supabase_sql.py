@@ -219,6 +219,37 @@ def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bo
         assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
 
 
+def test_views_left_by_an_older_file_are_brought_to_the_documented_columns(
+    postgres_url: str,
+) -> None:
+    apply_file(postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        # The first version of the file had more columns in both views.
+        connection.execute(
+            "DROP VIEW phoenix_user_journey; DROP VIEW phoenix_nudge_opportunities;"
+            "CREATE VIEW phoenix_user_journey AS SELECT id, user_id, event_type, app_source, "
+            "payload, timestamp, status FROM phoenix_events;"
+            "CREATE VIEW phoenix_nudge_opportunities AS SELECT user_id, 'x'::text AS nudge_type, "
+            "'a'::text AS shown_in, 'b'::text AS target_app, 'm'::text AS message, "
+            "max(timestamp) AS last_activity FROM phoenix_events GROUP BY user_id"
+        )
+    apply_file(postgres_url)
+    with psycopg.connect(postgres_url) as connection:
+        for view, columns in (
+            ("phoenix_user_journey", ["user_id", "event_type", "app_source", "timestamp"]),
+            (
+                "phoenix_nudge_opportunities",
+                ["user_id", "nudge_type", "shown_in", "target_app", "message"],
+            ),
+        ):
+            cursor = connection.execute(f"SELECT * FROM {view} LIMIT 0")  # noqa: S608 - fixed names
+            assert [c.name for c in cursor.description or ()] == columns
+            (options,) = connection.execute(  # type: ignore[misc]
+                "SELECT reloptions FROM pg_class WHERE relname = %s", (view,)
+            ).fetchone()
+            assert options == ["security_invoker=true"]
+
+
 def test_a_client_inserting_four_columns_gets_the_rest_by_default(postgres_url: str) -> None:
     close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
     with psycopg.connect(postgres_url) as connection:
