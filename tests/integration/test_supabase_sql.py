@@ -26,6 +26,7 @@ from src.adapters.sql_database import (
     sqlalchemy_url,
 )
 from src.adapters.sql_tables import metadata
+from src.entrypoints.cli import main
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import ADMIN_URL, database_url_for, make_settings
@@ -248,6 +249,36 @@ def test_views_left_by_an_older_file_are_brought_to_the_documented_columns(
                 "SELECT reloptions FROM pg_class WHERE relname = %s", (view,)
             ).fetchone()
             assert options == ["security_invoker=true"]
+
+
+def test_the_migrate_command_applies_the_whole_file(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    assert main(["migrate"]) == 0
+    with psycopg.connect(postgres_url) as connection:
+        for query in SEED_QUERIES:  # on an empty store too
+            connection.execute(query).fetchall()
+        (stats,) = connection.execute("SELECT get_phoenix_ecosystem_stats(30)").fetchone()  # type: ignore[misc]
+        secured = connection.execute(
+            "SELECT relname FROM pg_class WHERE relrowsecurity AND relname LIKE 'phoenix%%' "
+            "ORDER BY 1"
+        ).fetchall()
+        triggers = connection.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'phoenix_events'::regclass "
+            "AND NOT tgisinternal"
+        ).fetchall()
+    assert stats == {
+        "period_days": 30,
+        "total_events": 0,
+        "unique_users": 0,
+        "cross_app_users": 0,
+        "events_by_app": {},
+        "events_by_type": {},
+        "nudges": {"detected": 0, "shown": 0, "converted": 0},
+    }
+    assert [name for (name,) in secured] == sorted(metadata.tables)
+    assert triggers == [("phoenix_events_inserted",)]
 
 
 def test_a_client_inserting_four_columns_gets_the_rest_by_default(postgres_url: str) -> None:
