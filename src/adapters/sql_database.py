@@ -21,6 +21,7 @@ from src.adapters.sql_tables import metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
+MIGRATION_LOCK_KEY = 0x70686F656E6978  # "phoenix", the advisory lock `migrate` holds
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
 CONNECT_TIMEOUT_SECONDS = 5
@@ -153,15 +154,20 @@ def create_schema(engine: Engine) -> list[str]:
     paths build the same schema, row-level security included; SQLite gets the
     SQLAlchemy tables it mirrors.
     """
-    existing = set(inspect(engine).get_table_names())
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
-            # Straight to the driver without parameters, so the file's '%' stay literal.
-            cursor = connection.connection.cursor()
-            cursor.execute(postgres_schema_sql())
-            cursor.close()
-    else:
+    if engine.dialect.name != "postgresql":
+        existing = set(inspect(engine).get_table_names())
         metadata.create_all(engine, checkfirst=True)
+        return [name for name in metadata.tables if name not in existing]
+    with engine.begin() as connection:
+        # One migration at a time (workers started together all migrate): concurrent
+        # CREATE OR REPLACE of the same function fails with "tuple concurrently updated".
+        # The lock is the transaction's, released at its end.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+        existing = set(inspect(connection).get_table_names())
+        # Straight to the driver without parameters, so the file's '%' stay literal.
+        cursor = connection.connection.cursor()
+        cursor.execute(postgres_schema_sql())
+        cursor.close()
     return [name for name in metadata.tables if name not in existing]
 
 

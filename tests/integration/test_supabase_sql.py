@@ -11,6 +11,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,20 @@ def test_the_migrate_command_applies_the_whole_file(
     }
     assert [name for (name,) in secured] == sorted(metadata.tables)
     assert triggers == [("phoenix_events_inserted",)]
+
+
+def test_workers_migrating_together_all_succeed(postgres_url: str) -> None:
+    engine = create_engine(sqlalchemy_url(postgres_url), pool_size=8)
+    try:
+        for _ in range(3):  # on a new database, then on a migrated one
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                created = list(pool.map(lambda _: create_schema(engine), range(8)))
+            assert sorted(name for names in created for name in names) in (
+                sorted(metadata.tables),
+                [],
+            )
+    finally:
+        engine.dispose()
 
 
 def test_a_client_inserting_four_columns_gets_the_rest_by_default(postgres_url: str) -> None:
