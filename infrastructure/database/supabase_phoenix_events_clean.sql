@@ -10,6 +10,10 @@
 --                  its own nudges and record that one of them was shown.
 --   service_role   everything (the flywheel worker, admin tools).
 -- The worker itself connects as the tables' owner, which row-level security does not limit.
+--
+-- The tables are those of src/adapters/sql_tables.py, column for column (a test compares
+-- the catalog with SQLAlchemy's create_all). `migrate` reads the identical copy shipped in
+-- src/adapters/sql/ (a test holds the two byte for byte equal): edit both, or copy one.
 
 -- Tables ------------------------------------------------------------------------------
 
