@@ -307,10 +307,15 @@ BEGIN
         EXECUTE format('GRANT USAGE ON SEQUENCE %s TO anon', events_seq);
     END IF;
 
-    IF has_authenticated THEN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+        -- Taken back even without auth.uid(): with nothing to tell users apart, nothing
+        -- is granted below.
         EXECUTE 'REVOKE ALL ON ' || everything || ' FROM authenticated';
         EXECUTE format('REVOKE ALL ON SEQUENCE %s, %s FROM authenticated', events_seq, sent_seq);
         REVOKE ALL ON FUNCTION get_phoenix_ecosystem_stats(integer) FROM authenticated;
+    END IF;
+
+    IF has_authenticated THEN
         GRANT INSERT, SELECT ON phoenix_events TO authenticated;
         GRANT SELECT ON phoenix_nudges, phoenix_user_journey, phoenix_nudge_opportunities
             TO authenticated;
