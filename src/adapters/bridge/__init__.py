@@ -1,0 +1,30 @@
+"""The PhoenixEventBridge: the small library a Phoenix app imports to publish its events.
+
+Importing it costs only the standard library: the worker's heavy dependencies
+(eventsourcing, SQLAlchemy, Litestar, pydantic, dependency-injector) are never loaded,
+and each transport imports its own client (psycopg, supabase, httpx) when first used.
+"""
+
+from src.adapters.bridge.bridge import PhoenixEventBridge
+from src.adapters.bridge.config import BridgeConfig
+from src.adapters.bridge.outbox import SqliteOutbox
+from src.adapters.bridge.transport import (
+    BridgeTransport,
+    EmitOutcome,
+    TransportPermissionError,
+    TransportRejectedError,
+    TransportSchemaMissingError,
+    TransportUnavailableError,
+)
+
+__all__ = [
+    "BridgeConfig",
+    "BridgeTransport",
+    "EmitOutcome",
+    "PhoenixEventBridge",
+    "SqliteOutbox",
+    "TransportPermissionError",
+    "TransportRejectedError",
+    "TransportSchemaMissingError",
+    "TransportUnavailableError",
+]

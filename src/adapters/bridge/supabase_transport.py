@@ -1,0 +1,158 @@
+"""Supabase REST (PostgREST) through supabase-py, for apps that hold only the anon key.
+
+Inserts ask for ``returning="minimal"``: the default ``representation`` needs SELECT
+rights the anon key must not have. Every row carries its ``event_hash``, so a twin is
+refused by the unique constraint (409, SQLSTATE 23505) and counted as delivered. The
+client's own GET retries are switched off: the bridge's outbox is the retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from src.adapters.bridge.transport import (
+    Nudge,
+    Row,
+    TransportError,
+    TransportPermissionError,
+    TransportRejectedError,
+    TransportSchemaMissingError,
+    TransportUnavailableError,
+    nudge_dict,
+)
+
+_EVENT_COLUMNS = (
+    "event_type",
+    "app_source",
+    "user_id",
+    "payload",
+    "timestamp",
+    "idempotency_key",
+    "event_hash",
+)
+_PERMISSION_CODES = {"42501", "PGRST301", "PGRST302", "401", "403"}
+_MISSING_CODES = {"42P01", "42703", "PGRST205", "PGRST204", "PGRST200", "404"}
+_DUPLICATE_CODES = {"23505", "409"}
+
+
+class _DuplicateError(Exception):
+    """The row's twin is in the store already."""
+
+
+def _classify(error: Exception) -> Exception:
+    """A supabase-py / httpx failure as the bridge's error, or ``_DuplicateError``."""
+    code = str(getattr(error, "code", "") or "")
+    message = str(getattr(error, "message", "") or error)
+    text = f"{code} {message}".strip()
+    lowered = message.lower()
+    if code in _DUPLICATE_CODES or "duplicate key" in lowered:
+        return _DuplicateError(text)
+    if code in _PERMISSION_CODES or "permission denied" in lowered or "api key" in lowered:
+        return TransportPermissionError(text)
+    if code in _MISSING_CODES or "does not exist" in lowered or "schema cache" in lowered:
+        return TransportSchemaMissingError(text)
+    if code.startswith(("22", "23")) or code in {"400", "422"}:
+        return TransportRejectedError(text)
+    return TransportUnavailableError(text or type(error).__name__)
+
+
+class SupabaseRestTransport:
+    def __init__(self, url: str, key: str, timeout_seconds: float = 2.0) -> None:
+        self._url = url
+        self._key = key
+        self._timeout = timeout_seconds
+        self._client: Any = None
+
+    def _table(self, name: str) -> Any:
+        if self._client is None:
+            from supabase import ClientOptions, create_client
+
+            options = ClientOptions(
+                postgrest_client_timeout=self._timeout, postgrest_client_retry=False
+            )
+            try:
+                self._client = create_client(self._url, self._key, options)
+            except Exception as error:  # a bad URL or key, told as such
+                raise TransportPermissionError(str(error)) from error
+        return self._client.table(name)
+
+    def _run(self, query: Any) -> Any:
+        try:
+            return query.execute()
+        except Exception as error:  # APIError, httpx errors: all classified
+            raise _classify(error) from error
+
+    def _insert(self, rows: list[Row]) -> None:
+        self._run(
+            self._table("phoenix_events").insert(
+                rows if len(rows) > 1 else rows[0], returning="minimal", default_to_null=False
+            )
+        )
+
+    def deliver(self, rows: Sequence[Row]) -> int:
+        """One request for the batch; when a twin makes PostgREST refuse it, row by row."""
+        prepared = [{k: row[k] for k in _EVENT_COLUMNS if k in row} for row in rows]
+        try:
+            self._insert(prepared)
+            return 0
+        except _DuplicateError:
+            pass
+        duplicates = 0
+        for row in prepared:
+            try:
+                self._insert([row])
+            except _DuplicateError:
+                duplicates += 1
+        return duplicates
+
+    def _select(self, name: str, **equal: str) -> list[dict[str, Any]]:
+        query = self._table(name).select("*")
+        for column, value in equal.items():
+            query = query.eq(column, value)
+        try:
+            answer = self._run(query)
+        except _DuplicateError as error:  # cannot happen on a read; told as unavailable
+            raise TransportUnavailableError(str(error)) from error
+        return list(answer.data or [])
+
+    def active_nudges(self, user_id: str, app: str, cooldown_hours: float) -> list[Nudge]:
+        found = self._select("phoenix_nudges", user_id=user_id, shown_in=app, status="active")
+        if not found:
+            return []
+        since = datetime.now(UTC) - timedelta(hours=cooldown_hours)
+        recent = {
+            row["nudge_id"]
+            for row in self._select("phoenix_nudges_sent", user_id=user_id)
+            if datetime.fromisoformat(str(row["shown_at"])) > since
+        }
+        found.sort(key=lambda row: str(row.get("detected_at", "")))
+        return [
+            nudge_dict(row["nudge_id"], row["nudge_type"], row["target_app"])
+            for row in found
+            if row["nudge_id"] not in recent
+        ]
+
+    def nudge_opportunities(self, user_id: str, app: str) -> list[Nudge]:
+        found = self._select("phoenix_nudge_opportunities", user_id=user_id, shown_in=app)
+        return [
+            nudge_dict(None, row["nudge_type"], row["target_app"], row.get("message"))
+            for row in found
+        ]
+
+    def mark_shown(self, nudge_id: str, app: str) -> None:
+        found = self._select("phoenix_nudges", nudge_id=nudge_id)
+        if not found:
+            raise TransportRejectedError(f"no nudge {nudge_id}")
+        row = {"nudge_id": nudge_id, "user_id": found[0]["user_id"], "app": app}
+        try:
+            self._run(self._table("phoenix_nudges_sent").insert(row, returning="minimal"))
+        except _DuplicateError as error:
+            raise TransportRejectedError(str(error)) from error
+
+    def close(self) -> None:
+        self._client = None
+
+
+__all__ = ["SupabaseRestTransport", "TransportError"]

@@ -1,0 +1,104 @@
+"""What every transport does, and the failures the bridge tells apart.
+
+A transport either acknowledges a batch (every row is now in the store, or was already:
+a twin refused by the unique ``event_hash`` counts as delivered) or raises one of the
+errors below. The bridge keeps unacknowledged rows in its outbox, so a transport never
+has to retry by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any, Protocol
+
+PERMISSION_HINT = (
+    "the key lacks the right to insert events: use the anon or service key of this project"
+)
+SCHEMA_HINT = (
+    "run `phoenix-flywheel migrate` or paste "
+    "infrastructure/database/supabase_phoenix_events_clean.sql"
+)
+
+# The v1 nudge messages (DESIGN.md section 5), for transports that read the
+# phoenix_nudges table, which holds no text. A test holds them equal to the domain's rules;
+# the bridge cannot import those, as that would load eventsourcing into every app.
+NUDGE_MESSAGES: Mapping[str, str] = {
+    "letters_to_cv": "Optimisez vos chances avec Phoenix CV !",
+    "cv_to_letters": "Complétez votre candidature avec une lettre Phoenix Letters !",
+}
+DEFAULT_VARIANT = "fr"
+
+Row = dict[str, Any]
+Nudge = dict[str, Any]
+
+
+class EmitOutcome(StrEnum):
+    """What became of one emit; truthy unless the event could not even be kept locally."""
+
+    DELIVERED = "delivered"
+    DUPLICATE = "duplicate"
+    QUEUED = "queued"
+    DROPPED = "dropped"
+
+    def __bool__(self) -> bool:
+        return self is not EmitOutcome.DROPPED
+
+
+class TransportError(Exception):
+    """A delivery or a read did not happen; the rows stay in the outbox."""
+
+
+class TransportUnavailableError(TransportError):
+    """The store did not answer (network, timeout, 5xx): try again later."""
+
+
+class TransportPermissionError(TransportError):
+    """The credentials may not do this (401, 403, permission denied)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{PERMISSION_HINT} ({detail})")
+
+
+class TransportSchemaMissingError(TransportError):
+    """The table or view does not exist: the migration was not run."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"the Phoenix tables are missing: {SCHEMA_HINT} ({detail})")
+
+
+class TransportRejectedError(TransportError):
+    """The store refuses these rows for good (a 4xx validation error): retrying cannot help."""
+
+
+def nudge_dict(
+    nudge_id: str | None, nudge_type: str, target_app: str, message: str | None = None
+) -> Nudge:
+    """The shape the HTTP API answers with, whatever transport read the nudge."""
+    return {
+        "nudge_id": nudge_id,
+        "nudge_type": nudge_type,
+        "target_app": target_app,
+        "message": message or NUDGE_MESSAGES.get(nudge_type, nudge_type),
+        "variant": DEFAULT_VARIANT if nudge_type in NUDGE_MESSAGES else "none",
+    }
+
+
+class BridgeTransport(Protocol):
+    """One way to reach the store. Every call is bounded in time by the transport."""
+
+    def deliver(self, rows: Sequence[Row]) -> int:
+        """Stores the rows (in order); returns how many were twins already there."""
+        ...
+
+    def active_nudges(self, user_id: str, app: str, cooldown_hours: float) -> list[Nudge]:
+        """The worker's active nudges to show in ``app``, not shown within the cooldown."""
+        ...
+
+    def nudge_opportunities(self, user_id: str, app: str) -> list[Nudge]:
+        """The degraded mode: the view computing the v1 rules straight from the events."""
+        ...
+
+    def mark_shown(self, nudge_id: str, app: str) -> None: ...
+
+    def close(self) -> None: ...
