@@ -76,7 +76,7 @@ class PhoenixEventBridge:
             started = time.monotonic()
             try:
                 duplicates = self.transport.deliver([row])
-            except Exception as error:  # the app must never see a transport error
+            except Exception as error:  # noqa: BLE001 - the app must never see a transport error
                 logger.warning(
                     "event kept in the outbox (hash: %s): %s", short_hash(event_hash), error
                 )
@@ -111,7 +111,7 @@ class PhoenixEventBridge:
         """Events go straight out only when none wait before them, so order is kept."""
         try:
             return self.outbox.count() == 0
-        except Exception:  # unreadable outbox: try the store directly
+        except Exception:  # noqa: BLE001 - unreadable outbox: try the store directly
             return True
 
     # -- the outbox ------------------------------------------------------------------------
@@ -133,7 +133,7 @@ class PhoenixEventBridge:
                 except TransportRejectedError as error:
                     self._deliver_one_by_one(batch, error)
                     continue
-                except Exception as error:  # kept for the next attempt
+                except Exception as error:  # noqa: BLE001 - kept for the next attempt
                     self.outbox.note_failure(seqs, str(error))
                     left = self.outbox.count()
                     logger.warning("outbox flush paused, %d events kept: %s", left, error)
@@ -193,7 +193,7 @@ class PhoenixEventBridge:
     def _outbox_quiet(self) -> bool:
         try:
             return self.outbox.count() == 0
-        except Exception:  # treated as quiet; the next round retries
+        except Exception:  # noqa: BLE001 - treated as quiet; the next round retries
             return True
 
     # -- nudges ----------------------------------------------------------------------------
@@ -203,14 +203,14 @@ class PhoenixEventBridge:
         shown_in = app or self.app_source
         try:
             found = self.transport.active_nudges(user_id, shown_in, self.config.cooldown_hours)
-        except Exception as error:  # degraded mode below
+        except Exception as error:  # noqa: BLE001 - degraded mode below
             logger.warning("worker nudges unavailable for %s: %s", user_id, error)
             found = []
         if found:
             return found
         try:
             return self.transport.nudge_opportunities(user_id, shown_in)
-        except Exception as error:  # no nudge is better than a broken page
+        except Exception as error:  # noqa: BLE001 - no nudge is better than a broken page
             logger.warning("nudge opportunities unavailable for %s: %s", user_id, error)
             return []
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 TransportName = Literal["supabase", "sql", "http"]
 DEFAULT_OUTBOX = Path.home() / ".phoenix_outbox.db"
@@ -64,8 +64,8 @@ class BridgeConfig:
         database_url = env.get("DATABASE_URL", "")
         forced = env.get("PHOENIX_BRIDGE_TRANSPORT")
         transport: TransportName
-        if forced == "supabase" or forced == "sql" or forced == "http":
-            transport = forced
+        if forced in ("supabase", "sql", "http"):
+            transport = cast(TransportName, forced)
         elif env.get("FLYWHEEL_API_URL"):
             transport = "http"
         elif env.get("SUPABASE_URL") and key:
