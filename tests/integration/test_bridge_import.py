@@ -1,0 +1,38 @@
+"""The bridge is what every app imports: it must stay light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from src.adapters.bridge.transport import NUDGE_MESSAGES
+from src.domain.apps import discover_apps
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("eventsourcing", "litestar", "sqlalchemy", "dependency_injector", "pydantic")
+
+
+def test_importing_the_bridge_loads_none_of_the_workers_dependencies(tmp_path: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from src.adapters.bridge import PhoenixEventBridge, BridgeConfig\n"
+        "config = BridgeConfig(transport='sql', database_url='postgresql://x@127.0.0.1:1/x',\n"
+        f"                      outbox_path={str(tmp_path / 'outbox.db')!r})\n"
+        "bridge = PhoenixEventBridge('phoenix-cv', config, background_flush=False)\n"
+        "bridge.close()\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(result.stdout))
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    assert "psycopg" not in loaded, "transport libraries are imported on first use only"
+
+
+def test_the_bridge_knows_the_same_nudge_messages_as_the_rules() -> None:
+    rules = {rule.nudge_type: rule for app in discover_apps() for rule in app.nudge_rules}
+    for nudge_type, message in NUDGE_MESSAGES.items():
+        assert message == rules[nudge_type].messages["fr"]

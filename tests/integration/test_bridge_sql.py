@@ -1,0 +1,219 @@
+"""The bridge's direct-SQL transport and its outbox, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+from tests.integration.bridge_support import TcpProxy, closed_port, outbox_hashes
+
+pytestmark = pytest.mark.postgres
+
+
+def with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+
+
+def sql_config(url: str, outbox: Path, **overrides: Any) -> BridgeConfig:
+    values: dict[str, Any] = {
+        "transport": "sql",
+        "database_url": url,
+        "outbox_path": outbox,
+        "flush_interval_seconds": 0.2,
+        "max_backoff_seconds": 0.5,
+    }
+    values.update(overrides)
+    return BridgeConfig(**values)
+
+
+def stored(url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(
+            "SELECT event_type, user_id, payload, event_hash, idempotency_key "
+            "FROM phoenix_events ORDER BY id"
+        ).fetchall()
+
+
+def wait_for(condition: Any, timeout: float = 60, what: str = "it") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def store(postgres_url: str) -> str:
+    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
+    return postgres_url
+
+
+@pytest.fixture
+def proxy(store: str) -> Iterator[TcpProxy]:
+    port = urlsplit(store).port or 5432
+    relay = TcpProxy("127.0.0.1", port)
+    yield relay
+    relay.close()
+
+
+def test_events_land_once_with_the_canonical_hash(store: str, tmp_path: Path) -> None:
+    with PhoenixEventBridge("phoenix-letters", sql_config(store, tmp_path / "o.db")) as bridge:
+        first = bridge.emit("letter.generated", "u1", {"letter_id": "L1"})
+        again = bridge.emit("letter.generated", "u1", {"letter_id": "L1"})
+        other = bridge.emit("letter.generated", "u1", {"letter_id": "L1"}, idempotency_key="k2")
+    assert (first, again, other) == (
+        EmitOutcome.DELIVERED,
+        EmitOutcome.DUPLICATE,
+        EmitOutcome.DELIVERED,
+    )
+    rows = stored(store)
+    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
+        ("letter.generated", "u1", {"letter_id": "L1"}, None),
+        ("letter.generated", "u1", {"letter_id": "L1"}, "k2"),
+    ]
+    from src.domain.event_hash import compute_event_hash
+
+    expected = compute_event_hash(
+        "letter.generated", "phoenix-letters", "u1", {"letter_id": "L1"}, None
+    )
+    assert rows[0][3] == expected
+
+
+def test_the_worker_processes_bridge_events_and_nudges_come_back(
+    store: str, tmp_path: Path
+) -> None:
+    config = sql_config(store, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-letters", config) as bridge:
+        assert bridge.get_nudges("u1") == []  # nothing yet, and no error
+        bridge.emit("letter.generated", "u1", {"letter_id": "L1"})
+        # No worker ran: the view gives the degraded-mode nudge.
+        [opportunity] = bridge.get_nudges("u1")
+        assert opportunity["nudge_type"] == "letters_to_cv"
+        assert opportunity["message"] == "Optimisez vos chances avec Phoenix CV !"
+        assert opportunity["nudge_id"] is None
+        container = open_flywheel(make_settings(store))
+        try:
+            asyncio.run(container.processor().drain())
+        finally:
+            close_flywheel(container)
+        [nudge] = bridge.get_nudges("u1")
+        assert nudge["nudge_id"]
+        assert nudge["target_app"] == "phoenix-cv"
+        assert nudge["variant"] == "fr"
+        assert bridge.mark_shown(nudge["nudge_id"]) is True
+        # Shown: the cooldown hides it; the view still offers the basic one.
+        assert all(found["nudge_id"] is None for found in bridge.get_nudges("u1"))
+        assert bridge.mark_shown("no-such-nudge") is False
+    with psycopg.connect(store) as connection:
+        sent = connection.execute("SELECT nudge_id, app FROM phoenix_nudges_sent").fetchall()
+    assert sent == [(nudge["nudge_id"], "phoenix-letters")]
+
+
+def test_an_unreachable_store_queues_quickly_and_a_later_bridge_delivers_in_order(
+    store: str, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox.db"
+    dead = sql_config(with_port(store, closed_port()), outbox)
+    with PhoenixEventBridge("phoenix-cv", dead) as bridge:
+        started = time.monotonic()
+        outcomes = [bridge.emit("cv.uploaded", f"u{n}", {"n": n}) for n in range(20)]
+        elapsed = time.monotonic() - started
+        assert bridge.get_nudges("u1") == []
+        assert bridge.mark_shown("n1") is False
+    assert set(outcomes) == {EmitOutcome.QUEUED}
+    assert elapsed < 10, elapsed  # bounded: the first emit fails fast, the rest queue
+    assert len(outbox_hashes(outbox)) == 20
+    assert stored(store) == []
+
+    # The app restarts with the store back: the new bridge flushes at start.
+    with PhoenixEventBridge("phoenix-cv", sql_config(store, outbox)) as bridge:
+        wait_for(lambda: bridge.pending() == 0, what="the outbox to drain")
+        bridge.emit("cv.generated", "u0")
+    rows = stored(store)
+    assert [r[1] for r in rows[:20]] == [f"u{n}" for n in range(20)]
+    assert rows[20][0] == "cv.generated"
+    assert len({r[3] for r in rows}) == 21
+    assert outbox_hashes(outbox) == []
+
+
+def test_a_burst_during_a_cut_arrives_exactly_once(
+    store: str, proxy: TcpProxy, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox.db"
+    config = sql_config(with_port(store, proxy.port), outbox, batch_size=50)
+    with PhoenixEventBridge("phoenix-letters", config) as bridge:
+        for n in range(10):
+            assert bridge.emit("letter.generated", "before", {"n": n}) == EmitOutcome.DELIVERED
+        proxy.cut()
+        started = time.monotonic()
+        for n in range(1000):
+            assert bridge.emit("letter.generated", f"user-{n % 7}", {"n": n})
+        burst = time.monotonic() - started
+        assert bridge.pending() == 1000
+        proxy.restore()
+        # A second cut in the middle of the flush: the batch in flight is retried.
+        time.sleep(0.3)
+        proxy.cut()
+        time.sleep(0.5)
+        proxy.restore()
+        wait_for(lambda: bridge.pending() == 0, timeout=60, what="the outbox to drain")
+    assert burst < 30, burst
+    with psycopg.connect(store) as connection:
+        total, distinct = connection.execute(
+            "SELECT count(*), count(DISTINCT event_hash) FROM phoenix_events"
+        ).fetchone() or (0, 0)
+        order = [
+            row[0]
+            for row in connection.execute(
+                "SELECT (payload->>'n')::int FROM phoenix_events "
+                "WHERE user_id <> 'before' ORDER BY id"
+            )
+        ]
+    assert (total, distinct) == (1010, 1010)
+    assert order == list(range(1000))  # delivered in the order emitted
+
+
+def test_a_missing_table_keeps_events_and_says_to_migrate(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = sql_config(postgres_url, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-cv", config, background_flush=False) as bridge:
+        assert bridge.emit("cv.uploaded", "u1") == EmitOutcome.QUEUED
+        assert bridge.get_nudges("u1") == []
+        assert bridge.pending() == 1
+    assert "run `phoenix-flywheel migrate`" in caplog.text
+    assert "supabase_phoenix_events_clean.sql" in caplog.text
+
+
+def test_a_role_without_insert_right_is_told_which_key_to_use(
+    store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    role = f"reader_{tmp_path.name[-8:].replace('-', '_')}".lower()
+    with psycopg.connect(store, autocommit=True) as connection:
+        connection.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        parts = urlsplit(store)
+        url = urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port or 5432}"))
+        with PhoenixEventBridge(
+            "phoenix-cv", sql_config(url, tmp_path / "o.db"), background_flush=False
+        ) as bridge:
+            assert bridge.emit("cv.uploaded", "u1") == EmitOutcome.QUEUED
+        assert "the key lacks the right to insert events" in caplog.text
+    finally:
+        with psycopg.connect(store, autocommit=True) as connection:
+            connection.execute(f"REASSIGN OWNED BY {role} TO postgres")
+            connection.execute(f"DROP OWNED BY {role}")
+            connection.execute(f"DROP ROLE {role}")
