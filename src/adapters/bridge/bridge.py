@@ -207,12 +207,22 @@ class PhoenixEventBridge:
             logger.warning("worker nudges unavailable for %s: %s", user_id, error)
             found = []
         if found:
+            found = self._not_shown_recently(found)
+        if found:
             return found
         try:
             return self.transport.nudge_opportunities(user_id, shown_in)
         except Exception as error:  # noqa: BLE001 - no nudge is better than a broken page
             logger.warning("nudge opportunities unavailable for %s: %s", user_id, error)
             return []
+
+    def _not_shown_recently(self, found: list[Nudge]) -> list[Nudge]:
+        """The cooldown, also kept locally: an anon or user key may not read displays back."""
+        try:
+            recent = self.outbox.shown_since(time.time() - self.config.cooldown_hours * 3600)
+        except Exception:  # noqa: BLE001 - without the local record, the store's filter stands
+            return found
+        return [nudge for nudge in found if nudge.get("nudge_id") not in recent]
 
     def mark_shown(self, nudge_id: str | None, app: str | None = None) -> bool:
         """Records that the app displayed the nudge; False when it could not. Never raises."""
@@ -226,6 +236,10 @@ class PhoenixEventBridge:
         except Exception:  # never into the app
             logger.exception("nudge display not recorded (%s)", nudge_id)
             return False
+        try:
+            self.outbox.note_shown(nudge_id)
+        except Exception:  # noqa: BLE001 - the store has it; the local copy is a help
+            logger.warning("nudge display not noted locally (%s)", nudge_id)
         return True
 
     # -- lifetime --------------------------------------------------------------------------

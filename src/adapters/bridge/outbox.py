@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ CREATE TABLE IF NOT EXISTS phoenix_outbox (
     queued_at REAL NOT NULL DEFAULT (julianday('now')),
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS phoenix_shown (
+    nudge_id TEXT PRIMARY KEY,
+    shown_at REAL NOT NULL
 )
 """
 
@@ -36,7 +41,7 @@ class SqliteOutbox:
         )
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=FULL")
-        self._connection.execute(_SCHEMA)
+        self._connection.executescript(_SCHEMA)
 
     def add(self, event_hash: str, row: dict[str, Any]) -> bool:
         """Keeps the row durably; False when its twin is already waiting."""
@@ -67,6 +72,21 @@ class SqliteOutbox:
                 "UPDATE phoenix_outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?",
                 [(error[:500], seq) for seq in seqs],
             )
+
+    def note_shown(self, nudge_id: str) -> None:
+        """Remembers a display, for stores that do not let this key read them back."""
+        with self._lock:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO phoenix_shown (nudge_id, shown_at) VALUES (?, ?)",
+                (nudge_id, time.time()),
+            )
+
+    def shown_since(self, since: float) -> set[str]:
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT nudge_id FROM phoenix_shown WHERE shown_at > ?", (since,)
+            ).fetchall()
+        return {str(row[0]) for row in rows}
 
     def count(self) -> int:
         with self._lock:

@@ -122,10 +122,12 @@ class SupabaseRestTransport:
         if not found:
             return []
         since = datetime.now(UTC) - timedelta(hours=cooldown_hours)
+        try:
+            sent = self._select("phoenix_nudges_sent", user_id=user_id)
+        except TransportPermissionError:
+            sent = []  # a user key may record displays, not read them: the bridge's own record
         recent = {
-            row["nudge_id"]
-            for row in self._select("phoenix_nudges_sent", user_id=user_id)
-            if datetime.fromisoformat(str(row["shown_at"])) > since
+            row["nudge_id"] for row in sent if datetime.fromisoformat(str(row["shown_at"])) > since
         }
         found.sort(key=lambda row: str(row.get("detected_at", "")))
         return [
