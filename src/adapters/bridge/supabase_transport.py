@@ -64,14 +64,16 @@ class SupabaseRestTransport:
         self._key = key
         self._timeout = timeout_seconds
         self._client: Any = None
+        self._http: Any = None
 
     def _table(self, name: str) -> Any:
         if self._client is None:
+            import httpx
             from supabase import ClientOptions, create_client
 
-            options = ClientOptions(
-                postgrest_client_timeout=self._timeout, postgrest_client_retry=False
-            )
+            # Our own httpx client carries the timeout (supabase-py deprecates its own).
+            self._http = httpx.Client(timeout=self._timeout)
+            options = ClientOptions(httpx_client=self._http, postgrest_client_retry=False)
             try:
                 self._client = create_client(self._url, self._key, options)
             except Exception as error:  # a bad URL or key, told as such
@@ -154,7 +156,9 @@ class SupabaseRestTransport:
             raise TransportRejectedError(str(error)) from error
 
     def close(self) -> None:
-        self._client = None
+        if self._http is not None:
+            self._http.close()
+        self._client = self._http = None
 
 
 __all__ = ["SupabaseRestTransport", "TransportError"]

@@ -1,0 +1,166 @@
+"""The bridge's Supabase REST transport, through supabase-py, against a PostgREST subset
+running on the real PostgreSQL under the role each key maps to (RLS included)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+from tests.integration.bridge_support import closed_port, outbox_hashes
+from tests.integration.postgrest_fake import ANON_KEY, SERVICE_KEY, PostgrestFake, user_key
+from tests.integration.test_supabase_sql import make_it_supabase
+
+pytestmark = pytest.mark.postgres
+ALICE = "00000000-0000-4000-8000-00000000a11c"
+
+
+def rest_config(url: str, key: str, outbox: Path, **more: Any) -> BridgeConfig:
+    return BridgeConfig(
+        transport="supabase",
+        supabase_url=url,
+        supabase_key=key,
+        outbox_path=outbox,
+        flush_interval_seconds=0.2,
+        max_backoff_seconds=0.5,
+        **more,
+    )
+
+
+def has_view(url: str, name: str) -> bool:
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+    return bool(row and row[0])
+
+
+def events(url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(
+            "SELECT user_id, event_type, payload, event_hash, status FROM phoenix_events "
+            "ORDER BY id"
+        ).fetchall()
+
+
+@pytest.fixture
+def supabase_store(postgres_url: str) -> str:
+    make_it_supabase(postgres_url)
+    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
+    return postgres_url
+
+
+@pytest.fixture
+def rest(supabase_store: str) -> Iterator[PostgrestFake]:
+    fake = PostgrestFake(supabase_store)
+    yield fake
+    fake.close()
+
+
+def test_the_anon_key_inserts_with_return_minimal_and_twins_are_delivered(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    config = rest_config(rest.url, ANON_KEY, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-letters", config) as bridge:
+        assert bridge.emit("letter.generated", ALICE, {"letter_id": "L1"}) == EmitOutcome.DELIVERED
+        assert bridge.emit("letter.generated", ALICE, {"letter_id": "L1"}) == EmitOutcome.DUPLICATE
+        # The anon key may read nothing back: no nudges, and no error either.
+        assert bridge.get_nudges(ALICE) == []
+    posts = [headers for method, _, headers in rest.requests if method == "POST"]
+    assert all("return=minimal" in headers.get("prefer", "") for headers in posts)
+    [(user, kind, payload, event_hash, status)] = events(supabase_store)
+    assert (user, kind, payload, status) == (
+        ALICE,
+        "letter.generated",
+        {"letter_id": "L1"},
+        "pending",
+    )
+    assert len(event_hash) == 64
+
+
+def test_a_user_key_reads_the_view_then_the_workers_nudge_and_records_its_display(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    config = rest_config(rest.url, user_key(ALICE), tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-letters", config) as bridge:
+        assert bridge.emit("letter.generated", ALICE, {"letter_id": "L1"}) == EmitOutcome.DELIVERED
+        if has_view(supabase_store, "phoenix_nudge_opportunities"):
+            [opportunity] = bridge.get_nudges(ALICE)
+            assert opportunity["nudge_type"] == "letters_to_cv"
+            assert opportunity["message"] == "Optimisez vos chances avec Phoenix CV !"
+        container = open_flywheel(make_settings(supabase_store))
+        try:
+            asyncio.run(container.processor().drain())
+        finally:
+            close_flywheel(container)
+        [nudge] = bridge.get_nudges(ALICE)
+        assert nudge["nudge_id"]
+        assert nudge["target_app"] == "phoenix-cv"
+        assert bridge.mark_shown(nudge["nudge_id"]) is True
+        assert all(found["nudge_id"] is None for found in bridge.get_nudges(ALICE))
+    with psycopg.connect(supabase_store) as connection:
+        sent = connection.execute("SELECT nudge_id, user_id FROM phoenix_nudges_sent").fetchall()
+    assert sent == [(nudge["nudge_id"], ALICE)]
+
+
+def test_the_service_key_batches_an_outbox_with_twins_in_it(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "o.db"
+    down = rest_config(f"http://127.0.0.1:{closed_port()}", SERVICE_KEY, outbox)
+    with PhoenixEventBridge("phoenix-cv", down) as bridge:
+        for n in range(25):
+            assert bridge.emit("cv.uploaded", f"u{n}", {"n": n}) == EmitOutcome.QUEUED
+    assert len(outbox_hashes(outbox)) == 25
+    # Two of them reached the store another way meanwhile (an earlier flush, say).
+    with PhoenixEventBridge(
+        "phoenix-cv", rest_config(rest.url, SERVICE_KEY, tmp_path / "x.db"), background_flush=False
+    ) as other:
+        other.emit("cv.uploaded", "u3", {"n": 3})
+        other.emit("cv.uploaded", "u7", {"n": 7})
+    with PhoenixEventBridge(
+        "phoenix-cv", rest_config(rest.url, SERVICE_KEY, outbox), background_flush=False
+    ) as bridge:
+        assert bridge.flush() == 0
+    rows = events(supabase_store)
+    assert len(rows) == len({row[3] for row in rows}) == 25
+    assert sorted(row[2]["n"] for row in rows) == list(range(25))
+
+
+def test_a_wrong_key_keeps_the_event_and_says_which_key_to_use(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = PostgrestFake(postgres_url)  # not migrated: no phoenix_events yet
+    try:
+        with PhoenixEventBridge(
+            "phoenix-cv",
+            rest_config(fake.url, "not-a-key", tmp_path / "a.db"),
+            background_flush=False,
+        ) as bridge:
+            assert bridge.emit("cv.uploaded", "u1") == EmitOutcome.QUEUED
+        assert (
+            "the key lacks the right to insert events: use the anon or service key" in caplog.text
+        )
+    finally:
+        fake.close()
+
+
+def test_a_missing_table_keeps_the_event_and_says_to_migrate(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_it_supabase(postgres_url)
+    fake = PostgrestFake(postgres_url)
+    try:
+        config = rest_config(fake.url, SERVICE_KEY, tmp_path / "o.db")
+        with PhoenixEventBridge("phoenix-cv", config, background_flush=False) as bridge:
+            assert bridge.emit("cv.uploaded", "u1") == EmitOutcome.QUEUED
+            assert bridge.pending() == 1
+            assert bridge.get_nudges("u1") == []
+    finally:
+        fake.close()
+    assert "run `phoenix-flywheel migrate`" in caplog.text
