@@ -1,6 +1,6 @@
 """Phoenix CV, reduced to what the flywheel sees.
 
-Run from the checkout: `streamlit run examples/phoenix_cv_app.py`.
+Run from the checkout: `PYTHONPATH=. streamlit run examples/phoenix_cv_app.py`.
 
 Uploading a CV emits `cv.uploaded`, generating one emits `cv.generated`; the page shows
 the active nudge and reports its display. Configuration as in docs/bridge.md; Streamlit

@@ -1,6 +1,6 @@
 """Phoenix Letters, reduced to what the flywheel sees.
 
-Run from the checkout: `streamlit run examples/phoenix_letters_app.py`.
+Run from the checkout: `PYTHONPATH=. streamlit run examples/phoenix_letters_app.py`.
 
 Generating a letter emits `letter.generated`, analysing an offer emits `job_offer.analyzed`;
 the page shows the active nudge (a worker's, or the SQL view's while no worker runs) and
