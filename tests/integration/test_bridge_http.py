@@ -50,6 +50,8 @@ def test_events_nudges_and_display_through_the_api(store: str, tmp_path: Path) -
         with PhoenixEventBridge("phoenix-cv", http_config(url, tmp_path / "o.db")) as bridge:
             assert bridge.emit("cv.uploaded", "u1", {"cv_id": "c1"}) == EmitOutcome.DELIVERED
             assert bridge.emit("cv.uploaded", "u1", {"cv_id": "c1"}) == EmitOutcome.DUPLICATE
+            assert bridge.emit("cv.teleported", "u1") == EmitOutcome.DROPPED  # unknown type
+            assert bridge.pending() == 0
             wait_for(lambda: bridge.get_nudges("u1") != [])
             [nudge] = bridge.get_nudges("u1")
             assert nudge["nudge_type"] == "cv_to_letters"

@@ -76,6 +76,12 @@ class PhoenixEventBridge:
             started = time.monotonic()
             try:
                 duplicates = self.transport.deliver([row])
+            except TransportRejectedError as error:
+                # Invalid for good (an unknown event type): queuing it would not help.
+                logger.error(
+                    "event refused by the store (hash: %s): %s", short_hash(event_hash), error
+                )
+                return EmitOutcome.DROPPED
             except Exception as error:  # noqa: BLE001 - the app must never see a transport error
                 logger.warning(
                     "event kept in the outbox (hash: %s): %s", short_hash(event_hash), error
