@@ -20,7 +20,7 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         "PERSISTENCE_MODULE": (
             "src.adapters.pooler_postgres:TransactionPoolerFactory"
             if pooled
-            else "eventsourcing.postgres"
+            else "src.adapters.eventsourcing_postgres:BatchInsertFactory"
         ),
         "POSTGRES_DBNAME": url.database or "postgres",
         "POSTGRES_HOST": url.host or "127.0.0.1",

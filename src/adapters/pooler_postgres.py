@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
+from src.adapters.eventsourcing_postgres import BatchInsertFactory
 
-class TransactionPoolerFactory(PostgresFactory):
+
+class TransactionPoolerFactory(BatchInsertFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         pool = self.datastore.pool

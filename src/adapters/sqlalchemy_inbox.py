@@ -11,7 +11,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, any_, func, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Engine,
+    and_,
+    any_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -123,23 +135,23 @@ class SqlAlchemyEventInbox:
         failures: Sequence[Failure],
         now: datetime,
     ) -> None:
+        finished = [*processed, *duplicates]
         with self._engine.begin() as connection:
-            if processed:
+            if finished:
+                # One statement for the whole batch: processed and duplicate rows differ
+                # only in their status.
                 connection.execute(
                     update(events)
-                    .where(events.c.id.in_(processed))
+                    .where(self._among(finished))
                     .values(
-                        status="processed",
+                        status=case((self._among(duplicates), "duplicate"), else_="processed"),
                         processed_at=now,
                         locked_until=None,
-                        ai_processing_error=None,
+                        ai_processing_error=case(
+                            (self._among(duplicates), events.c.ai_processing_error),
+                            else_=None,
+                        ),
                     )
-                )
-            if duplicates:
-                connection.execute(
-                    update(events)
-                    .where(events.c.id.in_(duplicates))
-                    .values(status="duplicate", processed_at=now, locked_until=None)
                 )
             for failure in failures:
                 connection.execute(
@@ -151,6 +163,12 @@ class SqlAlchemyEventInbox:
                         ai_processing_error=failure.error[:4000],
                     )
                 )
+
+    def _among(self, event_ids: Sequence[int]) -> Any:
+        """``id`` is one of these: one array parameter on PostgreSQL, a list on SQLite."""
+        if self._engine.dialect.name == "postgresql":
+            return events.c.id == any_(literal(list(event_ids), ARRAY(BigInteger)))
+        return events.c.id.in_(event_ids)
 
     def release(self, event_ids: Sequence[int]) -> None:
         if not event_ids:

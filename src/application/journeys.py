@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -178,6 +178,21 @@ class JourneyApplication(Application[UUID]):
             loaded[user_id] = journey
         return loaded
 
+    def _save_journeys(self, journeys: Sequence[UserJourney]) -> None:
+        """``save(*journeys)`` without its per-object runtime ``Protocol`` check.
+
+        ``Application.save`` asks ``isinstance(obj, DomainEventProtocol)`` of every
+        object, which Python evaluates attribute by attribute: a fifth of the save for a
+        batch of journeys. The steps after collecting are the base class's own.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for journey in journeys:
+            processing_event.events.extend(journey.collect_events())
+            processing_event.aggregates[journey.id] = journey
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+
     def _fold_once(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
         try:
             return self._fold_and_save(by_user)
@@ -210,5 +225,5 @@ class JourneyApplication(Application[UUID]):
             if journey.pending_events:
                 changed.append(journey)
         if changed:
-            self.save(*changed)
+            self._save_journeys(changed)
         return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)

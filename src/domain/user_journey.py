@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -31,8 +32,12 @@ class NudgeState(TypedDict):
     status: str
 
 
+@lru_cache(maxsize=65_536)
 def journey_id(user_id: str) -> UUID:
-    """A user's journey id is derived from the user id, so any worker finds the same one."""
+    """A user's journey id is derived from the user id, so any worker finds the same one.
+
+    Cached: a batch asks for each of its users' ids several times, and SHA-1 is not free.
+    """
     return uuid5(JOURNEY_NAMESPACE, user_id)
 
 
