@@ -12,14 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     Engine,
     and_,
     any_,
     case,
     func,
-    literal,
     or_,
     select,
     update,
@@ -28,10 +25,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from src.adapters.postgres_batch_sql import ERROR_LIMIT, mark_outcome
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import events
 from src.application.ports import (
     AppendResult,
+    BatchOutcome,
     Failure,
     QueueStatus,
     RequeueSelection,
@@ -135,22 +134,23 @@ class SqlAlchemyEventInbox:
         failures: Sequence[Failure],
         now: datetime,
     ) -> None:
-        finished = [*processed, *duplicates]
         with self._engine.begin() as connection:
-            if finished:
-                # One statement for the whole batch: processed and duplicate rows differ
-                # only in their status.
+            if connection.dialect.name == "postgresql":
+                outcome = BatchOutcome(processed, duplicates, failures, now)
+                mark_outcome(connection.exec_driver_sql, outcome)
+                return
+            if processed or duplicates:
                 connection.execute(
                     update(events)
-                    .where(self._among(finished))
+                    .where(events.c.id.in_([*processed, *duplicates]))
                     .values(
-                        status=case((self._among(duplicates), "duplicate"), else_="processed"),
-                        processed_at=now,
-                        locked_until=None,
+                        status=case((events.c.id.in_(duplicates), "duplicate"), else_="processed"),
                         ai_processing_error=case(
-                            (self._among(duplicates), events.c.ai_processing_error),
+                            (events.c.id.in_(duplicates), events.c.ai_processing_error),
                             else_=None,
                         ),
+                        processed_at=now,
+                        locked_until=None,
                     )
                 )
             for failure in failures:
@@ -160,15 +160,9 @@ class SqlAlchemyEventInbox:
                     .values(
                         status="failed" if failure.retry_at is not None else "dead",
                         locked_until=failure.retry_at,
-                        ai_processing_error=failure.error[:4000],
+                        ai_processing_error=failure.error[:ERROR_LIMIT],
                     )
                 )
-
-    def _among(self, event_ids: Sequence[int]) -> Any:
-        """``id`` is one of these: one array parameter on PostgreSQL, a list on SQLite."""
-        if self._engine.dialect.name == "postgresql":
-            return events.c.id == any_(literal(list(event_ids), ARRAY(BigInteger)))
-        return events.c.id.in_(event_ids)
 
     def release(self, event_ids: Sequence[int]) -> None:
         if not event_ids:

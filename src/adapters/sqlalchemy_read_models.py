@@ -7,7 +7,7 @@ project the same notification and a crash never loses one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -21,12 +21,12 @@ from sqlalchemy import (
     exists,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from src.adapters.postgres_batch_sql import write_read_models
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import journey_entries, nudges, nudges_sent, projection_tracking
 from src.application.ports import (
@@ -52,7 +52,7 @@ class _SqlProjectionTransaction:
     def write(self, changes: ReadModelChanges, position: int) -> None:
         connection = self._connection
         if connection.dialect.name == "postgresql":
-            _write_postgres(connection, changes)
+            write_read_models(connection.exec_driver_sql, changes)
         else:
             _write_sqlite(connection, changes, self._insert)
         connection.execute(
@@ -84,61 +84,6 @@ def _write_sqlite(connection: Connection, changes: ReadModelChanges, insert: Any
                 for nudge_id, converted_at in changes.conversions
             ],
         )
-
-
-_INSERT_ENTRIES = text(
-    "INSERT INTO phoenix_journey_entries"
-    " (user_id, event_hash, event_type, app_source, timestamp)"
-    " SELECT * FROM unnest(CAST(:user_id AS text[]), CAST(:event_hash AS text[]),"
-    " CAST(:event_type AS text[]), CAST(:app_source AS text[]),"
-    " CAST(:timestamp AS timestamptz[]))"
-    " ON CONFLICT DO NOTHING"
-)
-_INSERT_NUDGES = text(
-    "INSERT INTO phoenix_nudges"
-    " (nudge_id, user_id, nudge_type, shown_in, target_app, status, detected_at)"
-    " SELECT * FROM unnest(CAST(:nudge_id AS text[]), CAST(:user_id AS text[]),"
-    " CAST(:nudge_type AS text[]), CAST(:shown_in AS text[]), CAST(:target_app AS text[]),"
-    " CAST(:status AS text[]), CAST(:detected_at AS timestamptz[]))"
-    " ON CONFLICT DO NOTHING"
-)
-_CONVERT_NUDGES = text(
-    "UPDATE phoenix_nudges AS n SET status = 'converted', converted_at = c.converted_at"
-    " FROM unnest(CAST(:nudge_id AS text[]), CAST(:converted_at AS timestamptz[]))"
-    " AS c(nudge_id, converted_at)"
-    " WHERE n.nudge_id = c.nudge_id"
-)
-
-
-def _write_postgres(connection: Connection, changes: ReadModelChanges) -> None:
-    """One statement per table, the rows as column arrays: a thousand rows per round trip.
-
-    ``executemany`` pipelines a statement per row, and a multi-row ``VALUES`` makes the
-    server parse thousands of parameters; ``unnest`` of a few arrays costs neither.
-    """
-    if changes.entries:
-        connection.execute(_INSERT_ENTRIES, _columns(changes.entries, _ENTRY_COLUMNS))
-    if changes.nudges:
-        connection.execute(_INSERT_NUDGES, _columns(changes.nudges, _NUDGE_COLUMNS))
-    if changes.conversions:
-        ids, times = zip(*changes.conversions, strict=True)
-        connection.execute(_CONVERT_NUDGES, {"nudge_id": list(ids), "converted_at": list(times)})
-
-
-_ENTRY_COLUMNS = ("user_id", "event_hash", "event_type", "app_source", "timestamp")
-_NUDGE_COLUMNS = (
-    "nudge_id",
-    "user_id",
-    "nudge_type",
-    "shown_in",
-    "target_app",
-    "status",
-    "detected_at",
-)
-
-
-def _columns(rows: Sequence[object], names: Sequence[str]) -> dict[str, list[Any]]:
-    return {name: [getattr(row, name) for row in rows] for name in names}
 
 
 class SqlAlchemyReadModelStore:

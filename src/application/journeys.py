@@ -16,7 +16,8 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
-from src.application.ports import JourneyHistory
+from src.application.ports import BatchOutcome, JourneyHistory, TransactionalBatchRecorder
+from src.application.read_model_changes import PROJECTION_NAME, read_model_changes
 from src.domain.catalogue import Catalogue
 from src.domain.user_journey import UserJourney, journey_id
 
@@ -45,6 +46,8 @@ class FoldResult:
     recorded: int
     replayed: int
     nudges_detected: int
+    outcome_recorded: bool = False
+    """The batch outcome handed to ``fold`` was written with the journeys."""
 
 
 class JourneyApplication(Application[UUID]):
@@ -82,6 +85,7 @@ class JourneyApplication(Application[UUID]):
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
         self._fold_lock = threading.Lock()
+        self._inline_writes = isinstance(self.recorder, TransactionalBatchRecorder)
 
     def get_journey(self, user_id: str) -> UserJourney | None:
         """The journey as this process last saw it: the cache may lag other workers.
@@ -97,8 +101,14 @@ class JourneyApplication(Application[UUID]):
             raise TypeError(type(journey).__name__)
         return journey
 
-    def fold(self, events: Sequence[SourceEvent]) -> FoldResult:
+    def fold(
+        self, events: Sequence[SourceEvent], outcome: BatchOutcome | None = None
+    ) -> FoldResult:
         """Record each user's events in timestamp order, detect nudges, save once.
+
+        With a recorder that can (``TransactionalBatchRecorder``), the batch ``outcome``
+        and the read-model rows of the new events are written in the transaction that
+        saves the journeys; ``FoldResult.outcome_recorded`` tells the caller so.
 
         A version conflict means another worker saved one of these journeys meanwhile:
         the journeys are reloaded and the batch folded again (already-applied hashes make
@@ -110,12 +120,14 @@ class JourneyApplication(Application[UUID]):
             by_user[source.user_id].append(source)
         # Folds of one process take turns: they share the cached journey objects.
         with self._fold_lock:
-            return self._fold_batch(by_user)
+            return self._fold_batch(by_user, outcome if self._inline_writes else None)
 
-    def _fold_batch(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
+    def _fold_batch(
+        self, by_user: Mapping[str, list[SourceEvent]], outcome: BatchOutcome | None
+    ) -> FoldResult:
         for attempt in range(1, BATCH_ATTEMPTS + 1):
             try:
-                return self._fold_once(by_user)
+                return self._fold_once(by_user, outcome)
             except IntegrityError:
                 logger.info(
                     "journey version conflict, reloading",
@@ -133,7 +145,7 @@ class JourneyApplication(Application[UUID]):
         attempt = 1
         while True:
             try:
-                return self._fold_once({user_id: sources})
+                return self._fold_once({user_id: sources}, None)
             except IntegrityError:
                 if attempt >= MAX_CONFLICT_RETRIES:
                     raise
@@ -178,7 +190,7 @@ class JourneyApplication(Application[UUID]):
             loaded[user_id] = journey
         return loaded
 
-    def _save_journeys(self, journeys: Sequence[UserJourney]) -> None:
+    def _save_journeys(self, journeys: Sequence[UserJourney], outcome: BatchOutcome | None) -> None:
         """``save(*journeys)`` without its per-object runtime ``Protocol`` check.
 
         ``Application.save`` asks ``isinstance(obj, DomainEventProtocol)`` of every
@@ -189,20 +201,30 @@ class JourneyApplication(Application[UUID]):
         for journey in journeys:
             processing_event.events.extend(journey.collect_events())
             processing_event.aggregates[journey.id] = journey
+        if outcome is not None:
+            processing_event.saved_kwargs.update(
+                batch_outcome=outcome,
+                read_model_changes=read_model_changes(processing_event.events),
+                projection=PROJECTION_NAME,
+            )
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
 
-    def _fold_once(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
+    def _fold_once(
+        self, by_user: Mapping[str, list[SourceEvent]], outcome: BatchOutcome | None
+    ) -> FoldResult:
         try:
-            return self._fold_and_save(by_user)
+            return self._fold_and_save(by_user, outcome)
         except BaseException:
             # The cache holds the very objects this fold mutated: drop them, or a later
             # fold would build on events that were never saved.
             self._evict(by_user)
             raise
 
-    def _fold_and_save(self, by_user: Mapping[str, list[SourceEvent]]) -> FoldResult:
+    def _fold_and_save(
+        self, by_user: Mapping[str, list[SourceEvent]], outcome: BatchOutcome | None
+    ) -> FoldResult:
         rules = self.catalogue.nudge_rules
         changed: list[UserJourney] = []
         recorded = replayed = detected = 0
@@ -225,5 +247,10 @@ class JourneyApplication(Application[UUID]):
             if journey.pending_events:
                 changed.append(journey)
         if changed:
-            self._save_journeys(changed)
-        return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)
+            self._save_journeys(changed, outcome)
+        return FoldResult(
+            recorded=recorded,
+            replayed=replayed,
+            nudges_detected=detected,
+            outcome_recorded=bool(changed) and outcome is not None,
+        )

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
@@ -50,6 +50,16 @@ class Failure:
     event_id: int
     error: str
     retry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """How each event of a batch ended: written together, in one transaction."""
+
+    processed: Sequence[int]
+    duplicates: Sequence[int]
+    failures: Sequence[Failure]
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,20 @@ class ReadModelChanges:
     entries: list[JourneyEntry] = field(default_factory=list)
     nudges: list[NudgeRecord] = field(default_factory=list)
     conversions: list[tuple[str, datetime]] = field(default_factory=list)
+
+
+@runtime_checkable
+class TransactionalBatchRecorder(Protocol):
+    """A journey recorder that writes a batch's side effects in the save's transaction.
+
+    ``JourneyApplication`` then passes ``save`` the keyword arguments ``batch_outcome``
+    (a ``BatchOutcome``), ``read_model_changes`` (the rows of the events being stored)
+    and ``projection`` (the tracking row to move past them when nothing precedes them
+    unprojected). The inbox is marked, the views change and the journeys are stored in
+    one commit; the pull projector then has nothing left to do for that batch.
+    """
+
+    records_batch_outcome: ClassVar[Literal[True]]
 
 
 class ProjectionTransaction(Protocol):

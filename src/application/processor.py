@@ -9,7 +9,9 @@ The steps of a batch, and why they are safe to repeat:
    a failure is retried with exponential backoff, then the event is ``dead``;
 4. fold the survivors into journeys and save them once; the journey ignores a hash it
    already applied, so a crash between this step and the next double-counts nothing;
-5. mark the batch's outcome in one transaction, then project the read models.
+5. mark the batch's outcome in one transaction, then project the read models. On
+   PostgreSQL both happen in the transaction of step 4 (see ``TransactionalBatchRecorder``),
+   and the projection step finds nothing left to do.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from src.application.journeys import JourneyApplication, SourceEvent
-from src.application.ports import Clock, EventAnalyser, EventInbox, Failure, StoredEvent
+from src.application.ports import (
+    BatchOutcome,
+    Clock,
+    EventAnalyser,
+    EventInbox,
+    Failure,
+    StoredEvent,
+)
 from src.application.projector import ReadModelProjector
 from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError
@@ -140,14 +149,16 @@ class EventQueueProcessor:
             self._inbox.release([event.id for event in claimed])
             raise
         failures.extend(analysis_failures)
+        outcome = BatchOutcome(
+            [source.event_id for source in analysed], duplicates, failures, self._clock.now()
+        )
         try:
-            fold = self._journeys.fold(analysed)
-            self._inbox.complete(
-                [source.event_id for source in analysed],
-                duplicates,
-                failures,
-                self._clock.now(),
-            )
+            # The journeys' recorder may write the outcome with them, in one commit.
+            fold = self._journeys.fold(analysed, outcome)
+            if not fold.outcome_recorded:
+                self._inbox.complete(
+                    outcome.processed, outcome.duplicates, outcome.failures, outcome.now
+                )
         except Exception as error:
             self._fail_batch(claimed, error)
             raise

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 
 from src.application.journeys import JourneyApplication
-from src.application.ports import JourneyEntry, NudgeRecord, ReadModelChanges, ReadModelStore
-from src.domain.user_journey import UserJourney
+from src.application.ports import ReadModelStore
+from src.application.read_model_changes import PROJECTION_NAME, read_model_changes
 
 logger = logging.getLogger(__name__)
 
-PROJECTION_NAME = "journey_read_models"
 STEP_SIZE = 1000
 
 
@@ -38,36 +37,8 @@ class ReadModelProjector:
                 )
                 if not notifications:
                     return total
-                changes = ReadModelChanges()
-                for notification in notifications:
-                    self._translate(self._journeys.mapper.to_domain_event(notification), changes)
+                to_domain_event = self._journeys.mapper.to_domain_event
+                changes = read_model_changes(to_domain_event(n) for n in notifications)
                 transaction.write(changes, notifications[-1].id)
             total += len(notifications)
             logger.debug("projected", extra={"notifications": len(notifications)})
-
-    @staticmethod
-    def _translate(event: object, changes: ReadModelChanges) -> None:
-        if isinstance(event, UserJourney.ActivityRecorded):
-            changes.entries.append(
-                JourneyEntry(
-                    user_id=event.user_id,
-                    event_hash=event.event_hash,
-                    event_type=event.event_type,
-                    app_source=event.app_source,
-                    timestamp=event.occurred_at,
-                )
-            )
-        elif isinstance(event, UserJourney.NudgeDetected):
-            changes.nudges.append(
-                NudgeRecord(
-                    nudge_id=event.nudge_id,
-                    user_id=event.user_id,
-                    nudge_type=event.nudge_type,
-                    shown_in=event.shown_in,
-                    target_app=event.target_app,
-                    status="active",
-                    detected_at=event.detected_at,
-                )
-            )
-        elif isinstance(event, UserJourney.NudgeConverted):
-            changes.conversions.append((event.nudge_id, event.converted_at))

@@ -139,7 +139,7 @@ def test_a_batch_that_cannot_be_saved_counts_an_attempt_for_each_event(
     world.emit("letter.generated", "phoenix-letters", "u1")
     world.emit("cv.uploaded", "phoenix-cv", "u2")
 
-    def broken_fold(events: object) -> None:
+    def broken_fold(events: object, outcome: object = None) -> None:
         raise RuntimeError("store went away")
 
     monkeypatch.setattr(world.journeys, "fold", broken_fold)

@@ -1,0 +1,105 @@
+"""A batch's writes on PostgreSQL as a few array statements, for any psycopg executor.
+
+The inbox (through SQLAlchemy's ``exec_driver_sql``) and the journey recorder (on its own
+psycopg cursor, inside the transaction that saves the journeys) send the same statements,
+so the batch outcome and the read-model rows can be written where it is cheapest.
+
+Every row travels in column arrays zipped by ``unnest``: a statement per table instead of
+one per row, and parameters in psycopg's binary format (``%(name)b``), because text-format
+arrays are escaped element by element with regular expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from src.application.ports import BatchOutcome, ReadModelChanges
+
+Execute = Callable[[str, dict[str, Any]], object]
+"""``cursor.execute`` or ``connection.exec_driver_sql``: psycopg placeholders either way."""
+
+_MARK_FINISHED = (
+    "UPDATE phoenix_events SET"
+    " status = CASE WHEN id = ANY(%(duplicates)b::bigint[]) THEN 'duplicate'"
+    " ELSE 'processed' END,"
+    " ai_processing_error = CASE WHEN id = ANY(%(duplicates)b::bigint[])"
+    " THEN ai_processing_error END,"
+    " processed_at = %(now)b::timestamptz, locked_until = NULL"
+    " WHERE id = ANY(%(finished)b::bigint[])"
+)
+_MARK_FAILED = (
+    "UPDATE phoenix_events AS e SET status = f.status, locked_until = f.retry_at,"
+    " ai_processing_error = f.error"
+    " FROM unnest(%(id)b::bigint[], %(status)b::text[], %(retry_at)b::timestamptz[],"
+    " %(error)b::text[]) AS f(id, status, retry_at, error)"
+    " WHERE e.id = f.id"
+)
+_INSERT_ENTRIES = (
+    "INSERT INTO phoenix_journey_entries"
+    " (user_id, event_hash, event_type, app_source, timestamp)"
+    " SELECT * FROM unnest(%(user_id)b::text[], %(event_hash)b::text[],"
+    " %(event_type)b::text[], %(app_source)b::text[], %(timestamp)b::timestamptz[])"
+    " ON CONFLICT DO NOTHING"
+)
+_INSERT_NUDGES = (
+    "INSERT INTO phoenix_nudges"
+    " (nudge_id, user_id, nudge_type, shown_in, target_app, status, detected_at)"
+    " SELECT * FROM unnest(%(nudge_id)b::text[], %(user_id)b::text[],"
+    " %(nudge_type)b::text[], %(shown_in)b::text[], %(target_app)b::text[],"
+    " %(status)b::text[], %(detected_at)b::timestamptz[])"
+    " ON CONFLICT DO NOTHING"
+)
+_CONVERT_NUDGES = (
+    "UPDATE phoenix_nudges AS n SET status = 'converted', converted_at = c.converted_at"
+    " FROM unnest(%(nudge_id)b::text[], %(converted_at)b::timestamptz[])"
+    " AS c(nudge_id, converted_at)"
+    " WHERE n.nudge_id = c.nudge_id"
+)
+_ENTRY_COLUMNS = ("user_id", "event_hash", "event_type", "app_source", "timestamp")
+_NUDGE_COLUMNS = (
+    "nudge_id",
+    "user_id",
+    "nudge_type",
+    "shown_in",
+    "target_app",
+    "status",
+    "detected_at",
+)
+ERROR_LIMIT = 4000
+
+
+def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:
+    """At most two statements for a whole batch, whatever its mix of outcomes."""
+    finished = [*outcome.processed, *outcome.duplicates]
+    if finished:
+        execute(
+            _MARK_FINISHED,
+            {"finished": finished, "duplicates": list(outcome.duplicates), "now": outcome.now},
+        )
+    if outcome.failures:
+        failures = outcome.failures
+        execute(
+            _MARK_FAILED,
+            {
+                "id": [failure.event_id for failure in failures],
+                "status": ["failed" if f.retry_at is not None else "dead" for f in failures],
+                "retry_at": [failure.retry_at for failure in failures],
+                "error": [failure.error[:ERROR_LIMIT] for failure in failures],
+            },
+        )
+
+
+def write_read_models(execute: Execute, changes: ReadModelChanges) -> None:
+    """Idempotent: an entry or a nudge already there is kept, a conversion set again."""
+    if changes.entries:
+        execute(_INSERT_ENTRIES, _columns(changes.entries, _ENTRY_COLUMNS))
+    if changes.nudges:
+        execute(_INSERT_NUDGES, _columns(changes.nudges, _NUDGE_COLUMNS))
+    if changes.conversions:
+        ids, times = zip(*changes.conversions, strict=True)
+        execute(_CONVERT_NUDGES, {"nudge_id": list(ids), "converted_at": list(times)})
+
+
+def _columns(rows: Sequence[object], names: Sequence[str]) -> dict[str, list[Any]]:
+    return {name: [getattr(row, name) for row in rows] for name in names}
