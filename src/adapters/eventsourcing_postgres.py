@@ -20,12 +20,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from eventsourcing.persistence import ProgrammingError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
 )
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -65,6 +71,29 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
             " WHERE notification_id < (SELECT min(notification_id) FROM inserted)), 0))"
             " SELECT notification_id FROM inserted"
         ).format(insert=self._insert_arrays_statement, **names)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The stock method, except that any error rolls the whole transaction back.
+
+        The stock one catches an error of the insert and commits before re-raising it:
+        harmless when the server raised it (the transaction is aborted already), not
+        when Python did after this recorder's own writes were sent.
+        """
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return None
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            pipeline.sync()  # a version conflict raises here, as IntegrityError
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -1,0 +1,128 @@
+"""PostgreSQL: a batch's outcome, its journeys and its read-model rows share one commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from src.adapters.eventsourcing_postgres import BatchInsertRecorder
+from src.adapters.sql_tables import events, journey_entries, nudges, projection_tracking
+from src.application.journeys import SourceEvent
+from src.application.ports import BatchOutcome, Failure, StoredEvent
+from src.application.read_model_changes import PROJECTION_NAME
+from src.entrypoints.container import Container
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+
+AT = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def flywheel(postgres_url: str) -> Iterator[Container]:
+    container = open_flywheel(make_settings(postgres_url), migrate=True)
+    container.projector().run()  # creates the tracking row, at position 0
+    try:
+        yield container
+    finally:
+        close_flywheel(container)
+
+
+def claim(container: Container, *rows: tuple[str, str, str]) -> list[StoredEvent]:
+    container.ingestion().publish(
+        [
+            {"event_type": kind, "app_source": app, "user_id": user, "payload": {"n": n}}
+            for n, (kind, app, user) in enumerate(rows)
+        ]
+    )
+    return container.inbox().claim(len(rows), AT, AT + timedelta(minutes=5))
+
+
+def sources(claimed: list[StoredEvent]) -> list[SourceEvent]:
+    return [
+        SourceEvent(e.id, e.event_hash or "", e.event_type, e.app_source, e.user_id, AT)
+        for e in claimed
+    ]
+
+
+def statuses(container: Container) -> dict[int, str]:
+    with container.engine().connect() as connection:
+        return dict(connection.execute(select(events.c.id, events.c.status)).all())
+
+
+def tracking_position(container: Container) -> int:
+    with container.engine().connect() as connection:
+        return int(
+            connection.execute(
+                select(projection_tracking.c.position).where(
+                    projection_tracking.c.name == PROJECTION_NAME
+                )
+            ).scalar_one()
+        )
+
+
+def count(container: Container, table: Any) -> int:
+    with container.engine().connect() as connection:
+        return len(connection.execute(select(table)).all())
+
+
+def test_the_save_marks_the_batch_projects_it_and_moves_the_tracking_row(
+    flywheel: Container,
+) -> None:
+    claimed = claim(
+        flywheel,
+        ("letter.generated", "phoenix-letters", "u1"),
+        ("job_offer.analyzed", "phoenix-letters", "u1"),
+        ("cv.uploaded", "phoenix-cv", "u2"),
+    )
+    first, second, third = (event.id for event in claimed)
+    outcome = BatchOutcome([first, second], [], [Failure(third, "boom", None)], AT)
+
+    result = flywheel.journeys().fold(sources(claimed[:2]), outcome)
+
+    assert result.outcome_recorded
+    assert statuses(flywheel) == {first: "processed", second: "processed", third: "dead"}
+    assert count(flywheel, journey_entries) == 2
+    assert count(flywheel, nudges) == 1  # two letters' events: the CV nudge
+    notifications = flywheel.journeys().recorder.max_notification_id()
+    assert tracking_position(flywheel) == notifications
+    assert flywheel.projector().run() == 0  # nothing left for the pull projection
+
+
+def test_the_tracking_row_waits_for_notifications_saved_before_the_batch(
+    flywheel: Container,
+) -> None:
+    earlier = claim(flywheel, ("letter.generated", "phoenix-letters", "u1"))
+    flywheel.journeys().fold(sources(earlier))  # no outcome: left to the pull projection
+    later = claim(flywheel, ("cv.uploaded", "phoenix-cv", "u2"))
+    outcome = BatchOutcome([later[0].id], [], [], AT)
+
+    assert flywheel.journeys().fold(sources(later), outcome).outcome_recorded
+
+    assert tracking_position(flywheel) == 0  # a notification before the batch is unprojected
+    assert count(flywheel, journey_entries) == 1  # ... though the batch's own rows are there
+    saved = flywheel.journeys().recorder.max_notification_id()
+    assert flywheel.projector().run() == saved  # the pull catches up, over the batch's too
+    assert count(flywheel, journey_entries) == 2
+    assert tracking_position(flywheel) == saved
+
+
+def test_a_failed_save_writes_neither_the_outcome_nor_the_read_models(
+    flywheel: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claimed = claim(flywheel, ("letter.generated", "phoenix-letters", "u1"))
+
+    def insert_fails(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    # The outcome and the views are written first, then the insert fails: all rolled back.
+    monkeypatch.setattr(BatchInsertRecorder, "_insert_stored_events", insert_fails)
+    with pytest.raises(RuntimeError, match="disk full"):
+        flywheel.journeys().fold(sources(claimed), BatchOutcome([claimed[0].id], [], [], AT))
+
+    assert statuses(flywheel) == {claimed[0].id: "processing"}
+    assert count(flywheel, journey_entries) == 0
+    assert tracking_position(flywheel) == 0
