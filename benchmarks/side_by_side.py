@@ -503,6 +503,7 @@ COMPONENTS = (
     ("aggregate loads", "get_journey", "journeys.py"),
     ("aggregate loads", "get", "eventsourcing/application.py"),
     ("eventsourcing save", "save", "eventsourcing/application.py"),
+    ("save: mark, views, journeys (one commit)", "_save_journeys", "journeys.py"),
     ("domain fold (record, nudges)", "record", "user_journey.py"),
     ("domain fold (record, nudges)", "detect_nudges", "user_journey.py"),
     ("projection", "run", "projector.py"),

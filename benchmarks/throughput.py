@@ -79,9 +79,10 @@ def run(store: str, url: str, events: int, users: int, batch_size: int) -> None:
         rows = backlog(events, users)
         for start in range(0, len(rows), 1000):
             container.ingestion().publish(rows[start : start + 1000])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         summary = asyncio.run(container.processor().drain())
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
         figures = container.queries().get_ecosystem(30)
     finally:
         close_flywheel(container)
@@ -93,7 +94,8 @@ def run(store: str, url: str, events: int, users: int, batch_size: int) -> None:
     print(
         f"{store:<10} {events:>7} events {users:>6} users  batch {batch_size:>4}  "
         f"{seconds:7.2f} s  {events / seconds:8.0f} events/s  "
-        f"nudges {summary.nudges_detected:>6}  peak RSS {peak_mib:6.0f} MiB"
+        f"nudges {summary.nudges_detected:>6}  peak RSS {peak_mib:6.0f} MiB  "
+        f"worker CPU {100 * cpu_seconds / seconds:3.0f} %"
     )
 
 

@@ -27,10 +27,17 @@ FROM {snapshots} AS s
 WHERE s.originator_id = ANY(CAST(:ids AS uuid[]))
 ORDER BY s.originator_id, s.originator_version DESC
 """
+# A LATERAL subquery kept apart by OFFSET 0 (no pull-up into a join), so each journey is
+# an index range scan whatever the statistics say: a plain join was planned as a hash
+# join over the whole events table, once per batch, which made long drains quadratic.
 _POSTGRES_EVENTS = """
 SELECT e.originator_id, e.originator_version, e.topic, e.state
 FROM unnest(CAST(:ids AS uuid[]), CAST(:versions AS bigint[])) AS v(id, version)
-JOIN {events} AS e ON e.originator_id = v.id AND e.originator_version > v.version
+CROSS JOIN LATERAL (
+    SELECT * FROM {events} AS x
+    WHERE x.originator_id = v.id AND x.originator_version > v.version
+    OFFSET 0
+) AS e
 ORDER BY e.originator_id, e.originator_version
 """
 _SQLITE_SNAPSHOTS = """
