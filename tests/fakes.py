@@ -88,12 +88,19 @@ class FakeEventInbox:
 
     def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
         claimed: list[StoredEvent] = []
+        in_hand = {
+            row.event.user_id
+            for row in self.rows.values()
+            if row.status == "processing" and row.locked_until and row.locked_until > now
+        }
         for row in sorted(self.rows.values(), key=lambda r: r.event.id):
             if len(claimed) == limit:
                 break
             if row.status not in ("pending", "failed", "processing"):
                 continue
             if row.locked_until is not None and row.locked_until > now:
+                continue
+            if row.event.user_id in in_hand:
                 continue
             row.event = replace(row.event, attempts=row.event.attempts + 1)
             row.status = "processing"

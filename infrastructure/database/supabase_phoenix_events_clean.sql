@@ -42,6 +42,9 @@ COMMENT ON TABLE phoenix_events IS
 -- The worker's claim scans unfinished events in id order; finished ones stay out.
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_claimable
     ON phoenix_events (id) WHERE status IN ('pending', 'failed', 'processing');
+-- Users with a batch in hand: the claim leaves their other events to that batch's worker.
+CREATE INDEX IF NOT EXISTS ix_phoenix_events_user_processing
+    ON phoenix_events (user_id) WHERE status = 'processing';
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_user_timestamp ON phoenix_events (user_id, "timestamp");
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_timestamp ON phoenix_events ("timestamp");
 

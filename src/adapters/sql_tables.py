@@ -98,6 +98,13 @@ events = Table(
         postgresql_where=text("status IN ('pending', 'failed', 'processing')"),
         sqlite_where=text("status IN ('pending', 'failed', 'processing')"),
     ),
+    # Users with a batch in hand: the claim leaves their other events to that worker.
+    Index(
+        "ix_phoenix_events_user_processing",
+        "user_id",
+        postgresql_where=text("status = 'processing'"),
+        sqlite_where=text("status = 'processing'"),
+    ),
     Index("ix_phoenix_events_user_timestamp", "user_id", "timestamp"),
     Index("ix_phoenix_events_timestamp", "timestamp"),
 )

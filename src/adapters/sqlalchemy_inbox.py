@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     any_,
     case,
+    exists,
     func,
     or_,
     select,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from src.adapters.postgres_batch_sql import ERROR_LIMIT, mark_outcome
 from src.adapters.sql_database import read_connection
@@ -73,11 +75,20 @@ class SqlAlchemyEventInbox:
         return AppendResult(accepted=accepted, duplicates=len(new_events) - accepted)
 
     def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
+        in_hand = aliased(events)
         claimable = (
             select(events.c.id)
             .where(
                 events.c.status.in_(UNFINISHED),
                 or_(events.c.locked_until.is_(None), events.c.locked_until <= now),
+                # A user whose events another worker has in hand is left to that worker
+                # until its lease ends: two workers folding one journey at once collide
+                # at save time, and the loser folds its whole batch again.
+                ~exists().where(
+                    in_hand.c.user_id == events.c.user_id,
+                    in_hand.c.status == "processing",
+                    in_hand.c.locked_until > now,
+                ),
             )
             .order_by(events.c.id)
             .limit(limit)

@@ -35,7 +35,7 @@ def test_append_refuses_a_second_row_with_the_same_hash(inbox: EventInbox) -> No
 
 
 def test_claim_leases_events_in_arrival_order_and_counts_the_attempt(inbox: EventInbox) -> None:
-    inbox.append([event(key=str(n)) for n in range(5)])
+    inbox.append([event(user=f"u{n}", key=str(n)) for n in range(5)])
     claimed = inbox.claim(3, T0, LATER)
     assert [e.idempotency_key for e in claimed] == ["0", "1", "2"]
     assert all(e.attempts == 1 and e.event_hash for e in claimed)
@@ -45,6 +45,24 @@ def test_claim_leases_events_in_arrival_order_and_counts_the_attempt(inbox: Even
     assert inbox.claim(10, T0, LATER) == []
     status = inbox.queue_status(T0)
     assert (status.pending, status.processing) == (0, 5)
+
+
+def test_a_user_with_events_in_hand_waits_for_that_batch(inbox: EventInbox) -> None:
+    inbox.append([event("u1", key="1"), event("u2", key="2")])
+    (first, _) = inbox.claim(10, T0, LATER)
+    inbox.append([event("u1", key="3"), event("u3", key="4")])
+    assert [e.idempotency_key for e in inbox.claim(10, T0, LATER)] == ["4"]  # u1 is in hand
+    inbox.complete([first.id], [], [], T0)
+    assert [e.idempotency_key for e in inbox.claim(10, T0, LATER)] == ["3"]
+
+
+def test_a_user_whose_lease_expired_is_claimable_again(inbox: EventInbox) -> None:
+    inbox.append([event("u1", key="1")])
+    inbox.claim(10, T0, LATER)
+    inbox.append([event("u1", key="2")])
+    assert inbox.claim(10, T0, LATER) == []
+    later = [e.idempotency_key for e in inbox.claim(10, LATER, LATER + timedelta(minutes=5))]
+    assert later == ["1", "2"]
 
 
 def test_an_expired_lease_makes_the_event_claimable_again(inbox: EventInbox) -> None:
