@@ -199,8 +199,12 @@ def run_workers(template: str, events: int, workers: int) -> Result:
                 return row is not None
 
             def all_processed() -> bool:
-                left = probe.execute(f"SELECT count(*) FROM phoenix_events WHERE {UNFINISHED}")
-                return left.fetchone() == (0,)
+                # EXISTS stops at the first unfinished row: a count(*) every 0.25 s took
+                # CPU from the workers it was timing.
+                left = probe.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM phoenix_events WHERE {UNFINISHED})"
+                )
+                return left.fetchone() == (False,)
 
             def all_projected() -> bool:
                 entries = probe.execute("SELECT count(*) FROM phoenix_journey_entries")
