@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    Integer,
     and_,
     any_,
+    bindparam,
     case,
-    exists,
     func,
     or_,
     select,
@@ -29,7 +30,7 @@ from sqlalchemy.orm import aliased
 
 from src.adapters.postgres_batch_sql import ERROR_LIMIT, mark_outcome
 from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import events
+from src.adapters.sql_tables import UtcDateTime, events
 from src.application.ports import (
     AppendResult,
     BatchOutcome,
@@ -47,6 +48,7 @@ class SqlAlchemyEventInbox:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._claim = _claim_statement(engine.dialect.name)
 
     def append(self, new_events: Sequence[NewEvent]) -> AppendResult:
         if not new_events:
@@ -75,51 +77,10 @@ class SqlAlchemyEventInbox:
         return AppendResult(accepted=accepted, duplicates=len(new_events) - accepted)
 
     def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
-        in_hand = aliased(events)
-        claimable = (
-            select(events.c.id)
-            .where(
-                events.c.status.in_(UNFINISHED),
-                or_(events.c.locked_until.is_(None), events.c.locked_until <= now),
-                # A user whose events another worker has in hand is left to that worker
-                # until its lease ends: two workers folding one journey at once collide
-                # at save time, and the loser folds its whole batch again.
-                ~exists().where(
-                    in_hand.c.user_id == events.c.user_id,
-                    in_hand.c.status == "processing",
-                    in_hand.c.locked_until > now,
-                ),
-            )
-            .order_by(events.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        if self._engine.dialect.name == "postgresql":
-            # ``id = ANY(ARRAY(subquery))`` makes PostgreSQL look the claimed ids up by
-            # primary key; ``id IN (subquery)`` gets planned as a hash join over a scan of
-            # the whole table, which makes a large backlog drain in quadratic time.
-            chosen = events.c.id == any_(func.array(claimable.scalar_subquery()))
-        else:
-            chosen = events.c.id.in_(claimable.scalar_subquery())
-        statement = (
-            update(events)
-            .where(chosen)
-            .values(status="processing", locked_until=lease_until, attempts=events.c.attempts + 1)
-            .returning(
-                events.c.id,
-                events.c.event_type,
-                events.c.app_source,
-                events.c.user_id,
-                events.c.payload,
-                events.c.timestamp,
-                events.c.idempotency_key,
-                events.c.event_hash,
-                events.c.attempts,
-            )
-        )
+        parameters = {"limit": limit, "now": now, "lease_until": lease_until}
         with self._engine.begin() as connection:
-            rows = connection.execute(statement).all()
-        claimed = [StoredEvent(**row._mapping) for row in rows]
+            rows = connection.execute(self._claim, parameters).all()
+        claimed = [StoredEvent(*row) for row in rows]
         claimed.sort(key=lambda event: event.id)
         return claimed
 
@@ -226,3 +187,60 @@ class SqlAlchemyEventInbox:
                 .values(status="pending", attempts=0, locked_until=None, processed_at=None)
             )
         return int(result.rowcount)
+
+
+def _claim_statement(dialect: str) -> Any:
+    """``UPDATE … WHERE id IN (claimable, locked, skipping locked) RETURNING …``, built once.
+
+    Parameters ``limit``, ``now`` and ``lease_until``; the columns come back in the order
+    of ``StoredEvent``'s fields.
+    """
+    now = bindparam("now", type_=UtcDateTime())
+    in_hand = aliased(events, name="in_hand")
+    claimable = (
+        select(events.c.id)
+        .where(
+            events.c.status.in_(UNFINISHED),
+            or_(events.c.locked_until.is_(None), events.c.locked_until <= now),
+            # A user whose events another worker has in hand is left to that worker until
+            # its lease ends: two workers folding one journey at once collide at save
+            # time, and the loser folds its whole batch again. NOT IN, so PostgreSQL
+            # hashes the (few) users in hand once; NOT EXISTS was planned as a nested
+            # loop over every row in hand for each candidate.
+            events.c.user_id.not_in(
+                select(in_hand.c.user_id).where(
+                    in_hand.c.status == "processing", in_hand.c.locked_until > now
+                )
+            ),
+        )
+        .order_by(events.c.id)
+        .limit(bindparam("limit", type_=Integer()))
+        .with_for_update(skip_locked=True)
+    )
+    if dialect == "postgresql":
+        # ``id = ANY(ARRAY(subquery))`` makes PostgreSQL look the claimed ids up by
+        # primary key; ``id IN (subquery)`` gets planned as a hash join over a scan of
+        # the whole table, which makes a large backlog drain in quadratic time.
+        chosen = events.c.id == any_(func.array(claimable.scalar_subquery()))
+    else:
+        chosen = events.c.id.in_(claimable.scalar_subquery())
+    return (
+        update(events)
+        .where(chosen)
+        .values(
+            status="processing",
+            locked_until=bindparam("lease_until", type_=UtcDateTime()),
+            attempts=events.c.attempts + 1,
+        )
+        .returning(
+            events.c.id,
+            events.c.event_type,
+            events.c.app_source,
+            events.c.user_id,
+            events.c.payload,
+            events.c.timestamp,
+            events.c.idempotency_key,
+            events.c.event_hash,
+            events.c.attempts,
+        )
+    )
