@@ -36,7 +36,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from src.adapters.postgres_batch_sql import Execute, mark_outcome, write_read_models
+from src.adapters.postgres_batch_sql import (
+    ASYNC_COMMIT,
+    Execute,
+    mark_outcome,
+    write_read_models,
+)
 from src.application.ports import BatchOutcome, ReadModelChanges
 
 
@@ -102,6 +107,7 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
         execute = cast(Execute, curs.execute)
         outcome: BatchOutcome | None = kwargs.get("batch_outcome")
         if outcome is not None:
+            curs.execute(ASYNC_COMMIT)
             mark_outcome(execute, outcome)
         changes: ReadModelChanges | None = kwargs.get("read_model_changes")
         if changes is not None:

@@ -68,6 +68,15 @@ _NUDGE_COLUMNS = (
 )
 ERROR_LIMIT = 4000
 
+ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
+"""For the worker's own transactions: claims, and the commit that saves and marks a batch.
+
+Their commit need not wait for the WAL flush. A crash can only lose such a transaction
+whole: a lost claim leaves its events claimable, a lost save leaves them ``processing``
+until the lease brings them back, and the batch is done again with nothing counted twice.
+Events themselves are still committed durably, by whoever publishes them.
+"""
+
 
 def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:
     """At most two statements for a whole batch, whatever its mix of outcomes."""

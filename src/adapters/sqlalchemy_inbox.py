@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from src.adapters.postgres_batch_sql import ERROR_LIMIT, mark_outcome
+from src.adapters.postgres_batch_sql import ASYNC_COMMIT, ERROR_LIMIT, mark_outcome
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
 from src.application.ports import (
@@ -49,6 +49,7 @@ class SqlAlchemyEventInbox:
         self._engine = engine
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         self._claim = _claim_statement(engine.dialect.name)
+        self._postgres = engine.dialect.name == "postgresql"
 
     def append(self, new_events: Sequence[NewEvent]) -> AppendResult:
         if not new_events:
@@ -79,6 +80,8 @@ class SqlAlchemyEventInbox:
     def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
         parameters = {"limit": limit, "now": now, "lease_until": lease_until}
         with self._engine.begin() as connection:
+            if self._postgres:
+                connection.exec_driver_sql(ASYNC_COMMIT)
             rows = connection.execute(self._claim, parameters).all()
         claimed = [StoredEvent(*row) for row in rows]
         claimed.sort(key=lambda event: event.id)
@@ -107,7 +110,8 @@ class SqlAlchemyEventInbox:
         now: datetime,
     ) -> None:
         with self._engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
+            if self._postgres:
+                connection.exec_driver_sql(ASYNC_COMMIT)
                 outcome = BatchOutcome(processed, duplicates, failures, now)
                 mark_outcome(connection.exec_driver_sql, outcome)
                 return
