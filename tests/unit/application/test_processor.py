@@ -3,7 +3,8 @@ import logging
 
 import pytest
 
-from src.application.ports import RequeueSelection
+from src.application.journeys import FoldResult
+from src.application.ports import BatchOutcome, RequeueSelection
 from tests.fakes import FailingAnalyser, RecordingAnalyser
 from tests.unit.application.conftest import World
 
@@ -147,3 +148,21 @@ def test_a_batch_that_cannot_be_saved_counts_an_attempt_for_each_event(
         drain(world, max_attempts=3)
     assert [world.inbox.status_of(i) for i in (1, 2)] == ["failed", "failed"]
     assert "batch failed: RuntimeError: store went away" in (world.inbox.error_of(1) or "")
+
+
+def test_an_outcome_the_journeys_recorded_is_not_marked_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.emit("letter.generated", "phoenix-letters", "u1")
+    handed: list[BatchOutcome] = []
+
+    def fold_that_records(events: object, outcome: BatchOutcome | None = None) -> FoldResult:
+        assert outcome is not None
+        handed.append(outcome)
+        return FoldResult(recorded=1, replayed=0, nudges_detected=0, outcome_recorded=True)
+
+    monkeypatch.setattr(world.journeys, "fold", fold_that_records)
+    assert drain(world).processed == 1
+    assert [list(outcome.processed) for outcome in handed] == [[1]]
+    # The recorder (here: nobody) owned the marking: the processor did not mark it again.
+    assert world.inbox.status_of(1) == "processing"
