@@ -157,6 +157,11 @@ def create_schema(engine: Engine) -> list[str]:
     if engine.dialect.name != "postgresql":
         existing = set(inspect(engine).get_table_names())
         metadata.create_all(engine, checkfirst=True)
+        # create_all adds indexes only with the tables it creates: an index a newer
+        # version added to an existing table is created here.
+        for table in metadata.tables.values():
+            for index in table.indexes:
+                index.create(engine, checkfirst=True)
         return [name for name in metadata.tables if name not in existing]
     with engine.begin() as connection:
         # One migration at a time (workers started together all migrate): concurrent

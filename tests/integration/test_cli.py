@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import create_engine, inspect
 
+from src.adapters.sql_database import sqlalchemy_url
 from src.entrypoints.cli import main
 
 
@@ -132,3 +134,18 @@ def test_a_wrong_setting_names_itself(
     monkeypatch.setenv(name, value)
     assert main(["status"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_migrate_adds_an_index_a_newer_version_brought_to_an_existing_table(
+    store: str,
+) -> None:
+    assert main(["migrate"]) == 0
+    engine = create_engine(sqlalchemy_url(store))
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP INDEX ix_phoenix_events_user_processing")
+        assert main(["migrate"]) == 0
+        indexes = {index["name"] for index in inspect(engine).get_indexes("phoenix_events")}
+    finally:
+        engine.dispose()
+    assert "ix_phoenix_events_user_processing" in indexes
