@@ -142,9 +142,17 @@ def assert_exactly_once(url: str, per_user: Counter[str]) -> None:
             )
         )
         nudges = connection.execute("SELECT count(*) FROM phoenix_nudges").fetchone()
+        conversions = connection.execute(
+            "SELECT count(*) FROM phoenixjourneys_events"
+            " WHERE convert_from(state, 'UTF8')::jsonb ? 'by_event_hash'"
+        ).fetchone()
+        converted = connection.execute(
+            "SELECT count(*) FROM phoenix_nudges WHERE status = 'converted'"
+        ).fetchone()
     assert statuses == {"processed": total}
     assert facts == (total, total), "a source event was folded into a journey twice"
     assert detections is not None
     assert detections[0] == detections[1], "a nudge was detected twice"
     assert nudges == (detections[0],)
+    assert converted == conversions, "the read model missed or invented a conversion"
     assert entries == dict(per_user)
