@@ -17,14 +17,14 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import Engine, TextClause, text
+from sqlalchemy import Engine, text
 
 from src.adapters.sql_database import read_connection
 
 _POSTGRES_SNAPSHOTS = """
 SELECT DISTINCT ON (s.originator_id) s.originator_id, s.originator_version, s.topic, s.state
 FROM {snapshots} AS s
-WHERE s.originator_id = ANY(CAST(:ids AS uuid[]))
+WHERE s.originator_id = ANY(%(ids)b::uuid[])
 ORDER BY s.originator_id, s.originator_version DESC
 """
 # A LATERAL subquery kept apart by OFFSET 0 (no pull-up into a join), so each journey is
@@ -32,7 +32,7 @@ ORDER BY s.originator_id, s.originator_version DESC
 # join over the whole events table, once per batch, which made long drains quadratic.
 _POSTGRES_EVENTS = """
 SELECT e.originator_id, e.originator_version, e.topic, e.state
-FROM unnest(CAST(:ids AS uuid[]), CAST(:versions AS bigint[])) AS v(id, version)
+FROM unnest(%(ids)b::uuid[], %(versions)b::bigint[]) AS v(id, version)
 CROSS JOIN LATERAL (
     SELECT * FROM {events} AS x
     WHERE x.originator_id = v.id AND x.originator_version > v.version
@@ -69,8 +69,10 @@ class SqlAlchemyJourneyHistory:
             if self._postgres
             else (_SQLITE_SNAPSHOTS, _SQLITE_EVENTS)
         )
-        self._snapshots_query: TextClause = text(snapshots.format(**names))
-        self._events_query: TextClause = text(events.format(**names))
+        # PostgreSQL's queries go straight to psycopg, their arrays in binary format
+        # (``%(name)b``): in text format each id is escaped with regular expressions.
+        self._snapshots_query = snapshots.format(**names)
+        self._events_query = events.format(**names)
 
     @classmethod
     def for_application(
@@ -96,9 +98,12 @@ class SqlAlchemyJourneyHistory:
             parameters = {"pairs": json.dumps(pairs)}
         return self._fetch(self._events_query, parameters)
 
-    def _fetch(self, query: TextClause, parameters: Mapping[str, Any]) -> list[StoredEvent]:
+    def _fetch(self, query: str, parameters: Mapping[str, Any]) -> list[StoredEvent]:
         with read_connection(self._engine) as connection:
-            rows = connection.execute(query, parameters).all()
+            if self._postgres:
+                rows = connection.exec_driver_sql(query, dict(parameters)).all()
+            else:
+                rows = connection.execute(text(query), parameters).all()
         return [
             StoredEvent(
                 originator_id=row[0] if isinstance(row[0], UUID) else UUID(str(row[0])),
