@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from src.application.ports import (
     AppendResult,
+    BatchOutcome,
     EcosystemFigures,
-    Failure,
     Journey,
     JourneyEntry,
     NudgeRecord,
@@ -115,20 +115,14 @@ class FakeEventInbox:
         row.event = replace(row.event, event_hash=event_hash)
         return True
 
-    def complete(
-        self,
-        processed: Sequence[int],
-        duplicates: Sequence[int],
-        failures: Sequence[Failure],
-        now: datetime,
-    ) -> None:
-        for event_id in processed:
+    def complete(self, outcome: BatchOutcome) -> None:
+        for event_id in outcome.processed:
             row = self.rows[event_id]
             row.status, row.locked_until, row.error = "processed", None, None
-        for event_id in duplicates:
+        for event_id in outcome.duplicates:
             row = self.rows[event_id]
             row.status, row.locked_until = "duplicate", None
-        for failure in failures:
+        for failure in outcome.failures:
             row = self.rows[failure.event_id]
             row.status = "failed" if failure.retry_at is not None else "dead"
             row.locked_until = failure.retry_at

@@ -34,7 +34,6 @@ from src.adapters.sql_tables import UtcDateTime, events
 from src.application.ports import (
     AppendResult,
     BatchOutcome,
-    Failure,
     QueueStatus,
     RequeueSelection,
     StoredEvent,
@@ -47,9 +46,9 @@ UNFINISHED = ("pending", "failed", "processing")
 class SqlAlchemyEventInbox:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        self._claim = _claim_statement(engine.dialect.name)
         self._postgres = engine.dialect.name == "postgresql"
+        self._insert = pg_insert if self._postgres else sqlite_insert
+        self._claim = _claim_statement(postgres=self._postgres)
 
     def append(self, new_events: Sequence[NewEvent]) -> AppendResult:
         if not new_events:
@@ -102,34 +101,28 @@ class SqlAlchemyEventInbox:
             return False
         return True
 
-    def complete(
-        self,
-        processed: Sequence[int],
-        duplicates: Sequence[int],
-        failures: Sequence[Failure],
-        now: datetime,
-    ) -> None:
+    def complete(self, outcome: BatchOutcome) -> None:
         with self._engine.begin() as connection:
             if self._postgres:
                 connection.exec_driver_sql(ASYNC_COMMIT)
-                outcome = BatchOutcome(processed, duplicates, failures, now)
                 mark_outcome(connection.exec_driver_sql, outcome)
                 return
-            if processed or duplicates:
+            finished, duplicates = [*outcome.processed, *outcome.duplicates], outcome.duplicates
+            if finished:
                 connection.execute(
                     update(events)
-                    .where(events.c.id.in_([*processed, *duplicates]))
+                    .where(events.c.id.in_(finished))
                     .values(
                         status=case((events.c.id.in_(duplicates), "duplicate"), else_="processed"),
                         ai_processing_error=case(
                             (events.c.id.in_(duplicates), events.c.ai_processing_error),
                             else_=None,
                         ),
-                        processed_at=now,
+                        processed_at=outcome.now,
                         locked_until=None,
                     )
                 )
-            for failure in failures:
+            for failure in outcome.failures:
                 connection.execute(
                     update(events)
                     .where(events.c.id == failure.event_id)
@@ -193,7 +186,7 @@ class SqlAlchemyEventInbox:
         return int(result.rowcount)
 
 
-def _claim_statement(dialect: str) -> Any:
+def _claim_statement(*, postgres: bool) -> Any:
     """``UPDATE … WHERE id IN (claimable, locked, skipping locked) RETURNING …``, built once.
 
     Parameters ``limit``, ``now`` and ``lease_until``; the columns come back in the order
@@ -221,7 +214,7 @@ def _claim_statement(dialect: str) -> Any:
         .limit(bindparam("limit", type_=Integer()))
         .with_for_update(skip_locked=True)
     )
-    if dialect == "postgresql":
+    if postgres:
         # ``id = ANY(ARRAY(subquery))`` makes PostgreSQL look the claimed ids up by
         # primary key; ``id IN (subquery)`` gets planned as a hash join over a scan of
         # the whole table, which makes a large backlog drain in quadratic time.

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, TextClause, text
 
 from src.adapters.sql_database import read_connection
 
@@ -71,8 +71,11 @@ class SqlAlchemyJourneyHistory:
         )
         # PostgreSQL's queries go straight to psycopg, their arrays in binary format
         # (``%(name)b``): in text format each id is escaped with regular expressions.
-        self._snapshots_query = snapshots.format(**names)
-        self._events_query = events.format(**names)
+        self._snapshots_query: str | TextClause = snapshots.format(**names)
+        self._events_query: str | TextClause = events.format(**names)
+        if not self._postgres:
+            self._snapshots_query = text(self._snapshots_query)
+            self._events_query = text(self._events_query)
 
     @classmethod
     def for_application(
@@ -98,12 +101,12 @@ class SqlAlchemyJourneyHistory:
             parameters = {"pairs": json.dumps(pairs)}
         return self._fetch(self._events_query, parameters)
 
-    def _fetch(self, query: str, parameters: Mapping[str, Any]) -> list[StoredEvent]:
+    def _fetch(self, query: str | TextClause, parameters: Mapping[str, Any]) -> list[StoredEvent]:
         with read_connection(self._engine) as connection:
-            if self._postgres:
+            if isinstance(query, str):
                 rows = connection.exec_driver_sql(query, dict(parameters)).all()
             else:
-                rows = connection.execute(text(query), parameters).all()
+                rows = connection.execute(query, parameters).all()
         return [
             StoredEvent(
                 originator_id=row[0] if isinstance(row[0], UUID) else UUID(str(row[0])),

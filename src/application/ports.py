@@ -101,13 +101,7 @@ class EventInbox(Protocol):
         """Give a row that arrived without a hash its hash; False when a twin already has it."""
         ...
 
-    def complete(
-        self,
-        processed: Sequence[int],
-        duplicates: Sequence[int],
-        failures: Sequence[Failure],
-        now: datetime,
-    ) -> None:
+    def complete(self, outcome: BatchOutcome) -> None:
         """Record a batch's outcome in one transaction."""
         ...
 

@@ -156,9 +156,7 @@ class EventQueueProcessor:
             # The journeys' recorder may write the outcome with them, in one commit.
             fold = self._journeys.fold(analysed, outcome)
             if not fold.outcome_recorded:
-                self._inbox.complete(
-                    outcome.processed, outcome.duplicates, outcome.failures, outcome.now
-                )
+                self._inbox.complete(outcome)
         except Exception as error:
             self._fail_batch(claimed, error)
             raise
@@ -194,12 +192,8 @@ class EventQueueProcessor:
         message = f"batch failed: {describe(error)}"
         logger.warning("batch failed", extra={"events": len(claimed), "error": message})
         try:
-            self._inbox.complete(
-                [],
-                [],
-                [self._failure(event, message, quiet=True) for event in claimed],
-                self._clock.now(),
-            )
+            failures = [self._failure(event, message, quiet=True) for event in claimed]
+            self._inbox.complete(BatchOutcome([], [], failures, self._clock.now()))
         except Exception:  # noqa: BLE001 - the original error is the one worth raising
             logger.warning("could not record the batch failure; the lease will expire")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from src.application.ports import EventInbox, Failure, RequeueSelection
+from src.application.ports import BatchOutcome, EventInbox, Failure, RequeueSelection
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
 from tests.integration.conftest import T0
@@ -52,7 +52,7 @@ def test_a_user_with_events_in_hand_waits_for_that_batch(inbox: EventInbox) -> N
     (first, _) = inbox.claim(10, T0, LATER)
     inbox.append([event("u1", key="3"), event("u3", key="4")])
     assert [e.idempotency_key for e in inbox.claim(10, T0, LATER)] == ["4"]  # u1 is in hand
-    inbox.complete([first.id], [], [], T0)
+    inbox.complete(BatchOutcome([first.id], [], [], T0))
     assert [e.idempotency_key for e in inbox.claim(10, T0, LATER)] == ["3"]
 
 
@@ -76,7 +76,9 @@ def test_an_expired_lease_makes_the_event_claimable_again(inbox: EventInbox) -> 
 def test_complete_records_each_outcome(inbox: EventInbox) -> None:
     inbox.append([event(key=str(n)) for n in range(4)])
     a, b, c, d = (e.id for e in inbox.claim(10, T0, LATER))
-    inbox.complete([a], [b], [Failure(c, "boom", LATER), Failure(d, "fatal", None)], T0)
+    inbox.complete(
+        BatchOutcome([a], [b], [Failure(c, "boom", LATER), Failure(d, "fatal", None)], T0)
+    )
     status = inbox.queue_status(T0)
     assert (status.processed, status.duplicates, status.failed, status.dead) == (1, 1, 1, 1)
     assert inbox.claim(10, T0, LATER) == []
@@ -102,7 +104,7 @@ def test_release_puts_events_back_without_an_attempt(inbox: EventInbox) -> None:
 def test_requeue_by_status_ids_and_since(inbox: EventInbox) -> None:
     inbox.append([event(key=str(n), timestamp=T0 + timedelta(days=n)) for n in range(3)])
     a, b, c = (e.id for e in inbox.claim(10, T0, LATER))
-    inbox.complete([a], [], [Failure(b, "x", None), Failure(c, "y", LATER)], T0)
+    inbox.complete(BatchOutcome([a], [], [Failure(b, "x", None), Failure(c, "y", LATER)], T0))
     assert inbox.requeue(RequeueSelection(status="dead")) == 1
     assert inbox.requeue(RequeueSelection(event_ids=(a, 999_999))) == 1
     assert inbox.requeue(RequeueSelection(since=T0 + timedelta(days=2))) == 1
