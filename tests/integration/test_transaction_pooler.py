@@ -11,6 +11,7 @@ import asyncio
 
 import pytest
 
+from src.adapters.sql_database import create_postgres_engine
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.pgbouncer import free_port, pgbouncer
@@ -41,3 +42,25 @@ def test_the_whole_path_works_through_a_transaction_pooler(postgres_url: str) ->
     assert (summary.processed, summary.failed, summary.dead) == (600, 0, 0)
     assert (figures.total_events, figures.unique_users) == (600, 41)
     assert nudges == []  # every user used both apps
+
+
+
+def test_direct_connections_turn_jit_off(postgres_url: str) -> None:
+    """JIT compiling cost a batch's journey load 2.4 ms for a 0.6 ms query."""
+    engine = create_postgres_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+    finally:
+        engine.dispose()
+
+
+def test_pooled_connections_send_no_startup_options(postgres_url: str) -> None:
+    """A pooler (PgBouncer here, Supabase's on 6543) refuses the ``options`` parameter."""
+    with pgbouncer(postgres_url, free_port()) as pooler_url:
+        engine = create_postgres_engine(pooler_url)
+        try:
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("SHOW jit").scalar() == "on"
+        finally:
+            engine.dispose()
