@@ -44,7 +44,6 @@ def test_the_whole_path_works_through_a_transaction_pooler(postgres_url: str) ->
     assert nudges == []  # every user used both apps
 
 
-
 def test_direct_connections_turn_jit_off(postgres_url: str) -> None:
     """JIT compiling cost a batch's journey load 2.4 ms for a 0.6 ms query."""
     engine = create_postgres_engine(postgres_url)
