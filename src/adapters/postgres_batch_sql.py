@@ -77,6 +77,16 @@ until the lease brings them back, and the batch is done again with nothing count
 Events themselves are still committed durably, by whoever publishes them.
 """
 
+CLAIM_TURN = "SELECT pg_advisory_xact_lock(4262024001)"
+"""Taken first in a claim's transaction, so claims run one at a time across workers.
+
+The claim leaves alone users whose events another batch holds, but two claims running at
+once cannot see each other's batch: both took events of the same users, and one of the
+two batches then met a version conflict at save and was folded again (15 % of batches
+with 2 workers). One at a time, each claim sees every batch claimed before it. A claim
+takes 1 to 3 ms of a batch's 15 to 20, so waiting for one's turn costs little.
+"""
+
 
 def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:
     """At most two statements for a whole batch, whatever its mix of outcomes."""

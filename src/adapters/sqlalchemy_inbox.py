@@ -1,8 +1,10 @@
 """``EventInbox`` on SQLAlchemy Core: one adapter for SQLite and PostgreSQL.
 
-The claim is ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``:
-on PostgreSQL concurrent workers skip each other's rows; SQLite renders no ``FOR UPDATE``
-and serialises writers with ``BEGIN IMMEDIATE`` instead (see ``sql_database``).
+The claim is ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``.
+Claims take turns on both stores, so each sees every batch claimed before it and leaves
+those batches' users alone: PostgreSQL through a transaction-level advisory lock
+(``CLAIM_TURN``), SQLite because ``BEGIN IMMEDIATE`` serialises writers (see
+``sql_database``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from src.adapters.postgres_batch_sql import ASYNC_COMMIT, ERROR_LIMIT, mark_outcome
+from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, ERROR_LIMIT, mark_outcome
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
 from src.application.ports import (
@@ -80,7 +82,7 @@ class SqlAlchemyEventInbox:
         parameters = {"limit": limit, "now": now, "lease_until": lease_until}
         with self._engine.begin() as connection:
             if self._postgres:
-                connection.exec_driver_sql(ASYNC_COMMIT)
+                connection.exec_driver_sql(f"{ASYNC_COMMIT}; {CLAIM_TURN}")
             rows = connection.execute(self._claim, parameters).all()
         claimed = [StoredEvent(*row) for row in rows]
         claimed.sort(key=lambda event: event.id)
