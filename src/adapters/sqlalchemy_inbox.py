@@ -28,7 +28,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, ERROR_LIMIT, mark_outcome
 from src.adapters.sql_database import read_connection
@@ -195,7 +194,7 @@ def _claim_statement(*, postgres: bool) -> Any:
     of ``StoredEvent``'s fields.
     """
     now = bindparam("now", type_=UtcDateTime())
-    in_hand = aliased(events, name="in_hand")
+    in_hand = events.alias("in_hand")
     claimable = (
         select(events.c.id)
         .where(
