@@ -64,6 +64,8 @@ class Result:
     processed_seconds: float | None = None
     peak_rss_mib: list[float] | None = None
     note: str = ""
+    client_cpu_seconds: float | None = None
+    server_cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -77,6 +79,58 @@ class Result:
             return self.rate
         running = self.seconds - self.startup_seconds
         return self.timed / running if running > 0 else 0.0
+
+    def cpu_us_per_event(self) -> str:
+        """Where the work went: the contender's own processes, then PostgreSQL's."""
+        if self.client_cpu_seconds is None or self.server_cpu_seconds is None:
+            return "-"
+        client, server = (1e6 * s / self.timed for s in self._cpu())
+        return f"{client:.0f} + {server:.0f}"
+
+    def _cpu(self) -> tuple[float, float]:
+        return self.client_cpu_seconds or 0.0, self.server_cpu_seconds or 0.0
+
+
+# --- CPU time ----------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVER_IS_LOCAL = psycopg.conninfo.conninfo_to_dict(ADMIN_URL).get("host") in (
+    None,
+    "",
+    "127.0.0.1",
+    "localhost",
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process of this machine has used (0 once it exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def server_cpu_seconds(url: str, exclude: frozenset[int] = frozenset()) -> float | None:
+    """CPU time of the server processes serving the contender's connections to ``url``.
+
+    Read while they are still connected; ``exclude`` leaves out set-up connections, and
+    the benchmark's own probes are left out by their ``application_name``. A server on
+    another machine has no processes here: None.
+    """
+    if not SERVER_IS_LOCAL:
+        return None
+    with psycopg.connect(url, application_name=BENCH_APPLICATION) as harness:
+        pids = harness.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND application_name <> %s",
+            (BENCH_APPLICATION,),
+        ).fetchall()
+    return sum(cpu_seconds(pid) for (pid,) in pids if pid not in exclude)
+
+
+BENCH_APPLICATION = "pf_bench_harness"
+"""``application_name`` of the benchmark's own probes, left out of the server's CPU."""
 
 
 # --- databases -------------------------------------------------------------------------
@@ -143,7 +197,9 @@ def autoanalyze(url: str) -> Iterator[None]:
     stop = threading.Event()
 
     def loop() -> None:
-        with psycopg.connect(url, autocommit=True) as connection:
+        with psycopg.connect(
+            url, autocommit=True, application_name=BENCH_APPLICATION
+        ) as connection:
             while not stop.wait(ANALYZE_INTERVAL):
                 connection.execute("ANALYZE")
 
@@ -199,7 +255,7 @@ def run_workers(template: str, events: int, workers: int) -> Result:
     log = Path(tempfile.gettempdir()) / f"pf_bench_workers_{events}_{workers}.log"
     log.unlink(missing_ok=True)
     with database(template) as url, autoanalyze(url):
-        with psycopg.connect(url, autocommit=True) as probe:
+        with psycopg.connect(url, autocommit=True, application_name=BENCH_APPLICATION) as probe:
 
             def first_processed() -> bool:
                 row = probe.execute(
@@ -226,6 +282,8 @@ def run_workers(template: str, events: int, workers: int) -> Result:
                 processed = wait_for(all_processed, "the drain", 0.25)
                 done = wait_for(all_projected, "the projection", 0.1)
                 peaks = [peak_rss_mib(proc.pid) for proc in procs]
+                client_cpu = sum(cpu_seconds(proc.pid) for proc in procs)
+                server_cpu = server_cpu_seconds(url)
                 exited = [
                     f"worker {i + 1} exited ({proc.returncode})"
                     for i, proc in enumerate(procs)
@@ -253,6 +311,8 @@ def run_workers(template: str, events: int, workers: int) -> Result:
         startup_seconds=first - started,
         processed_seconds=processed - started,
         peak_rss_mib=peaks,
+        client_cpu_seconds=client_cpu,
+        server_cpu_seconds=server_cpu,
         note=f"spawn -> all projected (all marked processed at {processed - started:.2f} s)"
         + (f"; {', '.join(exited)} early, stderr in {log}" if exited else ""),
     )
@@ -282,7 +342,7 @@ def run_naive(template: str, events: int, limit: int) -> Result:
         journeys, projector = container.journeys(), container.projector()
         try:
             with psycopg.connect(url) as connection:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 for _ in range(timed):
                     with connection.transaction():
                         row = connection.execute(NAIVE_CLAIM).fetchone()
@@ -304,6 +364,8 @@ def run_naive(template: str, events: int, limit: int) -> Result:
                         connection.execute(NAIVE_MARK, (event_id,))
                     projector.run()
                 seconds = time.perf_counter() - started
+                client_cpu = time.process_time() - cpu_started
+                server_cpu = server_cpu_seconds(url)
         finally:
             close_flywheel(container)
         processed = scalar(url, "SELECT count(*) FROM phoenix_events WHERE status = 'processed'")
@@ -311,7 +373,15 @@ def run_naive(template: str, events: int, limit: int) -> Result:
     if processed != timed or projected != timed:
         raise SystemExit(f"naive: processed {processed}, projected {projected} of {timed}")
     note = "whole backlog" if timed == events else f"first {timed:,} events of the backlog"
-    return Result(events=events, contender="naive loop", timed=timed, seconds=seconds, note=note)
+    return Result(
+        events=events,
+        contender="naive loop",
+        timed=timed,
+        seconds=seconds,
+        note=note,
+        client_cpu_seconds=client_cpu,
+        server_cpu_seconds=server_cpu,
+    )
 
 
 # --- 3. pgqueuer ------------------------------------------------------------------------
@@ -320,12 +390,13 @@ PGQ_MANAGERS = 5
 PGQ_BATCH = 10
 
 
-async def _pgqueuer(url: str, events: int) -> tuple[float, int]:
+async def _pgqueuer(url: str, events: int) -> tuple[float, int, float, float | None]:
     import asyncpg  # optional group "bench"
     from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager
     from pgqueuer.domain.types import QueueExecutionMode
 
-    setup = Queries(AsyncpgDriver(await asyncpg.connect(dsn=url)))
+    setup_connection = await asyncpg.connect(dsn=url)
+    setup = Queries(AsyncpgDriver(setup_connection))
     await setup.install()
     for start in range(0, events, 10_000):
         size = min(10_000, events - start)
@@ -341,25 +412,29 @@ async def _pgqueuer(url: str, events: int) -> tuple[float, int]:
             done += 1
 
         managers.append(manager)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(
         *(m.run(batch_size=PGQ_BATCH, mode=QueueExecutionMode.drain) for m in managers)
     )
     seconds = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu_started
+    server_cpu = server_cpu_seconds(url, exclude=frozenset({setup_connection.get_server_pid()}))
     left = sum(row.count for row in await setup.queue_size() if row.status == "queued")
     if done != events or left:
         raise SystemExit(f"pgqueuer: ran {done} of {events} jobs, {left} left queued")
-    return seconds, done
+    return seconds, done, client_cpu, server_cpu
 
 
 def run_pgqueuer(events: int) -> Result:
     with database() as url, autoanalyze(url):
-        seconds, done = asyncio.run(_pgqueuer(url, events))
+        seconds, done, client_cpu, server_cpu = asyncio.run(_pgqueuer(url, events))
     return Result(
         events=events,
         contender="pgqueuer (no-op jobs)",
         timed=done,
         seconds=seconds,
+        client_cpu_seconds=client_cpu,
+        server_cpu_seconds=server_cpu,
         note=f"asyncpg, {PGQ_MANAGERS} managers x batch {PGQ_BATCH}, drain mode, 1 process",
     )
 
@@ -413,12 +488,16 @@ def run_floor(template: str, events: int, connections: int) -> Result:
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(FLOOR_TABLE)
 
+        spent: list[float] = []
+
         def drain() -> None:
             with psycopg.connect(url, autocommit=True) as connection:
                 while True:
                     row = connection.execute(FLOOR_BATCH).fetchone()
                     if row is None or row[0] == 0:
-                        return
+                        break
+                if SERVER_IS_LOCAL:
+                    spent.append(cpu_seconds(connection.info.backend_pid))
 
         started = time.perf_counter()
         threads = [threading.Thread(target=drain) for _ in range(connections)]
@@ -429,6 +508,7 @@ def run_floor(template: str, events: int, connections: int) -> Result:
         seconds = time.perf_counter() - started
         processed = scalar(url, "SELECT count(*) FROM phoenix_events WHERE status = 'processed'")
         stored = scalar(url, "SELECT count(*) FROM floor_store")
+    server_cpu = sum(spent) if SERVER_IS_LOCAL else None
     if processed != events or stored != events:
         raise SystemExit(f"floor: processed {processed}, stored {stored} of {events}")
     plural = "s" if connections > 1 else ""
@@ -437,6 +517,8 @@ def run_floor(template: str, events: int, connections: int) -> Result:
         contender=f"floor, {connections} connection{plural}",
         timed=events,
         seconds=seconds,
+        client_cpu_seconds=0.0,  # the drain threads only wait for the server
+        server_cpu_seconds=server_cpu,
         note=f"1 SQL statement per batch of {BATCH_SIZE}",
     )
 
@@ -470,7 +552,7 @@ def measure(events: int, workers: list[int], naive_limit: int) -> list[Result]:
 
 HEADER = (
     f"{'N':>7}  {'contender':<24} {'timed':>7} {'seconds':>8} {'events/s':>9} "
-    f"{'startup s':>9} {'running/s':>9}  {'peak RSS MiB (each)':<22} note"
+    f"{'startup s':>9} {'running/s':>9}  {'CPU us/event':>12}  {'peak RSS MiB (each)':<22} note"
 )
 
 
@@ -479,7 +561,8 @@ def row(result: Result) -> str:
     startup = f"{result.startup_seconds:9.2f}" if result.startup_seconds is not None else "-" * 9
     return (
         f"{result.events:>7}  {result.contender:<24} {result.timed:>7} {result.seconds:8.2f} "
-        f"{result.rate:9.0f} {startup} {result.running_rate:9.0f}  {rss:<22} {result.note}"
+        f"{result.rate:9.0f} {startup} {result.running_rate:9.0f}  "
+        f"{result.cpu_us_per_event():>12}  {rss:<22} {result.note}"
     )
 
 
