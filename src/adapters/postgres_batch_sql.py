@@ -77,7 +77,7 @@ until the lease brings them back, and the batch is done again with nothing count
 Events themselves are still committed durably, by whoever publishes them.
 """
 
-CLAIM_TURN = "SELECT pg_advisory_xact_lock(4262024001)"
+CLAIM_TURN = "SET LOCAL lock_timeout = '1s'; SELECT pg_advisory_xact_lock(4262024001)"
 """Taken first in a claim's transaction, so claims run one at a time across workers.
 
 The claim leaves alone users whose events another batch holds, but two claims running at
@@ -85,7 +85,13 @@ once cannot see each other's batch: both took events of the same users, and one 
 two batches then met a version conflict at save and was folded again (15 % of batches
 with 2 workers). One at a time, each claim sees every batch claimed before it. A claim
 takes 1 to 3 ms of a batch's 15 to 20, so waiting for one's turn costs little.
+
+The key is arbitrary, this lock's alone. A turn not granted within a second means the
+worker holding it is stuck mid-claim (stopped, or cut off): the claim then goes ahead
+without its turn rather than stall every worker (``TURN_NOT_GRANTED``).
 """
+TURN_NOT_GRANTED = "55P03"
+"""SQLSTATE ``lock_not_available``: ``CLAIM_TURN``'s lock timeout expired."""
 
 
 def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:

@@ -9,6 +9,7 @@ those batches' users alone: PostgreSQL through a transaction-level advisory lock
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,9 +28,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, ERROR_LIMIT, mark_outcome
+from src.adapters.postgres_batch_sql import (
+    ASYNC_COMMIT,
+    CLAIM_TURN,
+    ERROR_LIMIT,
+    TURN_NOT_GRANTED,
+    mark_outcome,
+)
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
 from src.application.ports import (
@@ -42,6 +49,8 @@ from src.application.ports import (
 from src.domain.events import NewEvent
 
 UNFINISHED = ("pending", "failed", "processing")
+
+logger = logging.getLogger(__name__)
 
 
 class SqlAlchemyEventInbox:
@@ -79,13 +88,24 @@ class SqlAlchemyEventInbox:
 
     def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
         parameters = {"limit": limit, "now": now, "lease_until": lease_until}
-        with self._engine.begin() as connection:
-            if self._postgres:
-                connection.exec_driver_sql(f"{ASYNC_COMMIT}; {CLAIM_TURN}")
-            rows = connection.execute(self._claim, parameters).all()
+        try:
+            rows = self._claim_rows(parameters, take_turn=self._postgres)
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) != TURN_NOT_GRANTED:
+                raise
+            logger.warning("claim turn not granted within 1 s, claiming without it")
+            rows = self._claim_rows(parameters, take_turn=False)
         claimed = [StoredEvent(*row) for row in rows]
         claimed.sort(key=lambda event: event.id)
         return claimed
+
+    def _claim_rows(self, parameters: dict[str, Any], *, take_turn: bool) -> Sequence[Any]:
+        with self._engine.begin() as connection:
+            if self._postgres:
+                connection.exec_driver_sql(
+                    f"{ASYNC_COMMIT}; {CLAIM_TURN}" if take_turn else ASYNC_COMMIT
+                )
+            return connection.execute(self._claim, parameters).all()
 
     def assign_hash(self, event_id: int, event_hash: str) -> bool:
         try:

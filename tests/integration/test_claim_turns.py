@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -10,6 +13,7 @@ import pytest
 
 from src.adapters.postgres_batch_sql import CLAIM_TURN
 from src.application.ports import StoredEvent
+from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
@@ -18,7 +22,9 @@ pytestmark = pytest.mark.postgres
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def test_a_claim_waits_until_the_claim_in_progress_has_committed(postgres_url: str) -> None:
+@pytest.fixture
+def flywheel(postgres_url: str) -> Iterator[Container]:
+    """A store with two events of one user, ready to be claimed."""
     container = open_flywheel(make_settings(postgres_url), migrate=True)
     try:
         container.ingestion().publish(
@@ -27,21 +33,42 @@ def test_a_claim_waits_until_the_claim_in_progress_has_committed(postgres_url: s
                 {"event_type": "cv.generated", "app_source": "phoenix-cv", "user_id": "u1"},
             ]
         )
-        claimed: list[StoredEvent] = []
-
-        def claim() -> None:
-            claimed.extend(container.inbox().claim(10, AT, AT + timedelta(minutes=5)))
-
-        with psycopg.connect(postgres_url) as other_worker:
-            other_worker.execute(CLAIM_TURN)  # another worker's claim, not committed yet
-            waiting = threading.Thread(target=claim)
-            waiting.start()
-            waiting.join(timeout=0.5)
-            assert waiting.is_alive(), "the claim did not wait for its turn"
-            assert claimed == []
-            other_worker.rollback()
-        waiting.join(timeout=10)
+        yield container
     finally:
         close_flywheel(container)
+
+
+def test_a_claim_waits_until_the_claim_in_progress_has_committed(
+    flywheel: Container, postgres_url: str
+) -> None:
+    claimed: list[StoredEvent] = []
+
+    def claim() -> None:
+        claimed.extend(flywheel.inbox().claim(10, AT, AT + timedelta(minutes=5)))
+
+    with psycopg.connect(postgres_url) as other_worker:
+        other_worker.execute(CLAIM_TURN)  # another worker's claim, not committed yet
+        waiting = threading.Thread(target=claim)
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive(), "the claim did not wait for its turn"
+        assert claimed == []
+        other_worker.rollback()
+    waiting.join(timeout=10)
     assert not waiting.is_alive()
     assert [event.user_id for event in claimed] == ["u1", "u1"]
+
+
+def test_a_claim_goes_ahead_without_its_turn_when_the_holder_is_stuck(
+    flywheel: Container, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="src.adapters.sqlalchemy_inbox")
+    with psycopg.connect(postgres_url) as stuck_worker:
+        stuck_worker.execute(CLAIM_TURN)  # and never commits while the claim runs
+        started = time.monotonic()
+        claimed = flywheel.inbox().claim(10, AT, AT + timedelta(minutes=5))
+        waited = time.monotonic() - started
+        stuck_worker.rollback()
+    assert [event.user_id for event in claimed] == ["u1", "u1"]
+    assert waited >= 0.9, "the claim did not wait for its turn first"
+    assert "claim turn not granted within 1 s, claiming without it" in caplog.messages
