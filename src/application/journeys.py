@@ -29,6 +29,14 @@ MAX_CONFLICT_RETRIES = 8
 CACHE_SIZE = 10_000
 
 
+def snapshot_due_after(version: int) -> int:
+    """The first snapshot point above ``version``: SNAPSHOT_INTERVAL, then doubling."""
+    point = SNAPSHOT_INTERVAL
+    while point <= version:
+        point *= 2
+    return point
+
+
 @dataclass(frozen=True)
 class SourceEvent:
     """A de-duplicated, validated store event ready to be folded into its user's journey."""
@@ -210,6 +218,34 @@ class JourneyApplication(Application[UUID]):
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot a journey when a save takes it past version 200, 400, 800, … (doubling).
+
+        A journey's snapshot holds every hash it applied, so it grows with its history.
+        eventsourcing's fixed interval wrote one every 200 versions, each reloaded from the
+        store first: a user with 20,000 events wrote 69 MB of snapshots and halved the
+        drain rate, and the cost grows with the square of the history. Doubling writes at
+        most twice the final size in all. The snapshot is taken from the journey just
+        saved, at its new version, with no reload.
+        """
+        if self.snapshots is None:
+            return
+        first_new: dict[UUID, int] = {}
+        for domain_event in processing_event.events:
+            key = domain_event.originator_id
+            first_new[key] = min(
+                first_new.get(key, domain_event.originator_version), domain_event.originator_version
+            )
+        snapshots = []
+        for key, version_before in first_new.items():
+            journey = processing_event.aggregates.get(key)
+            if isinstance(journey, UserJourney) and journey.version >= snapshot_due_after(
+                version_before - 1
+            ):
+                snapshots.append(UserJourney.Snapshot.take(journey))
+        if snapshots:
+            self.snapshots.put(snapshots)
 
     def _fold_once(
         self, by_user: Mapping[str, list[SourceEvent]], outcome: BatchOutcome | None
