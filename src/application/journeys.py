@@ -16,6 +16,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
+from src.application.journey_cache import JourneyCache
 from src.application.ports import BatchOutcome, JourneyHistory, TransactionalBatchRecorder
 from src.application.read_model_changes import PROJECTION_NAME, read_model_changes
 from src.domain.catalogue import Catalogue
@@ -26,7 +27,6 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_INTERVAL = 200
 BATCH_ATTEMPTS = 2
 MAX_CONFLICT_RETRIES = 8
-CACHE_SIZE = 10_000
 
 
 def snapshot_due_after(version: int) -> int:
@@ -82,13 +82,14 @@ class JourneyApplication(Application[UUID]):
         # changed between load and save shows up as a version conflict, and ``fold``
         # reloads. The cached journey itself is handed out (no deep copy, which costs as
         # much as the fold for a long journey): ``_fold_once`` evicts what a failed fold
-        # touched.
+        # touched. eventsourcing's cache is bounded by a count; ours by bytes.
         cache = {
-            "AGGREGATE_CACHE_MAXSIZE": str(CACHE_SIZE),
+            "AGGREGATE_CACHE_MAXSIZE": "1",
             "AGGREGATE_CACHE_FASTFORWARD": "n",
             "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
         }
         super().__init__(env={**cache, **(env or {})})
+        self.repository.cache = JourneyCache()
         self.catalogue = catalogue
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
