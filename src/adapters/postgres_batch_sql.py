@@ -77,7 +77,11 @@ until the lease brings them back, and the batch is done again with nothing count
 Events themselves are still committed durably, by whoever publishes them.
 """
 
-CLAIM_TURN = "SET LOCAL lock_timeout = '1s'; SELECT pg_advisory_xact_lock(4262024001)"
+CLAIM_TURN = (
+    "SET LOCAL lock_timeout = '1s';"
+    " SET LOCAL idle_in_transaction_session_timeout = '5s';"
+    " SELECT pg_advisory_xact_lock(4262024001)"
+)
 """Taken first in a claim's transaction, so claims run one at a time across workers.
 
 The claim leaves alone users whose events another batch holds, but two claims running at
@@ -88,7 +92,9 @@ takes 1 to 3 ms of a batch's 15 to 20, so waiting for one's turn costs little.
 
 The key is arbitrary, this lock's alone. A turn not granted within a second means the
 worker holding it is stuck mid-claim (stopped, or cut off): the claim then goes ahead
-without its turn rather than stall every worker (``TURN_NOT_GRANTED``).
+without its turn rather than stall every worker (``TURN_NOT_GRANTED``). And the server
+ends a claim's session that sits idle in its transaction for 5 s, so a stuck worker
+gives the turn back: its uncommitted claim leaves the events where they were.
 """
 TURN_NOT_GRANTED = "55P03"
 """SQLSTATE ``lock_not_available``: ``CLAIM_TURN``'s lock timeout expired."""

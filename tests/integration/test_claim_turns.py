@@ -72,3 +72,20 @@ def test_a_claim_goes_ahead_without_its_turn_when_the_holder_is_stuck(
     assert [event.user_id for event in claimed] == ["u1", "u1"]
     assert waited >= 0.9, "the claim did not wait for its turn first"
     assert "claim turn not granted within 1 s, claiming without it" in caplog.messages
+
+
+def test_a_worker_stuck_mid_claim_gives_the_turn_back_after_5_s(
+    flywheel: Container, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="src.adapters.sqlalchemy_inbox")
+    stuck_worker = psycopg.connect(postgres_url)
+    try:
+        stuck_worker.execute(CLAIM_TURN)
+        time.sleep(5.5)  # idle in its transaction: the server ends that session
+        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+            stuck_worker.execute("SELECT 1")
+    finally:
+        stuck_worker.close()
+    claimed = flywheel.inbox().claim(10, AT, AT + timedelta(minutes=5))
+    assert [event.user_id for event in claimed] == ["u1", "u1"]
+    assert caplog.messages == []  # the turn was free again
