@@ -84,11 +84,10 @@ class Result:
         """Where the work went: the contender's own processes, then PostgreSQL's."""
         if self.client_cpu_seconds is None or self.server_cpu_seconds is None:
             return "-"
-        client, server = (1e6 * s / self.timed for s in self._cpu())
-        return f"{client:.0f} + {server:.0f}"
-
-    def _cpu(self) -> tuple[float, float]:
-        return self.client_cpu_seconds or 0.0, self.server_cpu_seconds or 0.0
+        per_event = 1e6 / self.timed
+        return (
+            f"{self.client_cpu_seconds * per_event:.0f} + {self.server_cpu_seconds * per_event:.0f}"
+        )
 
 
 # --- CPU time ----------------------------------------------------------------------------
