@@ -108,8 +108,10 @@
     $("requeue").textContent = "Requeue dead events (" + q.dead + ")";
 
     const history = data.queue_history;
+    // Points while the history is short: a line needs two samples to show.
+    const points = { pointRadius: history.length < 60 ? 3 : 0 };
     setData("chart-queue", history.map((s) => clock(s.at)),
-      ["pending", "processing", "failed", "dead"].map((k) => series(k, history.map((s) => s[k]), COLORS[k])));
+      ["pending", "processing", "failed", "dead"].map((k) => series(k, history.map((s) => s[k]), COLORS[k], points)));
 
     const minutes = data.throughput;
     setData("chart-throughput", minutes.map((m) => minute(m.minute)),
