@@ -273,3 +273,69 @@ def test_metrics_in_the_prometheus_text_format(migrated_url: str) -> None:
         assert found["flywheel_http_request_duration_seconds_count"][latency] == 2
         user_path = (("method", "GET"), ("path", "/api/users/{user_id}/nudges"), ("status", "200"))
         assert found["flywheel_http_requests_total"][user_path] >= 1
+
+
+EXPERIMENTS = [
+    {
+        "nudge_type": "letters_to_cv",
+        "mode": "ab",
+        "variants": [
+            {
+                "variant": "fr-a",
+                "message": "Optimisez vos chances avec Phoenix CV !",
+                "assigned": 40,
+                "exposed": 32,
+                "converted": 4,
+                "conversion_rate": 0.125,
+                "ci_low": 0.05,
+                "ci_high": 0.28,
+            },
+            {
+                "variant": "fr-b",
+                "message": "Un CV Phoenix pour aller avec vos lettres ?",
+                "assigned": 38,
+                "exposed": 30,
+                "converted": 6,
+                "conversion_rate": 0.2,
+                "ci_low": 0.1,
+                "ci_high": 0.37,
+            },
+        ],
+    }
+]
+
+
+def test_the_experiments_panel_follows_the_servers_experiments(
+    sqlite_url: str, browser: Any
+) -> None:
+    """The experiments endpoint belongs to another part of the API: its answer is played
+    here with the shape the brief gives, whether or not this server has it yet."""
+    close_flywheel(open_flywheel(make_settings(sqlite_url), migrate=True))
+    with running_server(sqlite_url) as server:
+        base_url = str(server.client.base_url).rstrip("/")
+
+        def with_experiments(route: Any) -> None:
+            response = route.fetch()
+            document = response.json()
+            document["paths"].setdefault("/api/experiments", {"get": {}})
+            route.fulfill(response=response, json=document)
+
+        page = browser.new_page()
+        page.route("**/schema/openapi.json", with_experiments)
+        page.route("**/api/experiments", lambda route: route.fulfill(json=EXPERIMENTS))
+        page.goto(f"{base_url}/dashboard")
+        page.locator("#experiments").wait_for()
+        rows = page.locator("#experiments-table tbody tr")
+        assert rows.count() == 2
+        assert "12.5 %" in rows.nth(0).inner_text()
+        assert "10.0 – 37.0 %" in rows.nth(1).inner_text()
+        assert page.evaluate(CHARTS_WITH_DATA)["chart-experiments"]
+        page.close()
+
+        gone = browser.new_page()
+        gone.route("**/schema/openapi.json", with_experiments)
+        gone.route("**/api/experiments", lambda route: route.fulfill(status=404, json={}))
+        gone.goto(f"{base_url}/dashboard")
+        gone.locator("#refreshed").filter(has_text="updated").wait_for()
+        assert gone.locator("#experiments").is_hidden()
+        gone.close()
