@@ -75,7 +75,9 @@ class Monitoring:
         runtime = self._runtime
         registry = self.registry
 
-        @get("/dashboard", include_in_schema=False, sync_to_thread=False)
+        # ``public``: the app-wide token guard lets these through (they hold no data);
+        # the page then sends the token with each of its own requests.
+        @get("/dashboard", include_in_schema=False, sync_to_thread=False, opt={"public": True})
         def dashboard() -> Response[str]:
             return Response(
                 page,
@@ -112,7 +114,10 @@ class Monitoring:
             return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
         static = create_static_files_router(
-            path=STATIC_PATH, directories=[STATIC_DIR], name="monitoring-static"
+            path=STATIC_PATH,
+            directories=[STATIC_DIR],
+            name="monitoring-static",
+            opt={"public": True},
         )
         return [dashboard, dashboard_data, metrics, static]
 
