@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from src.application.journeys import JourneyApplication, SourceEvent
 from src.application.ports import (
@@ -88,6 +89,14 @@ class DrainSummary:
 ProgressCallback = Callable[[DrainSummary], None]
 
 
+class ProcessingObserver(Protocol):
+    """Told of each batch and each finished drain (metrics, the dashboard); never fails one."""
+
+    def batch_processed(self, summary: DrainSummary) -> None: ...
+
+    def drain_finished(self, summary: DrainSummary) -> None: ...
+
+
 class EventQueueProcessor:
     def __init__(
         self,
@@ -98,6 +107,7 @@ class EventQueueProcessor:
         clock: Clock,
         policy: ProcessingPolicy,
         analysers: Sequence[EventAnalyser] = (),
+        observer: ProcessingObserver | None = None,
     ) -> None:
         self._inbox = inbox
         self._journeys = journeys
@@ -107,6 +117,7 @@ class EventQueueProcessor:
         self._policy = policy
         self._analysers = tuple(analysers)
         self._projected_at = float("-inf")
+        self._observer = observer
 
     async def drain(
         self,
@@ -124,10 +135,14 @@ class EventQueueProcessor:
             if batch.claimed == 0:
                 break
             total.add(batch)
+            if self._observer is not None:
+                self._observer.batch_processed(batch)
             if on_progress is not None:
                 on_progress(total)
         self._project(force=True)
         total.duration_ms = (time.perf_counter() - started) * 1000
+        if self._observer is not None:
+            self._observer.drain_finished(total)
         return total
 
     async def process_batch(self) -> DrainSummary:

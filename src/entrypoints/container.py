@@ -10,9 +10,11 @@ from src.adapters.eventsourcing_env import eventsourcing_env
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
+from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.system_clock import SystemClock
 from src.application.journeys import JourneyApplication
+from src.application.monitoring import OperationsMonitor, ProcessingStats
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
@@ -27,6 +29,7 @@ class Container(containers.DeclarativeContainer):
     catalogue = providers.Singleton(default_catalogue)
     clock = providers.Singleton(SystemClock)
     analysers = providers.List()
+    processing_stats = providers.Singleton(ProcessingStats, clock)
 
     engine = providers.Selector(
         providers.Callable(store_kind, database_url),
@@ -64,6 +67,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         policy=policy,
         analysers=analysers,
+        observer=processing_stats,
     )
     ingestion = providers.Singleton(EventIngestion, inbox, catalogue)
     queries = providers.Singleton(
@@ -75,6 +79,15 @@ class Container(containers.DeclarativeContainer):
         nudge_cooldown_hours=providers.Callable(lambda s: s.nudge_cooldown_hours, settings),
     )
     admin = providers.Singleton(QueueAdmin, inbox)
+    operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)
+    monitor = providers.Singleton(
+        OperationsMonitor,
+        queue_status=inbox,
+        read_models=read_models,
+        operations=operations,
+        stats=processing_stats,
+        clock=clock,
+    )
 
 
 def build_container(settings: Settings) -> Container:

@@ -20,6 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.entrypoints.http.controllers import CONTROLLERS
 from src.entrypoints.http.errors import EXCEPTION_HANDLERS
+from src.entrypoints.http.monitoring import Monitoring
 from src.entrypoints.http.openapi import DescribedModelsPlugin, openapi_config
 from src.entrypoints.http.server_runtime import ServerRuntime
 from src.entrypoints.settings import Settings
@@ -34,6 +35,7 @@ access_log = logging.getLogger("phoenix.access")
 def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
     runtime = ServerRuntime(settings, run_worker=run_worker)
     token = settings.flywheel_api_token.get_secret_value() if settings.flywheel_api_token else None
+    monitoring = Monitoring(runtime, token)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -62,7 +64,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
         return Provide(lambda: getattr(runtime.require_open(), name)(), sync_to_thread=False)
 
     return Litestar(
-        route_handlers=list(CONTROLLERS),
+        route_handlers=[*CONTROLLERS, *monitoring.route_handlers()],
         dependencies={
             "runtime": Provide(lambda: runtime, sync_to_thread=False),
             "ingestion": service("ingestion"),
@@ -71,8 +73,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
         },
         guards=[require_token],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[lifespan],
-        middleware=[log_access],
+        lifespan=[lifespan, monitoring.lifespan],
+        middleware=[log_access, monitoring.middleware],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=openapi_config(),
         plugins=[DescribedModelsPlugin()],

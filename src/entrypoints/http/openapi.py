@@ -11,6 +11,7 @@ import inspect
 from typing import TYPE_CHECKING
 
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.plugins.pydantic import PydanticSchemaPlugin
 
 from src.entrypoints.version import VERSION
@@ -42,4 +43,14 @@ def openapi_config() -> OpenAPIConfig:
         version=VERSION,
         description="Control API of the Phoenix cross-app event pipeline and nudge engine. "
         "With FLYWHEEL_API_TOKEN set, every POST needs `Authorization: Bearer <token>`.",
+        # Served by the app itself (no CDN, no web fonts, no remote favicon): the docs
+        # render on a machine without internet access.
+        render_plugins=[
+            RedocRenderPlugin(
+                path=["/", "/redoc"],
+                js_url="/static/vendor/redoc/redoc.standalone.js",
+                google_fonts=False,
+                favicon="<link rel='icon' href='data:,'>",
+            )
+        ],
     )

@@ -1,0 +1,145 @@
+"""Prometheus metrics: one registry per app, the flywheel's figures read at scrape time.
+
+The queue depth is asked of the store when Prometheus scrapes, not cached: a gauge that
+only moves when the worker runs would hide exactly the stalls it is there to show.
+Counters and the batch histogram come from ``ProcessingStats`` (this process's worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from src.application.monitoring import DURATION_BUCKETS
+from src.application.processor import describe
+from src.entrypoints.http.server_runtime import ServerRuntime
+
+logger = logging.getLogger(__name__)
+
+QUEUE_STATUSES = ("pending", "processing", "processed", "duplicate", "failed", "dead")
+
+
+class FlywheelCollector(Collector):
+    def __init__(self, runtime: ServerRuntime) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._queue()
+        totals = self._runtime.container.processing_stats().totals()
+        for name, value, text in (
+            ("processed", totals.processed, "events processed"),
+            ("duplicates", totals.duplicates, "events found to be duplicates"),
+            ("failed", totals.failed, "event failures that will be retried"),
+            ("dead", totals.dead, "events that ran out of attempts"),
+        ):
+            yield CounterMetricFamily(
+                f"flywheel_events_{name}", f"Number of {text} by this process.", value=value
+            )
+        buckets = [
+            (f"{bound:g}", count)
+            for bound, count in zip(DURATION_BUCKETS, totals.duration_buckets, strict=True)
+        ]
+        buckets.append(("+Inf", totals.batches))
+        yield HistogramMetricFamily(
+            "flywheel_batch_duration_seconds",
+            "Time to process one batch (claim to commit), by this process.",
+            buckets=buckets,
+            sum_value=totals.duration_sum_seconds,
+        )
+        yield GaugeMetricFamily(
+            "flywheel_worker_up",
+            "1 when this process's background worker runs.",
+            value=1 if self._runtime.worker_running else 0,
+        )
+        if totals.last_success is not None:
+            yield GaugeMetricFamily(
+                "flywheel_worker_last_success_timestamp_seconds",
+                "Unix time of the last drain that ended without error.",
+                value=totals.last_success.timestamp(),
+            )
+
+    def _queue(self) -> Iterator[Metric]:
+        """Queue gauges, plus ``flywheel_store_up``; no queue gauges while the store is away."""
+        try:
+            status = self._runtime.require_open().monitor().sample_queue()
+        except Exception as error:  # noqa: BLE001 - a scrape reports the outage, never fails on it
+            logger.info("metrics: queue unavailable", extra={"error": describe(error)})
+            yield GaugeMetricFamily("flywheel_store_up", "1 when the store answers.", value=0)
+            return
+        yield GaugeMetricFamily("flywheel_store_up", "1 when the store answers.", value=1)
+        depth = GaugeMetricFamily(
+            "flywheel_queue_events", "Events in phoenix_events by status.", labels=["status"]
+        )
+        for name in QUEUE_STATUSES:
+            depth.add_metric([name], getattr(status, _field(name)))
+        yield depth
+        yield GaugeMetricFamily(
+            "flywheel_queue_oldest_pending_age_seconds",
+            "Age of the oldest pending event; 0 when nothing is pending.",
+            value=status.oldest_pending_age_seconds or 0.0,
+        )
+
+
+def _field(status: str) -> str:
+    return "duplicates" if status == "duplicate" else status
+
+
+class HttpMetrics:
+    """Request counts and latency, labelled by route template (bounded cardinality)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "flywheel_http_requests",
+            "HTTP requests answered.",
+            ["method", "path", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "flywheel_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["method", "path"],
+            registry=registry,
+        )
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        async def measure(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            started = time.perf_counter()
+            status = 500
+
+            async def capture(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                await send(message)
+
+            try:
+                await app(scope, receive, capture)
+            finally:
+                # The route template, not the path: /api/users/{user_id}/journey is one series.
+                path = scope.get("path_template") or "unmatched"
+                method = str(scope.get("method", ""))
+                self.requests.labels(method, path, str(status)).inc()
+                self.latency.labels(method, path).observe(time.perf_counter() - started)
+
+        return measure
+
+
+def new_registry(runtime: ServerRuntime) -> tuple[CollectorRegistry, HttpMetrics]:
+    registry = CollectorRegistry()
+    registry.register(FlywheelCollector(runtime))
+    return registry, HttpMetrics(registry)
