@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from src.adapters.bridge.transport import (
-    PERMISSION_HINT,
     Nudge,
     Row,
     TransportError,
@@ -21,6 +20,7 @@ from src.adapters.bridge.transport import (
     TransportSchemaMissingError,
     TransportUnavailableError,
     nudge_dict,
+    refused_by_rights,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class PostgresTransport:
         except psycopg.errors.InsufficientPrivilege as error:
             # A grant or a row-level policy refuses these rows: sending them again cannot
             # help. A wrong password or an unknown role fails at connect, as transient.
-            raise TransportRejectedError(f"{PERMISSION_HINT} ({str(error).strip()})") from error
+            raise refused_by_rights(str(error).strip()) from error
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
             raise TransportSchemaMissingError(str(error).strip()) from error
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:

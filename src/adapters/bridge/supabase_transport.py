@@ -21,6 +21,7 @@ from src.adapters.bridge.transport import (
     TransportSchemaMissingError,
     TransportUnavailableError,
     nudge_dict,
+    refused_by_rights,
 )
 
 _EVENT_COLUMNS = (
@@ -54,7 +55,7 @@ def _classify(error: Exception) -> Exception:
     if code in _DUPLICATE_CODES or "duplicate key" in lowered:
         return _DuplicateError(text)
     if code in _ROW_REFUSED_CODES:
-        return TransportRejectedError(f"refused by the store's row-level security: {text}")
+        return refused_by_rights(text)
     if code in _PERMISSION_CODES or "permission denied" in lowered or "api key" in lowered:
         return TransportPermissionError(text)
     if code in _MISSING_CODES or "does not exist" in lowered or "schema cache" in lowered:
@@ -132,7 +133,7 @@ class SupabaseRestTransport:
         since = datetime.now(UTC) - timedelta(hours=cooldown_hours)
         try:
             sent = self._select("phoenix_nudges_sent", user_id=user_id)
-        except TransportPermissionError:
+        except (TransportPermissionError, TransportRejectedError):  # 42501 on the read
             sent = []  # a user key may record displays, not read them: the bridge's own record
         recent = {
             row["nudge_id"] for row in sent if datetime.fromisoformat(str(row["shown_at"])) > since

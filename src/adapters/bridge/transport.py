@@ -117,6 +117,14 @@ class TransportRejectedError(TransportError):
     """
 
 
+def refused_by_rights(detail: str) -> TransportRejectedError:
+    """SQLSTATE 42501 on a row: a row-level policy (a user emitting for someone else) or
+    a grant the role lacks. Permanent for this row; said in words that point at the cause."""
+    if "row-level security" in detail.lower():
+        return TransportRejectedError(f"refused by the store's row-level security ({detail})")
+    return TransportRejectedError(f"{PERMISSION_HINT} ({detail})")
+
+
 def nudge_dict(
     nudge_id: str | None, nudge_type: str, target_app: str, message: str | None = None
 ) -> Nudge:
