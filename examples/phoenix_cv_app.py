@@ -10,28 +10,41 @@ is not a dependency of the flywheel: `pip install streamlit` to run this page.
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 import streamlit as st
 
-from src.adapters.bridge import PhoenixEventBridge
+from src.adapters.bridge import EmitOutcome, PhoenixEventBridge
 
 APP = "phoenix-cv"
 
 
+# What the end user reads: an app's title, never its id.
+TITLES = {"phoenix-cv": "Phoenix CV", "phoenix-letters": "Phoenix Letters"}
+
+
 @st.cache_resource
+def bridge_for(app: str) -> PhoenixEventBridge:
+    """One bridge (and one outbox flusher) per app and server process, shared by every
+    session. Keyed by the app: in a multipage app, Streamlit caches functions with the
+    same code under one key, so an argument-less ``bridge()`` on each page would hand
+    every page the first page's bridge (and its ``app_source``)."""
+    return PhoenixEventBridge(app)
+
+
 def bridge() -> PhoenixEventBridge:
-    """One bridge (and one outbox flusher) per server process, shared by every session."""
-    return PhoenixEventBridge(APP)
+    return bridge_for(APP)
 
 
 def main() -> None:
-    st.title("Phoenix CV")
+    st.title(TITLES[APP])
     user_id = st.text_input("User id", value="demo-user")
     if not user_id:
         return
 
     for nudge in bridge().get_nudges(user_id):
-        st.info(f"{nudge['message']} ({nudge['target_app']})")
+        target = str(nudge["target_app"])
+        st.info(f"{nudge['message']} ({TITLES.get(target, target)})")
         shown = st.session_state.setdefault("shown", set())
         if nudge["nudge_id"] and nudge["nudge_id"] not in shown:
             bridge().mark_shown(nudge["nudge_id"])
@@ -45,10 +58,20 @@ def main() -> None:
         outcome = bridge().emit(
             "cv.uploaded", user_id, {"size": len(content)}, idempotency_key=digest
         )
-        st.success(f"CV uploaded (event {outcome.value})")
+        report("CV uploaded", outcome)
     if st.button("Generate a new CV"):
-        outcome = bridge().emit("cv.generated", user_id, {"template": "modern"})
-        st.success(f"CV generated (event {outcome.value})")
+        # Each click is a new CV: its own key, or the second would count as a duplicate.
+        outcome = bridge().emit(
+            "cv.generated", user_id, {"template": "modern"}, idempotency_key=str(uuid.uuid4())
+        )
+        report("CV generated", outcome)
+
+
+def report(what: str, outcome: EmitOutcome) -> None:
+    if outcome:
+        st.success(f"{what} (event {outcome.value})")
+    else:
+        st.warning(f"{what}, but the event was not recorded: {outcome.reason}")
 
 
 main()

@@ -15,25 +15,37 @@ import uuid
 
 import streamlit as st
 
-from src.adapters.bridge import PhoenixEventBridge
+from src.adapters.bridge import EmitOutcome, PhoenixEventBridge
 
 APP = "phoenix-letters"
 
 
+# What the end user reads: an app's title, never its id.
+TITLES = {"phoenix-cv": "Phoenix CV", "phoenix-letters": "Phoenix Letters"}
+
+
 @st.cache_resource
+def bridge_for(app: str) -> PhoenixEventBridge:
+    """One bridge (and one outbox flusher) per app and server process, shared by every
+    session. Keyed by the app: in a multipage app, Streamlit caches functions with the
+    same code under one key, so an argument-less ``bridge()`` on each page would hand
+    every page the first page's bridge (and its ``app_source``)."""
+    return PhoenixEventBridge(app)
+
+
 def bridge() -> PhoenixEventBridge:
-    """One bridge (and one outbox flusher) per server process, shared by every session."""
-    return PhoenixEventBridge(APP)
+    return bridge_for(APP)
 
 
 def main() -> None:
-    st.title("Phoenix Letters")
+    st.title(TITLES[APP])
     user_id = st.text_input("User id", value="demo-user")
     if not user_id:
         return
 
     for nudge in bridge().get_nudges(user_id):
-        st.info(f"{nudge['message']} ({nudge['target_app']})")
+        target = str(nudge["target_app"])
+        st.info(f"{nudge['message']} ({TITLES.get(target, target)})")
         shown = st.session_state.setdefault("shown", set())
         if nudge["nudge_id"] and nudge["nudge_id"] not in shown:
             bridge().mark_shown(nudge["nudge_id"])
@@ -46,10 +58,23 @@ def main() -> None:
         outcome = bridge().emit(
             "letter.generated", user_id, {"letter_id": letter_id}, idempotency_key=letter_id
         )
-        st.success(f"Letter generated (event {outcome.value})")
+        report("Letter generated", outcome)
     if st.button("Analyse the offer (Mirror Match)") and offer:
-        outcome = bridge().emit("job_offer.analyzed", user_id, {"offer_length": len(offer)})
-        st.success(f"Offer analysed (event {outcome.value})")
+        # Each analysis is a new one, even of the same offer: its own key.
+        outcome = bridge().emit(
+            "job_offer.analyzed",
+            user_id,
+            {"offer_length": len(offer)},
+            idempotency_key=str(uuid.uuid4()),
+        )
+        report("Offer analysed", outcome)
+
+
+def report(what: str, outcome: EmitOutcome) -> None:
+    if outcome:
+        st.success(f"{what} (event {outcome.value})")
+    else:
+        st.warning(f"{what}, but the event was not recorded: {outcome.reason}")
 
 
 main()

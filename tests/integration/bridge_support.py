@@ -1,12 +1,18 @@
-"""Test helpers for the bridge: a TCP proxy that can cut the network, and the outbox's rows."""
+"""Test helpers for the bridge: a TCP proxy that can cut the network, the outbox's rows,
+and an unwritable folder or file (also for root)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sqlite3
+import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 
 class TcpProxy:
@@ -90,3 +96,31 @@ def outbox_hashes(path: Path) -> list[str]:
     with contextlib.closing(sqlite3.connect(path)) as connection:
         rows = connection.execute("SELECT event_hash FROM phoenix_outbox ORDER BY seq").fetchall()
     return [str(row[0]) for row in rows]
+
+
+def outbox_attempts(path: Path) -> int:
+    """How many delivery attempts the outbox's rows have failed so far (the most of any)."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        (most,) = connection.execute("SELECT max(attempts) FROM phoenix_outbox").fetchone()
+    return int(most or 0)
+
+
+@contextlib.contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """Makes a file or folder unwritable, also for root (the tests run as root here, and
+    root ignores file modes): ``chattr +i``, else ``chmod`` for an ordinary user."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make {path} immutable here: {done.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)

@@ -50,8 +50,11 @@ def test_events_nudges_and_display_through_the_api(store: str, tmp_path: Path) -
         with PhoenixEventBridge("phoenix-cv", http_config(url, tmp_path / "o.db")) as bridge:
             assert bridge.emit("cv.uploaded", "u1", {"cv_id": "c1"}) == EmitOutcome.DELIVERED
             assert bridge.emit("cv.uploaded", "u1", {"cv_id": "c1"}) == EmitOutcome.DUPLICATE
-            assert bridge.emit("cv.teleported", "u1") == EmitOutcome.DROPPED  # unknown type
+            unknown = bridge.emit("cv.teleported", "u1")
+            assert unknown == EmitOutcome.REJECTED
+            assert "cv.teleported" in unknown.reason
             assert bridge.pending() == 0
+            assert bridge.quarantined() == 1
             wait_for(lambda: bridge.get_nudges("u1") != [])
             [nudge] = bridge.get_nudges("u1")
             assert nudge["nudge_type"] == "cv_to_letters"
@@ -82,12 +85,15 @@ def test_a_server_down_then_up_gets_the_outbox_exactly_once(store: str, tmp_path
     with PhoenixEventBridge("phoenix-letters", down) as bridge:
         for n in range(30):
             assert bridge.emit("letter.generated", "u1", {"n": n}) == EmitOutcome.QUEUED
+            if n == 10:  # an event the API refuses for good, in the middle of the others
+                assert bridge.emit("letter.teleported", "u1") == EmitOutcome.QUEUED
         assert bridge.get_nudges("u1") == []
     with running_server(store, FLYWHEEL_API_TOKEN=TOKEN) as server:
         up = http_config(str(server.client.base_url), outbox)
         with PhoenixEventBridge("phoenix-letters", up) as bridge:
             wait_for(lambda: bridge.pending() == 0)
             assert bridge.flush() == 0
+            assert bridge.quarantined() == 1
     with psycopg.connect(store) as connection:
         order = [
             row[0]

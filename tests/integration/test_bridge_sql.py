@@ -198,7 +198,7 @@ def test_a_missing_table_keeps_events_and_says_to_migrate(
     assert "supabase_phoenix_events_clean.sql" in caplog.text
 
 
-def test_a_role_without_insert_right_is_told_which_key_to_use(
+def test_a_role_without_insert_right_is_rejected_and_told_which_key_to_use(
     store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     role = f"reader_{tmp_path.name[-8:].replace('-', '_')}".lower()
@@ -210,7 +210,10 @@ def test_a_role_without_insert_right_is_told_which_key_to_use(
         with PhoenixEventBridge(
             "phoenix-cv", sql_config(url, tmp_path / "o.db"), background_flush=False
         ) as bridge:
-            assert bridge.emit("cv.uploaded", "u1") == EmitOutcome.QUEUED
+            # Refused for good, not queued: it would block every event behind it.
+            assert bridge.emit("cv.uploaded", "u1") == EmitOutcome.REJECTED
+            assert bridge.pending() == 0
+            assert bridge.quarantined() == 1
         assert "the key lacks the right to insert events" in caplog.text
     finally:
         with psycopg.connect(store, autocommit=True) as connection:

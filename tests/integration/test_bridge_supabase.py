@@ -164,3 +164,30 @@ def test_a_missing_table_keeps_the_event_and_says_to_migrate(
     finally:
         fake.close()
     assert "run `phoenix-flywheel migrate`" in caplog.text
+
+
+def test_a_user_emitting_for_someone_else_is_rejected_and_never_blocks_their_own_events(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    bob = "00000000-0000-4000-8000-000000000b0b"
+    outbox = tmp_path / "o.db"
+    down = rest_config(f"http://127.0.0.1:{closed_port()}", user_key(ALICE), outbox)
+    with PhoenixEventBridge("phoenix-cv", down, background_flush=False) as bridge:
+        for user, n in ((ALICE, 1), (bob, 2), (ALICE, 3)):
+            assert bridge.emit("cv.uploaded", user, {"n": n}) == EmitOutcome.QUEUED
+    up = rest_config(rest.url, user_key(ALICE), outbox)
+    with PhoenixEventBridge("phoenix-cv", up, background_flush=False) as bridge:
+        assert bridge.flush() == 0  # RLS refuses Bob's row; Alice's flow around it
+        assert bridge.quarantined() == 1
+        [kept] = bridge.rejected_events()
+        assert kept["event"]["user_id"] == bob
+        assert "42501" in kept["reason"]
+        direct = bridge.emit("cv.uploaded", bob, {"n": 4})
+        assert direct == EmitOutcome.REJECTED
+        assert "row-level security" in direct.reason
+        assert bridge.emit("cv.uploaded", ALICE, {"n": 5}) == EmitOutcome.DELIVERED
+    assert [(row[0], row[2]["n"]) for row in events(supabase_store)] == [
+        (ALICE, 1),
+        (ALICE, 3),
+        (ALICE, 5),
+    ]

@@ -5,7 +5,7 @@ Importing it costs only the standard library: the worker's heavy dependencies
 and each transport imports its own client (psycopg, supabase, httpx) when first used.
 """
 
-from src.adapters.bridge.bridge import PhoenixEventBridge
+from src.adapters.bridge.bridge import OutboxUnavailableError, PhoenixEventBridge
 from src.adapters.bridge.config import BridgeConfig
 from src.adapters.bridge.outbox import SqliteOutbox
 from src.adapters.bridge.transport import (
@@ -21,6 +21,7 @@ __all__ = [
     "BridgeConfig",
     "BridgeTransport",
     "EmitOutcome",
+    "OutboxUnavailableError",
     "PhoenixEventBridge",
     "SqliteOutbox",
     "TransportPermissionError",

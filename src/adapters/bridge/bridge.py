@@ -1,24 +1,31 @@
 """PhoenixEventBridge: how an app publishes events and reads its nudges back.
 
-The app must never wait on, nor fail because of, the store. ``emit`` tries the transport
-once within its timeout; on any failure the event goes to the local outbox, which a
-daemon thread flushes in order, with backoff, and which the next bridge on the same file
-flushes at start. A row leaves the outbox only once the store acknowledged it, and the
-event hash makes every re-send harmless: a twin is refused by the store and counted as
-delivered, so nothing is lost and nothing is doubled.
+The app must never wait on, nor fail because of, the store or the disk. ``emit`` tries
+the transport once within its timeout; on a transient failure the event goes to the local
+outbox, which a daemon thread flushes in order, with backoff, and which the next bridge on
+the same file flushes at start. A row leaves the outbox only once the store acknowledged
+it, and the event hash makes every re-send harmless: a twin is refused by the store and
+counted as delivered, so nothing is lost and nothing is doubled.
+
+A row the store refuses for good (validation, row-level security) is set aside in the
+outbox with the store's reason, never retried, so it cannot block the rows behind it. The
+outbox is a fallback, not a gate: when its folder is unwritable or its disk full, the
+bridge still starts and still delivers straight to a healthy store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from src.adapters.bridge.config import BridgeConfig
 from src.adapters.bridge.factory import make_transport
+from src.adapters.bridge.flusher import OutboxFlusher
 from src.adapters.bridge.outbox import SqliteOutbox
+from src.adapters.bridge.outbox_guard import OutboxGuard, OutboxUnavailableError
+from src.adapters.bridge.rows import UnstorableEventError, build_row
 from src.adapters.bridge.transport import (
     BridgeTransport,
     EmitOutcome,
@@ -27,9 +34,11 @@ from src.adapters.bridge.transport import (
     TransportError,
     TransportRejectedError,
 )
-from src.domain.event_hash import compute_event_hash, short_hash
+from src.domain.event_hash import short_hash
 
 logger = logging.getLogger("phoenix_flywheel.bridge")
+
+__all__ = ["OutboxUnavailableError", "PhoenixEventBridge"]
 
 
 class PhoenixEventBridge:
@@ -44,17 +53,13 @@ class PhoenixEventBridge:
         self.app_source = app_source
         self.config = config if config is not None else BridgeConfig.from_env()
         self.transport = transport if transport is not None else make_transport(self.config)
-        self.outbox = SqliteOutbox(self.config.outbox_path)
-        self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.outbox = SqliteOutbox(self.config.outbox_path, self.config.outbox_max_bytes)
+        self._guard = OutboxGuard(self.outbox)
+        self._flusher = OutboxFlusher(self.transport, self._guard, self.config)
+        # Opened now, so an unusable outbox is said at start; never raises.
+        self._guard.read(self.outbox.count, default=0)
         if background_flush:
-            # Started at once: whatever a previous run left in the outbox is sent now.
-            self._thread = threading.Thread(
-                target=self._flush_forever, name=f"phoenix-outbox-{app_source}", daemon=True
-            )
-            self._thread.start()
+            self._flusher.start(f"phoenix-outbox-{app_source}")
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -65,142 +70,98 @@ class PhoenixEventBridge:
         payload: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> EmitOutcome:
-        """Publishes one event; never raises. Falsy only when even the outbox failed."""
+        """Publishes one event; never raises. Falsy when the event will not reach the store:
+        ``rejected`` (refused for good) or ``dropped`` (neither store nor outbox took it),
+        each with its ``reason``."""
         try:
-            row = self._row(event_type, user_id, payload or {}, idempotency_key)
-        except (TypeError, ValueError) as error:
-            logger.error("event not emitted, its payload is not JSON: %s (%s)", event_type, error)
-            return EmitOutcome.DROPPED
+            row = build_row(self.app_source, event_type, user_id, payload or {}, idempotency_key)
+        except UnstorableEventError as error:
+            logger.error("event rejected, it cannot be stored: %s (%s)", event_type, error)
+            return EmitOutcome.rejected(str(error))
         event_hash = str(row["event_hash"])
-        if self._outbox_empty():
-            started = time.monotonic()
-            try:
-                duplicates = self.transport.deliver([row])
-            except TransportRejectedError as error:
-                # Invalid for good (an unknown event type): queuing it would not help.
-                logger.error(
-                    "event refused by the store (hash: %s): %s", short_hash(event_hash), error
-                )
-                return EmitOutcome.DROPPED
-            except Exception as error:  # noqa: BLE001 - the app must never see a transport error
-                logger.warning(
-                    "event kept in the outbox (hash: %s): %s", short_hash(event_hash), error
-                )
-            else:
-                logger.debug(
-                    "event delivered (hash: %s) in %.0f ms",
-                    short_hash(event_hash),
-                    (time.monotonic() - started) * 1000,
-                )
-                return EmitOutcome.DUPLICATE if duplicates else EmitOutcome.DELIVERED
-        try:
-            self.outbox.add(event_hash, row)
-        except Exception:  # a full disk must not break the app either
-            logger.exception("event lost: the outbox refused it (hash: %s)", short_hash(event_hash))
-            return EmitOutcome.DROPPED
-        self._wake.set()
-        return EmitOutcome.QUEUED
+        # Events go straight out only when none wait before them, so order is kept; when
+        # the outbox cannot take this one, straight out is still better than lost.
+        if self._guard.read(self.outbox.count, default=0) and self._queue(event_hash, row):
+            return EmitOutcome.QUEUED
+        outcome, failure = self._send(row)
+        if outcome is not None:
+            return outcome
+        if self._queue(event_hash, row):
+            logger.warning(
+                "event kept in the outbox (hash: %s): %s", short_hash(event_hash), failure
+            )
+            return EmitOutcome.QUEUED
+        reason = f"store unreachable ({failure}) and outbox unusable ({self._guard.problem})"
+        logger.error("event lost (hash: %s): %s", short_hash(event_hash), reason)
+        return EmitOutcome.dropped(reason)
 
-    def _row(self, event_type: str, user_id: str, payload: dict[str, Any], key: str | None) -> Row:
-        event_hash = compute_event_hash(event_type, self.app_source, user_id, payload, key)
-        return {
-            "event_type": event_type,
-            "app_source": self.app_source,
-            "user_id": user_id,
-            "payload": payload,
-            "timestamp": datetime.now(UTC).isoformat(),
-            "idempotency_key": key,
-            "event_hash": event_hash,
-        }
-
-    def _outbox_empty(self) -> bool:
-        """Events go straight out only when none wait before them, so order is kept."""
+    def _send(self, row: Row) -> tuple[EmitOutcome | None, str]:
+        """One direct attempt: the outcome, or None and why it failed (worth retrying)."""
+        event_hash = str(row["event_hash"])
+        started = time.monotonic()
         try:
-            return self.outbox.count() == 0
-        except Exception:  # noqa: BLE001 - unreadable outbox: try the store directly
-            return True
+            duplicates = self.transport.deliver([row])
+        except TransportRejectedError as error:
+            logger.error(
+                "event rejected by the store (hash: %s, %s): %s",
+                short_hash(event_hash),
+                row["event_type"],
+                error,
+            )
+            # Kept for inspection when the outbox can; the app has the outcome anyway.
+            with contextlib.suppress(OutboxUnavailableError):
+                self._guard.write(self.outbox.keep_rejected, event_hash, row, str(error))
+            return EmitOutcome.rejected(str(error)), ""
+        except Exception as error:  # noqa: BLE001 - the app must never see a transport error
+            return None, str(error) or type(error).__name__
+        self._flusher.store_answered()
+        logger.debug(
+            "event delivered (hash: %s) in %.0f ms",
+            short_hash(event_hash),
+            (time.monotonic() - started) * 1000,
+        )
+        return (EmitOutcome.DUPLICATE if duplicates else EmitOutcome.DELIVERED), ""
+
+    def _queue(self, event_hash: str, row: Row) -> bool:
+        try:
+            self._guard.write(self.outbox.add, event_hash, row)
+        except OutboxUnavailableError:
+            return False
+        self._flusher.wake()
+        return True
 
     # -- the outbox ------------------------------------------------------------------------
 
+    def outbox_problem(self) -> str | None:
+        """Why the outbox cannot keep events now (unwritable folder, full disk), else None.
+
+        While it says something, events still go straight to a healthy store; only an
+        event the store could not take either is lost (``dropped``)."""
+        return self._guard.problem
+
     def pending(self) -> int:
-        """Events waiting in the outbox."""
-        return self.outbox.count()
+        """Events waiting in the outbox (0 when it cannot be read: see ``outbox_problem``)."""
+        return self._guard.read(self.outbox.count, default=0)
+
+    def quarantined(self) -> int:
+        """Events the store refused for good, set aside in the outbox for inspection."""
+        return self._guard.read(self.outbox.rejected_count, default=0)
+
+    def rejected_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The set-aside events, oldest first: ``{"event", "reason", "rejected_at"}``."""
+        return self._guard.read(self.outbox.rejected, limit, default=[])
+
+    def requeue_rejected(self) -> int:
+        """Sends the set-aside events again (once their cause is fixed, e.g. a grant);
+        how many went back to the outbox. Raises ``OutboxUnavailableError``."""
+        moved = self._guard.write(self.outbox.requeue_rejected)
+        self._flusher.wake()
+        return moved
 
     def flush(self) -> int:
-        """Sends what the outbox holds, oldest first; returns how many still wait."""
-        with self._flush_lock:
-            while True:
-                batch = self.outbox.pending(self.config.batch_size)
-                if not batch:
-                    return 0
-                seqs = [seq for seq, _ in batch]
-                try:
-                    duplicates = self.transport.deliver([row for _, row in batch])
-                except TransportRejectedError as error:
-                    self._deliver_one_by_one(batch, error)
-                    continue
-                except Exception as error:  # noqa: BLE001 - kept for the next attempt
-                    self.outbox.note_failure(seqs, str(error))
-                    left = self.outbox.count()
-                    logger.warning("outbox flush paused, %d events kept: %s", left, error)
-                    return left
-                self.outbox.remove(seqs)
-                logger.info(
-                    "outbox flushed %d events (%d already in the store)", len(seqs), duplicates
-                )
-
-    def _deliver_one_by_one(
-        self, batch: list[tuple[int, Row]], batch_error: TransportRejectedError
-    ) -> None:
-        """Finds the row the store refuses for good; the others are delivered."""
-        if len(batch) == 1:
-            seq, row = batch[0]
-            logger.error(
-                "event refused by the store and dropped from the outbox (hash: %s): %s; row: %s",
-                short_hash(str(row["event_hash"])),
-                batch_error,
-                row,
-            )
-            self.outbox.remove([seq])
-            return
-        for seq, row in batch:
-            try:
-                self.transport.deliver([row])
-            except TransportRejectedError as error:
-                self._deliver_one_by_one([(seq, row)], error)
-                continue
-            self.outbox.remove([seq])
-
-    def _flush_forever(self) -> None:
-        interval = self.config.flush_interval_seconds
-        delay = 0.0
-        while not self._stop.is_set():
-            next_attempt = time.monotonic() + delay
-            # A wake-up (a new queued event) only hurries a healthy flusher; after a
-            # failure the backoff holds, so a burst of emits does not hammer a dead store.
-            while not self._stop.is_set():
-                remaining = next_attempt - time.monotonic()
-                if remaining <= 0 or (self._wake.is_set() and delay <= interval):
-                    break
-                self._wake.wait(remaining if not self._wake.is_set() else min(remaining, 0.05))
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                left = self.flush()
-            except Exception:  # the thread must outlive any one failure
-                logger.exception("outbox flush failed")
-                left = -1
-            if left == 0:
-                delay = interval if self._outbox_quiet() else 0.0
-            else:
-                delay = min(max(delay * 2, interval, 0.5), self.config.max_backoff_seconds)
-
-    def _outbox_quiet(self) -> bool:
-        try:
-            return self.outbox.count() == 0
-        except Exception:  # noqa: BLE001 - treated as quiet; the next round retries
-            return True
+        """Sends what the outbox holds, oldest first; returns how many still wait. Never
+        raises; rows the store refuses for good are set aside (``quarantined``)."""
+        return self._flusher.flush()
 
     # -- nudges ----------------------------------------------------------------------------
 
@@ -212,6 +173,8 @@ class PhoenixEventBridge:
         except Exception as error:  # noqa: BLE001 - degraded mode below
             logger.warning("worker nudges unavailable for %s: %s", user_id, error)
             found = []
+        else:
+            self._flusher.store_answered()
         if found:
             found = self._not_shown_recently(found)
         if found:
@@ -242,6 +205,7 @@ class PhoenixEventBridge:
         except Exception:  # never into the app
             logger.exception("nudge display not recorded (%s)", nudge_id)
             return False
+        self._flusher.store_answered()
         try:
             self.outbox.note_shown(nudge_id)
         except Exception:  # noqa: BLE001 - the store has it; the local copy is a help
@@ -252,10 +216,7 @@ class PhoenixEventBridge:
 
     def close(self, timeout: float = 5.0) -> None:
         """Stops the flusher; what is still pending stays on disk for the next start."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._flusher.stop(timeout)
         self.transport.close()
         self.outbox.close()
 

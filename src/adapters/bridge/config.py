@@ -32,7 +32,11 @@ class BridgeConfig:
     outbox_path: Path = DEFAULT_OUTBOX
     timeout_seconds: float = 2.0
     flush_interval_seconds: float = 5.0
-    max_backoff_seconds: float = 60.0
+    # Probing a down store costs one failed connection; a short cap bounds how long an
+    # idle app's outbox waits after the store's return (any answer to the app wakes it).
+    max_backoff_seconds: float = 10.0
+    # Beyond this size the outbox answers as a full disk would (None: only the disk limits).
+    outbox_max_bytes: int | None = None
     batch_size: int = 200
     cooldown_hours: float = 24.0
 

@@ -52,14 +52,15 @@ class HttpApiTransport:
             response = self._http().request(method, path, **kwargs)
         except httpx.HTTPError as error:
             raise TransportUnavailableError(f"{type(error).__name__}: {error}") from error
-        if response.status_code in (401, 403):
-            raise TransportPermissionError(f"HTTP {response.status_code}: {response.text[:200]}")
-        if response.status_code == 404 and path.startswith("/api/events"):
+        status = response.status_code
+        if status == 401:  # the token itself: every request would fail, so rows wait
+            raise TransportPermissionError(f"HTTP 401: {response.text[:200]}")
+        if status == 404 and path.startswith("/api/events"):  # wrong URL or an old server
             raise TransportSchemaMissingError(f"HTTP 404 on {path}")
-        if response.status_code in (408, 425, 429) or response.status_code >= 500:
-            raise TransportUnavailableError(f"HTTP {response.status_code}: {response.text[:200]}")
-        if response.status_code >= 400:
-            raise TransportRejectedError(f"HTTP {response.status_code}: {response.text[:300]}")
+        if status in (408, 425, 429) or status >= 500:
+            raise TransportUnavailableError(f"HTTP {status}: {response.text[:200]}")
+        if status >= 400:  # this request is refused for good (validation, 403, 413)
+            raise TransportRejectedError(f"HTTP {status}: {response.text[:300]}")
         return response.json() if response.content else None
 
     def deliver(self, rows: Sequence[Row]) -> int:

@@ -16,11 +16,11 @@ from src.adapters.bridge.transport import (
     Nudge,
     Row,
     TransportError,
-    TransportPermissionError,
     TransportRejectedError,
     TransportSchemaMissingError,
     TransportUnavailableError,
     nudge_dict,
+    refused_by_rights,
 )
 
 if TYPE_CHECKING:
@@ -74,12 +74,18 @@ class PostgresTransport:
             ) as connection:
                 yield connection
         except psycopg.errors.InsufficientPrivilege as error:
-            raise TransportPermissionError(str(error).strip()) from error
+            # A grant or a row-level policy refuses these rows: sending them again cannot
+            # help. A wrong password or an unknown role fails at connect, as transient.
+            raise refused_by_rights(str(error).strip()) from error
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
             raise TransportSchemaMissingError(str(error).strip()) from error
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
+            # A value or a constraint the store refuses (IntegrityError excludes the twin,
+            # which ON CONFLICT already absorbs): permanent.
             raise TransportRejectedError(str(error).strip()) from error
         except psycopg.Error as error:
+            # OperationalError (down, timeout, connection lost) and anything unforeseen:
+            # worth retrying, the outbox keeps the rows.
             raise TransportUnavailableError(str(error).strip() or type(error).__name__) from error
 
     def deliver(self, rows: Sequence[Row]) -> int:

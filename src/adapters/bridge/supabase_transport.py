@@ -21,6 +21,7 @@ from src.adapters.bridge.transport import (
     TransportSchemaMissingError,
     TransportUnavailableError,
     nudge_dict,
+    refused_by_rights,
 )
 
 _EVENT_COLUMNS = (
@@ -32,7 +33,11 @@ _EVENT_COLUMNS = (
     "idempotency_key",
     "event_hash",
 )
-_PERMISSION_CODES = {"42501", "PGRST301", "PGRST302", "401", "403"}
+# A key or JWT the gateway or PostgREST refuses: every row would be, so they wait.
+_PERMISSION_CODES = {"PGRST301", "PGRST302", "401", "403"}
+# PostgREST answers a row the grants or RLS refuse with 401/403 and SQLSTATE 42501:
+# that row is refused for good (a user emitting for someone else), not the key.
+_ROW_REFUSED_CODES = {"42501"}
 _MISSING_CODES = {"42P01", "42703", "PGRST205", "PGRST204", "PGRST200", "404"}
 _DUPLICATE_CODES = {"23505", "409"}
 
@@ -49,11 +54,13 @@ def _classify(error: Exception) -> Exception:
     lowered = message.lower()
     if code in _DUPLICATE_CODES or "duplicate key" in lowered:
         return _DuplicateError(text)
+    if code in _ROW_REFUSED_CODES:
+        return refused_by_rights(text)
     if code in _PERMISSION_CODES or "permission denied" in lowered or "api key" in lowered:
         return TransportPermissionError(text)
     if code in _MISSING_CODES or "does not exist" in lowered or "schema cache" in lowered:
         return TransportSchemaMissingError(text)
-    if code.startswith(("22", "23")) or code in {"400", "422"}:
+    if code.startswith(("22", "23")) or code in {"400", "413", "422"}:
         return TransportRejectedError(text)
     return TransportUnavailableError(text or type(error).__name__)
 
@@ -126,7 +133,7 @@ class SupabaseRestTransport:
         since = datetime.now(UTC) - timedelta(hours=cooldown_hours)
         try:
             sent = self._select("phoenix_nudges_sent", user_id=user_id)
-        except TransportPermissionError:
+        except (TransportPermissionError, TransportRejectedError):  # 42501 on the read
             sent = []  # a user key may record displays, not read them: the bridge's own record
         recent = {
             row["nudge_id"] for row in sent if datetime.fromisoformat(str(row["shown_at"])) > since

@@ -3,14 +3,14 @@
 A transport either acknowledges a batch (every row is now in the store, or was already:
 a twin refused by the unique ``event_hash`` counts as delivered) or raises one of the
 errors below. The bridge keeps unacknowledged rows in its outbox, so a transport never
-has to retry by itself.
+has to retry by itself. Only ``TransportRejectedError`` is permanent: everything else
+(the store down, a timeout, a wrong key, a missing table) is worth retrying later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 PERMISSION_HINT = (
     "the key lacks the right to insert events: use the anon or service key of this project"
@@ -33,16 +33,56 @@ Row = dict[str, Any]
 Nudge = dict[str, Any]
 
 
-class EmitOutcome(StrEnum):
-    """What became of one emit; truthy unless the event could not even be kept locally."""
+class EmitOutcome(str):
+    """What became of one emit, equal to its name (``outcome == "queued"``).
 
-    DELIVERED = "delivered"
-    DUPLICATE = "duplicate"
-    QUEUED = "queued"
-    DROPPED = "dropped"
+    A plain string subclass rather than an enum, so that ``rejected`` and ``dropped`` can
+    carry their reason (``outcome.reason``) while still comparing equal to the constants.
+    Falsy when the event will not reach the store: ``rejected`` (refused for good) or
+    ``dropped`` (the store was unreachable and the outbox could not keep it).
+    """
+
+    DELIVERED: ClassVar[EmitOutcome]
+    DUPLICATE: ClassVar[EmitOutcome]
+    QUEUED: ClassVar[EmitOutcome]
+    REJECTED: ClassVar[EmitOutcome]
+    DROPPED: ClassVar[EmitOutcome]
+    NAMES: ClassVar[tuple[str, ...]] = ("delivered", "duplicate", "queued", "rejected", "dropped")
+
+    reason: str
+
+    def __new__(cls, value: str, reason: str = "") -> EmitOutcome:
+        if value not in cls.NAMES:
+            raise ValueError(f"unknown outcome {value!r}: one of {', '.join(cls.NAMES)}")
+        outcome = super().__new__(cls, value)
+        outcome.reason = reason
+        return outcome
+
+    @classmethod
+    def rejected(cls, reason: str) -> EmitOutcome:
+        return cls("rejected", reason)
+
+    @classmethod
+    def dropped(cls, reason: str) -> EmitOutcome:
+        return cls("dropped", reason)
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
 
     def __bool__(self) -> bool:
-        return self is not EmitOutcome.DROPPED
+        return self.value not in ("rejected", "dropped")
+
+    def __repr__(self) -> str:
+        detail = f": {self.reason}" if self.reason else ""
+        return f"<EmitOutcome {self.value}{detail}>"
+
+
+EmitOutcome.DELIVERED = EmitOutcome("delivered")
+EmitOutcome.DUPLICATE = EmitOutcome("duplicate")
+EmitOutcome.QUEUED = EmitOutcome("queued")
+EmitOutcome.REJECTED = EmitOutcome("rejected")
+EmitOutcome.DROPPED = EmitOutcome("dropped")
 
 
 class TransportError(Exception):
@@ -54,7 +94,8 @@ class TransportUnavailableError(TransportError):
 
 
 class TransportPermissionError(TransportError):
-    """The credentials may not do this (401, 403, permission denied)."""
+    """The credentials themselves are refused (a wrong key or token): every row would be,
+    so the rows wait in the outbox until the configuration is fixed."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"{PERMISSION_HINT} ({detail})")
@@ -68,7 +109,20 @@ class TransportSchemaMissingError(TransportError):
 
 
 class TransportRejectedError(TransportError):
-    """The store refuses these rows for good (a 4xx validation error): retrying cannot help."""
+    """The store refuses these rows for good: retrying the same rows cannot help.
+
+    A validation error (4xx), a constraint or a value the store cannot hold, or a
+    row-level refusal (RLS: a user emitting for someone else, SQLSTATE 42501). The bridge
+    sets such a row aside instead of retrying it, so it never blocks the rows behind it.
+    """
+
+
+def refused_by_rights(detail: str) -> TransportRejectedError:
+    """SQLSTATE 42501 on a row: a row-level policy (a user emitting for someone else) or
+    a grant the role lacks. Permanent for this row; said in words that point at the cause."""
+    if "row-level security" in detail.lower():
+        return TransportRejectedError(f"refused by the store's row-level security ({detail})")
+    return TransportRejectedError(f"{PERMISSION_HINT} ({detail})")
 
 
 def nudge_dict(

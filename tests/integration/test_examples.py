@@ -1,0 +1,121 @@
+"""The example Streamlit pages, run as the two pages of one multipage app.
+
+Streamlit is not a dependency (it is heavy), so a stand-in module plays its part. Its
+``cache_resource`` keys a function as Streamlit does, by module, qualified name and
+source code, and the pages run as ``__main__`` as Streamlit runs them: two pages with
+the same factory code share one cache entry, which is how the CV page once got the
+Letters bridge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import runpy
+import sys
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+from tests.integration.bridge_support import closed_port
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+class FakeStreamlit(types.ModuleType):
+    def __init__(self) -> None:
+        super().__init__("streamlit")
+        self.cache: dict[tuple[Any, ...], Any] = {}
+        self.session_state: dict[str, Any] = {}
+        self.pressed: set[str] = set()
+        self.shown: list[tuple[str, str]] = []
+
+    def cache_resource(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        code = (func.__module__, func.__qualname__, inspect.getsource(func))
+
+        def cached(*args: Any) -> Any:
+            if (code, args) not in self.cache:
+                self.cache[(code, args)] = func(*args)
+            return self.cache[(code, args)]
+
+        return cached
+
+    def button(self, label: str) -> bool:
+        return label in self.pressed
+
+    def text_input(self, label: str, value: str = "") -> str:
+        return value
+
+    def text_area(self, label: str) -> str:
+        return "A job offer"
+
+    def file_uploader(self, label: str, type: list[str]) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Callable[[str], None]:
+        if name in ("title", "info", "success", "warning"):
+            return lambda text: self.shown.append((name, text))
+        raise AttributeError(name)
+
+
+@pytest.fixture
+def streamlit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeStreamlit]:
+    fake = FakeStreamlit()
+    monkeypatch.setitem(sys.modules, "streamlit", fake)
+    # A store nobody answers: every event is kept in the outbox, where it can be read.
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port()}/x")
+    monkeypatch.setenv("PHOENIX_BRIDGE_TRANSPORT", "sql")
+    monkeypatch.setenv("PHOENIX_OUTBOX_PATH", str(tmp_path / "outbox.db"))
+    yield fake
+    for bridge in fake.cache.values():
+        bridge.close()
+
+
+def run_page(streamlit: FakeStreamlit, page: str, *pressed: str) -> None:
+    streamlit.pressed = set(pressed)
+    runpy.run_path(str(EXAMPLES / page), run_name="__main__")
+
+
+def test_each_page_of_one_multipage_app_publishes_as_its_own_app(
+    streamlit: FakeStreamlit,
+) -> None:
+    run_page(streamlit, "phoenix_letters_app.py", "Generate the letter")
+    run_page(streamlit, "phoenix_cv_app.py", "Generate a new CV")
+    bridges = list(streamlit.cache.values())
+    assert sorted(bridge.app_source for bridge in bridges) == ["phoenix-cv", "phoenix-letters"]
+    [letters] = [b for b in bridges if b.app_source == "phoenix-letters"]
+    events = {(row["event_type"], row["app_source"]) for _, row in letters.outbox.pending(10)}
+    assert events == {("letter.generated", "phoenix-letters"), ("cv.generated", "phoenix-cv")}
+    assert ("title", "Phoenix CV") in streamlit.shown
+
+
+def test_a_second_generate_is_a_second_event_not_a_duplicate(streamlit: FakeStreamlit) -> None:
+    for _ in range(2):
+        run_page(streamlit, "phoenix_cv_app.py", "Generate a new CV")
+        run_page(streamlit, "phoenix_letters_app.py", "Analyse the offer (Mirror Match)")
+    [bridge, *_] = streamlit.cache.values()
+    kinds = [row["event_type"] for _, row in bridge.outbox.pending(10)]
+    assert sorted(kinds) == ["cv.generated"] * 2 + ["job_offer.analyzed"] * 2
+    assert [kind for kind, _ in streamlit.shown].count("success") == 4
+
+
+@pytest.mark.postgres
+def test_a_nudge_names_the_target_app_by_its_title(
+    streamlit: FakeStreamlit, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    run_page(streamlit, "phoenix_letters_app.py", "Generate the letter")
+    container = open_flywheel(make_settings(postgres_url))
+    try:
+        asyncio.run(container.processor().drain())
+    finally:
+        close_flywheel(container)
+    run_page(streamlit, "phoenix_letters_app.py")
+    infos = [text for kind, text in streamlit.shown if kind == "info"]
+    assert infos == ["Optimisez vos chances avec Phoenix CV ! (Phoenix CV)"]
