@@ -8,6 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_BATCH = 1000
+# A batch of 1,000 events with ordinary payloads is far below this; a body of several
+# megabytes is refused (413) as it streams in, without being read whole.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class EventIn(BaseModel):
