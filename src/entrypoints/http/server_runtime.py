@@ -88,8 +88,15 @@ class ServerRuntime:
         return self._opened.wait(timeout)
 
     def database_problem(self) -> str | None:
-        """None when the store answers now, else why not (for ``/health``)."""
-        return ping(self.container.engine())
+        """None when the store answers now and is ready, else why not (for ``/health``).
+
+        A store that answers but could not be opened (its schema missing) is not ready:
+        every other endpoint answers 503 then, so ``/health`` must not say ok.
+        """
+        problem = ping(self.container.engine())
+        if problem is None and not self._opened.is_set():
+            return self._open_error
+        return problem
 
     @property
     def worker_running(self) -> bool:
@@ -105,10 +112,14 @@ class ServerRuntime:
         if not self._run_worker:
             return
         settings = self.settings
+        engine = self.container.engine()
+        queries = self.container.queries()
         self.worker = BackgroundWorker(
             self.container.processor(),
             settings.poll_interval_seconds,
             drain_at_start=settings.auto_process_on_startup,
+            probe=lambda: ping(engine) is None,
+            pending=lambda: queries.get_queue_status().pending,
         )
         if settings.store_kind == "postgresql" and not is_transaction_pooler(
             sqlalchemy_url(settings.database_url)
