@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import ArgumentError
 
-from src.adapters.sql_database import store_kind
+from src.adapters.sql_database import redact, sqlalchemy_url, store_kind
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,15 @@ class Settings(BaseSettings):
     @classmethod
     def _known_store(cls, value: str) -> str:
         store_kind(value)
+        try:
+            sqlalchemy_url(value)  # e.g. ``sqlite:///`` names no file
+        except (ArgumentError, ValueError) as error:
+            if str(error).startswith("DATABASE_URL"):
+                raise
+            raise ValueError(
+                f"DATABASE_URL is not a database URL (got {redact(value)!r}); "
+                "e.g. sqlite:///phoenix_flywheel.db or postgresql://user:password@host/db"
+            ) from None
         return value
 
     @field_validator("log_level", mode="before")
