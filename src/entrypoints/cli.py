@@ -28,6 +28,7 @@ from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
 from src.domain.events import MAX_PAYLOAD_DEPTH, NewEvent, new_event
 from src.entrypoints import demo
+from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.progress import ProgressLine
@@ -74,6 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {message}", file=sys.stderr)
         return EXIT_INPUT
     configure_logging(settings.log_format, settings.log_level)
+    try:
+        # Checked before anything starts: a service must not run without an analyser
+        # it was told to use.
+        resolve_analysers(settings.analyser_specs)
+    except AnalyserLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT
     if args.command == "serve":
         # The server opens the store itself, in the background: it must answer /health
         # (503) even while the store is down, and recover when it comes back.

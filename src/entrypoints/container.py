@@ -17,6 +17,7 @@ from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
+from src.entrypoints.analysers import load_analysers
 from src.entrypoints.settings import Settings
 
 
@@ -26,7 +27,9 @@ class Container(containers.DeclarativeContainer):
 
     catalogue = providers.Singleton(default_catalogue)
     clock = providers.Singleton(SystemClock)
-    analysers = providers.List()
+    analysers = providers.Singleton(
+        load_analysers, providers.Callable(lambda s: s.analyser_specs, settings)
+    )
 
     engine = providers.Selector(
         providers.Callable(store_kind, database_url),
