@@ -6,6 +6,8 @@ import logging
 import threading
 import time
 
+from sqlalchemy import Engine
+
 from src.adapters.sql_database import (
     check_reachable,
     check_schema,
@@ -98,16 +100,26 @@ def open_flywheel_retrying(
             f"{pause:g}",
             extra={"error": reason, "pause_seconds": pause},
         )
-        deadline = time.monotonic() + pause
-        while not stopping.wait(min(PROBE_INTERVAL_SECONDS, max(deadline - time.monotonic(), 0))):
-            if time.monotonic() >= deadline:
-                break
-            if unreachable and ping(container.engine()) is None:
-                logger.info("store answers; opening it now")
-                break
+        wait_for_store(stopping, pause, container.engine() if unreachable else None)
         pause = min(pause * 2, max_pause)
     container.engine().dispose()
     return None
+
+
+def wait_for_store(stopping: threading.Event, pause: float, unreachable: Engine | None) -> None:
+    """Wait ``pause`` seconds, or less: stopping, or the ``unreachable`` store answers a
+    ping (tried every ``PROBE_INTERVAL_SECONDS``), so it is opened at once.
+
+    Pass None for a store that answers but is not ready (not migrated): pinging it would
+    only retry it every second.
+    """
+    deadline = time.monotonic() + pause
+    while not stopping.wait(min(PROBE_INTERVAL_SECONDS, max(deadline - time.monotonic(), 0))):
+        if time.monotonic() >= deadline:
+            return
+        if unreachable is not None and ping(unreachable) is None:
+            logger.info("store answers; opening it now")
+            return
 
 
 def close_flywheel(container: Container) -> None:

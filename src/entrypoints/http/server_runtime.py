@@ -12,13 +12,15 @@ import asyncio
 import logging
 import threading
 
+from sqlalchemy import Engine
+
 from src.adapters.postgres_wakeup import PostgresWakeup
 from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlalchemy_url
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
-from src.entrypoints.runtime import close_flywheel, prepare_store
+from src.entrypoints.runtime import close_flywheel, prepare_store, wait_for_store
 from src.entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -132,9 +134,12 @@ class ServerRuntime:
     def _open_store(self) -> bool:
         pause = self.settings.poll_interval_seconds
         while not self._stopping.is_set():
+            unreachable: Engine | None = self.container.engine()
             try:
                 prepare_store(self.container)
             except (StoreUnavailableError, SchemaMissingError) as error:
+                if isinstance(error, SchemaMissingError):
+                    unreachable = None
                 self._open_error = str(error)
                 logger.warning(
                     "store not ready, retrying",
@@ -148,6 +153,6 @@ class ServerRuntime:
                 self._opened.set()
                 logger.info("store open", extra={"store": redact(self.settings.database_url)})
                 return True
-            self._stopping.wait(pause)
+            wait_for_store(self._stopping, pause, unreachable)
             pause = min(pause * 2, MAX_RETRY_SECONDS)
         return False
