@@ -19,10 +19,15 @@ from src.application.ports import (
 )
 from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError
-from src.domain.events import NewEvent, new_event
+from src.domain.events import NewEvent, new_event, utc_timestamp
 from src.domain.nudges import DEFAULT_LANGUAGE, message_for
 
 MAX_EVENTS_PER_REQUEST = 1000
+# Ids per force-reprocess request. Far below the bound-parameter limits of the stores
+# (65,535 on PostgreSQL, 32,766 on SQLite); more ids are refused rather than failing there.
+MAX_REQUEUE_IDS = 10_000
+# Event ids are 64-bit (``bigint``); a larger number can name no event.
+MAX_EVENT_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,12 @@ class FlywheelQueries:
             known = ", ".join(self._catalogue.app_sources)
             raise RequestInvalidError("app", f"unknown app {app!r}; known apps: {known}")
         rules = self._catalogue.rules_by_type
+        languages = sorted({lang for rule in rules.values() for lang in rule.messages})
+        if language not in languages:
+            # Answering in another language labelled as the one asked would mislead the app.
+            raise RequestInvalidError(
+                "lang", f"unsupported language {language!r}; supported: {', '.join(languages)}"
+            )
         records = self._read_models.list_active_nudges(
             user_id, app, self._clock.now() - self._cooldown
         )
@@ -162,4 +173,21 @@ class QueueAdmin:
             raise RequestInvalidError("body", "give exactly one of event_ids, since or status")
         if selection.status is not None and selection.status not in ("failed", "dead"):
             raise RequestInvalidError("status", "must be 'failed' or 'dead'")
+        if selection.event_ids is not None:
+            if len(selection.event_ids) > MAX_REQUEUE_IDS:
+                raise RequestInvalidError(
+                    "event_ids",
+                    f"{len(selection.event_ids)} ids, at most {MAX_REQUEUE_IDS} per request; "
+                    "send several requests, or select by since or status",
+                )
+            for index, event_id in enumerate(selection.event_ids):
+                if not 1 <= event_id <= MAX_EVENT_ID:
+                    raise RequestInvalidError(
+                        f"event_ids.{index}", f"{event_id} is not an event id (1 to {MAX_EVENT_ID})"
+                    )
+        if selection.since is not None:
+            try:
+                utc_timestamp(selection.since, "since")
+            except EventRejectedError as error:
+                raise RequestInvalidError(error.field, error.message) from None
         return self._inbox.requeue(selection)

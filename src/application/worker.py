@@ -2,8 +2,11 @@
 
 A fault of the store (down, restarting) is logged and retried with a growing pause; the
 worker never dies of it, and the leased events of a crashed batch come back by themselves
-when their lease expires. ``stop()`` lets the batch in hand finish; one that is still
-running after ``grace_seconds`` is cancelled and its events released to the queue.
+when their lease expires. While it pauses after a failure, a cheap ``probe`` of the store
+runs every ``PROBE_INTERVAL_SECONDS``: once a store seen down answers again, the worker
+drains at once instead of sleeping out the rest of its pause. ``stop()`` lets the batch
+in hand finish; one that is still running after ``grace_seconds`` is cancelled and its
+events released to the queue.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from src.application.processor import DrainSummary, EventQueueProcessor, describe
 
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_PAUSE_SECONDS = 30.0
+PROBE_INTERVAL_SECONDS = 1.0
 TICK_SECONDS = 0.05
 
 
@@ -29,8 +35,16 @@ class BackgroundWorker:
         *,
         drain_at_start: bool = True,
         grace_seconds: float = 10.0,
+        probe: Callable[[], bool] | None = None,
+        pending: Callable[[], int] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``probe`` says whether the store answers now (cheaply); ``pending`` counts the
+        events left in the queue, for the log line of a stop."""
         self._processor = processor
+        self._probe = probe
+        self._pending = pending
+        self._now = now
         self._poll_interval = poll_interval_seconds
         self._drain_at_start = drain_at_start
         self._grace = grace_seconds
@@ -39,11 +53,20 @@ class BackgroundWorker:
         self._stop_requested_at: float | None = None
         self.running = False
         self.last_error: str | None = None
+        self.failing_since: datetime | None = None
+        self._failing_started: float | None = None
+        self._store_seen_down = False
 
     def stop(self) -> None:
         self._stop_requested_at = time.monotonic()
         self._stop.set()
         self._wake.set()
+
+    @property
+    def failing_for_seconds(self) -> float | None:
+        """How long every drain has failed; None while the worker is healthy."""
+        started = self._failing_started
+        return None if started is None else time.monotonic() - started
 
     def wake(self) -> None:
         """Start the next drain now instead of at the next poll (LISTEN/NOTIFY, an ingest)."""
@@ -70,15 +93,23 @@ class BackgroundWorker:
                 return
             except Exception as error:  # noqa: BLE001 - a supervisor loop survives any fault
                 self.last_error = describe(error)
+                if self._failing_started is None:
+                    self._failing_started = time.monotonic()
+                    self.failing_since = self._now()
                 logger.warning(
                     "worker drain failed, retrying",
                     extra={"error": self.last_error, "pause_seconds": pause},
                 )
-                await self._sleep(pause)
+                await self._pause_after_failure(pause)
                 pause = min(pause * 2, MAX_ERROR_PAUSE_SECONDS)
                 continue
             self.last_error = None
+            self.failing_since = self._failing_started = None
+            self._store_seen_down = False
             pause = self._poll_interval
+            if self._stop.is_set():
+                self._log_stop(summary)
+                return
             _log_drain(summary)
             await self._sleep(self._poll_interval)
 
@@ -91,6 +122,48 @@ class BackgroundWorker:
             if requested is not None and time.monotonic() - requested > self._grace:
                 task.cancel()
         return task.result()
+
+    async def _pause_after_failure(self, seconds: float) -> None:
+        """Wait ``seconds``, or less: woken, stopped, or the store is back.
+
+        Only a store that a probe saw down ends the pause early when it answers again:
+        a drain that fails with the store up (a bug, a constraint) keeps its backoff
+        rather than retrying at the probe's pace.
+        """
+        deadline = time.monotonic() + seconds
+        next_probe = time.monotonic() + min(PROBE_INTERVAL_SECONDS, seconds)
+        while not self._wake.is_set() and time.monotonic() < deadline:
+            if self._probe is not None and time.monotonic() >= next_probe:
+                answers = await asyncio.to_thread(self._probe_store)
+                if answers and self._store_seen_down:
+                    self._store_seen_down = False
+                    logger.info("store answers again; draining now")
+                    return
+                self._store_seen_down = self._store_seen_down or not answers
+                next_probe = time.monotonic() + PROBE_INTERVAL_SECONDS
+            await asyncio.sleep(min(TICK_SECONDS, max(deadline - time.monotonic(), 0)))
+
+    def _probe_store(self) -> bool:
+        if self._probe is None:
+            return False
+        try:
+            return self._probe()
+        except Exception:  # noqa: BLE001 - a probe that cannot run means "not answering"
+            return False
+
+    def _log_stop(self, summary: DrainSummary) -> None:
+        """A stop ends the drain between batches: say what is left, never "queue drained"."""
+        pending: int | None = None
+        if self._pending is not None:
+            try:
+                pending = self._pending()
+            except Exception:  # noqa: BLE001 - the count is informative only
+                pending = None
+        logger.info(
+            "worker stopping with %s events pending",
+            "unknown" if pending is None else pending,
+            extra={"pending": pending, "processed": summary.processed},
+        )
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less when woken or stopped."""

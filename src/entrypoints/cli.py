@@ -1,6 +1,7 @@
 """``phoenix-flywheel``: the command line of section 6 of the brief.
 
-Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input.
+Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input, 3 ``serve``
+cannot listen on its address (the port is taken).
 """
 
 from __future__ import annotations
@@ -9,28 +10,32 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from types import FrameType
 
 from pydantic import ValidationError
 
+from src.adapters.sql_database import ping
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.domain.apps import default_catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
-from src.domain.events import NewEvent, new_event
+from src.domain.events import MAX_PAYLOAD_DEPTH, NewEvent, new_event
 from src.entrypoints import demo
+from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.progress import ProgressLine
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.runtime import close_flywheel, open_flywheel, open_flywheel_retrying
 from src.entrypoints.settings import Settings
 
-EXIT_OK, EXIT_STORE, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_STORE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,13 +69,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         for problem in error.errors():
             field = ".".join(str(part) for part in problem["loc"]).upper() or "settings"
-            print(f"error: setting {field}: {problem['msg']}", file=sys.stderr)
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            if not message.startswith(field):
+                message = f"setting {field}: {message}"
+            print(f"error: {message}", file=sys.stderr)
         return EXIT_INPUT
     configure_logging(settings.log_format, settings.log_level)
+    try:
+        # Checked before anything starts: a service must not run without an analyser
+        # it was told to use.
+        resolve_analysers(settings.analyser_specs)
+    except AnalyserLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT
     if args.command == "serve":
         # The server opens the store itself, in the background: it must answer /health
         # (503) even while the store is down, and recover when it comes back.
         return _serve(settings, args.host, args.port)
+    if args.command == "worker":
+        # Like the server, the worker waits for a store that is down or not migrated yet:
+        # workers started while the database restarts must not die without a supervisor.
+        return _worker(settings)
     handler = _COMMANDS[args.command]
     try:
         if args.command == "emit":
@@ -104,9 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parse_payload(text: str) -> object:
     try:
-        return json.loads(text)
+        payload = json.loads(text)
     except json.JSONDecodeError as error:
         raise EventRejectedError("payload", f"is not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise EventRejectedError(
+            "payload", f"is nested more than {MAX_PAYLOAD_DEPTH} levels deep"
+        ) from None
+    if payload is None:
+        # The default is an empty object; an explicit null is a mistake worth naming.
+        raise EventRejectedError("payload", "must be a JSON object, not null (omit --payload)")
+    return payload
 
 
 def _migrate(_container: Container, _args: argparse.Namespace) -> int:
@@ -157,17 +184,36 @@ def format_summary(summary: DrainSummary) -> str:
     )
 
 
-def _worker(container: Container, _args: argparse.Namespace) -> int:
-    worker = BackgroundWorker(container.processor(), container.settings().poll_interval_seconds)
+def _worker(settings: Settings) -> int:
+    stopping = threading.Event()
+    workers: list[BackgroundWorker] = []
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
-        worker.stop()
+        stopping.set()
+        for worker in workers:
+            worker.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print("worker started; Ctrl+C to stop", file=sys.stderr)
-    worker.run()
-    print("worker stopped", file=sys.stderr)
+    container = open_flywheel_retrying(settings, stopping)
+    if container is None:
+        return EXIT_OK  # stopped while waiting for the store
+    try:
+        engine, queries = container.engine(), container.queries()
+        worker = BackgroundWorker(
+            container.processor(),
+            settings.poll_interval_seconds,
+            probe=lambda: ping(engine) is None,
+            pending=lambda: queries.get_queue_status().pending,
+        )
+        workers.append(worker)
+        if stopping.is_set():
+            return EXIT_OK
+        print("worker started; Ctrl+C to stop", file=sys.stderr)
+        worker.run()
+        print("worker stopped", file=sys.stderr)
+    finally:
+        close_flywheel(container)
     return EXIT_OK
 
 
@@ -176,15 +222,45 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     from src.entrypoints.http import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=None,  # keep our structured logging
-        access_log=False,  # the app logs each request itself, with its duration
-        timeout_graceful_shutdown=30,
+    # The address is taken before anything else: a port in use is said at once, before
+    # the store is opened (and the SQLite file created).
+    try:
+        listening = bind_socket(host, port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(
+            f"error: cannot listen on {host}:{port}: {reason} "
+            "(another server on this port? choose one with --port)",
+            file=sys.stderr,
+        )
+        return EXIT_LISTEN
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=host,  # for its log line; it listens on the socket given below
+            port=port,
+            log_config=None,  # keep our structured logging
+            access_log=False,  # the app logs each request itself, with its duration
+            timeout_graceful_shutdown=30,
+        )
     )
-    return EXIT_OK
+    with listening:
+        server.run(sockets=[listening])
+    return EXIT_OK if server.started else EXIT_LISTEN
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, as uvicorn binds one (address reuse on)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError:
+        listening.close()
+        raise
+    listening.set_inheritable(True)
+    return listening
 
 
 def _demo(container: Container, _args: argparse.Namespace) -> int:
@@ -192,7 +268,6 @@ def _demo(container: Container, _args: argparse.Namespace) -> int:
 
 
 _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
-    "worker": _worker,
     "process": _process,
     "status": _status,
     "migrate": _migrate,

@@ -19,6 +19,7 @@ from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
+from src.entrypoints.analysers import load_analysers
 from src.entrypoints.settings import Settings
 
 
@@ -28,7 +29,9 @@ class Container(containers.DeclarativeContainer):
 
     catalogue = providers.Singleton(default_catalogue)
     clock = providers.Singleton(SystemClock)
-    analysers = providers.List()
+    analysers = providers.Singleton(
+        load_analysers, providers.Callable(lambda s: s.analyser_specs, settings)
+    )
     processing_stats = providers.Singleton(ProcessingStats, clock)
 
     engine = providers.Selector(

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
-from src.adapters.sql_database import check_reachable, check_schema, create_schema
+from sqlalchemy import Engine
+
+from src.adapters.sql_database import (
+    check_reachable,
+    check_schema,
+    create_schema,
+    ping,
+    redact,
+)
+from src.application.errors import SchemaMissingError, StoreUnavailableError
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_OPEN_PAUSE_SECONDS = 30.0
+PROBE_INTERVAL_SECONDS = 1.0
 
 
 def prepare_store(container: Container, *, migrate: bool = False) -> None:
@@ -51,6 +67,59 @@ def open_flywheel(settings: Settings, *, migrate: bool = False) -> Container:
         container.engine().dispose()
         raise
     return container
+
+
+def open_flywheel_retrying(
+    settings: Settings, stopping: threading.Event, max_pause: float = MAX_OPEN_PAUSE_SECONDS
+) -> Container | None:
+    """``open_flywheel``, retried with a doubling pause (from ``POLL_INTERVAL_SECONDS`` up
+    to ``max_pause``) while the store is unreachable or not migrated; None once stopping.
+
+    Each failure is logged with its reason and the pause, so an operator sees why a
+    worker waits rather than a worker that died at start. While the store is
+    unreachable, a cheap ping every ``PROBE_INTERVAL_SECONDS`` ends the pause as soon as
+    it answers: a database back after a long outage is used at once.
+    """
+    container = build_container(settings)
+    pause = settings.poll_interval_seconds
+    while not stopping.is_set():
+        unreachable = False
+        try:
+            prepare_store(container)
+        except StoreUnavailableError as error:
+            reason, unreachable = str(error), True
+        except SchemaMissingError as error:
+            reason = str(error)
+        except Exception as error:  # noqa: BLE001 - e.g. the journeys' tables unreachable
+            reason = f"cannot open {redact(settings.database_url)}: {type(error).__name__}"
+            unreachable = True
+        else:
+            return container
+        logger.warning(
+            "store not ready at start, retrying in %ss",
+            f"{pause:g}",
+            extra={"error": reason, "pause_seconds": pause},
+        )
+        wait_for_store(stopping, pause, container.engine() if unreachable else None)
+        pause = min(pause * 2, max_pause)
+    container.engine().dispose()
+    return None
+
+
+def wait_for_store(stopping: threading.Event, pause: float, unreachable: Engine | None) -> None:
+    """Wait ``pause`` seconds, or less: stopping, or the ``unreachable`` store answers a
+    ping (tried every ``PROBE_INTERVAL_SECONDS``), so it is opened at once.
+
+    Pass None for a store that answers but is not ready (not migrated): pinging it would
+    only retry it every second.
+    """
+    deadline = time.monotonic() + pause
+    while not stopping.wait(min(PROBE_INTERVAL_SECONDS, max(deadline - time.monotonic(), 0))):
+        if time.monotonic() >= deadline:
+            return
+        if unreachable is not None and ping(unreachable) is None:
+            logger.info("store answers; opening it now")
+            return
 
 
 def close_flywheel(container: Container) -> None:

@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import ArgumentError
 
-from src.adapters.sql_database import store_kind
+from src.adapters.sql_database import redact, sqlalchemy_url, store_kind
+from src.entrypoints.analysers import parse_specs
 
 
 class Settings(BaseSettings):
@@ -22,6 +24,7 @@ class Settings(BaseSettings):
     event_max_attempts: int = Field(5, ge=1, le=100)
     event_retry_backoff_seconds: float = Field(2.0, ge=0)
     event_lease_seconds: float = Field(300.0, gt=0)
+    event_analysers: str = ""
     auto_process_on_startup: bool = True
     poll_interval_seconds: float = Field(2.0, gt=0)
     nudge_cooldown_hours: float = Field(24.0, ge=0)
@@ -36,6 +39,21 @@ class Settings(BaseSettings):
     @classmethod
     def _known_store(cls, value: str) -> str:
         store_kind(value)
+        try:
+            sqlalchemy_url(value)  # e.g. ``sqlite:///`` names no file
+        except (ArgumentError, ValueError) as error:
+            if str(error).startswith("DATABASE_URL"):
+                raise
+            raise ValueError(
+                f"DATABASE_URL is not a database URL (got {redact(value)!r}); "
+                "e.g. sqlite:///phoenix_flywheel.db or postgresql://user:password@host/db"
+            ) from None
+        return value
+
+    @field_validator("event_analysers")
+    @classmethod
+    def _analyser_specs(cls, value: str) -> str:
+        parse_specs(value)
         return value
 
     @field_validator("log_level", mode="before")
@@ -51,6 +69,11 @@ class Settings(BaseSettings):
                 "would be handed to a second worker"
             )
         return self
+
+    @property
+    def analyser_specs(self) -> tuple[str, ...]:
+        """``EVENT_ANALYSERS`` as ``module:attr`` specs (see ``src/entrypoints/analysers.py``)."""
+        return parse_specs(self.event_analysers)
 
     @property
     def store_kind(self) -> str:

@@ -209,7 +209,10 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, Any], int, str | None, str]] = [
     ("GET", "/api/analytics/ecosystem", {"params": {"days": "abc"}}, 400, "days", ""),
     ("GET", "/api/analytics/ecosystem", {"params": {"days": "0"}}, 400, "days", "1"),
     ("GET", "/api/analytics/ecosystem", {"params": {"days": "-3"}}, 400, "days", "1"),
-    ("POST", "/api/events", {"content": b"x" * (8 * 1024 * 1024)}, 413, None, ""),
+    ("POST", "/api/events", {"content": b"x" * (8 * 1024 * 1024)}, 413, "body", "4194304"),
+    ("POST", "/api/events", {"content": b""}, 400, "body", "empty"),
+    ("POST", "/api/events", {"content": b"[]"}, 400, "body", "not an array"),
+    ("POST", "/api/events", {"json": {**LETTER, "user_id": "u\u0000"}}, 400, "user_id", "NUL"),
 ]
 
 

@@ -71,6 +71,9 @@ def test_health_reports_the_store_and_the_worker(client: TestClient[Any]) -> Non
         "database": "ok",
         "worker": "stopped",
         "version": "0.1.0",
+        "last_error": None,
+        "failing_since": None,
+        "failing_for_seconds": None,
     }
 
 

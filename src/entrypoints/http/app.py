@@ -22,12 +22,9 @@ from src.entrypoints.http.controllers import CONTROLLERS
 from src.entrypoints.http.errors import EXCEPTION_HANDLERS
 from src.entrypoints.http.monitoring import Monitoring
 from src.entrypoints.http.openapi import DescribedModelsPlugin, openapi_config
+from src.entrypoints.http.schemas import MAX_BODY_BYTES
 from src.entrypoints.http.server_runtime import ServerRuntime
 from src.entrypoints.settings import Settings
-
-# A batch of 1,000 events with ordinary payloads is far below this; a body of several
-# megabytes is refused (413) as it streams in, without being read whole.
-MAX_BODY_BYTES = 4 * 1024 * 1024
 
 access_log = logging.getLogger("phoenix.access")
 

@@ -29,7 +29,7 @@ from src.application.errors import (
 )
 from src.application.processor import describe
 from src.domain.errors import EventRejectedError, FlywheelError
-from src.entrypoints.http.schemas import ErrorOut
+from src.entrypoints.http.schemas import MAX_BODY_BYTES, ErrorOut
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,13 @@ def on_http_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[
     if type(error) is ClientException and status == HTTP_400_BAD_REQUEST:
         # Litestar raises a bare ClientException when the body cannot be decoded.
         return _error(status, f"the body is not valid JSON ({detail})", "body")
+    if status == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return _error(
+            status,
+            f"the body is larger than the limit of {MAX_BODY_BYTES} bytes "
+            f"({MAX_BODY_BYTES // (1024 * 1024)} MiB); send fewer events per request",
+            "body",
+        )
     # Keeps what the exception asks for, e.g. ``WWW-Authenticate`` on a 401.
     return _error(status, detail, headers=getattr(error, "headers", None) or None)
 
@@ -114,7 +121,7 @@ _ERROR_MEANINGS = {
     HTTP_400_BAD_REQUEST: "bad input; `field` names it",
     HTTP_401_UNAUTHORIZED: "a POST without the right `Authorization: Bearer <token>`",
     HTTP_404_NOT_FOUND: "unknown user or nudge",
-    HTTP_413_REQUEST_ENTITY_TOO_LARGE: "body larger than the limit",
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: f"body larger than {MAX_BODY_BYTES} bytes",
     HTTP_503_SERVICE_UNAVAILABLE: "the store is unreachable; retry later",
 }
 

@@ -8,6 +8,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_BATCH = 1000
+# A batch of 1,000 events with ordinary payloads is far below this; a body of several
+# megabytes is refused (413) as it streams in, without being read whole.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class EventIn(BaseModel):
@@ -51,12 +54,25 @@ class IngestOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Liveness of the service and of its store (503 with `degraded` when the store is down)."""
+    """Liveness of the service, its store and its worker.
+
+    503 with `degraded` when the store is down or not migrated; 200 with `degraded` when
+    the store answers but every drain of the worker fails (see `last_error`).
+    """
 
     status: Literal["ok", "degraded"]
-    database: str = Field(description='"ok", or why the store does not answer')
+    database: str = Field(description='"ok", or why the store does not answer or is not ready')
     worker: Literal["running", "stopped"]
     version: str
+    last_error: str | None = Field(
+        None, description="why the worker's drains fail; null while they succeed"
+    )
+    failing_since: datetime | None = Field(
+        None, description="when the worker's drains started failing; null while they succeed"
+    )
+    failing_for_seconds: float | None = Field(
+        None, description="how long the worker's drains have been failing"
+    )
 
 
 class QueueStatusOut(BaseModel):

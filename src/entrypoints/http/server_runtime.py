@@ -12,13 +12,15 @@ import asyncio
 import logging
 import threading
 
+from sqlalchemy import Engine
+
 from src.adapters.postgres_wakeup import PostgresWakeup
 from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlalchemy_url
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
-from src.entrypoints.runtime import close_flywheel, prepare_store
+from src.entrypoints.runtime import close_flywheel, prepare_store, wait_for_store
 from src.entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -88,8 +90,15 @@ class ServerRuntime:
         return self._opened.wait(timeout)
 
     def database_problem(self) -> str | None:
-        """None when the store answers now, else why not (for ``/health``)."""
-        return ping(self.container.engine())
+        """None when the store answers now and is ready, else why not (for ``/health``).
+
+        A store that answers but could not be opened (its schema missing) is not ready:
+        every other endpoint answers 503 then, so ``/health`` must not say ok.
+        """
+        problem = ping(self.container.engine())
+        if problem is None and not self._opened.is_set():
+            return self._open_error
+        return problem
 
     @property
     def worker_running(self) -> bool:
@@ -105,10 +114,14 @@ class ServerRuntime:
         if not self._run_worker:
             return
         settings = self.settings
+        engine = self.container.engine()
+        queries = self.container.queries()
         self.worker = BackgroundWorker(
             self.container.processor(),
             settings.poll_interval_seconds,
             drain_at_start=settings.auto_process_on_startup,
+            probe=lambda: ping(engine) is None,
+            pending=lambda: queries.get_queue_status().pending,
         )
         if settings.store_kind == "postgresql" and not is_transaction_pooler(
             sqlalchemy_url(settings.database_url)
@@ -121,9 +134,12 @@ class ServerRuntime:
     def _open_store(self) -> bool:
         pause = self.settings.poll_interval_seconds
         while not self._stopping.is_set():
+            unreachable: Engine | None = self.container.engine()
             try:
                 prepare_store(self.container)
             except (StoreUnavailableError, SchemaMissingError) as error:
+                if isinstance(error, SchemaMissingError):
+                    unreachable = None
                 self._open_error = str(error)
                 logger.warning(
                     "store not ready, retrying",
@@ -137,6 +153,6 @@ class ServerRuntime:
                 self._opened.set()
                 logger.info("store open", extra={"store": redact(self.settings.database_url)})
                 return True
-            self._stopping.wait(pause)
+            wait_for_store(self._stopping, pause, unreachable)
             pause = min(pause * 2, MAX_RETRY_SECONDS)
         return False

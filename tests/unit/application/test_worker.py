@@ -1,6 +1,10 @@
+import logging
 import threading
 import time
 
+import pytest
+
+from src.application.ports import StoredEvent
 from src.application.worker import BackgroundWorker
 from tests.fakes import FailingAnalyser
 from tests.unit.application.conftest import World
@@ -68,3 +72,96 @@ def test_a_failing_store_does_not_kill_the_worker(world: World) -> None:
         worker.stop()
         thread.join(timeout=10)
     assert worker.last_error is None
+
+
+class FlakyStore:
+    """A store that is down until ``up`` is set: claims fail, the probe says so."""
+
+    def __init__(self, world: World) -> None:
+        self.up = False
+        self.claims = 0
+        self.probes_while_down = 0
+        self._real_claim = world.inbox.claim
+        world.inbox.claim = self.claim  # type: ignore[method-assign]
+
+    def claim(self, *args: object):  # type: ignore[no-untyped-def]
+        self.claims += 1
+        if not self.up:
+            raise ConnectionError("store unreachable")
+        return self._real_claim(*args)  # type: ignore[arg-type]
+
+    def probe(self) -> bool:
+        if not self.up:
+            self.probes_while_down += 1
+        return self.up
+
+
+def test_a_store_that_comes_back_is_drained_at_once_not_at_the_end_of_the_pause(
+    world: World,
+) -> None:
+    store = FlakyStore(world)
+    world.emit("cv.uploaded", "phoenix-cv", "u1")
+    # A first pause of 60 s after the failure: only the probe can end it sooner.
+    worker = BackgroundWorker(world.processor(), poll_interval_seconds=60, probe=store.probe)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_for(lambda: store.probes_while_down >= 1)
+        assert worker.last_error == "ConnectionError: store unreachable"
+        assert worker.failing_since is not None
+        assert (worker.failing_for_seconds or 0) > 0
+        store.up = True
+        # The probe runs every second: the event flows within a few, not after 60 s.
+        wait_for(lambda: world.inbox.status_of(1) == "processed", timeout=5)
+        assert worker.last_error is None
+        assert worker.failing_since is None
+        assert worker.failing_for_seconds is None
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_a_drain_failing_while_the_store_answers_keeps_its_backoff(world: World) -> None:
+    claims = {"n": 0}
+
+    def broken_claim(*_args: object):  # type: ignore[no-untyped-def]
+        claims["n"] += 1
+        raise RuntimeError("a bug, not an outage")
+
+    world.inbox.claim = broken_claim  # type: ignore[method-assign]
+    # Pauses of 3 s then 6 s: the probe (every second, always answering) must not
+    # turn them into a retry per second.
+    worker = BackgroundWorker(world.processor(), poll_interval_seconds=3, probe=lambda: True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        time.sleep(4.5)
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+    assert claims["n"] == 2
+
+
+def test_a_stop_mid_drain_says_how_many_events_are_left_not_queue_drained(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    for user in range(20):
+        world.emit("cv.uploaded", "phoenix-cv", f"u{user}")
+    analyser = FailingAnalyser(set())
+    worker: BackgroundWorker
+
+    class StopAfterFirstBatch:
+        async def analyse(self, _event: StoredEvent) -> None:
+            worker.stop()
+
+    worker = BackgroundWorker(
+        world.processor(analysers=(analyser, StopAfterFirstBatch()), batch_size=5),
+        poll_interval_seconds=0.01,
+        pending=lambda: world.queries.get_queue_status().pending,
+    )
+    with caplog.at_level(logging.INFO, logger="src.application.worker"):
+        worker.run()
+    messages = [record.getMessage() for record in caplog.records]
+    assert "worker stopping with 15 events pending" in messages
+    assert "queue drained" not in messages

@@ -10,7 +10,7 @@ from src.domain.errors import (
     TimestampInvalidError,
     UserIdMissingError,
 )
-from src.domain.events import MAX_PAYLOAD_BYTES, new_event
+from src.domain.events import MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, new_event
 
 CATALOGUE = default_catalogue()
 
@@ -76,3 +76,69 @@ def test_a_bad_timestamp_is_refused() -> None:
 def test_a_non_string_idempotency_key_is_refused() -> None:
     with pytest.raises(IdempotencyKeyInvalidError):
         make(idempotency_key=12)
+
+
+def nested(levels: int) -> dict[str, object]:
+    """A payload of ``levels`` objects nested in one another (the payload is level 1)."""
+    payload: dict[str, object] = {}
+    inner = payload
+    for _ in range(levels - 1):
+        child: dict[str, object] = {}
+        inner["a"] = child
+        inner = child
+    return payload
+
+
+def test_a_payload_at_the_depth_limit_is_accepted() -> None:
+    assert make(payload=nested(MAX_PAYLOAD_DEPTH)).payload
+
+
+@pytest.mark.parametrize("levels", [MAX_PAYLOAD_DEPTH + 1, 1000, 100_000])
+def test_a_payload_nested_past_the_limit_is_refused_without_recursion(levels: int) -> None:
+    with pytest.raises(PayloadInvalidError, match=f"more than {MAX_PAYLOAD_DEPTH} levels"):
+        make(payload=nested(levels))
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"payload": {"note": "a\u0000b"}}, "payload"),
+        ({"payload": {"a\u0000": 1}}, "payload"),
+        ({"payload": {"list": [["x\u0000"]]}}, "payload"),
+        ({"user_id": "u\u0000"}, "user_id"),
+        ({"idempotency_key": "k\u0000"}, "idempotency_key"),
+        ({"event_type": "cv.uploaded\u0000"}, "event_type"),
+    ],
+)
+def test_a_nul_character_is_refused_naming_the_field(fields: dict[str, object], field: str) -> None:
+    with pytest.raises(EventRejectedError, match="NUL character") as caught:
+        make(**fields)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"payload": {"note": "\ud800"}}, "payload"), ({"user_id": "u\udc00"}, "user_id")],
+)
+def test_a_lone_surrogate_is_refused_naming_the_field(
+    fields: dict[str, object], field: str
+) -> None:
+    with pytest.raises(EventRejectedError, match="lone UTF-16 surrogate") as caught:
+        make(**fields)
+    assert caught.value.field == field
+
+
+def test_a_user_id_with_a_slash_is_refused_as_the_api_could_not_serve_it() -> None:
+    with pytest.raises(UserIdMissingError, match="must not contain '/'"):
+        make(user_id="team/alice")
+
+
+@pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
+def test_a_timestamp_outside_the_years_1_to_9999_in_utc_is_refused(timestamp: str) -> None:
+    with pytest.raises(TimestampInvalidError, match="outside the years 1 to 9999"):
+        make(timestamp=timestamp)
+
+
+def test_a_timestamp_at_the_edge_of_the_range_in_utc_is_accepted() -> None:
+    event = make(timestamp="9999-12-31T23:00:00+00:00")
+    assert event.timestamp == datetime(9999, 12, 31, 23, tzinfo=UTC)

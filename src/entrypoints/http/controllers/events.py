@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from src.application.ports import RequeueSelection
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
+from src.entrypoints.http.body_check import json_object_body
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import (
     DrainOut,
@@ -34,6 +35,7 @@ class EventsController(Controller):
     @post(
         status_code=HTTP_202_ACCEPTED,
         sync_to_thread=True,
+        before_request=json_object_body('one event, or {"events": [...]}'),
         responses=error_responses(400, 401, 413, 503),
         description='Publish one event, or a batch of at most 1,000 (`{"events": [...]}`). '
         "Every event is checked before any is written; an event whose hash is already "
@@ -87,6 +89,7 @@ class EventsController(Controller):
         "/force-reprocess",
         status_code=HTTP_200_OK,
         sync_to_thread=True,
+        before_request=json_object_body('{"event_ids": [...]}, {"since": ...} or {"status": ...}'),
         responses=error_responses(400, 401, 413, 503),
         description="Put events back in the queue: exactly one of `event_ids`, `since` or "
         "`status`. A replay never double-counts in journeys, nudges or figures.",
