@@ -189,8 +189,8 @@ def _add_missing_columns(engine: Engine, existing: set[str]) -> None:
 
     (PostgreSQL gets its ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` from the SQL file.)
     """
-    inspector = inspect(engine)
     with engine.begin() as connection:
+        inspector = inspect(connection)
         for table in metadata.tables.values():
             if table.name not in existing:
                 continue

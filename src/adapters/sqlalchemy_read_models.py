@@ -235,7 +235,9 @@ class SqlAlchemyReadModelStore:
         with read_connection(self._engine) as connection:
             return set(
                 connection.execute(
-                    select(distinct(nudges_sent.c.nudge_id)).where(
+                    select(nudges_sent.c.nudge_id)
+                    .distinct()
+                    .where(
                         nudges_sent.c.user_id == user_id,
                         nudges_sent.c.app == app,
                         nudges_sent.c.shown_at > since,

@@ -52,6 +52,7 @@ def load_experiments(path: Path | None, catalogue: Catalogue) -> ExperimentBook:
 
 
 def parse_experiments(text: str, catalogue: Catalogue, name: str) -> ExperimentBook:
+    """A nudge type left out runs no experiment: it shows its rule's own message."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -69,11 +70,6 @@ def parse_experiments(text: str, catalogue: Catalogue, name: str) -> ExperimentB
         if not isinstance(table, dict):
             raise ExperimentFileError(f"{name}, line {where}: [{nudge_type}] must be a table")
         experiments[nudge_type] = _experiment(nudge_type, table, lines, name)
-    missing = sorted(set(rules) - set(experiments))
-    if missing:
-        raise ExperimentFileError(
-            f"{name}: no experiment for nudge type {', '.join(missing)} (each needs one)"
-        )
     return ExperimentBook(experiments)
 
 

@@ -156,7 +156,7 @@ class FlywheelQueries:
         else:
             rule = self._catalogue.rules_by_type.get(record.nudge_type)
             message = message_for(rule, language) if rule is not None else record.nudge_type
-            variant_id = record.variant or "none"
+            variant_id = record.variant or "default"
         return ActiveNudge(
             nudge_id=record.nudge_id,
             nudge_type=record.nudge_type,

@@ -16,6 +16,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
+from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
@@ -25,6 +26,7 @@ from src.domain.event_hash import short_hash
 from src.domain.events import NewEvent, new_event
 from src.entrypoints import demo
 from src.entrypoints.container import Container
+from src.entrypoints.experiment_table import format_experiments
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.progress import ProgressLine
 from src.entrypoints.runtime import close_flywheel, open_flywheel
@@ -54,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     emit.add_argument("--payload", default="{}", help="a JSON object (default: {})")
     emit.add_argument("--key", default=None, help="idempotency key (tells real twins apart)")
     commands.add_parser("demo", help="fill the store with a sample, process it, show results")
+    experiments = commands.add_parser(
+        "experiments", help="how each nudge message converts (A/B or bandit results)"
+    )
+    experiments.add_argument("--json", action="store_true", help="JSON, for scripts")
     return parser
 
 
@@ -67,6 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: setting {field}: {problem['msg']}", file=sys.stderr)
         return EXIT_INPUT
     configure_logging(settings.log_format, settings.log_level)
+    try:
+        # Checked before anything starts, the server included: a wrong line stops it here.
+        load_experiments(settings.nudge_experiments_file, default_catalogue())
+    except ExperimentFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT
     if args.command == "serve":
         # The server opens the store itself, in the background: it must answer /health
         # (503) even while the store is down, and recover when it comes back.
@@ -187,6 +199,15 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     return EXIT_OK
 
 
+def _experiments(container: Container, args: argparse.Namespace) -> int:
+    reports = container.queries().list_experiments()
+    if args.json:
+        print(json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False))
+    else:
+        print(format_experiments(reports))
+    return EXIT_OK
+
+
 def _demo(container: Container, _args: argparse.Namespace) -> int:
     return demo.run(container, drain_with_progress, format_summary)
 
@@ -198,6 +219,7 @@ _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
     "migrate": _migrate,
     "emit": _emit,
     "demo": _demo,
+    "experiments": _experiments,
 }
 
 
