@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -163,3 +164,25 @@ def test_a_wrong_experiments_file_stops_the_command_line_naming_the_line(
     assert "line 10" in error
     assert "no French message" in error
     assert not (tmp_path / "never.db").exists()
+
+
+def test_the_experiments_command_prints_a_table_and_json(
+    store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from src.entrypoints.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", store_url)
+    assert main(["migrate"]) == 0
+    assert main(["emit", "letter.generated", "--app", "phoenix-letters", "--user", "u1"]) == 0
+    assert main(["process"]) == 0
+    capsys.readouterr()
+    assert main(["experiments"]) == 0
+    table = capsys.readouterr().out
+    assert "letters_to_cv (ab, conversions within 7 days of exposure)" in table
+    assert "P(best)" in table
+    assert "Optimisez vos chances avec Phoenix CV !" in table
+    assert main(["experiments", "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    (letters,) = [r for r in reports if r["nudge_type"] == "letters_to_cv"]
+    assert sum(v["assigned"] for v in letters["variants"]) == 1
+    assert {"ci_low", "ci_high", "probability_best", "p_value"} <= set(letters["variants"][0])
