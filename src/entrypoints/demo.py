@@ -40,7 +40,7 @@ def run(
 ) -> int:
     run_id = secrets.token_hex(2)
     now = datetime.now(UTC)
-    raw_events = [
+    raw_events: list[dict[str, object]] = [
         {
             "event_type": event_type,
             "app_source": app,
@@ -53,7 +53,7 @@ def run(
     ]
     raw_events.append(dict(raw_events[DOUBLE_CLICK]))
     cohort = [f"writer{index:02d}-{run_id}" for index in range(COHORT)]
-    cohort_events = [
+    cohort_events: list[dict[str, object]] = [
         {
             "event_type": "letter.generated",
             "app_source": "phoenix-letters",
@@ -95,7 +95,7 @@ def run(
     print()
     print("== Later: users act on what they were shown ==")
     later = datetime.now(UTC)
-    acting = [
+    acting: list[dict[str, object]] = [
         {
             "event_type": event_type,
             "app_source": app,
