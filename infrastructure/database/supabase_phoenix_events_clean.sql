@@ -355,6 +355,9 @@ BEGIN
              'authenticated', own, NULL),
             (has_authenticated, 'phoenix_nudges', 'phoenix_nudges_user_select', 'SELECT',
              'authenticated', own, NULL),
+            -- The wordings of the nudges (no user data): a signed-in app shows them.
+            (has_authenticated, 'phoenix_nudge_variants', 'phoenix_nudge_variants_user_select',
+             'SELECT', 'authenticated', 'true', NULL),
             (has_authenticated, 'phoenix_nudges_sent', 'phoenix_nudges_sent_user_insert',
              'INSERT', 'authenticated', NULL,
              own || $$ AND EXISTS (SELECT 1 FROM phoenix_nudges AS n
@@ -422,6 +425,7 @@ BEGIN
         GRANT SELECT ON phoenix_nudges, phoenix_user_journey, phoenix_nudge_opportunities
             TO authenticated;
         GRANT INSERT ON phoenix_nudges_sent TO authenticated;
+        GRANT SELECT ON phoenix_nudge_variants TO authenticated;
         EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO authenticated', events_seq, sent_seq);
     END IF;
 

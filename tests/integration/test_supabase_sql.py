@@ -216,7 +216,8 @@ def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bo
         engine.dispose()
     assert catalog(postgres_url, TABLE_SHAPE | OBJECTS) == once
     user_policies = [p for p in once["policies"] if "authenticated" in p[3]]
-    assert (len(user_policies), len(once["triggers"])) == (4 if supabase else 0, 1)
+    # events insert + select, own nudges, own displays, and the nudge wordings
+    assert (len(user_policies), len(once["triggers"])) == (5 if supabase else 0, 1)
     with psycopg.connect(postgres_url) as connection:
         assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
 

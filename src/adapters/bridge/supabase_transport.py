@@ -183,8 +183,8 @@ def _wording(
     of_type = [row for row in wordings if row.get("nudge_type") == nudge_type]
     chosen = next((row for row in of_type if row.get("variant") == variant), None)
     chosen = chosen or (of_type[0] if of_type else None)
-    if chosen is None:
-        return None, variant or None
+    if chosen is None:  # the variants cannot be read: the v1 message, as "default"
+        return None, None
     messages = chosen.get("messages") or {}
     return messages.get("fr"), str(chosen["variant"])
 
