@@ -99,6 +99,15 @@ def test_sixty_users_forty_shown_thirty_acting_gives_twenty_conversions_ten_orga
     ]
     assert client.get("/api/analytics/ecosystem").json()["nudges"] == nudges
 
+    # Everything processed again (a replay): the same variants, the same figures.
+    requeued = client.post(
+        "/api/events/force-reprocess", json={"since": "2000-01-01T00:00:00Z"}, headers=AUTH
+    )
+    assert requeued.json() == {"requeued": 90}
+    process(client)
+    assert experiment(client, "letters_to_cv") == again
+    assert client.get("/api/analytics/ecosystem").json()["nudges"] == nudges
+
 
 def test_the_results_carry_rates_intervals_and_the_chance_of_being_best(
     client: TestClient[Any],
