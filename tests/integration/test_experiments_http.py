@@ -195,3 +195,15 @@ def test_the_experiments_command_prints_a_table_and_json(
     (letters,) = [r for r in reports if r["nudge_type"] == "letters_to_cv"]
     assert sum(v["assigned"] for v in letters["variants"]) == 1
     assert {"ci_low", "ci_high", "probability_best", "p_value"} <= set(letters["variants"][0])
+
+
+def test_a_missing_experiments_file_stops_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from src.entrypoints.cli import main
+
+    monkeypatch.setenv("NUDGE_EXPERIMENTS_FILE", str(tmp_path / "nowhere.toml"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")
+    assert main(["serve"]) == 2
+    assert "NUDGE_EXPERIMENTS_FILE" in capsys.readouterr().err
+    assert not (tmp_path / "never.db").exists()
