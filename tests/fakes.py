@@ -21,6 +21,7 @@ from src.application.ports import (
     StoredEvent,
 )
 from src.domain.events import NewEvent
+from src.domain.experiments import ExperimentBook, VariantCounts, attribute
 
 
 class FakeClock:
@@ -241,7 +242,9 @@ class FakeReadModelStore:
     def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
         self.shown.append((nudge_id, app, at))
 
-    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
+    def ecosystem(
+        self, since: datetime, period_days: int, attribution_days: int = 7
+    ) -> EcosystemFigures:
         recent = [e for e in self.entries.values() if e.timestamp >= since]
         apps_by_user: dict[str, set[str]] = {}
         by_app: dict[str, int] = {}
@@ -250,6 +253,12 @@ class FakeReadModelStore:
             apps_by_user.setdefault(entry.user_id, set()).add(entry.app_source)
             by_app[entry.app_source] = by_app.get(entry.app_source, 0) + 1
             by_type[entry.event_type] = by_type.get(entry.event_type, 0) + 1
+        window = timedelta(days=attribution_days)
+        exposures = [self.exposed_at(n) for n in self.nudges.values()]
+        outcomes = [
+            (n, attribute(exposed, n.converted_at, window))
+            for n, exposed in zip(self.nudges.values(), exposures, strict=True)
+        ]
         return EcosystemFigures(
             period_days=period_days,
             total_events=len(recent),
@@ -258,13 +267,49 @@ class FakeReadModelStore:
             events_by_app=dict(sorted(by_app.items())),
             events_by_type=dict(sorted(by_type.items())),
             nudges_detected=sum(1 for n in self.nudges.values() if n.detected_at >= since),
-            nudges_shown=sum(1 for _n, _a, at in self.shown if at >= since),
+            nudges_shown=sum(1 for at in exposures if at is not None and at >= since),
             nudges_converted=sum(
                 1
-                for n in self.nudges.values()
-                if n.status == "converted" and n.converted_at and n.converted_at >= since
+                for n, outcome in outcomes
+                if outcome == "converted" and n.converted_at and n.converted_at >= since
+            ),
+            nudges_organic=sum(
+                1
+                for n, outcome in outcomes
+                if outcome == "organic" and n.converted_at and n.converted_at >= since
             ),
         )
+
+    def exposed_at(self, nudge: NudgeRecord) -> datetime | None:
+        """The first display, unless the user had reached the target before it."""
+        first = min((at for n, _a, at in self.shown if n == nudge.nudge_id), default=None)
+        if first is None or (nudge.converted_at is not None and first > nudge.converted_at):
+            return None
+        return first
+
+    def nudges_shown_since(self, user_id: str, app: str, since: datetime) -> set[str]:
+        return {
+            nudge_id
+            for nudge_id, shown_app, at in self.shown
+            if shown_app == app and at > since and self.nudges[nudge_id].user_id == user_id
+        }
+
+    def experiment_counts(self, attribution_days: int) -> dict[str, dict[str, VariantCounts]]:
+        window = timedelta(days=attribution_days)
+        counts: dict[str, dict[str, VariantCounts]] = {}
+        for nudge in self.nudges.values():
+            exposed = self.exposed_at(nudge)
+            before = counts.setdefault(nudge.nudge_type, {}).get(nudge.variant, VariantCounts())
+            counts[nudge.nudge_type][nudge.variant] = VariantCounts(
+                assigned=before.assigned + 1,
+                exposed=before.exposed + (exposed is not None),
+                converted=before.converted
+                + (attribute(exposed, nudge.converted_at, window) == "converted"),
+            )
+        return counts
+
+    def save_experiments(self, book: ExperimentBook, attribution_days: int) -> None:
+        self.published = (book, attribution_days)
 
 
 class RecordingAnalyser:

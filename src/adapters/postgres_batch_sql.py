@@ -44,10 +44,10 @@ _INSERT_ENTRIES = (
 )
 _INSERT_NUDGES = (
     "INSERT INTO phoenix_nudges"
-    " (nudge_id, user_id, nudge_type, shown_in, target_app, status, detected_at)"
+    " (nudge_id, user_id, nudge_type, shown_in, target_app, status, detected_at, variant)"
     " SELECT * FROM unnest(%(nudge_id)b::text[], %(user_id)b::text[],"
     " %(nudge_type)b::text[], %(shown_in)b::text[], %(target_app)b::text[],"
-    " %(status)b::text[], %(detected_at)b::timestamptz[])"
+    " %(status)b::text[], %(detected_at)b::timestamptz[], %(variant)b::text[])"
     " ON CONFLICT DO NOTHING"
 )
 _CONVERT_NUDGES = (
@@ -65,6 +65,7 @@ _NUDGE_COLUMNS = (
     "target_app",
     "status",
     "detected_at",
+    "variant",
 )
 ERROR_LIMIT = 4000
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
 
 from src.adapters.sql_tables import metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
@@ -163,6 +164,7 @@ def create_schema(engine: Engine) -> list[str]:
     if engine.dialect.name != "postgresql":
         existing = set(inspect(engine).get_table_names())
         metadata.create_all(engine, checkfirst=True)
+        _add_missing_columns(engine, existing)
         # create_all adds indexes only with the tables it creates: an index a newer
         # version added to an existing table is created here.
         for table in metadata.tables.values():
@@ -180,6 +182,23 @@ def create_schema(engine: Engine) -> list[str]:
         cursor.execute(postgres_schema_sql())
         cursor.close()
     return [name for name in metadata.tables if name not in existing]
+
+
+def _add_missing_columns(engine: Engine, existing: set[str]) -> None:
+    """A column a newer version added to an existing SQLite table, added in place.
+
+    (PostgreSQL gets its ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` from the SQL file.)
+    """
+    with engine.begin() as connection:
+        inspector = inspect(connection)
+        for table in metadata.tables.values():
+            if table.name not in existing:
+                continue
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    definition = CreateColumn(column).compile(dialect=engine.dialect)
+                    connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
 
 
 def postgres_schema_sql() -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -132,6 +133,9 @@ nudges = Table(
     Column("status", Text, nullable=False),
     Column("detected_at", UtcDateTime, nullable=False),
     Column("converted_at", UtcDateTime),
+    # The message variant chosen at detection ('' for nudges detected before experiments).
+    # Last, as ``ALTER TABLE ... ADD COLUMN`` puts it on an upgraded store.
+    Column("variant", Text, nullable=False, server_default=text("''")),
     Index("ix_phoenix_nudges_user_app", "user_id", "shown_in", "status"),
 )
 
@@ -144,6 +148,23 @@ nudges_sent = Table(
     Column("app", Text, nullable=False),
     Column("shown_at", UtcDateTime, nullable=False, server_default=utcnow()),
     Index("ix_phoenix_nudges_sent_nudge", "nudge_id", "shown_at"),
+    # The daily cap: what a user was shown in an app lately.
+    Index("ix_phoenix_nudges_sent_user_app", "user_id", "app", "shown_at"),
+)
+
+# The experiments the worker runs (from the experiments file), published at each start so
+# SQL readers (the results view, the stats function, the bridge) know the variants, their
+# messages and the attribution window without reading the worker's settings.
+nudge_variants = Table(
+    "phoenix_nudge_variants",
+    metadata,
+    Column("nudge_type", Text, primary_key=True),
+    Column("variant", Text, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("messages", Payload, nullable=False),
+    Column("attribution_days", Integer, nullable=False),
 )
 
 projection_tracking = Table(

@@ -13,14 +13,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
+    Integer,
+    Subquery,
     and_,
     bindparam,
+    case,
+    delete,
     distinct,
     exists,
     func,
+    literal,
+    or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +36,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from src.adapters.postgres_batch_sql import write_read_models
 from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import journey_entries, nudges, nudges_sent, projection_tracking
+from src.adapters.sql_tables import (
+    journey_entries,
+    nudge_variants,
+    nudges,
+    nudges_sent,
+    projection_tracking,
+)
 from src.application.ports import (
     EcosystemFigures,
     Journey,
@@ -36,6 +50,7 @@ from src.application.ports import (
     NudgeRecord,
     ReadModelChanges,
 )
+from src.domain.experiments import ExperimentBook, VariantCounts
 
 
 class _SqlProjectionTransaction:
@@ -164,7 +179,9 @@ class SqlAlchemyReadModelStore:
                 )
             )
 
-    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
+    def ecosystem(
+        self, since: datetime, period_days: int, attribution_days: int = 7
+    ) -> EcosystemFigures:
         recent = journey_entries.c.timestamp >= since
         with read_connection(self._engine) as connection:
             total, users = connection.execute(
@@ -192,17 +209,15 @@ class SqlAlchemyReadModelStore:
                     .group_by(journey_entries.c.event_type)
                 ).all()
             )
-            detected = connection.execute(
-                select(func.count()).where(nudges.c.detected_at >= since)
-            ).scalar()
-            shown = connection.execute(
-                select(func.count()).where(nudges_sent.c.shown_at >= since)
-            ).scalar()
-            converted = connection.execute(
-                select(func.count()).where(
-                    and_(nudges.c.status == "converted", nudges.c.converted_at >= since)
-                )
-            ).scalar()
+            outcome = _nudge_outcomes(connection.dialect.name, attribution_days)
+            detected, shown, converted, organic = connection.execute(
+                select(
+                    func.count().filter(outcome.c.detected_at >= since),
+                    func.count().filter(outcome.c.exposed == 1, outcome.c.exposed_at >= since),
+                    func.count().filter(outcome.c.converted == 1, outcome.c.reached_at >= since),
+                    func.count().filter(outcome.c.organic == 1, outcome.c.reached_at >= since),
+                ).select_from(outcome)
+            ).one()
         return EcosystemFigures(
             period_days=period_days,
             total_events=int(total),
@@ -213,4 +228,127 @@ class SqlAlchemyReadModelStore:
             nudges_detected=int(detected or 0),
             nudges_shown=int(shown or 0),
             nudges_converted=int(converted or 0),
+            nudges_organic=int(organic or 0),
         )
+
+    def nudges_shown_since(self, user_id: str, app: str, since: datetime) -> set[str]:
+        with read_connection(self._engine) as connection:
+            return set(
+                connection.execute(
+                    select(nudges_sent.c.nudge_id)
+                    .distinct()
+                    .where(
+                        nudges_sent.c.user_id == user_id,
+                        nudges_sent.c.app == app,
+                        nudges_sent.c.shown_at > since,
+                    )
+                ).scalars()
+            )
+
+    def experiment_counts(self, attribution_days: int) -> dict[str, dict[str, VariantCounts]]:
+        with read_connection(self._engine) as connection:
+            outcome = _nudge_outcomes(connection.dialect.name, attribution_days)
+            rows = connection.execute(
+                select(
+                    outcome.c.nudge_type,
+                    outcome.c.variant,
+                    func.count(),
+                    func.coalesce(func.sum(outcome.c.exposed), 0),
+                    func.coalesce(func.sum(outcome.c.converted), 0),
+                ).group_by(outcome.c.nudge_type, outcome.c.variant)
+            ).all()
+        counts: dict[str, dict[str, VariantCounts]] = {}
+        for nudge_type, variant, assigned, exposed, converted in rows:
+            counts.setdefault(str(nudge_type), {})[str(variant)] = VariantCounts(
+                assigned=int(assigned), exposed=int(exposed), converted=int(converted)
+            )
+        return counts
+
+    def save_experiments(self, book: ExperimentBook, attribution_days: int) -> None:
+        rows = [
+            {
+                "nudge_type": experiment.nudge_type,
+                "variant": variant.variant,
+                "position": position,
+                "mode": experiment.mode,
+                "weight": variant.weight,
+                "messages": dict(variant.messages),
+                "attribution_days": attribution_days,
+            }
+            for experiment in book
+            for position, variant in enumerate(experiment.variants)
+        ]
+        with self._engine.begin() as connection:
+            # An upsert, not delete-then-insert: workers starting together publish the
+            # same rows, and two inserts of one key would collide.
+            if rows:
+                statement = self._insert(nudge_variants)
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["nudge_type", "variant"],
+                        set_={name: statement.excluded[name] for name in _VARIANT_SETTINGS},
+                    ),
+                    rows,
+                )
+            keep = [(row["nudge_type"], row["variant"]) for row in rows]
+            connection.execute(
+                delete(nudge_variants).where(
+                    ~tuple_(nudge_variants.c.nudge_type, nudge_variants.c.variant).in_(keep)
+                )
+                if keep
+                else delete(nudge_variants)
+            )
+
+
+_VARIANT_SETTINGS = ("position", "mode", "weight", "messages", "attribution_days")
+
+
+def _nudge_outcomes(dialect: str, attribution_days: int) -> Subquery:
+    """One row per nudge: when it was exposed, and whether reaching the target counts.
+
+    The exposure is the first display, unless the user had already reached the target
+    by then (a display after that is no exposure). Reaching the target after the
+    exposure and within ``attribution_days`` is a conversion; any other reach is organic.
+    Derived from the displays at query time, so a display written by any client (the
+    API, the bridge's SQL or REST transports) counts, and re-processing changes nothing.
+    """
+    first = (
+        select(
+            nudges_sent.c.nudge_id.label("nudge_id"),
+            func.min(nudges_sent.c.shown_at).label("first_shown"),
+        )
+        .group_by(nudges_sent.c.nudge_id)
+        .subquery()
+    )
+    reached = nudges.c.converted_at
+    shown = first.c.first_shown
+    exposed = and_(shown.is_not(None), or_(reached.is_(None), shown <= reached))
+    converted = and_(
+        shown.is_not(None),
+        reached.is_not(None),
+        shown <= reached,
+        _within_days(dialect, shown, reached, attribution_days),
+    )
+    return (
+        select(
+            nudges.c.nudge_type,
+            nudges.c.variant,
+            nudges.c.detected_at,
+            reached.label("reached_at"),
+            case((exposed, shown), else_=None).label("exposed_at"),
+            case((exposed, 1), else_=0).label("exposed"),
+            case((converted, 1), else_=0).label("converted"),
+            case((converted, 0), (reached.is_not(None), 1), else_=0).label("organic"),
+        )
+        .select_from(nudges.outerjoin(first, first.c.nudge_id == nudges.c.nudge_id))
+        .subquery()
+    )
+
+
+def _within_days(
+    dialect: str, start: ColumnElement[Any], end: ColumnElement[Any], days: int
+) -> ColumnElement[bool]:
+    """``end <= start + days``, in each store's date arithmetic."""
+    if dialect == "postgresql":
+        return end <= start + func.make_interval(0, 0, 0, literal(days, Integer))
+    return func.julianday(end) - func.julianday(start) <= days

@@ -75,6 +75,7 @@ class JourneyApplication(Application[UUID]):
         catalogue: Catalogue,
         env: Mapping[str, str] | None = None,
         history: Callable[[JourneyApplication], JourneyHistory] | None = None,
+        choose_variant: Callable[[str, str], str] | None = None,
     ) -> None:
         # A bounded cache of journeys, so a journey's old events are read once.
         # ``load_journeys`` brings cached journeys up to date in bulk; the repository's
@@ -91,6 +92,8 @@ class JourneyApplication(Application[UUID]):
         super().__init__(env={**cache, **(env or {})})
         self.repository.cache = JourneyCache()
         self.catalogue = catalogue
+        # Picks a detected nudge's message variant (see ``VariantAssigner``).
+        self._choose_variant = choose_variant
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
         self._fold_lock = threading.Lock()
@@ -280,7 +283,9 @@ class JourneyApplication(Application[UUID]):
                     recorded += 1
                 else:
                     replayed += 1
-                detected += len(journey.detect_nudges(rules, source.timestamp))
+                detected += len(
+                    journey.detect_nudges(rules, source.timestamp, self._choose_variant)
+                )
             if journey.pending_events:
                 changed.append(journey)
         if changed:

@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.domain.events import NewEvent
+from src.domain.experiments import ExperimentBook, VariantCounts
 
 STATUSES = ("pending", "processing", "processed", "duplicate", "failed", "dead")
 
@@ -139,6 +140,7 @@ class NudgeRecord:
     status: str
     detected_at: datetime
     converted_at: datetime | None = None
+    variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,11 @@ class EcosystemFigures:
     events_by_type: Mapping[str, int]
     nudges_detected: int
     nudges_shown: int
+    """Exposures: nudges displayed at least once before their user reached the target."""
     nudges_converted: int
+    """Attributed: the target reached after the exposure, within the attribution window."""
+    nudges_organic: int = 0
+    """The target reached with no exposure before, or after the window."""
 
 
 @dataclass
@@ -211,9 +217,26 @@ class ReadModelStore(Protocol):
 
     def get_nudge(self, nudge_id: str) -> NudgeRecord | None: ...
 
-    def record_shown(self, nudge_id: str, app: str, at: datetime) -> None: ...
+    def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
+        """A display; the first one (before the target is reached) is the exposure."""
+        ...
 
-    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures: ...
+    def ecosystem(
+        self, since: datetime, period_days: int, attribution_days: int = 7
+    ) -> EcosystemFigures: ...
+
+    def nudges_shown_since(self, user_id: str, app: str, since: datetime) -> set[str]:
+        """The nudges displayed to ``user_id`` in ``app`` since ``since`` (the daily cap)."""
+        ...
+
+    def experiment_counts(self, attribution_days: int) -> dict[str, dict[str, VariantCounts]]:
+        """Per nudge type and variant: nudges assigned, exposed, and converted (attributed)."""
+        ...
+
+    def save_experiments(self, book: ExperimentBook, attribution_days: int) -> None:
+        """Publish the experiments (variants, messages, window) for SQL readers and the
+        bridge; replaces what an earlier start published."""
+        ...
 
 
 class Clock(Protocol):

@@ -38,6 +38,7 @@ def read_model_changes(events: Iterable[object]) -> ReadModelChanges:
                     target_app=event.target_app,
                     status="active",
                     detected_at=event.detected_at,
+                    variant=event.variant,
                 )
             )
         elif isinstance(event, UserJourney.NudgeConverted):

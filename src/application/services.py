@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from src.application.errors import NudgeNotFoundError, RequestInvalidError, UserNotFoundError
+from src.application.experiments import ExperimentReport, experiment_reports
 from src.application.ports import (
     AppendResult,
     Clock,
     EcosystemFigures,
     EventInbox,
     Journey,
+    NudgeRecord,
     QueueStatus,
     ReadModelStore,
     RequeueSelection,
@@ -20,6 +22,7 @@ from src.application.ports import (
 from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.events import NewEvent, new_event, utc_timestamp
+from src.domain.experiments import ExperimentBook
 from src.domain.nudges import DEFAULT_LANGUAGE, message_for
 
 MAX_EVENTS_PER_REQUEST = 1000
@@ -97,12 +100,18 @@ class FlywheelQueries:
         catalogue: Catalogue,
         clock: Clock,
         nudge_cooldown_hours: float = 24.0,
+        experiments: ExperimentBook | None = None,
+        max_per_day: int = 1,
+        attribution_days: int = 7,
     ) -> None:
         self._inbox = inbox
         self._read_models = read_models
         self._catalogue = catalogue
         self._clock = clock
         self._cooldown = timedelta(hours=nudge_cooldown_hours)
+        self._experiments = experiments or ExperimentBook()
+        self._max_per_day = max_per_day
+        self._attribution_days = attribution_days
 
     def get_queue_status(self) -> QueueStatus:
         return self._inbox.queue_status(self._clock.now())
@@ -116,7 +125,9 @@ class FlywheelQueries:
     def list_active_nudges(
         self, user_id: str, app: str, language: str = DEFAULT_LANGUAGE
     ) -> list[ActiveNudge]:
-        """The nudges to show now in ``app``: active, and not shown within the cooldown."""
+        """The nudges to show now in ``app``: active, not shown within the cooldown, and
+        within the daily cap (``max_per_day`` distinct nudges per user and app in the
+        last 24 hours; a nudge already shown today does not count twice)."""
         if app not in self._catalogue.app_sources:
             known = ", ".join(self._catalogue.app_sources)
             raise RequestInvalidError("app", f"unknown app {app!r}; known apps: {known}")
@@ -127,21 +138,49 @@ class FlywheelQueries:
             raise RequestInvalidError(
                 "lang", f"unsupported language {language!r}; supported: {', '.join(languages)}"
             )
-        records = self._read_models.list_active_nudges(
-            user_id, app, self._clock.now() - self._cooldown
-        )
-        return [
-            ActiveNudge(
-                nudge_id=record.nudge_id,
-                nudge_type=record.nudge_type,
-                target_app=record.target_app,
-                message=message_for(rules[record.nudge_type], language)
-                if record.nudge_type in rules
-                else record.nudge_type,
-                variant=language if record.nudge_type in rules else "none",
+        now = self._clock.now()
+        records = self._read_models.list_active_nudges(user_id, app, now - self._cooldown)
+        if records:
+            shown_today = self._read_models.nudges_shown_since(
+                user_id, app, now - timedelta(days=1)
             )
-            for record in records
-        ]
+            room = self._max_per_day - len(shown_today)
+            kept = []
+            for record in records:
+                if record.nudge_id in shown_today:
+                    kept.append(record)
+                elif room > 0:
+                    kept.append(record)
+                    room -= 1
+            records = kept
+        return [self._active(record, language) for record in records]
+
+    def _active(self, record: NudgeRecord, language: str) -> ActiveNudge:
+        """The record with the message of its variant.
+
+        A nudge detected before experiments (no variant), or whose variant was since
+        removed from the experiments file, shows the experiment's first variant.
+        """
+        experiment = self._experiments.get(record.nudge_type)
+        if experiment is not None:
+            variant = experiment.get(record.variant) or experiment.variants[0]
+            message, variant_id = variant.message(language), variant.variant
+        else:
+            rule = self._catalogue.rules_by_type.get(record.nudge_type)
+            message = message_for(rule, language) if rule is not None else record.nudge_type
+            variant_id = record.variant or "default"
+        return ActiveNudge(
+            nudge_id=record.nudge_id,
+            nudge_type=record.nudge_type,
+            target_app=record.target_app,
+            message=message,
+            variant=variant_id,
+        )
+
+    def list_experiments(self, language: str = DEFAULT_LANGUAGE) -> list[ExperimentReport]:
+        """Every experiment's figures: conversions are attributed ones only."""
+        counts = self._read_models.experiment_counts(self._attribution_days)
+        return experiment_reports(self._experiments, counts, self._attribution_days, language)
 
     def record_nudge_shown(self, nudge_id: str) -> datetime:
         nudge = self._read_models.get_nudge(nudge_id)
@@ -154,7 +193,9 @@ class FlywheelQueries:
     def get_ecosystem(self, days: int = 30) -> EcosystemFigures:
         if not 1 <= days <= 3650:
             raise RequestInvalidError("days", "must be a whole number of days from 1 to 3650")
-        return self._read_models.ecosystem(self._clock.now() - timedelta(days=days), days)
+        return self._read_models.ecosystem(
+            self._clock.now() - timedelta(days=days), days, self._attribution_days
+        )
 
 
 class QueueAdmin:

@@ -10,7 +10,7 @@ Invariants it protects:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypedDict
@@ -80,7 +80,11 @@ class UserJourney(Aggregate):
             by_type[self.event_type] = by_type.get(self.event_type, 0) + 1
 
     class NudgeDetected(Aggregate.Event):
-        """A rule found the user should be nudged toward ``target_app`` inside ``shown_in``."""
+        """A rule found the user should be nudged toward ``target_app`` inside ``shown_in``.
+
+        ``variant`` is the message variant chosen for this user at detection (see
+        ``src.domain.experiments``): recorded here, a replay shows the same wording.
+        """
 
         user_id: str
         nudge_id: str
@@ -88,6 +92,14 @@ class UserJourney(Aggregate):
         shown_in: str
         target_app: str
         detected_at: datetime
+        variant: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Stored before experiments existed: no variant was chosen."""
+            state["variant"] = ""
 
         def apply(self, aggregate: Aggregate) -> None:
             if not isinstance(aggregate, UserJourney):  # pragma: no cover - wiring error
@@ -97,7 +109,12 @@ class UserJourney(Aggregate):
             )
 
     class NudgeConverted(Aggregate.Event):
-        """The user did what the nudge suggested."""
+        """The user did what the nudge suggested (reached its target app).
+
+        A fact about the user, not a verdict on the nudge: whether it counts as the
+        nudge's conversion or as organic depends on when the nudge was first shown,
+        which the read models know (see ``src.domain.experiments.attribute``).
+        """
 
         user_id: str
         nudge_id: str
@@ -151,8 +168,16 @@ class UserJourney(Aggregate):
                 )
         return True
 
-    def detect_nudges(self, rules: Iterable[NudgeRule], at: datetime) -> list[str]:
-        """Trigger ``NudgeDetected`` for each due rule not detected before; returns their types."""
+    def detect_nudges(
+        self,
+        rules: Iterable[NudgeRule],
+        at: datetime,
+        choose_variant: Callable[[str, str], str] | None = None,
+    ) -> list[str]:
+        """Trigger ``NudgeDetected`` for each due rule not detected before; returns their types.
+
+        ``choose_variant(nudge_type, user_id)`` picks the message variant, once, here.
+        """
         detected: list[str] = []
         for rule in rules:
             if rule.nudge_type in self.nudges or not rule.is_due(self):
@@ -165,6 +190,7 @@ class UserJourney(Aggregate):
                 shown_in=rule.shown_in,
                 target_app=rule.target_app,
                 detected_at=at,
+                variant=choose_variant(rule.nudge_type, self.user_id) if choose_variant else "",
             )
             detected.append(rule.nudge_type)
         return detected

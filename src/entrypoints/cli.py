@@ -20,6 +20,7 @@ from types import FrameType
 from pydantic import ValidationError
 
 from src.adapters.sql_database import ping
+from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
@@ -30,6 +31,7 @@ from src.domain.events import MAX_PAYLOAD_DEPTH, NewEvent, new_event
 from src.entrypoints import demo
 from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
+from src.entrypoints.experiment_table import format_experiments
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.progress import ProgressLine
 from src.entrypoints.runtime import close_flywheel, open_flywheel, open_flywheel_retrying
@@ -59,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     emit.add_argument("--payload", default="{}", help="a JSON object (default: {})")
     emit.add_argument("--key", default=None, help="idempotency key (tells real twins apart)")
     commands.add_parser("demo", help="fill the store with a sample, process it, show results")
+    experiments = commands.add_parser(
+        "experiments", help="how each nudge message converts (A/B or bandit results)"
+    )
+    experiments.add_argument("--json", action="store_true", help="JSON, for scripts")
     return parser
 
 
@@ -76,10 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     configure_logging(settings.log_format, settings.log_level)
     try:
-        # Checked before anything starts: a service must not run without an analyser
-        # it was told to use.
+        # Checked before anything starts, the server included: a service must not run
+        # without an analyser it was told to use, nor with a wrong experiments file.
         resolve_analysers(settings.analyser_specs)
-    except AnalyserLoadError as error:
+        load_experiments(settings.nudge_experiments_file, default_catalogue())
+    except (AnalyserLoadError, ExperimentFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
     if args.command == "serve":
@@ -263,6 +270,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return listening
 
 
+def _experiments(container: Container, args: argparse.Namespace) -> int:
+    reports = container.queries().list_experiments()
+    if args.json:
+        print(json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False))
+    else:
+        print(format_experiments(reports))
+    return EXIT_OK
+
+
 def _demo(container: Container, _args: argparse.Namespace) -> int:
     return demo.run(container, drain_with_progress, format_summary)
 
@@ -273,6 +289,7 @@ _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
     "migrate": _migrate,
     "emit": _emit,
     "demo": _demo,
+    "experiments": _experiments,
 }
 
 

@@ -13,6 +13,8 @@ from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.system_clock import SystemClock
+from src.adapters.toml_experiments import load_experiments
+from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
@@ -41,6 +43,15 @@ class Container(containers.DeclarativeContainer):
     )
     inbox = providers.Singleton(SqlAlchemyEventInbox, engine)
     read_models = providers.Singleton(SqlAlchemyReadModelStore, engine)
+    experiments = providers.Singleton(
+        load_experiments,
+        providers.Callable(lambda s: s.nudge_experiments_file, settings),
+        catalogue,
+    )
+    attribution_days = providers.Callable(lambda s: s.nudge_attribution_days, settings)
+    assigner = providers.Singleton(
+        VariantAssigner, experiments, read_models, clock, attribution_days
+    )
     journeys = providers.Singleton(
         JourneyApplication,
         catalogue=catalogue,
@@ -48,6 +59,7 @@ class Container(containers.DeclarativeContainer):
         history=providers.Callable(
             functools.partial, SqlAlchemyJourneyHistory.for_application, engine
         ),
+        choose_variant=assigner.provided.choose,
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
     policy = providers.Singleton(
@@ -80,6 +92,9 @@ class Container(containers.DeclarativeContainer):
         catalogue=catalogue,
         clock=clock,
         nudge_cooldown_hours=providers.Callable(lambda s: s.nudge_cooldown_hours, settings),
+        experiments=experiments,
+        max_per_day=providers.Callable(lambda s: s.nudge_max_per_day, settings),
+        attribution_days=attribution_days,
     )
     admin = providers.Singleton(QueueAdmin, inbox)
     operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)

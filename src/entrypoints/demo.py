@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from src.application.processor import DrainSummary
 from src.entrypoints.container import Container
+from src.entrypoints.experiment_table import format_experiments
 
 # (user, app_source, event_type, payload, hours ago)
 SAMPLE: tuple[tuple[str, str, str, dict[str, object], int], ...] = (
@@ -23,6 +24,13 @@ SAMPLE: tuple[tuple[str, str, str, dict[str, object], int], ...] = (
 )
 # The same click sent twice: the store keeps one.
 DOUBLE_CLICK = 0
+# After seeing their nudge: Alice makes her CV (a conversion), David does too.
+FOLLOW_UP = (
+    ("alice", "phoenix-cv", "cv.uploaded"),
+    ("david", "phoenix-cv", "cv.generated"),
+)
+# Letter writers beyond the named few, so the experiment has figures to compare.
+COHORT = 30
 
 
 def run(
@@ -32,7 +40,7 @@ def run(
 ) -> int:
     run_id = secrets.token_hex(2)
     now = datetime.now(UTC)
-    raw_events = [
+    raw_events: list[dict[str, object]] = [
         {
             "event_type": event_type,
             "app_source": app,
@@ -44,27 +52,73 @@ def run(
         for index, (user, app, event_type, payload, hours) in enumerate(SAMPLE)
     ]
     raw_events.append(dict(raw_events[DOUBLE_CLICK]))
+    cohort = [f"writer{index:02d}-{run_id}" for index in range(COHORT)]
+    cohort_events: list[dict[str, object]] = [
+        {
+            "event_type": "letter.generated",
+            "app_source": "phoenix-letters",
+            "user_id": user,
+            "timestamp": (now - timedelta(hours=3)).isoformat(),
+        }
+        for user in cohort
+    ]
     print(f"== Sample events (demo run {run_id}) ==")
     for raw in raw_events:
         user, app, kind = raw["user_id"], raw["app_source"], raw["event_type"]
         print(f"  {user:<12} {app:<16} {kind:<20} {raw['payload']}")
-    result = container.ingestion().publish(raw_events)
+    print(f"  ... and {COHORT} more letter writers (writer00-{run_id} to ...), one letter each")
+    result = container.ingestion().publish(raw_events + cohort_events)
     print(f"stored {result.accepted} events; {result.duplicates} refused as duplicates (same hash)")
     print()
     print("== Processing the queue ==")
     print(format_summary(drain(container)))
     print()
     queries = container.queries()
-    print("== Nudges to show ==")
+    print("== Nudges to show (each app displays them: a first display is an exposure) ==")
     users = sorted({str(raw["user_id"]) for raw in raw_events})
     for user in users:
         journey = queries.get_journey(user)
         for app in journey.apps:
             for nudge in queries.list_active_nudges(user, app):
-                print(f"  {user:<12} in {app:<16} {nudge.nudge_type:<14} « {nudge.message} »")
-        converted = [n.nudge_type for n in journey.nudges if n.status == "converted"]
-        if converted:
-            print(f"  {user:<12} converted: {', '.join(converted)}")
+                print(
+                    f"  {user:<12} in {app:<16} {nudge.nudge_type:<14} "
+                    f"[{nudge.variant}] « {nudge.message} »"
+                )
+                queries.record_nudge_shown(nudge.nudge_id)
+        reached = [n.nudge_type for n in journey.nudges if n.status == "converted"]
+        if reached:
+            print(f"  {user:<12} used the other app on their own: {', '.join(reached)}")
+    for user in cohort:
+        for nudge in queries.list_active_nudges(user, "phoenix-letters"):
+            queries.record_nudge_shown(nudge.nudge_id)
+    print(f"  (the {COHORT} letter writers are shown theirs too)")
+    print()
+    print("== Later: users act on what they were shown ==")
+    later = datetime.now(UTC)
+    acting: list[dict[str, object]] = [
+        {
+            "event_type": event_type,
+            "app_source": app,
+            "user_id": f"{user}-{run_id}",
+            "timestamp": later.isoformat(),
+            "idempotency_key": f"demo-{run_id}-later-{user}",
+        }
+        for user, app, event_type in FOLLOW_UP
+    ]
+    acting += [
+        {
+            "event_type": "cv.uploaded",
+            "app_source": "phoenix-cv",
+            "user_id": user,
+            "timestamp": later.isoformat(),
+        }
+        for user in cohort[::3]
+    ]
+    for raw in acting[: len(FOLLOW_UP)]:
+        print(f"  {raw['user_id']:<12} {raw['app_source']:<16} {raw['event_type']}")
+    print(f"  ... and {len(cohort[::3])} of the {COHORT} letter writers upload a CV")
+    container.ingestion().publish(acting)
+    print(format_summary(drain(container)))
     print()
     print("== Ecosystem, last 30 days ==")
     figures = queries.get_ecosystem(30)
@@ -76,6 +130,9 @@ def run(
     print(f"  by type: {dict(figures.events_by_type)}")
     print(
         f"  nudges:  detected {figures.nudges_detected}, shown {figures.nudges_shown}, "
-        f"converted {figures.nudges_converted}"
+        f"converted {figures.nudges_converted}, organic {figures.nudges_organic}"
     )
+    print()
+    print("== Experiments on the nudge messages ==")
+    print(format_experiments(queries.list_experiments()))
     return 0

@@ -38,6 +38,9 @@ def prepare_store(container: Container, *, migrate: bool = False) -> None:
         create_schema(engine)
     else:
         check_schema(engine)
+    container.read_models().save_experiments(
+        container.experiments(), settings.nudge_attribution_days
+    )
     _open_journeys(container)
 
 

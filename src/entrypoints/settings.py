@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     auto_process_on_startup: bool = True
     poll_interval_seconds: float = Field(2.0, gt=0)
     nudge_cooldown_hours: float = Field(24.0, ge=0)
+    # Experiments on the nudge messages (see README, "Experiments on nudge messages").
+    nudge_experiments_file: Path | None = None
+    nudge_attribution_days: int = Field(7, ge=1, le=365)
+    nudge_max_per_day: int = Field(1, ge=1, le=100)
     flywheel_api_token: SecretStr | None = None
     supabase_url: str | None = None
     supabase_anon_key: SecretStr | None = None

@@ -2,4 +2,11 @@
 
 from pytest_bdd import scenarios
 
-scenarios("dedup.feature", "batch.feature", "fallback.feature", "nudges.feature", "poison.feature")
+scenarios(
+    "dedup.feature",
+    "batch.feature",
+    "fallback.feature",
+    "nudges.feature",
+    "poison.feature",
+    "experiments.feature",
+)

@@ -53,7 +53,13 @@ def test_a_user_journey_over_http(migrated_url: str) -> None:
         server.wait_until(lambda: processed(server, 1), what="the event processed")
         server.wait_until(lambda: nudges(server, "alice"), what="the nudge")
         (nudge,) = nudges(server, "alice")
-        assert nudge["message"] == "Optimisez vos chances avec Phoenix CV !"
+        assert (
+            nudge["message"]
+            == {
+                "chances": "Optimisez vos chances avec Phoenix CV !",
+                "difference": "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !",
+            }[nudge["variant"]]
+        )
         assert http.post(f"/api/nudges/{nudge['nudge_id']}/shown", headers=AUTH).status_code == 200
         assert nudges(server, "alice") == []  # shown: hidden for the cooldown
         cv = event("cv.uploaded", "phoenix-cv", "alice")
@@ -66,7 +72,7 @@ def test_a_user_journey_over_http(migrated_url: str) -> None:
             what="the conversion",
         )
         figures = http.get("/api/analytics/ecosystem", params={"days": 30}).json()
-        assert figures["nudges"] == {"detected": 2, "shown": 1, "converted": 1}
+        assert figures["nudges"] == {"detected": 2, "shown": 1, "converted": 1, "organic": 0}
         assert (figures["total_events"], figures["unique_users"]) == (3, 2)
         assert figures["cross_app_users"] == 1
         server.wait_until(lambda: nudges(server, "bob"), what="bob's nudge")

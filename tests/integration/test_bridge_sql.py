@@ -112,7 +112,11 @@ def test_the_worker_processes_bridge_events_and_nudges_come_back(
         [nudge] = bridge.get_nudges("u1")
         assert nudge["nudge_id"]
         assert nudge["target_app"] == "phoenix-cv"
-        assert nudge["variant"] == "fr"
+        # The variant chosen at detection, with its message, as the API would answer.
+        assert (nudge["variant"], nudge["message"]) in {
+            ("chances", "Optimisez vos chances avec Phoenix CV !"),
+            ("difference", "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !"),
+        }
         assert bridge.mark_shown(nudge["nudge_id"]) is True
         # Shown: the cooldown hides it; the view still offers the basic one.
         assert all(found["nudge_id"] is None for found in bridge.get_nudges("u1"))

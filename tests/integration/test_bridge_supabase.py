@@ -101,6 +101,11 @@ def test_a_user_key_reads_the_view_then_the_workers_nudge_and_records_its_displa
         [nudge] = bridge.get_nudges(ALICE)
         assert nudge["nudge_id"]
         assert nudge["target_app"] == "phoenix-cv"
+        # The variant chosen at detection, with its message, as the API would answer.
+        assert (nudge["variant"], nudge["message"]) in {
+            ("chances", "Optimisez vos chances avec Phoenix CV !"),
+            ("difference", "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !"),
+        }
         assert bridge.mark_shown(nudge["nudge_id"]) is True
         assert all(found["nudge_id"] is None for found in bridge.get_nudges(ALICE))
     with psycopg.connect(supabase_store) as connection:

@@ -109,3 +109,57 @@ def test_ecosystem_figures_count_the_period_only(read_models: ReadModelStore) ->
     assert dict(figures.events_by_app) == {"phoenix-cv": 1, "phoenix-letters": 2}
     assert dict(figures.events_by_type) == {"cv.uploaded": 1, "letter.generated": 2}
     assert (figures.nudges_detected, figures.nudges_shown, figures.nudges_converted) == (1, 1, 0)
+
+
+def variant_nudge(user: str, variant: str) -> NudgeRecord:
+    return NudgeRecord(
+        nudge_id=f"{user}-letters_to_cv",
+        user_id=user,
+        nudge_type="letters_to_cv",
+        shown_in="phoenix-letters",
+        target_app="phoenix-cv",
+        status="active",
+        detected_at=T0,
+        variant=variant,
+    )
+
+
+def test_exposure_and_attribution_per_variant(read_models: ReadModelStore) -> None:
+    """a: shown then acted (converted); b: shown twice, acted 9 days later (organic);
+    c: acted, then shown (no exposure, organic); d: shown, not acted; e: not shown."""
+    users = {"a": "x", "b": "x", "c": "y", "d": "y", "e": "y"}
+    project(read_models, ReadModelChanges(nudges=[variant_nudge(u, v) for u, v in users.items()]))
+    hour = timedelta(hours=1)
+    read_models.record_shown("a-letters_to_cv", "phoenix-letters", T0 + hour)
+    read_models.record_shown("b-letters_to_cv", "phoenix-letters", T0 + hour)
+    read_models.record_shown("b-letters_to_cv", "phoenix-letters", T0 + 2 * hour)
+    read_models.record_shown("c-letters_to_cv", "phoenix-letters", T0 + 3 * hour)
+    read_models.record_shown("d-letters_to_cv", "phoenix-letters", T0 + hour)
+    project(
+        read_models,
+        ReadModelChanges(
+            conversions=[
+                ("a-letters_to_cv", T0 + 2 * hour),
+                ("b-letters_to_cv", T0 + timedelta(days=9)),
+                ("c-letters_to_cv", T0 + 2 * hour),
+            ]
+        ),
+    )
+    counts = read_models.experiment_counts(7)["letters_to_cv"]
+    assert (counts["x"].assigned, counts["x"].exposed, counts["x"].converted) == (2, 2, 1)
+    assert (counts["y"].assigned, counts["y"].exposed, counts["y"].converted) == (3, 1, 0)
+    assert read_models.experiment_counts(10)["letters_to_cv"]["x"].converted == 2
+    figures = read_models.ecosystem(T0 - timedelta(days=30), 30, 7)
+    assert (figures.nudges_detected, figures.nudges_shown) == (5, 3)
+    assert (figures.nudges_converted, figures.nudges_organic) == (1, 2)
+
+
+def test_nudges_shown_since_are_per_user_and_app(read_models: ReadModelStore) -> None:
+    project(read_models, ReadModelChanges(nudges=[nudge("u1"), nudge("u2")]))
+    read_models.record_shown("u1-letters_to_cv", "phoenix-letters", T0)
+    read_models.record_shown("u1-letters_to_cv", "phoenix-letters", T0 + timedelta(hours=1))
+    read_models.record_shown("u2-letters_to_cv", "phoenix-letters", T0)
+    since = T0 - timedelta(minutes=1)
+    assert read_models.nudges_shown_since("u1", "phoenix-letters", since) == {"u1-letters_to_cv"}
+    assert read_models.nudges_shown_since("u1", "phoenix-cv", since) == set()
+    assert read_models.nudges_shown_since("u1", "phoenix-letters", T0 + timedelta(hours=2)) == set()

@@ -216,7 +216,8 @@ def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bo
         engine.dispose()
     assert catalog(postgres_url, TABLE_SHAPE | OBJECTS) == once
     user_policies = [p for p in once["policies"] if "authenticated" in p[3]]
-    assert (len(user_policies), len(once["triggers"])) == (4 if supabase else 0, 1)
+    # events insert + select, own nudges, own displays, and the nudge wordings
+    assert (len(user_policies), len(once["triggers"])) == (5 if supabase else 0, 1)
     with psycopg.connect(postgres_url) as connection:
         assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
 
@@ -276,7 +277,7 @@ def test_the_migrate_command_applies_the_whole_file(
         "cross_app_users": 0,
         "events_by_app": {},
         "events_by_type": {},
-        "nudges": {"detected": 0, "shown": 0, "converted": 0},
+        "nudges": {"detected": 0, "shown": 0, "converted": 0, "organic": 0},
     }
     assert [name for (name,) in secured] == sorted(metadata.tables)
     assert triggers == [("phoenix_events_inserted",)]
@@ -320,6 +321,7 @@ def as_json_shape(figures: Any) -> dict[str, Any]:
             "detected": figures.nudges_detected,
             "shown": figures.nudges_shown,
             "converted": figures.nudges_converted,
+            "organic": figures.nudges_organic,
         },
     }
 
@@ -367,7 +369,8 @@ def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: C
         "cross_app_users": 1,
         "events_by_app": {"phoenix-cv": 2, "phoenix-letters": 2},
         "events_by_type": {"cv.generated": 1, "cv.uploaded": 1, "letter.generated": 2},
-        "nudges": {"detected": 3, "shown": 1, "converted": 1},
+        # u1's CV came without the nudge being seen: organic, not converted.
+        "nudges": {"detected": 3, "shown": 1, "converted": 0, "organic": 1},
     }
     assert (stats[60]["total_events"], stats[60]["nudges"]["detected"]) == (5, 4)
     assert [row[0] for row in journey] == ["letter.generated", "cv.uploaded"]

@@ -33,7 +33,15 @@ VALUES (%s, %s, %s, %s::jsonb, coalesce(%s::timestamptz, now()), %s, %s)
 ON CONFLICT (event_hash) DO NOTHING
 """
 _ACTIVE = """
-SELECT n.nudge_id, n.nudge_type, n.target_app FROM phoenix_nudges AS n
+SELECT n.nudge_id, n.nudge_type, n.target_app, v.variant, v.messages ->> 'fr'
+FROM phoenix_nudges AS n
+LEFT JOIN LATERAL (
+    -- The nudge's variant as the worker published it; a nudge from before experiments
+    -- (or of a variant since removed) gets the first one, as the API answers.
+    SELECT variant, messages FROM phoenix_nudge_variants AS v
+    WHERE v.nudge_type = n.nudge_type
+    ORDER BY v.variant = n.variant DESC, v.position LIMIT 1
+) AS v ON true
 WHERE n.user_id = %s AND n.shown_in = %s AND n.status = 'active'
   AND NOT EXISTS (
       SELECT 1 FROM phoenix_nudges_sent AS s
@@ -111,7 +119,10 @@ class PostgresTransport:
     def active_nudges(self, user_id: str, app: str, cooldown_hours: float) -> list[Nudge]:
         with self._connection() as connection:
             found = connection.execute(_ACTIVE, (user_id, app, cooldown_hours * 3600)).fetchall()
-        return [nudge_dict(str(nid), str(kind), str(target)) for nid, kind, target in found]
+        return [
+            nudge_dict(str(nid), str(kind), str(target), message, variant)
+            for nid, kind, target, variant, message in found
+        ]
 
     def nudge_opportunities(self, user_id: str, app: str) -> list[Nudge]:
         with self._connection() as connection:

@@ -139,11 +139,26 @@ class SupabaseRestTransport:
             row["nudge_id"] for row in sent if datetime.fromisoformat(str(row["shown_at"])) > since
         }
         found.sort(key=lambda row: str(row.get("detected_at", "")))
+        wordings = self._wordings()
         return [
-            nudge_dict(row["nudge_id"], row["nudge_type"], row["target_app"])
+            nudge_dict(
+                row["nudge_id"],
+                row["nudge_type"],
+                row["target_app"],
+                *_wording(wordings, row["nudge_type"], str(row.get("variant") or "")),
+            )
             for row in found
             if row["nudge_id"] not in recent
         ]
+
+    def _wordings(self) -> list[dict[str, Any]]:
+        """The experiments' variants the worker published; none when this key may not read
+        them (a user's key), and the v1 messages are shown instead."""
+        try:
+            rows = self._select("phoenix_nudge_variants")
+        except (TransportPermissionError, TransportSchemaMissingError):
+            return []
+        return sorted(rows, key=lambda row: int(row.get("position", 0)))
 
     def nudge_opportunities(self, user_id: str, app: str) -> list[Nudge]:
         found = self._select("phoenix_nudge_opportunities", user_id=user_id, shown_in=app)
@@ -166,6 +181,19 @@ class SupabaseRestTransport:
         if self._http is not None:
             self._http.close()
         self._client = self._http = None
+
+
+def _wording(
+    wordings: list[dict[str, Any]], nudge_type: str, variant: str
+) -> tuple[str | None, str | None]:
+    """(message, variant) of the nudge's variant, or of its experiment's first one."""
+    of_type = [row for row in wordings if row.get("nudge_type") == nudge_type]
+    chosen = next((row for row in of_type if row.get("variant") == variant), None)
+    chosen = chosen or (of_type[0] if of_type else None)
+    if chosen is None:  # the variants cannot be read: the v1 message, as "default"
+        return None, None
+    messages = chosen.get("messages") or {}
+    return messages.get("fr"), str(chosen["variant"])
 
 
 __all__ = ["SupabaseRestTransport", "TransportError"]

@@ -27,7 +27,7 @@ NUDGE_MESSAGES: Mapping[str, str] = {
     "letters_to_cv": "Optimisez vos chances avec Phoenix CV !",
     "cv_to_letters": "Complétez votre candidature avec une lettre Phoenix Letters !",
 }
-DEFAULT_VARIANT = "fr"
+DEFAULT_VARIANT = "default"
 
 Row = dict[str, Any]
 Nudge = dict[str, Any]
@@ -126,15 +126,23 @@ def refused_by_rights(detail: str) -> TransportRejectedError:
 
 
 def nudge_dict(
-    nudge_id: str | None, nudge_type: str, target_app: str, message: str | None = None
+    nudge_id: str | None,
+    nudge_type: str,
+    target_app: str,
+    message: str | None = None,
+    variant: str | None = None,
 ) -> Nudge:
-    """The shape the HTTP API answers with, whatever transport read the nudge."""
+    """The shape the HTTP API answers with, whatever transport read the nudge.
+
+    ``variant`` and ``message`` come from the experiment the worker published when the
+    transport can read it; else the v1 message, as variant ``default``.
+    """
     return {
         "nudge_id": nudge_id,
         "nudge_type": nudge_type,
         "target_app": target_app,
         "message": message or NUDGE_MESSAGES.get(nudge_type, nudge_type),
-        "variant": DEFAULT_VARIANT if nudge_type in NUDGE_MESSAGES else "none",
+        "variant": variant or DEFAULT_VARIANT,
     }
 
 

@@ -68,8 +68,12 @@ CREATE TABLE IF NOT EXISTS phoenix_nudges (
     target_app   text        NOT NULL,
     status       text        NOT NULL,
     detected_at  timestamptz NOT NULL,
-    converted_at timestamptz
+    converted_at timestamptz,
+    variant      text        NOT NULL DEFAULT ''
 );
+-- The message variant chosen at detection ('' for nudges detected before experiments);
+-- added in place to a table made by an older version of this file.
+ALTER TABLE phoenix_nudges ADD COLUMN IF NOT EXISTS variant text NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS ix_phoenix_nudges_user_app ON phoenix_nudges (user_id, shown_in, status);
 
 -- Each display of a nudge (the cooldown and the "shown" figure read it).
@@ -81,12 +85,64 @@ CREATE TABLE IF NOT EXISTS phoenix_nudges_sent (
     shown_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS ix_phoenix_nudges_sent_nudge ON phoenix_nudges_sent (nudge_id, shown_at);
+-- The daily cap: what a user was shown in an app lately.
+CREATE INDEX IF NOT EXISTS ix_phoenix_nudges_sent_user_app ON phoenix_nudges_sent (user_id, app, shown_at);
+
+-- The experiments on the nudge messages, as the worker runs them (its experiments file,
+-- NUDGE_ATTRIBUTION_DAYS): published at each start, read by the results view below.
+CREATE TABLE IF NOT EXISTS phoenix_nudge_variants (
+    nudge_type       text             NOT NULL,
+    variant          text             NOT NULL,
+    position         integer          NOT NULL,
+    mode             text             NOT NULL,
+    weight           double precision NOT NULL,
+    messages         jsonb            NOT NULL,
+    attribution_days integer          NOT NULL,
+    PRIMARY KEY (nudge_type, variant)
+);
 
 -- Where the worker's projection stands in the journeys' notification log.
 CREATE TABLE IF NOT EXISTS phoenix_projection_tracking (
     name     text PRIMARY KEY,
     position bigint NOT NULL
 );
+
+-- What became of each nudge: its exposure (the first display, unless the user had already
+-- reached the target), and whether reaching the target counts as the nudge's conversion
+-- (after the exposure, within the attribution window the worker published) or as
+-- organic. The same rules as GET /api/experiments and /api/analytics/ecosystem.
+DO $outcomes$
+BEGIN
+    IF to_regclass('phoenix_nudge_outcomes') IS NOT NULL AND (
+        SELECT jsonb_agg(attname::text ORDER BY attnum) FROM pg_attribute
+        WHERE attrelid = to_regclass('phoenix_nudge_outcomes') AND attnum > 0
+          AND NOT attisdropped
+    ) IS DISTINCT FROM '["nudge_id", "user_id", "nudge_type", "variant", "detected_at",
+        "reached_at", "exposed_at", "converted", "organic"]'::jsonb THEN
+        DROP VIEW phoenix_nudge_outcomes CASCADE;
+    END IF;
+END
+$outcomes$;
+CREATE OR REPLACE VIEW phoenix_nudge_outcomes WITH (security_invoker = true) AS
+WITH settings AS (
+    SELECT coalesce(max(attribution_days), 7) AS attribution_days FROM phoenix_nudge_variants
+), first_shown AS (
+    SELECT nudge_id, min(shown_at) AS shown_at FROM phoenix_nudges_sent GROUP BY nudge_id
+), classified AS (
+    SELECT n.nudge_id, n.user_id, n.nudge_type, n.variant, n.detected_at,
+           n.converted_at AS reached_at,
+           CASE WHEN f.shown_at <= coalesce(n.converted_at, 'infinity') THEN f.shown_at
+           END AS exposed_at,
+           coalesce(f.shown_at <= n.converted_at
+                    AND n.converted_at <= f.shown_at + s.attribution_days * interval '1 day',
+                    false) AS converted
+    FROM phoenix_nudges AS n
+    CROSS JOIN settings AS s
+    LEFT JOIN first_shown AS f ON f.nudge_id = n.nudge_id
+)
+SELECT nudge_id, user_id, nudge_type, variant, detected_at, reached_at, exposed_at,
+       converted, reached_at IS NOT NULL AND NOT converted AS organic
+FROM classified;
 
 -- New events wake the workers at once (LISTEN phoenix_events_inserted) -----------------
 
@@ -145,13 +201,16 @@ BEGIN
                 SELECT jsonb_object_agg(event_type, n)
                 FROM (SELECT event_type, count(*) AS n FROM recent GROUP BY event_type) AS t
             ), '{}'::jsonb),
-            'nudges', jsonb_build_object(
-                'detected', (SELECT count(*) FROM phoenix_nudges WHERE detected_at >= since),
-                'shown', (SELECT count(*) FROM phoenix_nudges_sent WHERE shown_at >= since),
-                'converted', (
-                    SELECT count(*) FROM phoenix_nudges
-                    WHERE status = 'converted' AND converted_at >= since
+            -- shown: exposures (first displays); converted: attributed to the nudge;
+            -- organic: the target reached without exposure, or after the window.
+            'nudges', (
+                SELECT jsonb_build_object(
+                    'detected', count(*) FILTER (WHERE detected_at >= since),
+                    'shown', count(*) FILTER (WHERE exposed_at >= since),
+                    'converted', count(*) FILTER (WHERE converted AND reached_at >= since),
+                    'organic', count(*) FILTER (WHERE organic AND reached_at >= since)
                 )
+                FROM phoenix_nudge_outcomes
             )
         )
     );
@@ -169,7 +228,10 @@ DECLARE
     wanted CONSTANT jsonb := jsonb_build_object(
         'phoenix_user_journey', '["user_id", "event_type", "app_source", "timestamp"]'::jsonb,
         'phoenix_nudge_opportunities',
-            '["user_id", "nudge_type", "shown_in", "target_app", "message"]'::jsonb
+            '["user_id", "nudge_type", "shown_in", "target_app", "message"]'::jsonb,
+        'phoenix_nudge_experiment_results',
+            '["nudge_type", "mode", "variant", "message", "assigned", "exposed", "converted",
+              "conversion_rate", "ci_low", "ci_high"]'::jsonb
     );
     view_name text;
 BEGIN
@@ -215,6 +277,39 @@ SELECT user_id,
        'Complétez votre candidature avec une lettre Phoenix Letters !'::text
 FROM activity WHERE has_cv AND NOT has_letters;
 
+-- The experiments' results, as GET /api/experiments reports them (less the probability
+-- of being best and the p-value, which need sampling): per variant, nudges assigned,
+-- exposed, converted (attributed), the conversion rate and its 95 % Wilson interval.
+CREATE OR REPLACE VIEW phoenix_nudge_experiment_results WITH (security_invoker = true) AS
+WITH counts AS (
+    SELECT nudge_type, variant, count(*) AS assigned, count(exposed_at) AS exposed,
+           count(*) FILTER (WHERE converted) AS converted
+    FROM phoenix_nudge_outcomes GROUP BY nudge_type, variant
+), figures AS (
+    SELECT v.nudge_type, v.mode, v.variant, v.position, v.messages ->> 'fr' AS message,
+           coalesce(c.assigned, 0) AS assigned, coalesce(c.exposed, 0) AS exposed,
+           coalesce(c.converted, 0) AS converted
+    FROM phoenix_nudge_variants AS v
+    LEFT JOIN counts AS c ON c.nudge_type = v.nudge_type AND c.variant = v.variant
+), wilson AS (
+    SELECT f.*, w.p, w.n, 1.959963984540054::float8 AS z
+    FROM figures AS f
+    CROSS JOIN LATERAL (
+        SELECT f.exposed::float8 AS n,
+               CASE WHEN f.exposed > 0 THEN f.converted::float8 / f.exposed END AS p
+    ) AS w
+)
+SELECT nudge_type, mode, variant, message, assigned, exposed, converted,
+       p AS conversion_rate,
+       CASE WHEN n > 0 THEN greatest(0, ((p + z * z / (2 * n))
+           - z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n))
+       ELSE 0 END AS ci_low,
+       CASE WHEN n > 0 THEN least(1, ((p + z * z / (2 * n))
+           + z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n))
+       ELSE 1 END AS ci_high
+FROM wilson
+ORDER BY nudge_type, position;
+
 -- Row-level security -------------------------------------------------------------------
 -- Enabled on every table: a role without a policy sees and writes nothing. The tables'
 -- owner (the worker, `migrate`, the SQL editor's postgres user) is not limited by it.
@@ -224,6 +319,7 @@ ALTER TABLE phoenix_journey_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges_sent ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_projection_tracking ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_nudge_variants ENABLE ROW LEVEL SECURITY;
 
 -- The figures cover every user: not for the public.
 REVOKE ALL ON FUNCTION get_phoenix_ecosystem_stats(integer) FROM PUBLIC;
@@ -242,7 +338,8 @@ DECLARE
     sent_seq CONSTANT text := pg_get_serial_sequence('phoenix_nudges_sent', 'id');
     everything CONSTANT text := 'phoenix_events, phoenix_journey_entries, phoenix_nudges, '
         'phoenix_nudges_sent, phoenix_projection_tracking, phoenix_user_journey, '
-        'phoenix_nudge_opportunities';
+        'phoenix_nudge_opportunities, phoenix_nudge_variants, phoenix_nudge_outcomes, '
+        'phoenix_nudge_experiment_results';
     own CONSTANT text := 'user_id = (SELECT auth.uid()::text)';
     policy record;
 BEGIN
@@ -258,6 +355,9 @@ BEGIN
              'authenticated', own, NULL),
             (has_authenticated, 'phoenix_nudges', 'phoenix_nudges_user_select', 'SELECT',
              'authenticated', own, NULL),
+            -- The wordings of the nudges (no user data): a signed-in app shows them.
+            (has_authenticated, 'phoenix_nudge_variants', 'phoenix_nudge_variants_user_select',
+             'SELECT', 'authenticated', 'true', NULL),
             (has_authenticated, 'phoenix_nudges_sent', 'phoenix_nudges_sent_user_insert',
              'INSERT', 'authenticated', NULL,
              own || $$ AND EXISTS (SELECT 1 FROM phoenix_nudges AS n
@@ -274,7 +374,9 @@ BEGIN
             (has_service, 'phoenix_nudges_sent', 'phoenix_nudges_sent_service_all', 'ALL',
              'service_role', 'true', 'true'),
             (has_service, 'phoenix_projection_tracking',
-             'phoenix_projection_tracking_service_all', 'ALL', 'service_role', 'true', 'true')
+             'phoenix_projection_tracking_service_all', 'ALL', 'service_role', 'true', 'true'),
+            (has_service, 'phoenix_nudge_variants', 'phoenix_nudge_variants_service_all',
+             'ALL', 'service_role', 'true', 'true')
         ) AS p(wanted, tbl, name, command, role, using_expr, check_expr)
         WHERE wanted
     LOOP
@@ -323,6 +425,7 @@ BEGIN
         GRANT SELECT ON phoenix_nudges, phoenix_user_journey, phoenix_nudge_opportunities
             TO authenticated;
         GRANT INSERT ON phoenix_nudges_sent TO authenticated;
+        GRANT SELECT ON phoenix_nudge_variants TO authenticated;
         EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO authenticated', events_seq, sent_seq);
     END IF;
 

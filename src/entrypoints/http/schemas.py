@@ -114,11 +114,16 @@ class ReprocessOut(BaseModel):
 
 
 class NudgeFigures(BaseModel):
-    """The nudge funnel: detected, shown to the user, converted (the user did it)."""
+    """The nudge funnel: detected, exposed, converted because of it, or organically."""
 
     detected: int
-    shown: int
-    converted: int
+    shown: int = Field(description="exposures: nudges displayed at least once")
+    converted: int = Field(
+        description="the user acted in the target after the exposure, within NUDGE_ATTRIBUTION_DAYS"
+    )
+    organic: int = Field(
+        0, description="the user acted in the target without exposure, or after the window"
+    )
 
 
 class EcosystemOut(BaseModel):
@@ -168,7 +173,7 @@ class NudgeOut(BaseModel):
     nudge_type: str
     target_app: str = Field(description="the app the nudge suggests")
     message: str
-    variant: str = Field(description="which wording was chosen (its language)")
+    variant: str = Field(description="the experiment's variant this user was given")
 
 
 class ShownOut(BaseModel):
@@ -183,3 +188,29 @@ class ErrorOut(BaseModel):
 
     error: str = Field(description="what is wrong, in one line")
     field: str | None = Field(None, description="the offending field, when there is one")
+
+
+class VariantResultOut(BaseModel):
+    """One wording of an experiment and how it converts."""
+
+    variant: str
+    message: str = Field(description="its French message (or the `lang` asked for)")
+    assigned: int = Field(description="nudges detected with this variant")
+    exposed: int = Field(description="of those, displayed at least once")
+    converted: int = Field(description="of those, acted on after exposure, within the window")
+    conversion_rate: float | None = Field(description="converted / exposed; null if none")
+    ci_low: float = Field(description="95 % Wilson interval of the rate, low end")
+    ci_high: float = Field(description="95 % Wilson interval of the rate, high end")
+    probability_best: float = Field(description="chance its true rate is the highest")
+    p_value: float | None = Field(
+        description="two-proportion test against the first variant; null for the first"
+    )
+
+
+class ExperimentOut(BaseModel):
+    """An experiment on one nudge type's messages."""
+
+    nudge_type: str
+    mode: Literal["ab", "bandit"]
+    attribution_days: int
+    variants: list[VariantResultOut]

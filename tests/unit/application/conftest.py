@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from src.adapters.toml_experiments import load_experiments
+from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.ports import EventAnalyser
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
@@ -52,14 +54,18 @@ def world() -> Iterator[World]:
     clock = FakeClock()
     inbox = FakeEventInbox(clock)
     read_models = FakeReadModelStore()
-    journeys = JourneyApplication(catalogue, env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    book = load_experiments(None, catalogue)
+    assigner = VariantAssigner(book, read_models, clock)
+    journeys = JourneyApplication(
+        catalogue, env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, choose_variant=assigner.choose
+    )
     yield World(
         clock=clock,
         inbox=inbox,
         read_models=read_models,
         journeys=journeys,
         ingestion=EventIngestion(inbox, catalogue),
-        queries=FlywheelQueries(inbox, read_models, catalogue, clock),
+        queries=FlywheelQueries(inbox, read_models, catalogue, clock, experiments=book),
         admin=QueueAdmin(inbox),
     )
     journeys.close()

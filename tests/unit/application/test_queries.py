@@ -11,14 +11,25 @@ def drain(world: World) -> None:
     asyncio.run(world.processor().drain())
 
 
-def test_active_nudges_carry_their_message(world: World) -> None:
+def test_active_nudges_carry_the_message_of_their_variant(world: World) -> None:
     world.emit("letter.generated", "phoenix-letters", "u1")
     drain(world)
     (nudge,) = world.queries.list_active_nudges("u1", "phoenix-letters")
     assert (nudge.nudge_type, nudge.target_app) == ("letters_to_cv", "phoenix-cv")
-    assert nudge.message == "Optimisez vos chances avec Phoenix CV !"
-    assert world.queries.list_active_nudges("u1", "phoenix-letters", "en")[0].message == (
-        "Boost your chances with Phoenix CV!"
+    messages = {
+        "chances": (
+            "Optimisez vos chances avec Phoenix CV !",
+            "Boost your chances with Phoenix CV!",
+        ),
+        "difference": (
+            "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !",
+            "A polished CV makes the difference: build yours with Phoenix CV!",
+        ),
+    }
+    assert nudge.message == messages[nudge.variant][0]
+    assert (
+        world.queries.list_active_nudges("u1", "phoenix-letters", "en")[0].message
+        == (messages[nudge.variant][1])
     )
     assert world.queries.list_active_nudges("u1", "phoenix-cv") == []
 
@@ -34,15 +45,32 @@ def test_a_shown_nudge_is_hidden_for_the_cooldown(world: World) -> None:
     assert len(world.queries.list_active_nudges("u1", "phoenix-letters")) == 1
 
 
-def test_a_converted_nudge_is_no_longer_shown_and_counts_as_converted(world: World) -> None:
+def test_a_shown_nudge_the_user_acts_on_is_no_longer_shown_and_counts_as_converted(
+    world: World,
+) -> None:
+    world.emit("letter.generated", "phoenix-letters", "u1")
+    drain(world)
+    (nudge,) = world.queries.list_active_nudges("u1", "phoenix-letters")
+    world.queries.record_nudge_shown(nudge.nudge_id)
+    world.clock.advance(minutes=5)
+    world.emit("cv.uploaded", "phoenix-cv", "u1", timestamp=world.clock.now().isoformat())
+    drain(world)
+    assert world.queries.list_active_nudges("u1", "phoenix-letters") == []
+    figures = world.queries.get_ecosystem(30)
+    assert (figures.nudges_detected, figures.nudges_shown) == (1, 1)
+    assert (figures.nudges_converted, figures.nudges_organic) == (1, 0)
+    assert figures.cross_app_users == 1
+
+
+def test_acting_on_the_target_without_seeing_the_nudge_is_organic(world: World) -> None:
     world.emit("letter.generated", "phoenix-letters", "u1")
     drain(world)
     world.emit("cv.uploaded", "phoenix-cv", "u1")
     drain(world)
     assert world.queries.list_active_nudges("u1", "phoenix-letters") == []
     figures = world.queries.get_ecosystem(30)
-    assert (figures.nudges_detected, figures.nudges_converted) == (1, 1)
-    assert figures.cross_app_users == 1
+    assert (figures.nudges_detected, figures.nudges_shown) == (1, 0)
+    assert (figures.nudges_converted, figures.nudges_organic) == (0, 1)
 
 
 def test_an_unknown_user_or_nudge_is_reported(world: World) -> None:

@@ -7,6 +7,7 @@ loop that answers ``/health``.
 
 from src.entrypoints.http.controllers.analytics import AnalyticsController
 from src.entrypoints.http.controllers.events import EventsController
+from src.entrypoints.http.controllers.experiments import ExperimentsController
 from src.entrypoints.http.controllers.health import HealthController
 from src.entrypoints.http.controllers.nudges import NudgesController
 from src.entrypoints.http.controllers.users import UsersController
@@ -17,12 +18,14 @@ CONTROLLERS = (
     AnalyticsController,
     UsersController,
     NudgesController,
+    ExperimentsController,
 )
 
 __all__ = [
     "CONTROLLERS",
     "AnalyticsController",
     "EventsController",
+    "ExperimentsController",
     "HealthController",
     "NudgesController",
     "UsersController",

@@ -40,5 +40,6 @@ class AnalyticsController(Controller):
                 detected=figures.nudges_detected,
                 shown=figures.nudges_shown,
                 converted=figures.nudges_converted,
+                organic=figures.nudges_organic,
             ),
         )

@@ -1,0 +1,134 @@
+"""Experiments at work: choosing a variant at detection, and reporting how each converts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from src.application.ports import Clock, ReadModelStore
+from src.domain.experiment_stats import (
+    probability_best,
+    two_proportion_p_value,
+    wilson_interval,
+)
+from src.domain.experiments import ExperimentBook, VariantCounts
+
+DEFAULT_REFRESH = timedelta(seconds=5)
+
+
+class VariantAssigner:
+    """``choose_variant`` for ``UserJourney.detect_nudges``.
+
+    ``ab`` experiments need nothing but the user id. Bandits need every variant's
+    exposures and conversions: read from the read models, at most once per ``refresh``
+    (a backlog detects thousands of nudges a second; the figures move far slower).
+    """
+
+    def __init__(
+        self,
+        book: ExperimentBook,
+        read_models: ReadModelStore,
+        clock: Clock,
+        attribution_days: int = 7,
+        refresh: timedelta = DEFAULT_REFRESH,
+    ) -> None:
+        self._book = book
+        self._read_models = read_models
+        self._clock = clock
+        self._attribution_days = attribution_days
+        self._refresh = refresh
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[str, VariantCounts]] = {}
+        self._read_at: datetime | None = None
+
+    def choose(self, nudge_type: str, user_id: str) -> str:
+        experiment = self._book.get(nudge_type)
+        if experiment is None:
+            return ""
+        if experiment.mode == "ab":
+            return experiment.sticky(user_id)
+        return experiment.thompson(user_id, self._current_counts().get(nudge_type, {}))
+
+    def _current_counts(self) -> dict[str, dict[str, VariantCounts]]:
+        with self._lock:
+            now = self._clock.now()
+            if self._read_at is None or now - self._read_at >= self._refresh:
+                self._counts = self._read_models.experiment_counts(self._attribution_days)
+                self._read_at = now
+            return self._counts
+
+
+@dataclass(frozen=True)
+class VariantReport:
+    variant: str
+    message: str
+    assigned: int
+    exposed: int
+    converted: int
+    conversion_rate: float | None
+    ci_low: float
+    ci_high: float
+    probability_best: float
+    p_value: float | None
+    """Two-proportion test against the first variant; None for the first itself."""
+
+
+@dataclass(frozen=True)
+class ExperimentReport:
+    nudge_type: str
+    mode: str
+    attribution_days: int
+    variants: tuple[VariantReport, ...]
+
+
+def experiment_reports(
+    book: ExperimentBook,
+    counts: Mapping[str, Mapping[str, VariantCounts]],
+    attribution_days: int,
+    language: str = "fr",
+) -> list[ExperimentReport]:
+    """Each experiment's variants with their figures; rate = converted / exposed."""
+    reports: list[ExperimentReport] = []
+    for experiment in book:
+        seen = counts.get(experiment.nudge_type, {})
+        figures = [seen.get(v.variant, VariantCounts()) for v in experiment.variants]
+        best = probability_best([(f.converted, f.exposed) for f in figures])
+        first = figures[0]
+        variants = []
+        for index, (variant, f) in enumerate(zip(experiment.variants, figures, strict=True)):
+            low, high = wilson_interval(f.converted, f.exposed)
+            variants.append(
+                VariantReport(
+                    variant=variant.variant,
+                    message=variant.message(language),
+                    assigned=f.assigned,
+                    exposed=f.exposed,
+                    converted=f.converted,
+                    conversion_rate=f.converted / f.exposed if f.exposed else None,
+                    ci_low=round(low, 6),
+                    ci_high=round(high, 6),
+                    probability_best=round(best[index], 4),
+                    p_value=None
+                    if index == 0
+                    else _rounded(
+                        two_proportion_p_value(
+                            first.converted, first.exposed, f.converted, f.exposed
+                        )
+                    ),
+                )
+            )
+        reports.append(
+            ExperimentReport(
+                nudge_type=experiment.nudge_type,
+                mode=experiment.mode,
+                attribution_days=attribution_days,
+                variants=tuple(variants),
+            )
+        )
+    return reports
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
