@@ -44,11 +44,23 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
             # Off the event loop: stopping waits for the batch in hand to finish.
             await anyio.to_thread.run_sync(runtime.stop)
 
+    openapi = openapi_config()
+    docs_prefix = (openapi.path or "/schema").rstrip("/")
+
     def require_token(
-        connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
     ) -> None:
-        """Every POST needs ``Authorization: Bearer <token>`` when a token is set."""
-        if token is None or connection.scope.get("method") != "POST":
+        """With a token set, every route needs ``Authorization: Bearer <token>``.
+
+        Journeys and nudges are personal data, and the apps call the API from their
+        servers, so reads are guarded like writes. Open: what a load balancer polls
+        (handlers marked ``opt={"public": True}``: ``/health``) and the API's own
+        description (``/schema``), which holds no data.
+        """
+        if token is None or handler.opt.get("public"):
+            return
+        path = connection.scope.get("path", "")
+        if path == docs_prefix or path.startswith(docs_prefix + "/"):
             return
         header = connection.headers.get("authorization", "")
         scheme, _sep, given = header.partition(" ")
@@ -74,7 +86,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
         lifespan=[lifespan],
         middleware=[log_access],
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=openapi_config(),
+        openapi_config=openapi,
         plugins=[DescribedModelsPlugin()],
         logging_config=None,
     )

@@ -33,6 +33,9 @@ from src.entrypoints.http.schemas import ErrorOut
 
 logger = logging.getLogger(__name__)
 
+STORE_UNREACHABLE = "the store is unreachable; retry later"
+"""All a client is told of a store it cannot use: the details go to the server log."""
+
 
 def _error(
     status: int,
@@ -49,7 +52,10 @@ def on_flywheel_error(_: Request[Any, Any, Any], error: Exception) -> Response[d
     if isinstance(error, UserNotFoundError | NudgeNotFoundError):
         return _error(HTTP_404_NOT_FOUND, str(error))
     if isinstance(error, StoreUnavailableError | SchemaMissingError):
-        return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error))
+        # The reason names the database's user, host, port and name: the log has it,
+        # a client (perhaps without the token) learns only that the store is away.
+        logger.warning("store unavailable", extra={"error": str(error)})
+        return _error(HTTP_503_SERVICE_UNAVAILABLE, STORE_UNREACHABLE)
     return _error(HTTP_400_BAD_REQUEST, str(error))
 
 
@@ -89,7 +95,7 @@ def on_store_lost(request: Request[Any, Any, Any], error: Exception) -> Response
         "store unreachable during a request",
         extra={"method": request.method, "path": request.url.path, "error": describe(error)},
     )
-    return _error(HTTP_503_SERVICE_UNAVAILABLE, "the store is unreachable; retry later")
+    return _error(HTTP_503_SERVICE_UNAVAILABLE, STORE_UNREACHABLE)
 
 
 def on_unexpected_error(
@@ -112,7 +118,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 
 _ERROR_MEANINGS = {
     HTTP_400_BAD_REQUEST: "bad input; `field` names it",
-    HTTP_401_UNAUTHORIZED: "a POST without the right `Authorization: Bearer <token>`",
+    HTTP_401_UNAUTHORIZED: "no valid `Authorization: Bearer <token>` (a token is set)",
     HTTP_404_NOT_FOUND: "unknown user or nudge",
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: "body larger than the limit",
     HTTP_503_SERVICE_UNAVAILABLE: "the store is unreachable; retry later",

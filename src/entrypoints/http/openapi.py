@@ -41,5 +41,6 @@ def openapi_config() -> OpenAPIConfig:
         title="Phoenix Flywheel — Smart Router",
         version=VERSION,
         description="Control API of the Phoenix cross-app event pipeline and nudge engine. "
-        "With FLYWHEEL_API_TOKEN set, every POST needs `Authorization: Bearer <token>`.",
+        "With FLYWHEEL_API_TOKEN set, every endpoint but `/health` (and this description) "
+        "needs `Authorization: Bearer <token>`.",
     )

@@ -54,7 +54,9 @@ class HealthOut(BaseModel):
     """Liveness of the service and of its store (503 with `degraded` when the store is down)."""
 
     status: Literal["ok", "degraded"]
-    database: str = Field(description='"ok", or why the store does not answer')
+    database: str = Field(
+        description='"ok", or "unreachable" (the reason goes to the server log only)'
+    )
     worker: Literal["running", "stopped"]
     version: str
 

@@ -9,6 +9,7 @@ a LISTEN connection wakes it as soon as events arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 
@@ -40,6 +41,7 @@ class ServerRuntime:
         self._thread = threading.Thread(target=self._supervise, name="flywheel", daemon=True)
         self._manual_drains = 0
         self._manual_done = threading.Condition()
+        self._last_problem: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -60,7 +62,10 @@ class ServerRuntime:
         if self._opened.is_set():
             close_flywheel(self.container)
         else:
-            self.container.engine().dispose()
+            # A store that never opened may have no engine to dispose of (a SQLite
+            # folder that does not exist refuses to make one).
+            with contextlib.suppress(StoreUnavailableError):
+                self.container.engine().dispose()
 
     def require_open(self) -> Container:
         """The container, once the store is open; else ``StoreUnavailableError`` (503)."""
@@ -88,8 +93,15 @@ class ServerRuntime:
         return self._opened.wait(timeout)
 
     def database_problem(self) -> str | None:
-        """None when the store answers now, else why not (for ``/health``)."""
-        return ping(self.container.engine())
+        """None when the store answers now, else why not (for ``/health``).
+
+        The reason is logged when it changes, not on every poll of a health check.
+        """
+        problem = ping(self.container.engine())
+        if problem is not None and problem != self._last_problem:
+            logger.warning("store not answering", extra={"error": problem})
+        self._last_problem = problem
+        return problem
 
     @property
     def worker_running(self) -> bool:

@@ -21,7 +21,7 @@ class UsersController(Controller):
     @get(
         "/journey",
         sync_to_thread=True,
-        responses=error_responses(404, 503),
+        responses=error_responses(401, 404, 503),
         description="What the user did, in which apps, and their nudges; 404 for a user "
         "with no processed event.",
     )
@@ -54,7 +54,7 @@ class UsersController(Controller):
     @get(
         "/nudges",
         sync_to_thread=True,
-        responses=error_responses(400, 503),
+        responses=error_responses(400, 401, 503),
         description="The nudges to show now in `app`: active, and not shown within "
         "`NUDGE_COOLDOWN_HOURS`.",
     )
