@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from src.adapters.postgres_batch_sql import write_read_models
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import journey_entries, nudges, nudges_sent, projection_tracking
+from src.application.errors import NudgeNotFoundError
 from src.application.ports import (
     EcosystemFigures,
     Journey,
@@ -155,9 +156,15 @@ class SqlAlchemyReadModelStore:
 
     def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
         with self._engine.begin() as connection:
+            # The nudge is held while its display is written: a user being forgotten
+            # meanwhile loses both, or the display is refused; never an orphan display.
             user_id = connection.execute(
-                select(nudges.c.user_id).where(nudges.c.nudge_id == nudge_id)
-            ).scalar_one()
+                select(nudges.c.user_id)
+                .where(nudges.c.nudge_id == nudge_id)
+                .with_for_update(read=True)
+            ).scalar_one_or_none()
+            if user_id is None:
+                raise NudgeNotFoundError(f"no nudge with id {nudge_id!r}")
             connection.execute(
                 nudges_sent.insert().values(
                     nudge_id=nudge_id, user_id=user_id, app=app, shown_at=at

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.application.journey_cache import JourneyCache
 from src.application.ports import BatchOutcome, JourneyHistory, TransactionalBatchRecorder
@@ -172,25 +173,40 @@ class JourneyApplication(Application[UUID]):
         """Current journeys of a batch's users: cached ones brought up to date, in bulk.
 
         Two queries for the whole batch: the latest snapshot of each journey not in the
-        cache, then every event above the version in hand. A journey another worker
+        cache, then every event from the version in hand on. A journey another worker
         changed is therefore current here, and a version conflict stays a true race.
+
+        A journey in hand (cached, or from a snapshot) at version V is trusted only if
+        the store still has its event V, with the same timestamp: a user forgotten
+        meanwhile (by another process) has no such event, or a new stream whose event V
+        is another one. Built on such a journey, the next save would bring the forgotten
+        history back, since no version conflict can tell; it is rebuilt from the stored
+        events instead.
         """
         if self._history is None:
             return {user_id: self.get_journey(user_id) for user_id in user_ids}
         ids = {journey_id(user_id): user_id for user_id in user_ids}
         cache = self.repository.cache
-        journeys: dict[UUID, Any] = {}
+        in_hand: dict[UUID, Any] = {}
         for key in ids:
             with contextlib.suppress(KeyError):
-                journeys[key] = cache.get(key) if cache is not None else None
-        for stored in self._history.latest_snapshots([k for k in ids if k not in journeys]):
+                in_hand[key] = cache.get(key) if cache is not None else None
+        for stored in self._history.latest_snapshots([k for k in ids if k not in in_hand]):
             snapshot: Any = self.mapper.to_domain_event(stored)
-            journeys[snapshot.originator_id] = snapshot.mutate(None)
-        versions = {key: journeys[key].version if journeys.get(key) else 0 for key in ids}
-        for stored in self._history.events_after(versions):
-            domain_event: Any = self.mapper.to_domain_event(stored)
-            key = domain_event.originator_id
-            journeys[key] = domain_event.mutate(journeys.get(key))
+            in_hand[snapshot.originator_id] = snapshot.mutate(None)
+        held = {key: journey for key, journey in in_hand.items() if journey is not None}
+        versions = {key: held[key].version - 1 if key in held else 0 for key in ids}
+        journeys, stale = self._replay(self._history.events_after(versions), held)
+        if stale:
+            if cache is not None:
+                for key in stale:
+                    with contextlib.suppress(KeyError):
+                        cache.get(key, evict=True)
+            logger.info(
+                "journey in hand no longer stored, rebuilding", extra={"journeys": len(stale)}
+            )
+            rebuilt, _ = self._replay(self._history.events_after(dict.fromkeys(stale, 0)), {})
+            journeys.update(rebuilt)
         loaded: dict[str, UserJourney | None] = {}
         for key, user_id in ids.items():
             journey = journeys.get(key)
@@ -198,6 +214,49 @@ class JourneyApplication(Application[UUID]):
                 cache.put(key, journey)
             loaded[user_id] = journey
         return loaded
+
+    def _replay(
+        self, stored_events: Iterable[StoredDomainEvent], held: Mapping[UUID, Any]
+    ) -> tuple[dict[UUID, Any], set[UUID]]:
+        """Journeys brought up to date from their events, and the held ones found stale.
+
+        For a held journey the first event is its own last one (the check above).
+        """
+        journeys: dict[UUID, Any] = {}
+        stale: set[UUID] = set()
+        checked: set[UUID] = set()
+        for stored in stored_events:
+            key: Any = stored.originator_id
+            if key in held and key not in checked:
+                checked.add(key)
+                journey = held[key]
+                last: Any = self.mapper.to_domain_event(stored)
+                if stored.originator_version == journey.version and (
+                    last.timestamp == journey.modified_on
+                ):
+                    journeys[key] = journey
+                else:
+                    stale.add(key)
+                continue
+            if key in stale:
+                continue
+            domain_event: Any = self.mapper.to_domain_event(stored)
+            journeys[key] = domain_event.mutate(journeys.get(key))
+        stale.update(key for key in held if key not in checked)
+        return journeys, stale
+
+    @contextlib.contextmanager
+    def forgetting(self, user_id: str) -> Iterator[None]:
+        """Hold folds back while a user is erased, then drop their journey from memory.
+
+        A fold of this process loads, folds and saves under the same lock, so none can
+        save the journey it loaded before the erasure after it.
+        """
+        with self._fold_lock:
+            try:
+                yield
+            finally:
+                self._evict([user_id])
 
     def _save_journeys(self, journeys: Sequence[UserJourney], outcome: BatchOutcome | None) -> None:
         """``save(*journeys)`` without its per-object runtime ``Protocol`` check.

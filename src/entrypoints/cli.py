@@ -1,6 +1,7 @@
 """``phoenix-flywheel``: the command line of section 6 of the brief.
 
-Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input.
+Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input,
+3 the user to forget has events in a worker's hands (try again).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from src.application.errors import SchemaMissingError, StoreUnavailableError
+from src.application.errors import (
+    RequestInvalidError,
+    SchemaMissingError,
+    StoreUnavailableError,
+    UserBusyError,
+)
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.domain.apps import default_catalogue
@@ -30,7 +36,7 @@ from src.entrypoints.progress import ProgressLine
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
-EXIT_OK, EXIT_STORE, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_STORE, EXIT_INPUT, EXIT_BUSY = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     emit.add_argument("--payload", default="{}", help="a JSON object (default: {})")
     emit.add_argument("--key", default=None, help="idempotency key (tells real twins apart)")
     commands.add_parser("demo", help="fill the store with a sample, process it, show results")
+    forget = commands.add_parser(
+        "forget", help="erase everything about a user (idempotent); prints what was removed"
+    )
+    forget.add_argument("user_id", metavar="USER_ID")
     return parser
 
 
@@ -83,18 +93,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 payload=_parse_payload(args.payload),
                 idempotency_key=args.key,
             )
+        if args.command == "forget" and not args.user_id.strip():
+            raise RequestInvalidError("user_id", "a non-empty user id is required")
         container = open_flywheel(settings, migrate=args.command == "migrate")
     except (StoreUnavailableError, SchemaMissingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STORE
-    except EventRejectedError as error:
+    except (EventRejectedError, RequestInvalidError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
     try:
         return handler(container, args)
-    except EventRejectedError as error:
+    except (EventRejectedError, RequestInvalidError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
+    except UserBusyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BUSY
     except StoreUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STORE
@@ -187,6 +202,12 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     return EXIT_OK
 
 
+def _forget(container: Container, args: argparse.Namespace) -> int:
+    report = container.erasure().forget(args.user_id)
+    print(json.dumps({"user_id": args.user_id, "removed": asdict(report)}, indent=2))
+    return EXIT_OK
+
+
 def _demo(container: Container, _args: argparse.Namespace) -> int:
     return demo.run(container, drain_with_progress, format_summary)
 
@@ -198,6 +219,7 @@ _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
     "migrate": _migrate,
     "emit": _emit,
     "demo": _demo,
+    "forget": _forget,
 }
 
 

@@ -11,7 +11,9 @@ from src.adapters.sql_database import create_postgres_engine, create_sqlite_engi
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
+from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
 from src.adapters.system_clock import SystemClock
+from src.application.erasure import UserErasure
 from src.application.journeys import JourneyApplication
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
@@ -75,6 +77,10 @@ class Container(containers.DeclarativeContainer):
         nudge_cooldown_hours=providers.Callable(lambda s: s.nudge_cooldown_hours, settings),
     )
     admin = providers.Singleton(QueueAdmin, inbox)
+    # The journeys' table names come from the application's recorders, as eventsourcing
+    # chose them (``PERSISTENCE_MODULE``, ``POSTGRES_SCHEMA``): never written out here.
+    eraser = providers.Singleton(SqlAlchemyUserEraser.for_application, engine, journeys)
+    erasure = providers.Singleton(UserErasure, eraser=eraser, journeys=journeys, clock=clock)
 
 
 def build_container(settings: Settings) -> Container:

@@ -182,6 +182,7 @@ GUARDED_ROUTES = [
     ("GET", "/api/users/{user_id:str}/journey", "/api/users/u1/journey"),
     ("GET", "/api/users/{user_id:str}/nudges", "/api/users/u1/nudges?app=phoenix-letters"),
     ("POST", "/api/nudges/{nudge_id:str}/shown", "/api/nudges/some-nudge/shown"),
+    ("DELETE", "/api/users/{user_id:str}", "/api/users/u1"),
 ]
 PUBLIC_PREFIXES = ("/health", "/schema")
 
@@ -328,6 +329,7 @@ def test_the_openapi_document_describes_every_model(client: TestClient[Any]) -> 
         "/api/users/{user_id}/journey",
         "/api/users/{user_id}/nudges",
         "/api/nudges/{nudge_id}/shown",
+        "/api/users/{user_id}",
     } <= paths
     schemas = document["components"]["schemas"]
     assert {"IngestIn", "EventIn", "IngestOut", "EcosystemOut", "NudgeOut"} <= set(schemas)

@@ -147,3 +147,15 @@ def test_a_traceback_stays_below_its_record() -> None:
     assert first.endswith("phoenix.test: failed")
     assert rest
     assert all(line.startswith("    ") for line in rest)
+
+
+def test_a_user_with_a_batch_in_hand_is_a_409_naming_the_user_id() -> None:
+    from src.application.errors import UserBusyError
+    from src.entrypoints.http.errors import on_flywheel_error
+
+    response = on_flywheel_error(None, UserBusyError("events of user 'a' are being processed"))  # type: ignore[arg-type]
+    assert response.status_code == 409
+    assert response.content == {
+        "error": "events of user 'a' are being processed",
+        "field": "user_id",
+    }

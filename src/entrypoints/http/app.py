@@ -80,6 +80,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
             "ingestion": service("ingestion"),
             "queries": service("queries"),
             "admin": service("admin"),
+            "erasure": service("erasure"),
         },
         guards=[require_token],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -13,6 +13,7 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
     HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -25,6 +26,7 @@ from src.application.errors import (
     RequestInvalidError,
     SchemaMissingError,
     StoreUnavailableError,
+    UserBusyError,
     UserNotFoundError,
 )
 from src.application.processor import describe
@@ -51,6 +53,8 @@ def on_flywheel_error(_: Request[Any, Any, Any], error: Exception) -> Response[d
         return _error(HTTP_400_BAD_REQUEST, str(error), error.field)
     if isinstance(error, UserNotFoundError | NudgeNotFoundError):
         return _error(HTTP_404_NOT_FOUND, str(error))
+    if isinstance(error, UserBusyError):
+        return _error(HTTP_409_CONFLICT, str(error), "user_id")
     if isinstance(error, StoreUnavailableError | SchemaMissingError):
         # The reason names the database's user, host, port and name: the log has it,
         # a client (perhaps without the token) learns only that the store is away.
@@ -120,6 +124,7 @@ _ERROR_MEANINGS = {
     HTTP_400_BAD_REQUEST: "bad input; `field` names it",
     HTTP_401_UNAUTHORIZED: "no valid `Authorization: Bearer <token>` (a token is set)",
     HTTP_404_NOT_FOUND: "unknown user or nudge",
+    HTTP_409_CONFLICT: "a worker is processing events of this user; retry in a moment",
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: "body larger than the limit",
     HTTP_503_SERVICE_UNAVAILABLE: "the store is unreachable; retry later",
 }
