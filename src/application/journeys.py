@@ -7,7 +7,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -59,6 +59,14 @@ class FoldResult:
     """The batch outcome handed to ``fold`` was written with the journeys."""
 
 
+@dataclass
+class _Replay:
+    journeys: dict[UUID, Any] = field(default_factory=dict)
+    last_states: dict[UUID, bytes] = field(default_factory=dict)
+    """The stored bytes of each journey's last event, to recognise it next time."""
+    stale: set[UUID] = field(default_factory=set)
+
+
 class JourneyApplication(Application[UUID]):
     """Folds batches of source events into journeys, saving a whole batch at once.
 
@@ -90,7 +98,8 @@ class JourneyApplication(Application[UUID]):
             "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
         }
         super().__init__(env={**cache, **(env or {})})
-        self.repository.cache = JourneyCache()
+        self._cache = JourneyCache()
+        self.repository.cache = self._cache
         self.catalogue = catalogue
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
@@ -186,64 +195,74 @@ class JourneyApplication(Application[UUID]):
         if self._history is None:
             return {user_id: self.get_journey(user_id) for user_id in user_ids}
         ids = {journey_id(user_id): user_id for user_id in user_ids}
-        cache = self.repository.cache
         in_hand: dict[UUID, Any] = {}
         for key in ids:
             with contextlib.suppress(KeyError):
-                in_hand[key] = cache.get(key) if cache is not None else None
+                in_hand[key] = self._cache.get(key)
         for stored in self._history.latest_snapshots([k for k in ids if k not in in_hand]):
             snapshot: Any = self.mapper.to_domain_event(stored)
             in_hand[snapshot.originator_id] = snapshot.mutate(None)
         held = {key: journey for key, journey in in_hand.items() if journey is not None}
         versions = {key: held[key].version - 1 if key in held else 0 for key in ids}
-        journeys, stale = self._replay(self._history.events_after(versions), held)
-        if stale:
-            if cache is not None:
-                for key in stale:
-                    with contextlib.suppress(KeyError):
-                        cache.get(key, evict=True)
+        replay = self._replay(self._history.events_after(versions), held)
+        if replay.stale:
+            for key in replay.stale:
+                with contextlib.suppress(KeyError):
+                    self._cache.get(key, evict=True)
             logger.info(
-                "journey in hand no longer stored, rebuilding", extra={"journeys": len(stale)}
+                "journey in hand no longer stored, rebuilding",
+                extra={"journeys": len(replay.stale)},
             )
-            rebuilt, _ = self._replay(self._history.events_after(dict.fromkeys(stale, 0)), {})
-            journeys.update(rebuilt)
+            rebuilt = self._replay(self._history.events_after(dict.fromkeys(replay.stale, 0)), {})
+            replay.journeys.update(rebuilt.journeys)
+            replay.last_states.update(rebuilt.last_states)
         loaded: dict[str, UserJourney | None] = {}
         for key, user_id in ids.items():
-            journey = journeys.get(key)
-            if journey is not None and cache is not None:
-                cache.put(key, journey)
+            journey = replay.journeys.get(key)
+            if journey is not None:
+                self._cache.put(key, journey)
+                if key in replay.last_states:
+                    self._cache.remember_last(key, replay.last_states[key])
             loaded[user_id] = journey
         return loaded
 
     def _replay(
         self, stored_events: Iterable[StoredDomainEvent], held: Mapping[UUID, Any]
-    ) -> tuple[dict[UUID, Any], set[UUID]]:
+    ) -> _Replay:
         """Journeys brought up to date from their events, and the held ones found stale.
 
-        For a held journey the first event is its own last one (the check above).
+        For a held journey the first event is its own last one: the same bytes as when
+        this process last stored or read it, or else (a journey from a snapshot) the same
+        version and timestamp.
         """
-        journeys: dict[UUID, Any] = {}
-        stale: set[UUID] = set()
+        replay = _Replay()
         checked: set[UUID] = set()
         for stored in stored_events:
             key: Any = stored.originator_id
             if key in held and key not in checked:
                 checked.add(key)
-                journey = held[key]
-                last: Any = self.mapper.to_domain_event(stored)
-                if stored.originator_version == journey.version and (
-                    last.timestamp == journey.modified_on
-                ):
-                    journeys[key] = journey
+                if self._is_last_event(held[key], stored):
+                    replay.journeys[key] = held[key]
+                    replay.last_states[key] = stored.state
                 else:
-                    stale.add(key)
+                    replay.stale.add(key)
                 continue
-            if key in stale:
+            if key in replay.stale:
                 continue
             domain_event: Any = self.mapper.to_domain_event(stored)
-            journeys[key] = domain_event.mutate(journeys.get(key))
-        stale.update(key for key in held if key not in checked)
-        return journeys, stale
+            replay.journeys[key] = domain_event.mutate(replay.journeys.get(key))
+            replay.last_states[key] = stored.state
+        replay.stale.update(key for key in held if key not in checked)
+        return replay
+
+    def _is_last_event(self, journey: Any, stored: StoredDomainEvent) -> bool:
+        if stored.originator_version != journey.version:
+            return False
+        known = self._cache.last_stored(journey.id)
+        if known is not None:
+            return known == stored.state
+        last: Any = self.mapper.to_domain_event(stored)
+        return bool(last.timestamp == journey.modified_on)
 
     @contextlib.contextmanager
     def forgetting(self, user_id: str) -> Iterator[None]:
@@ -276,6 +295,10 @@ class JourneyApplication(Application[UUID]):
                 projection=PROJECTION_NAME,
             )
         recordings = self._record(processing_event)
+        for recording in recordings:  # in order: each journey's last event comes last
+            self._cache.remember_last(
+                recording.domain_event.originator_id, recording.notification.state
+            )
         self._take_snapshots(processing_event)
         self._notify(recordings)
 
