@@ -186,7 +186,7 @@ class JourneyApplication(Application[UUID]):
         changed is therefore current here, and a version conflict stays a true race.
 
         A journey in hand (cached, or from a snapshot) at version V is trusted only if
-        the store still has its event V, with the same timestamp: a user forgotten
+        the store still has its event V as this process knew it: a user forgotten
         meanwhile (by another process) has no such event, or a new stream whose event V
         is another one. Built on such a journey, the next save would bring the forgotten
         history back, since no version conflict can tell; it is rebuilt from the stored
