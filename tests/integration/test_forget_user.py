@@ -46,8 +46,8 @@ def opened(store_url: str) -> Iterator[Any]:
     """Opens flywheels on the store (each one as a process of its own would), closes them."""
     containers: list[Container] = []
 
-    def open_one() -> Container:
-        containers.append(open_flywheel(make_settings(store_url), migrate=True))
+    def open_one(**settings: Any) -> Container:
+        containers.append(open_flywheel(make_settings(store_url, **settings), migrate=True))
         return containers[-1]
 
     yield open_one
@@ -256,3 +256,65 @@ def test_forgotten_user_lookup_raises_not_found(opened: Any) -> None:
     flywheel.erasure().forget("alice")
     with pytest.raises(UserNotFoundError):
         flywheel.queries().get_journey("alice")
+
+
+def rows_about(container: Container, user: str) -> dict[str, int]:
+    """Every row that mentions the user, per table, read straight from the store."""
+    from sqlalchemy import func, select, text
+
+    from src.adapters.sql_tables import events, journey_entries, nudges, nudges_sent
+    from src.adapters.sqlalchemy_user_eraser import stored_events_tables
+
+    engine = container.engine()
+    stream, snapshots = stored_events_tables(engine, container.journeys())
+    key = journey_id(user)
+    ident: Any = key if engine.dialect.name == "postgresql" else key.hex
+    counts = {}
+    with engine.connect() as connection:
+        for table in (events, journey_entries, nudges, nudges_sent):
+            counts[table.name] = connection.execute(
+                select(func.count()).where(table.c.user_id == user)
+            ).scalar_one()
+        for name in (stream, snapshots):
+            counts[name] = connection.execute(
+                text(f"SELECT count(*) FROM {name} WHERE originator_id = :id"),  # noqa: S608 - names from the recorders
+                {"id": ident},
+            ).scalar_one()
+    return counts
+
+
+def test_forgetting_while_a_worker_drains_leaves_nothing_behind(opened: Any) -> None:
+    """A worker of another process drains a backlog in small batches, alice's events
+    among them, while she is forgotten: whatever the interleaving, nothing of her
+    remains, and every other event is processed."""
+    import threading
+
+    worker, operator = opened(event_batch_size=10), opened()
+    kinds = [("letter.generated", "phoenix-letters"), ("cv.uploaded", "phoenix-cv")]
+    users = ["alice"] + [f"user-{n}" for n in range(19)]
+    for n in range(200):
+        event_type, app = kinds[n % 2]
+        emit(worker, event_type, app, users[n % len(users)], key=str(n))
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            drain(worker)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while operator.queries().get_queue_status().processed < 40 and not done.is_set():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    removed = operator.erasure().forget("alice")
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    drain(worker)  # whatever is left, and the projection brought up to date
+    assert removed.events == 10
+    assert set(rows_about(worker, "alice").values()) == {0}
+    status = worker.queries().get_queue_status()
+    assert (status.processed, status.pending, status.processing) == (190, 0, 0)
+    assert worker.queries().get_ecosystem(30).total_events == 190
