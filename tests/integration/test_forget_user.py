@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import func, select, text
 
+from src.adapters.eventsourcing_env import eventsourcing_env
+from src.adapters.sql_database import create_postgres_engine
+from src.adapters.sql_tables import events, journey_entries, nudges, nudges_sent
+from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser, stored_events_tables
 from src.application.errors import UserNotFoundError
+from src.application.journeys import JourneyApplication, SourceEvent
+from src.domain.apps import default_catalogue
 from src.domain.user_journey import journey_id
 from src.entrypoints.cli import main
 from src.entrypoints.container import Container
@@ -260,11 +269,6 @@ def test_forgotten_user_lookup_raises_not_found(opened: Any) -> None:
 
 def rows_about(container: Container, user: str) -> dict[str, int]:
     """Every row that mentions the user, per table, read straight from the store."""
-    from sqlalchemy import func, select, text
-
-    from src.adapters.sql_tables import events, journey_entries, nudges, nudges_sent
-    from src.adapters.sqlalchemy_user_eraser import stored_events_tables
-
     engine = container.engine()
     stream, snapshots = stored_events_tables(engine, container.journeys())
     key = journey_id(user)
@@ -287,8 +291,6 @@ def test_forgetting_while_a_worker_drains_leaves_nothing_behind(opened: Any) -> 
     """A worker of another process drains a backlog in small batches, alice's events
     among them, while she is forgotten: whatever the interleaving, nothing of her
     remains, and every other event is processed."""
-    import threading
-
     worker, operator = opened(event_batch_size=10), opened()
     kinds = [("letter.generated", "phoenix-letters"), ("cv.uploaded", "phoenix-cv")]
     users = ["alice"] + [f"user-{n}" for n in range(19)]
@@ -318,3 +320,34 @@ def test_forgetting_while_a_worker_drains_leaves_nothing_behind(opened: Any) -> 
     status = worker.queries().get_queue_status()
     assert (status.processed, status.pending, status.processing) == (190, 0, 0)
     assert worker.queries().get_ecosystem(30).total_events == 190
+
+
+@pytest.mark.postgres
+def test_the_journeys_tables_are_found_in_whatever_schema_eventsourcing_uses(
+    postgres_url: str,
+) -> None:
+    """``POSTGRES_SCHEMA`` moves eventsourcing's tables: the eraser follows, nothing is
+    written out as ``public``."""
+    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
+    engine = create_postgres_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE SCHEMA flywheel_private"))
+    env = {**eventsourcing_env(postgres_url), "POSTGRES_SCHEMA": "flywheel_private"}
+    journeys = JourneyApplication(default_catalogue(), env=env)
+    try:
+        assert stored_events_tables(engine, journeys) == (
+            "flywheel_private.phoenixjourneys_events",
+            "flywheel_private.phoenixjourneys_snapshots",
+        )
+        journeys.fold(
+            [SourceEvent(1, "h" * 64, "cv.uploaded", "phoenix-cv", "alice", datetime.now(UTC))]
+        )
+        journeys.take_snapshot(journey_id("alice"))
+        report = SqlAlchemyUserEraser.for_application(engine, journeys).forget(
+            "alice", journey_id("alice"), datetime.now(UTC)
+        )
+        assert (report.journey_events, report.journey_snapshots) >= (2, 1)
+        assert journeys.recorder.select_events(journey_id("alice")) == []
+    finally:
+        journeys.close()
+        engine.dispose()
