@@ -43,6 +43,7 @@ from src.adapters.sql_tables import (
     nudges_sent,
     projection_tracking,
 )
+from src.application.errors import NudgeNotFoundError
 from src.application.ports import (
     EcosystemFigures,
     Journey,
@@ -170,9 +171,15 @@ class SqlAlchemyReadModelStore:
 
     def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
         with self._engine.begin() as connection:
+            # The nudge is held while its display is written: a user being forgotten
+            # meanwhile loses both, or the display is refused; never an orphan display.
             user_id = connection.execute(
-                select(nudges.c.user_id).where(nudges.c.nudge_id == nudge_id)
-            ).scalar_one()
+                select(nudges.c.user_id)
+                .where(nudges.c.nudge_id == nudge_id)
+                .with_for_update(read=True)
+            ).scalar_one_or_none()
+            if user_id is None:
+                raise NudgeNotFoundError(f"no nudge with id {nudge_id!r}")
             connection.execute(
                 nudges_sent.insert().values(
                     nudge_id=nudge_id, user_id=user_id, app=app, shown_at=at

@@ -28,3 +28,7 @@ class StoreUnavailableError(FlywheelError):
 
 class SchemaMissingError(FlywheelError):
     """The store is reachable but its tables were never created."""
+
+
+class UserBusyError(FlywheelError):
+    """A worker is processing events of this user right now; forgetting must wait."""

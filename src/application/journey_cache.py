@@ -41,6 +41,11 @@ class JourneyCache(Cache[UUID, Any]):
     ``get`` and ``put``). A journey is re-estimated each time it is put, which ``save``
     does after every change. Safe across threads: the HTTP API reads journeys while the
     worker folds.
+
+    Beside each journey it may keep the stored bytes of the journey's last event
+    (``remember_last``): comparing them with the row in the store tells, without
+    decoding it, that the journey in memory is still the stored one (a user forgotten
+    by another process is not).
     """
 
     def __init__(self, budget_bytes: int = BUDGET_BYTES) -> None:
@@ -48,12 +53,14 @@ class JourneyCache(Cache[UUID, Any]):
         self.budget_bytes = budget_bytes
         self.estimated_bytes = 0
         self._entries: OrderedDict[UUID, tuple[Any, int]] = OrderedDict()
+        self._last: dict[UUID, bytes] = {}
         self._lock = threading.Lock()
 
     def get(self, key: UUID, *, evict: bool = False) -> Any:
         with self._lock:
             if evict:
                 value, size = self._entries.pop(key)
+                self._last.pop(key, None)
                 self.estimated_bytes -= size
                 return value
             value, _ = self._entries[key]
@@ -68,8 +75,32 @@ class JourneyCache(Cache[UUID, Any]):
             previous = self._entries.pop(key, None)
             if previous is not None:
                 self.estimated_bytes -= previous[1]
+            # A journey put is a journey changed: what was its last event no longer is.
+            self._last.pop(key, None)
             self._entries[key] = (value, size)
             self.estimated_bytes += size
-            while self.estimated_bytes > self.budget_bytes and len(self._entries) > 1:
-                _, (_, evicted_size) = self._entries.popitem(last=False)
-                self.estimated_bytes -= evicted_size
+            self._shrink()
+
+    def remember_last(self, key: UUID, state: bytes) -> None:
+        """The stored bytes of the last event of the journey cached under ``key``."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return
+            value, size = entry
+            previous = self._last.get(key)
+            grown = size - (len(previous) if previous else 0) + len(state)
+            self._entries[key] = (value, grown)
+            self._last[key] = state
+            self.estimated_bytes += grown - size
+            self._shrink()
+
+    def last_stored(self, key: UUID) -> bytes | None:
+        with self._lock:
+            return self._last.get(key)
+
+    def _shrink(self) -> None:
+        while self.estimated_bytes > self.budget_bytes and len(self._entries) > 1:
+            evicted, (_, evicted_size) = self._entries.popitem(last=False)
+            self._last.pop(evicted, None)
+            self.estimated_bytes -= evicted_size

@@ -6,8 +6,8 @@ import contextlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.application.journey_cache import JourneyCache
 from src.application.ports import BatchOutcome, JourneyHistory, TransactionalBatchRecorder
@@ -58,6 +59,14 @@ class FoldResult:
     """The batch outcome handed to ``fold`` was written with the journeys."""
 
 
+@dataclass
+class _Replay:
+    journeys: dict[UUID, Any] = field(default_factory=dict)
+    last_states: dict[UUID, bytes] = field(default_factory=dict)
+    """The stored bytes of each journey's last event, to recognise it next time."""
+    stale: set[UUID] = field(default_factory=set)
+
+
 class JourneyApplication(Application[UUID]):
     """Folds batches of source events into journeys, saving a whole batch at once.
 
@@ -90,7 +99,8 @@ class JourneyApplication(Application[UUID]):
             "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
         }
         super().__init__(env={**cache, **(env or {})})
-        self.repository.cache = JourneyCache()
+        self._cache = JourneyCache()
+        self.repository.cache = self._cache
         self.catalogue = catalogue
         # Picks a detected nudge's message variant (see ``VariantAssigner``).
         self._choose_variant = choose_variant
@@ -175,32 +185,100 @@ class JourneyApplication(Application[UUID]):
         """Current journeys of a batch's users: cached ones brought up to date, in bulk.
 
         Two queries for the whole batch: the latest snapshot of each journey not in the
-        cache, then every event above the version in hand. A journey another worker
+        cache, then every event from the version in hand on. A journey another worker
         changed is therefore current here, and a version conflict stays a true race.
+
+        A journey in hand (cached, or from a snapshot) at version V is trusted only if
+        the store still has its event V as this process knew it: a user forgotten
+        meanwhile (by another process) has no such event, or a new stream whose event V
+        is another one. Built on such a journey, the next save would bring the forgotten
+        history back, since no version conflict can tell; it is rebuilt from the stored
+        events instead.
         """
         if self._history is None:
             return {user_id: self.get_journey(user_id) for user_id in user_ids}
         ids = {journey_id(user_id): user_id for user_id in user_ids}
-        cache = self.repository.cache
-        journeys: dict[UUID, Any] = {}
+        in_hand: dict[UUID, Any] = {}
         for key in ids:
             with contextlib.suppress(KeyError):
-                journeys[key] = cache.get(key) if cache is not None else None
-        for stored in self._history.latest_snapshots([k for k in ids if k not in journeys]):
+                in_hand[key] = self._cache.get(key)
+        for stored in self._history.latest_snapshots([k for k in ids if k not in in_hand]):
             snapshot: Any = self.mapper.to_domain_event(stored)
-            journeys[snapshot.originator_id] = snapshot.mutate(None)
-        versions = {key: journeys[key].version if journeys.get(key) else 0 for key in ids}
-        for stored in self._history.events_after(versions):
-            domain_event: Any = self.mapper.to_domain_event(stored)
-            key = domain_event.originator_id
-            journeys[key] = domain_event.mutate(journeys.get(key))
+            in_hand[snapshot.originator_id] = snapshot.mutate(None)
+        held = {key: journey for key, journey in in_hand.items() if journey is not None}
+        versions = {key: held[key].version - 1 if key in held else 0 for key in ids}
+        replay = self._replay(self._history.events_after(versions), held)
+        if replay.stale:
+            for key in replay.stale:
+                with contextlib.suppress(KeyError):
+                    self._cache.get(key, evict=True)
+            logger.info(
+                "journey in hand no longer stored, rebuilding",
+                extra={"journeys": len(replay.stale)},
+            )
+            rebuilt = self._replay(self._history.events_after(dict.fromkeys(replay.stale, 0)), {})
+            replay.journeys.update(rebuilt.journeys)
+            replay.last_states.update(rebuilt.last_states)
         loaded: dict[str, UserJourney | None] = {}
         for key, user_id in ids.items():
-            journey = journeys.get(key)
-            if journey is not None and cache is not None:
-                cache.put(key, journey)
+            journey = replay.journeys.get(key)
+            if journey is not None:
+                self._cache.put(key, journey)
+                if key in replay.last_states:
+                    self._cache.remember_last(key, replay.last_states[key])
             loaded[user_id] = journey
         return loaded
+
+    def _replay(
+        self, stored_events: Iterable[StoredDomainEvent], held: Mapping[UUID, Any]
+    ) -> _Replay:
+        """Journeys brought up to date from their events, and the held ones found stale.
+
+        For a held journey the first event is its own last one: the same bytes as when
+        this process last stored or read it, or else (a journey from a snapshot) the same
+        version and timestamp.
+        """
+        replay = _Replay()
+        checked: set[UUID] = set()
+        for stored in stored_events:
+            key: Any = stored.originator_id
+            if key in held and key not in checked:
+                checked.add(key)
+                if self._is_last_event(held[key], stored):
+                    replay.journeys[key] = held[key]
+                    replay.last_states[key] = stored.state
+                else:
+                    replay.stale.add(key)
+                continue
+            if key in replay.stale:
+                continue
+            domain_event: Any = self.mapper.to_domain_event(stored)
+            replay.journeys[key] = domain_event.mutate(replay.journeys.get(key))
+            replay.last_states[key] = stored.state
+        replay.stale.update(key for key in held if key not in checked)
+        return replay
+
+    def _is_last_event(self, journey: Any, stored: StoredDomainEvent) -> bool:
+        if stored.originator_version != journey.version:
+            return False
+        known = self._cache.last_stored(journey.id)
+        if known is not None:
+            return known == stored.state
+        last: Any = self.mapper.to_domain_event(stored)
+        return bool(last.timestamp == journey.modified_on)
+
+    @contextlib.contextmanager
+    def forgetting(self, user_id: str) -> Iterator[None]:
+        """Hold folds back while a user is erased, then drop their journey from memory.
+
+        A fold of this process loads, folds and saves under the same lock, so none can
+        save the journey it loaded before the erasure after it.
+        """
+        with self._fold_lock:
+            try:
+                yield
+            finally:
+                self._evict([user_id])
 
     def _save_journeys(self, journeys: Sequence[UserJourney], outcome: BatchOutcome | None) -> None:
         """``save(*journeys)`` without its per-object runtime ``Protocol`` check.
@@ -220,6 +298,10 @@ class JourneyApplication(Application[UUID]):
                 projection=PROJECTION_NAME,
             )
         recordings = self._record(processing_event)
+        for recording in recordings:  # in order: each journey's last event comes last
+            self._cache.remember_last(
+                recording.domain_event.originator_id, recording.notification.state
+            )
         self._take_snapshots(processing_event)
         self._notify(recordings)
 

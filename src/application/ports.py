@@ -267,3 +267,39 @@ class JourneyHistory(Protocol):
     def events_after(self, versions: Mapping[UUID, int]) -> list[StoredDomainEvent]:
         """Each journey's events above the given version, by journey then version."""
         ...
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    """What forgetting a user removed, counted per kind of row."""
+
+    events: int = 0
+    """Rows of ``phoenix_events``, whatever their status."""
+    journey_events: int = 0
+    """Stored events of the user's ``UserJourney`` stream."""
+    journey_snapshots: int = 0
+    journey_entries: int = 0
+    nudges: int = 0
+    nudges_sent: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.events
+            + self.journey_events
+            + self.journey_snapshots
+            + self.journey_entries
+            + self.nudges
+            + self.nudges_sent
+        )
+
+
+class UserEraser(Protocol):
+    """Removes every row the store holds about one user, in one transaction.
+
+    Raises ``UserBusyError`` (removing nothing) while a worker holds one of the user's
+    events under a live lease: what it saves next would bring the user back. Rows held
+    under an expired lease belong to a worker presumed dead and are removed.
+    """
+
+    def forget(self, user_id: str, journey_id: UUID, now: datetime) -> ErasureReport: ...

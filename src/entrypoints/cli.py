@@ -1,7 +1,8 @@
 """``phoenix-flywheel``: the command line of section 6 of the brief.
 
 Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input, 3 ``serve``
-cannot listen on its address (the port is taken).
+cannot listen on its address (the port is taken), or the user to forget has events in a
+worker's hands (try again).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from pydantic import ValidationError
 
 from src.adapters.sql_database import ping
 from src.adapters.toml_experiments import ExperimentFileError, load_experiments
-from src.application.errors import SchemaMissingError, StoreUnavailableError
+from src.application.errors import (
+    RequestInvalidError,
+    SchemaMissingError,
+    StoreUnavailableError,
+    UserBusyError,
+)
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.domain.apps import default_catalogue
@@ -38,6 +44,7 @@ from src.entrypoints.runtime import close_flywheel, open_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 EXIT_OK, EXIT_STORE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3
+EXIT_BUSY = 3  # the same code: try again in a moment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         "experiments", help="how each nudge message converts (A/B or bandit results)"
     )
     experiments.add_argument("--json", action="store_true", help="JSON, for scripts")
+    forget = commands.add_parser(
+        "forget", help="erase everything about a user (idempotent); prints what was removed"
+    )
+    forget.add_argument("user_id", metavar="USER_ID")
     return parser
 
 
@@ -109,18 +120,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 payload=_parse_payload(args.payload),
                 idempotency_key=args.key,
             )
+        if args.command == "forget" and not args.user_id.strip():
+            raise RequestInvalidError("user_id", "a non-empty user id is required")
         container = open_flywheel(settings, migrate=args.command == "migrate")
     except (StoreUnavailableError, SchemaMissingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STORE
-    except EventRejectedError as error:
+    except (EventRejectedError, RequestInvalidError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
     try:
         return handler(container, args)
-    except EventRejectedError as error:
+    except (EventRejectedError, RequestInvalidError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
+    except UserBusyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BUSY
     except StoreUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STORE
@@ -279,6 +295,12 @@ def _experiments(container: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _forget(container: Container, args: argparse.Namespace) -> int:
+    report = container.erasure().forget(args.user_id)
+    print(json.dumps({"user_id": args.user_id, "removed": asdict(report)}, indent=2))
+    return EXIT_OK
+
+
 def _demo(container: Container, _args: argparse.Namespace) -> int:
     return demo.run(container, drain_with_progress, format_summary)
 
@@ -290,6 +312,7 @@ _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
     "emit": _emit,
     "demo": _demo,
     "experiments": _experiments,
+    "forget": _forget,
 }
 
 

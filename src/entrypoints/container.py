@@ -12,8 +12,10 @@ from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
+from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
 from src.adapters.system_clock import SystemClock
 from src.adapters.toml_experiments import load_experiments
+from src.application.erasure import UserErasure
 from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
@@ -106,6 +108,10 @@ class Container(containers.DeclarativeContainer):
         stats=processing_stats,
         clock=clock,
     )
+    # The journeys' table names come from the application's recorders, as eventsourcing
+    # chose them (``PERSISTENCE_MODULE``, ``POSTGRES_SCHEMA``): never written out here.
+    eraser = providers.Singleton(SqlAlchemyUserEraser.for_application, engine, journeys)
+    erasure = providers.Singleton(UserErasure, eraser=eraser, journeys=journeys, clock=clock)
 
 
 def build_container(settings: Settings) -> Container:

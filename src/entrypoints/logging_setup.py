@@ -1,9 +1,17 @@
-"""Structured logs: one line per fact, extras as key=value (text) or fields (JSON)."""
+"""Structured logs: one line per fact, extras as key=value (text) or fields (JSON).
+
+Logged values come from outside (a path, a user id, a driver's message): in the text
+format a newline among them would start a line of its own, which a reader (or a log
+shipper) takes for a record the server never wrote. Every control character of a value
+is therefore escaped, and a value holding a space, a quote or ``=`` is quoted, so one
+record stays one line and one ``key=value`` pair per field.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Literal
@@ -14,6 +22,29 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def escape(text: str) -> str:
+    """The text on one line: control characters (and the backslash) as escapes."""
+    return _CONTROL.sub(_escape_char, text)
+
+
+def _field(value: object) -> str:
+    text = escape(str(value))
+    if text == "" or any(char in text for char in ' "='):
+        return '"' + text.replace('"', '\\"') + '"'
+    return text
+
+
 def _extras(record: logging.LogRecord) -> dict[str, object]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
 
@@ -21,12 +52,16 @@ def _extras(record: logging.LogRecord) -> dict[str, object]:
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         moment = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        line = f"{moment} {record.levelname:<7} {record.name}: {record.getMessage()}"
-        extras = " ".join(f"{key}={value}" for key, value in _extras(record).items())
+        message = escape(record.getMessage())
+        line = f"{moment} {record.levelname:<7} {escape(record.name)}: {message}"
+        extras = " ".join(f"{escape(k)}={_field(v)}" for k, v in _extras(record).items())
         if extras:
             line = f"{line} {extras}"
         if record.exc_info:
-            line = f"{line}\n{self.formatException(record.exc_info)}"
+            # A traceback spans lines; indented, none of them can pass for a record,
+            # which always starts with its time at the start of the line.
+            trace = self.formatException(record.exc_info)
+            line += "".join(f"\n    {escape(part)}" for part in trace.splitlines())
         return line
 
 

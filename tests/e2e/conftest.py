@@ -24,10 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: IO[bytes]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        base_url: str,
+        log: IO[bytes],
+        token: str | None = None,
+    ) -> None:
         self.process = process
         self.log = log
-        self.client = httpx.Client(base_url=base_url, timeout=30)
+        # ``client`` is the apps' server side: it has the token when one is set;
+        # ``anonymous`` is anyone else.
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=base_url, timeout=30, headers=auth)
+        self.anonymous = httpx.Client(base_url=base_url, timeout=30)
 
     def wait_until(self, condition: object, timeout: float = 60, what: str = "it") -> None:
         deadline = time.monotonic() + timeout
@@ -49,6 +59,7 @@ class Server:
         managers see why it ended: the exit status is that of SIGTERM.
         """
         self.client.close()
+        self.anonymous.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
@@ -101,7 +112,7 @@ def running_server(database_url: str, *, wait_open: bool = True, **env: str) -> 
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+    server = Server(process, f"http://127.0.0.1:{port}", log, env.get("FLYWHEEL_API_TOKEN"))
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -39,12 +39,14 @@ def test_a_user_journey_over_http(migrated_url: str) -> None:
         letter = event(
             "letter.generated", "phoenix-letters", "alice", payload={"company": "Airbus"}
         )
-        refused = http.post("/api/events", json=letter)
+        refused = server.anonymous.post("/api/events", json=letter)
         assert refused.status_code == 401
         assert "Bearer" in refused.json()["error"]
         wrong = http.post("/api/events", json=letter, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
-        assert http.get("/api/events/queue-status").json()["pending"] == 0  # GETs stay open
+        assert server.anonymous.get("/api/events/queue-status").status_code == 401
+        assert server.anonymous.get("/health").status_code == 200
+        assert http.get("/api/events/queue-status").json()["pending"] == 0
         first = http.post("/api/events", json=letter, headers=AUTH)
         again = http.post("/api/events", json=letter, headers=AUTH)
         assert (first.status_code, first.json()) == (202, {"accepted": 1, "duplicates": 0})

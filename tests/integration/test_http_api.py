@@ -48,6 +48,10 @@ def post(client: TestClient[Any], path: str, body: Any = None) -> Any:
     return client.post(path, json=body, headers=AUTH)
 
 
+def get(client: TestClient[Any], path: str, **params: Any) -> Any:
+    return client.get(path, params=params or None, headers=AUTH)
+
+
 def process(client: TestClient[Any]) -> dict[str, Any]:
     response = post(client, "/api/events/process-queue")
     assert response.status_code == 200
@@ -58,7 +62,7 @@ def process(client: TestClient[Any]) -> dict[str, Any]:
 def wait_open(client: TestClient[Any]) -> None:
     """The server opens its store in the background; wait until it answers."""
     deadline = time.monotonic() + 30
-    while client.get("/api/events/queue-status").status_code != 200:
+    while get(client, "/api/events/queue-status").status_code != 200:
         assert time.monotonic() < deadline, "the store never opened"
         time.sleep(0.05)
 
@@ -85,7 +89,7 @@ def test_ingest_dedup_process_and_read_back(client: TestClient[Any]) -> None:
     )
     assert (first.status_code, first.json()) == (202, {"accepted": 1, "duplicates": 0})
     assert (again.status_code, again.json()) == (202, {"accepted": 1, "duplicates": 1})
-    assert client.get("/api/events/queue-status").json()["pending"] == 2
+    assert get(client, "/api/events/queue-status").json()["pending"] == 2
     drained = process(client)
     assert {k: drained[k] for k in ("processed", "duplicates", "failed", "dead")} == {
         "processed": 2,
@@ -94,7 +98,7 @@ def test_ingest_dedup_process_and_read_back(client: TestClient[Any]) -> None:
         "dead": 0,
     }
     assert drained["duration_ms"] >= 0
-    status = client.get("/api/events/queue-status").json()
+    status = get(client, "/api/events/queue-status").json()
     assert status == {
         "pending": 0,
         "processing": 0,
@@ -104,7 +108,7 @@ def test_ingest_dedup_process_and_read_back(client: TestClient[Any]) -> None:
         "dead": 0,
         "oldest_pending_age_seconds": None,
     }
-    journey = client.get("/api/users/u1/journey").json()
+    journey = get(client, "/api/users/u1/journey").json()
     assert journey["user_id"] == "u1"
     assert journey["apps"] == ["phoenix-letters"]
     assert [e["event_type"] for e in journey["events"]] == ["letter.generated"]
@@ -116,10 +120,10 @@ def test_nudges_are_shown_then_hidden_for_the_cooldown(client: TestClient[Any]) 
     wait_open(client)
     post(client, "/api/events", letter())
     process(client)
-    nudges = client.get("/api/users/u1/nudges", params={"app": "phoenix-letters"}).json()
+    nudges = get(client, "/api/users/u1/nudges", app="phoenix-letters").json()
     assert [(n["nudge_type"], n["target_app"]) for n in nudges] == [("letters_to_cv", "phoenix-cv")]
     (experiment,) = [
-        e for e in client.get("/api/experiments").json() if e["nudge_type"] == "letters_to_cv"
+        e for e in get(client, "/api/experiments").json() if e["nudge_type"] == "letters_to_cv"
     ]
     messages = {v["variant"]: v["message"] for v in experiment["variants"]}
     assert nudges[0]["message"] == messages[nudges[0]["variant"]]
@@ -127,8 +131,8 @@ def test_nudges_are_shown_then_hidden_for_the_cooldown(client: TestClient[Any]) 
     shown = post(client, f"/api/nudges/{nudges[0]['nudge_id']}/shown")
     assert shown.status_code == 200
     assert shown.json()["nudge_id"] == nudges[0]["nudge_id"]
-    assert client.get("/api/users/u1/nudges", params={"app": "phoenix-letters"}).json() == []
-    figures = client.get("/api/analytics/ecosystem", params={"days": 7}).json()
+    assert get(client, "/api/users/u1/nudges", app="phoenix-letters").json() == []
+    figures = get(client, "/api/analytics/ecosystem", days=7).json()
     assert figures["nudges"] == {"detected": 1, "shown": 1, "converted": 0, "organic": 0}
 
 
@@ -136,7 +140,7 @@ def test_analytics_has_the_fields_of_the_brief(client: TestClient[Any]) -> None:
     wait_open(client)
     post(client, "/api/events", {"events": [letter("u1"), cv("u1"), cv("u2")]})
     process(client)
-    figures = client.get("/api/analytics/ecosystem").json()
+    figures = get(client, "/api/analytics/ecosystem").json()
     assert figures == {
         "period_days": 30,
         "total_events": 3,
@@ -156,35 +160,80 @@ def test_force_reprocess_requeues_exactly_what_is_asked_and_changes_no_figure(
     post(client, "/api/events", {"events": [letter("u1"), cv("u1"), cv("u2"), letter("u3")]})
     process(client)
     before = (
-        client.get("/api/analytics/ecosystem").json(),
-        client.get("/api/users/u1/journey").json(),
-        client.get("/api/users/u3/nudges", params={"app": "phoenix-letters"}).json(),
+        get(client, "/api/analytics/ecosystem").json(),
+        get(client, "/api/users/u1/journey").json(),
+        get(client, "/api/users/u3/nudges", app="phoenix-letters").json(),
     )
     requeued = post(client, "/api/events/force-reprocess", {"event_ids": [1, 3]})
     assert requeued.json() == {"requeued": 2}
-    assert client.get("/api/events/queue-status").json()["pending"] == 2
+    assert get(client, "/api/events/queue-status").json()["pending"] == 2
     assert process(client)["processed"] == 2
     since = post(client, "/api/events/force-reprocess", {"since": "2000-01-01T00:00:00Z"})
     assert since.json() == {"requeued": 4}
     process(client)
     after = (
-        client.get("/api/analytics/ecosystem").json(),
-        client.get("/api/users/u1/journey").json(),
-        client.get("/api/users/u3/nudges", params={"app": "phoenix-letters"}).json(),
+        get(client, "/api/analytics/ecosystem").json(),
+        get(client, "/api/users/u1/journey").json(),
+        get(client, "/api/users/u3/nudges", app="phoenix-letters").json(),
     )
     assert after == before
 
 
-def test_posts_need_the_token_and_gets_do_not(client: TestClient[Any]) -> None:
+GUARDED_ROUTES = [
+    # (method, route as the app declares it, a path that reaches it)
+    ("GET", "/api/events/queue-status", "/api/events/queue-status"),
+    ("POST", "/api/events", "/api/events"),
+    ("POST", "/api/events/process-queue", "/api/events/process-queue"),
+    ("POST", "/api/events/force-reprocess", "/api/events/force-reprocess"),
+    ("GET", "/api/analytics/ecosystem", "/api/analytics/ecosystem"),
+    ("GET", "/api/users/{user_id:str}/journey", "/api/users/u1/journey"),
+    ("GET", "/api/users/{user_id:str}/nudges", "/api/users/u1/nudges?app=phoenix-letters"),
+    ("POST", "/api/nudges/{nudge_id:str}/shown", "/api/nudges/some-nudge/shown"),
+    ("DELETE", "/api/users/{user_id:str}", "/api/users/u1"),
+]
+PUBLIC_PREFIXES = ("/health", "/schema")
+
+
+def test_every_route_of_the_app_is_guarded_or_deliberately_public(
+    client: TestClient[Any],
+) -> None:
+    """A route added later must join the guarded list below, or be made public on purpose."""
+    routes = {
+        (method, route.path)
+        for route in client.app.routes
+        for method in getattr(route, "methods", ())
+        if method not in ("HEAD", "OPTIONS") and not route.path.startswith(PUBLIC_PREFIXES)
+    }
+    assert routes <= {(method, route) for method, route, _ in GUARDED_ROUTES}
+
+
+@pytest.mark.parametrize(("method", "path"), [(m, path) for m, _, path in GUARDED_ROUTES])
+def test_with_a_token_every_route_but_health_needs_it(
+    client: TestClient[Any], method: str, path: str
+) -> None:
     wait_open(client)
-    missing = client.post("/api/events", json=letter())
+    missing = client.request(method, path, json={})
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == "Bearer"
-    assert missing.json()["field"] is None
-    wrong = client.post("/api/events", json=letter(), headers={"Authorization": "Bearer nope"})
+    assert missing.json() == {
+        "error": "a valid 'Authorization: Bearer <token>' is required",
+        "field": None,
+    }
+    wrong = client.request(method, path, json={}, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    assert client.post("/api/events/process-queue").status_code == 401
-    assert client.get("/api/events/queue-status").json()["pending"] == 0
+    basic = client.request(method, path, json={}, headers={"Authorization": f"Basic {TOKEN}"})
+    assert basic.status_code == 401
+    allowed = client.request(method, path, json={"event_ids": [1]}, headers=AUTH)
+    assert allowed.status_code != 401
+
+
+def test_health_and_the_api_description_stay_open(client: TestClient[Any]) -> None:
+    wait_open(client)
+    assert client.get("/health").status_code == 200
+    assert client.get("/schema/openapi.json").status_code == 200
+    # Nothing was written by the refused calls above; the token lets a write through.
+    assert client.post("/api/events", json=letter()).status_code == 401
+    assert get(client, "/api/events/queue-status").json()["pending"] == 0
     assert post(client, "/api/events", letter()).status_code == 202
 
 
@@ -242,7 +291,7 @@ def test_bad_input_is_a_4xx_naming_the_problem_and_writes_nothing(
     assert answer["field"] == field
     assert answer["error"]
     assert "Traceback" not in response.text
-    assert client.get("/api/events/queue-status").json()["pending"] == 0
+    assert get(client, "/api/events/queue-status").json()["pending"] == 0
 
 
 @pytest.mark.parametrize(
@@ -259,7 +308,7 @@ def test_bad_queries_are_4xx(
     client: TestClient[Any], path: str, status: int, field: str | None
 ) -> None:
     wait_open(client)
-    response = client.get(path)
+    response = get(client, path)
     assert response.status_code == status
     assert response.json()["field"] == field
 
@@ -287,6 +336,7 @@ def test_the_openapi_document_describes_every_model(client: TestClient[Any]) -> 
         "/api/users/{user_id}/journey",
         "/api/users/{user_id}/nudges",
         "/api/nudges/{nudge_id}/shown",
+        "/api/users/{user_id}",
     } <= paths
     schemas = document["components"]["schemas"]
     assert {"IngestIn", "EventIn", "IngestOut", "EcosystemOut", "NudgeOut"} <= set(schemas)

@@ -43,12 +43,23 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
             # Off the event loop: stopping waits for the batch in hand to finish.
             await anyio.to_thread.run_sync(runtime.stop)
 
+    openapi = openapi_config()
+    docs_prefix = (openapi.path or "/schema").rstrip("/")
+
     def require_token(
-        connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
     ) -> None:
-        """Every POST needs ``Authorization: Bearer <token>`` when a token is set."""
-        if token is None or connection.scope.get("method") != "POST":
+        """With a token set, every route needs ``Authorization: Bearer <token>``.
+
+        Journeys and nudges are personal data, and the apps call the API from their
+        servers, so reads are guarded like writes. Open: what a load balancer polls
+        (handlers marked ``opt={"public": True}``: ``/health``) and the API's own
+        description (``/schema``), which holds no data.
+        """
+        if token is None or handler.opt.get("public"):
             return
+        if getattr(handler.owner, "path", None) == docs_prefix:
+            return  # a handler of Litestar's OpenAPI router
         header = connection.headers.get("authorization", "")
         scheme, _sep, given = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
@@ -67,13 +78,14 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
             "ingestion": service("ingestion"),
             "queries": service("queries"),
             "admin": service("admin"),
+            "erasure": service("erasure"),
         },
         guards=[require_token],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan, monitoring.lifespan],
         middleware=[log_access, monitoring.middleware],
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=openapi_config(),
+        openapi_config=openapi,
         plugins=[DescribedModelsPlugin()],
         logging_config=None,
     )

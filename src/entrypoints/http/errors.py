@@ -13,6 +13,7 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
     HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -25,6 +26,7 @@ from src.application.errors import (
     RequestInvalidError,
     SchemaMissingError,
     StoreUnavailableError,
+    UserBusyError,
     UserNotFoundError,
 )
 from src.application.processor import describe
@@ -32,6 +34,9 @@ from src.domain.errors import EventRejectedError, FlywheelError
 from src.entrypoints.http.schemas import MAX_BODY_BYTES, ErrorOut
 
 logger = logging.getLogger(__name__)
+
+STORE_UNREACHABLE = "the store is unreachable; retry later"
+"""All a client is told of a store it cannot use: the details go to the server log."""
 
 
 def _error(
@@ -48,8 +53,13 @@ def on_flywheel_error(_: Request[Any, Any, Any], error: Exception) -> Response[d
         return _error(HTTP_400_BAD_REQUEST, str(error), error.field)
     if isinstance(error, UserNotFoundError | NudgeNotFoundError):
         return _error(HTTP_404_NOT_FOUND, str(error))
+    if isinstance(error, UserBusyError):
+        return _error(HTTP_409_CONFLICT, str(error), "user_id")
     if isinstance(error, StoreUnavailableError | SchemaMissingError):
-        return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error))
+        # The reason names the database's user, host, port and name: the log has it,
+        # a client (perhaps without the token) learns only that the store is away.
+        logger.warning("store unavailable", extra={"error": str(error)})
+        return _error(HTTP_503_SERVICE_UNAVAILABLE, STORE_UNREACHABLE)
     return _error(HTTP_400_BAD_REQUEST, str(error))
 
 
@@ -96,7 +106,7 @@ def on_store_lost(request: Request[Any, Any, Any], error: Exception) -> Response
         "store unreachable during a request",
         extra={"method": request.method, "path": request.url.path, "error": describe(error)},
     )
-    return _error(HTTP_503_SERVICE_UNAVAILABLE, "the store is unreachable; retry later")
+    return _error(HTTP_503_SERVICE_UNAVAILABLE, STORE_UNREACHABLE)
 
 
 def on_unexpected_error(
@@ -119,8 +129,9 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 
 _ERROR_MEANINGS = {
     HTTP_400_BAD_REQUEST: "bad input; `field` names it",
-    HTTP_401_UNAUTHORIZED: "a POST without the right `Authorization: Bearer <token>`",
+    HTTP_401_UNAUTHORIZED: "no valid `Authorization: Bearer <token>` (a token is set)",
     HTTP_404_NOT_FOUND: "unknown user or nudge",
+    HTTP_409_CONFLICT: "a worker is processing events of this user; retry in a moment",
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: f"body larger than {MAX_BODY_BYTES} bytes",
     HTTP_503_SERVICE_UNAVAILABLE: "the store is unreachable; retry later",
 }

@@ -61,7 +61,10 @@ class HealthOut(BaseModel):
     """
 
     status: Literal["ok", "degraded"]
-    database: str = Field(description='"ok", or why the store does not answer or is not ready')
+    database: str = Field(
+        description='"ok", "unreachable" (the reason goes to the server log only), or '
+        '"not migrated: run `phoenix-flywheel migrate`"'
+    )
     worker: Literal["running", "stopped"]
     version: str
     last_error: str | None = Field(
@@ -181,6 +184,24 @@ class ShownOut(BaseModel):
 
     nudge_id: str
     shown_at: datetime
+
+
+class RemovedOut(BaseModel):
+    """Rows removed, per kind: all zero for a user already forgotten, or never seen."""
+
+    events: int = Field(description="rows of phoenix_events, whatever their status")
+    journey_events: int = Field(description="stored events of the user's journey stream")
+    journey_snapshots: int = Field(description="snapshots of the user's journey")
+    journey_entries: int = Field(description="rows of the journey read model")
+    nudges: int = Field(description="nudges detected for the user")
+    nudges_sent: int = Field(description="displays of those nudges")
+
+
+class ForgetOut(BaseModel):
+    """What forgetting a user removed; nothing about them remains."""
+
+    user_id: str
+    removed: RemovedOut
 
 
 class ErrorOut(BaseModel):

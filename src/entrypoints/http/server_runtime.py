@@ -9,6 +9,7 @@ a LISTEN connection wakes it as soon as events arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 30.0
 MANUAL_DRAIN_WAIT_SECONDS = 60.0
+NOT_MIGRATED = "not migrated: run `phoenix-flywheel migrate`"
 
 
 class ServerRuntime:
@@ -37,11 +39,13 @@ class ServerRuntime:
         self._opened = threading.Event()
         self._stopping = threading.Event()
         self._open_error: str | None = None
+        self._schema_missing = False
         self.worker: BackgroundWorker | None = None
         self._wakeup: PostgresWakeup | None = None
         self._thread = threading.Thread(target=self._supervise, name="flywheel", daemon=True)
         self._manual_drains = 0
         self._manual_done = threading.Condition()
+        self._last_problem: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -62,7 +66,10 @@ class ServerRuntime:
         if self._opened.is_set():
             close_flywheel(self.container)
         else:
-            self.container.engine().dispose()
+            # A store that never opened may have no engine to dispose of (a SQLite
+            # folder that does not exist refuses to make one).
+            with contextlib.suppress(StoreUnavailableError):
+                self.container.engine().dispose()
 
     def require_open(self) -> Container:
         """The container, once the store is open; else ``StoreUnavailableError`` (503)."""
@@ -90,14 +97,22 @@ class ServerRuntime:
         return self._opened.wait(timeout)
 
     def database_problem(self) -> str | None:
-        """None when the store answers now and is ready, else why not (for ``/health``).
+        """None when the store answers now and is ready, else what any client may be told.
 
+        The reason itself (it names the database's host, port and user) goes to the log
+        when it changes, not on every poll of a health check: ``/health`` answers anyone.
         A store that answers but could not be opened (its schema missing) is not ready:
         every other endpoint answers 503 then, so ``/health`` must not say ok.
         """
         problem = ping(self.container.engine())
         if problem is None and not self._opened.is_set():
-            return self._open_error
+            problem = self._open_error or "the store is being opened"
+        if problem is not None and problem != self._last_problem:
+            logger.warning("store not ready", extra={"error": problem})
+        self._last_problem = problem
+        if problem is None:
+            return None
+        return NOT_MIGRATED if self._schema_missing else "unreachable"
         return problem
 
     @property
@@ -138,7 +153,8 @@ class ServerRuntime:
             try:
                 prepare_store(self.container)
             except (StoreUnavailableError, SchemaMissingError) as error:
-                if isinstance(error, SchemaMissingError):
+                self._schema_missing = isinstance(error, SchemaMissingError)
+                if self._schema_missing:
                     unreachable = None
                 self._open_error = str(error)
                 logger.warning(
@@ -150,6 +166,7 @@ class ServerRuntime:
                 logger.warning("store not ready, retrying", extra={"error": self._open_error})
             else:
                 self._open_error = None
+                self._schema_missing = False
                 self._opened.set()
                 logger.info("store open", extra={"store": redact(self.settings.database_url)})
                 return True

@@ -81,3 +81,21 @@ def test_nothing_is_stored_for_no_journey() -> None:
     cache.put(key, None)
     with pytest.raises(KeyError):
         cache.get(key)
+
+
+def test_the_last_stored_event_is_kept_with_its_journey_and_counted() -> None:
+    cache = JourneyCache()
+    key = uuid4()
+    cache.remember_last(key, b"ignored: no such journey")
+    assert cache.last_stored(key) is None
+    cache.put(key, journey(0))
+    cache.remember_last(key, b"x" * 100)
+    assert cache.last_stored(key) == b"x" * 100
+    assert cache.estimated_bytes == JOURNEY_BYTES + 100
+    cache.put(key, journey(0))  # changed: its last event is another one now
+    assert cache.last_stored(key) is None
+    assert cache.estimated_bytes == JOURNEY_BYTES
+    cache.remember_last(key, b"y")
+    cache.get(key, evict=True)
+    assert cache.last_stored(key) is None
+    assert cache.estimated_bytes == 0

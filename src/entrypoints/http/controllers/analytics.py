@@ -21,7 +21,7 @@ class AnalyticsController(Controller):
         "/ecosystem",
         sync_to_thread=True,
         description="Figures over the last `days` days.",
-        responses=error_responses(400, 503),
+        responses=error_responses(400, 401, 503),
     )
     def ecosystem(
         self,

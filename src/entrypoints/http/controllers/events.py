@@ -61,7 +61,7 @@ class EventsController(Controller):
         "/queue-status",
         sync_to_thread=True,
         description="Counts of events by status.",
-        responses=error_responses(503),
+        responses=error_responses(401, 503),
     )
     def queue_status(self, queries: NamedDependency[FlywheelQueries]) -> QueueStatusOut:
         return QueueStatusOut(**asdict(queries.get_queue_status()))

@@ -1,17 +1,26 @@
-"""``/api/users/{user_id}``: a user's journey, and the nudges an app should show them."""
+"""``/api/users/{user_id}``: a user's journey, the nudges an app should show them, erasure."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated
 
-from litestar import Controller, get
+from litestar import Controller, delete, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
+from litestar.status_codes import HTTP_200_OK
 
+from src.application.erasure import UserErasure
 from src.application.services import FlywheelQueries
 from src.entrypoints.http.errors import error_responses
-from src.entrypoints.http.schemas import JourneyEventOut, JourneyNudgeOut, JourneyOut, NudgeOut
+from src.entrypoints.http.schemas import (
+    ForgetOut,
+    JourneyEventOut,
+    JourneyNudgeOut,
+    JourneyOut,
+    NudgeOut,
+    RemovedOut,
+)
 
 
 class UsersController(Controller):
@@ -21,7 +30,7 @@ class UsersController(Controller):
     @get(
         "/journey",
         sync_to_thread=True,
-        responses=error_responses(404, 503),
+        responses=error_responses(401, 404, 503),
         description="What the user did, in which apps, and their nudges; 404 for a user "
         "with no processed event.",
     )
@@ -54,7 +63,7 @@ class UsersController(Controller):
     @get(
         "/nudges",
         sync_to_thread=True,
-        responses=error_responses(400, 503),
+        responses=error_responses(400, 401, 503),
         description="The nudges to show now in `app`: active, and not shown within "
         "`NUDGE_COOLDOWN_HOURS`.",
     )
@@ -66,3 +75,26 @@ class UsersController(Controller):
         lang: Annotated[str, QueryParameter(description="fr (default) or en")] = "fr",
     ) -> list[NudgeOut]:
         return [NudgeOut(**asdict(n)) for n in queries.list_active_nudges(user_id, app, lang)]
+
+    @delete(
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+        responses=error_responses(400, 401, 409, 503),
+        description="Forget the user (the right to erasure): their events, journey "
+        "history and snapshots, read models, nudges and displays. Idempotent: an unknown "
+        "or already forgotten user gives 200 with zeros, never 404. 409 while a worker "
+        "still holds a batch of theirs after a few seconds' wait.",
+    )
+    def forget(self, user_id: FromPath[str], erasure: NamedDependency[UserErasure]) -> ForgetOut:
+        report = erasure.forget(user_id)
+        return ForgetOut(
+            user_id=user_id,
+            removed=RemovedOut(
+                events=report.events,
+                journey_events=report.journey_events,
+                journey_snapshots=report.journey_snapshots,
+                journey_entries=report.journey_entries,
+                nudges=report.nudges,
+                nudges_sent=report.nudges_sent,
+            ),
+        )

@@ -1,0 +1,124 @@
+"""``UserEraser`` on SQLAlchemy Core: one user's rows out of every table, on SQLite and PostgreSQL.
+
+The journeys' tables are eventsourcing's: their names (and, on PostgreSQL, their schema)
+are read from the application's own recorders, so they follow whatever the
+``PERSISTENCE_MODULE`` and ``POSTGRES_SCHEMA`` settings chose.
+
+Locks are taken in the order the worker's writers take them, so none waits for another
+in a circle: the user's inbox rows (as a save that marks its batch), the journeys' table
+(which a save locks before it moves the projection), then the projection's tracking row
+(which the projector holds while it writes the views), then the views. On SQLite the
+transaction holds the database's single write lock from its start (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from sqlalchemy import Connection, Engine, delete, select, text
+
+from src.adapters.sql_tables import events, journey_entries, nudges, nudges_sent
+from src.adapters.sql_tables import projection_tracking as tracking
+from src.application.errors import UserBusyError
+from src.application.ports import ErasureReport
+from src.application.read_model_changes import PROJECTION_NAME
+
+_DELETE_STREAM = "DELETE FROM {table} WHERE originator_id = :id"
+_SQLITE_REWIND = (
+    "UPDATE phoenix_projection_tracking"
+    " SET position = min(position, (SELECT coalesce(max(rowid), 0) FROM {table}))"
+)
+"""SQLite's notification ids are rowids, and a new row takes the highest rowid + 1: once
+the highest rows are deleted, the next events reuse their ids, which the projection has
+passed already, and would never be projected. Every row left up to the highest one was
+projected (the ones above it were the user's), so the position moves back to it."""
+
+
+def stored_events_tables(engine: Engine, application: Application[UUID]) -> tuple[str, str]:
+    """The journeys' stored-events and snapshots tables, quoted, schema-qualified if any."""
+    quote = engine.dialect.identifier_preparer.quote
+    quote_schema = engine.dialect.identifier_preparer.quote_schema
+
+    def qualified(recorder: Any) -> str:
+        schema = getattr(getattr(recorder, "datastore", None), "schema", None)
+        table = quote(recorder.events_table_name)
+        return f"{quote_schema(schema)}.{table}" if schema else table
+
+    recorder: Any = application.recorder
+    snapshots: Any = application.snapshots.recorder if application.snapshots else None
+    return qualified(recorder), qualified(snapshots) if snapshots is not None else ""
+
+
+class SqlAlchemyUserEraser:
+    def __init__(self, engine: Engine, events_table: str, snapshots_table: str) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self._delete_stream = text(_DELETE_STREAM.format(table=events_table))
+        self._delete_snapshots = (
+            text(_DELETE_STREAM.format(table=snapshots_table)) if snapshots_table else None
+        )
+        self._rewind = None if self._postgres else text(_SQLITE_REWIND.format(table=events_table))
+
+    @classmethod
+    def for_application(
+        cls, engine: Engine, application: Application[UUID]
+    ) -> SqlAlchemyUserEraser:
+        return cls(engine, *stored_events_tables(engine, application))
+
+    def forget(self, user_id: str, journey_id: UUID, now: datetime) -> ErasureReport:
+        mine = events.c.user_id == user_id
+        leased = select(events.c.id).where(
+            mine, events.c.status == "processing", events.c.locked_until > now
+        )
+        stream = {"id": journey_id if self._postgres else journey_id.hex}
+        with self._engine.begin() as connection:
+            # Refused before any lock when a batch of this user is in a worker's hands,
+            # then checked again on the locked rows (a claim may have committed between).
+            if connection.execute(leased.limit(1)).first() is not None:
+                raise _busy(user_id)
+            connection.execute(select(events.c.id).where(mine).with_for_update())
+            if connection.execute(leased.limit(1)).first() is not None:
+                raise _busy(user_id)
+            removed_events = _count(connection, delete(events).where(mine))
+            journey_events = connection.execute(self._delete_stream, stream).rowcount
+            journey_snapshots = (
+                connection.execute(self._delete_snapshots, stream).rowcount
+                if self._delete_snapshots is not None
+                else 0
+            )
+            connection.execute(
+                select(tracking.c.position)
+                .where(tracking.c.name == PROJECTION_NAME)
+                .with_for_update()
+            )
+            if self._rewind is not None and journey_events:
+                connection.execute(self._rewind)
+            # The nudges before their displays: a display being recorded holds its nudge.
+            removed_nudges = _count(connection, delete(nudges).where(nudges.c.user_id == user_id))
+            removed_sent = _count(
+                connection, delete(nudges_sent).where(nudges_sent.c.user_id == user_id)
+            )
+            entries = _count(
+                connection, delete(journey_entries).where(journey_entries.c.user_id == user_id)
+            )
+        return ErasureReport(
+            events=removed_events,
+            journey_events=int(journey_events),
+            journey_snapshots=int(journey_snapshots),
+            journey_entries=entries,
+            nudges=removed_nudges,
+            nudges_sent=removed_sent,
+        )
+
+
+def _count(connection: Connection, statement: Any) -> int:
+    return int(connection.execute(statement).rowcount)
+
+
+def _busy(user_id: str) -> UserBusyError:
+    return UserBusyError(
+        f"events of user {user_id!r} are being processed right now; try again in a moment"
+    )
