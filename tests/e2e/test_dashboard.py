@@ -224,7 +224,7 @@ def test_the_api_docs_render_with_the_apps_own_assets(sqlite_url: str, browser: 
 def test_a_wrong_token_keeps_the_dashboard_closed(sqlite_url: str, browser: Any) -> None:
     close_flywheel(open_flywheel(make_settings(sqlite_url), migrate=True))
     with running_server(sqlite_url, FLYWHEEL_API_TOKEN=TOKEN) as server:
-        assert server.client.get("/api/dashboard").status_code == 401
+        assert server.anonymous.get("/api/dashboard").status_code == 401
         page = browser.new_page()
         page.goto(f"{str(server.client.base_url).rstrip('/')}/dashboard")
         page.locator("#token").fill("not-the-token")
@@ -249,7 +249,7 @@ def metrics(server: Server) -> dict[str, dict[tuple[tuple[str, str], ...], float
 
 def test_metrics_in_the_prometheus_text_format(migrated_url: str) -> None:
     with running_server(migrated_url, FLYWHEEL_API_TOKEN=TOKEN) as server:
-        assert server.client.get("/metrics").status_code == 401
+        assert server.anonymous.get("/metrics").status_code == 401
         publish_demo_sample(server, migrated_url)
         found = metrics(server)
 

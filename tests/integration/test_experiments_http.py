@@ -24,6 +24,7 @@ def client(store_url: str) -> Iterator[TestClient[Any]]:
     settings = make_settings(store_url, flywheel_api_token="test-token")
     close_flywheel(open_flywheel(settings, migrate=True))
     with TestClient(create_app(settings, run_worker=False)) as test_client:
+        test_client.headers.update(AUTH)  # every endpoint but /health needs the token
         wait_open(test_client)
         yield test_client
 
@@ -140,8 +141,9 @@ def test_a_nudge_acted_on_after_the_window_is_organic(store_url: str) -> None:
     settings = make_settings(store_url, flywheel_api_token="test-token", nudge_attribution_days=1)
     close_flywheel(open_flywheel(settings, migrate=True))
     with TestClient(create_app(settings, run_worker=False)) as client:
+        client.headers.update(AUTH)
         wait_open(client)
-        client.post("/api/events", json=letter("late"), headers=AUTH)
+        client.post("/api/events", json=letter("late"))
         process(client)
         (nudge,) = nudges_of(client, "late")
         show(client, nudge["nudge_id"])

@@ -190,8 +190,12 @@ GUARDED_ROUTES = [
     ("GET", "/api/users/{user_id:str}/nudges", "/api/users/u1/nudges?app=phoenix-letters"),
     ("POST", "/api/nudges/{nudge_id:str}/shown", "/api/nudges/some-nudge/shown"),
     ("DELETE", "/api/users/{user_id:str}", "/api/users/u1"),
+    ("GET", "/api/experiments", "/api/experiments"),
+    ("GET", "/api/dashboard", "/api/dashboard"),
+    ("GET", "/metrics", "/metrics"),
 ]
-PUBLIC_PREFIXES = ("/health", "/schema")
+# The dashboard page and its scripts hold no data: the page asks for the token itself.
+PUBLIC_PREFIXES = ("/health", "/schema", "/dashboard", "/static")
 
 
 def test_every_route_of_the_app_is_guarded_or_deliberately_public(

@@ -106,7 +106,7 @@ class ServerRuntime:
         """
         problem = ping(self.container.engine())
         if problem is None and not self._opened.is_set():
-            problem = self._open_error or "the store is being opened"
+            problem = self._open_error  # None while the first attempt is under way
         if problem is not None and problem != self._last_problem:
             logger.warning("store not ready", extra={"error": problem})
         self._last_problem = problem
@@ -149,8 +149,10 @@ class ServerRuntime:
     def _open_store(self) -> bool:
         pause = self.settings.poll_interval_seconds
         while not self._stopping.is_set():
-            unreachable: Engine | None = self.container.engine()
+            unreachable: Engine | None = None
             try:
+                # Inside the try: a SQLite folder that went missing fails the engine itself.
+                unreachable = self.container.engine()
                 prepare_store(self.container)
             except (StoreUnavailableError, SchemaMissingError) as error:
                 self._schema_missing = isinstance(error, SchemaMissingError)
