@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
 
 from src.adapters.sql_tables import metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
@@ -163,6 +164,7 @@ def create_schema(engine: Engine) -> list[str]:
     if engine.dialect.name != "postgresql":
         existing = set(inspect(engine).get_table_names())
         metadata.create_all(engine, checkfirst=True)
+        _add_missing_columns(engine, existing)
         # create_all adds indexes only with the tables it creates: an index a newer
         # version added to an existing table is created here.
         for table in metadata.tables.values():
@@ -180,6 +182,31 @@ def create_schema(engine: Engine) -> list[str]:
         cursor.execute(postgres_schema_sql())
         cursor.close()
     return [name for name in metadata.tables if name not in existing]
+
+
+def _add_missing_columns(engine: Engine, tables: set[str]) -> None:
+    """Columns a newer version added to a table an older one created (SQLite only:
+    the PostgreSQL file adds its own). Such columns are nullable, so no row needs a value."""
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in metadata.tables.values():
+            if table.name not in tables:
+                continue
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    definition = CreateColumn(column).compile(dialect=engine.dialect)
+                    connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
+
+
+def _missing_columns(engine: Engine, tables: set[str]) -> list[str]:
+    inspector = inspect(engine)
+    missing: list[str] = []
+    for table in metadata.tables.values():
+        if table.name in tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in present]
+    return missing
 
 
 def postgres_schema_sql() -> str:
@@ -200,9 +227,17 @@ def check_schema(engine: Engine) -> None:
     except SQLAlchemyError as error:
         raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
     missing = [name for name in metadata.tables if name not in existing]
+    what = f"no table {', '.join(missing)}"
+    if not missing:
+        # Tables an older version made lack the columns a newer one added.
+        try:
+            missing = _missing_columns(engine, existing)
+        except SQLAlchemyError as error:
+            raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
+        what = f"no column {', '.join(missing)}"
     if missing:
         raise SchemaMissingError(
-            f"the store has no table {', '.join(missing)}: run `phoenix-flywheel migrate` "
+            f"the store has {what}: run `phoenix-flywheel migrate` "
             "(or paste infrastructure/database/supabase_phoenix_events_clean.sql into the "
             "Supabase SQL editor)"
         )
