@@ -187,16 +187,16 @@ def create_schema(engine: Engine) -> list[str]:
 def _add_missing_columns(engine: Engine, tables: set[str]) -> None:
     """Columns a newer version added to a table an older one created (SQLite only:
     the PostgreSQL file adds its own). Such columns are nullable, so no row needs a value."""
-    inspector = inspect(engine)
+    missing = _missing_columns(engine, tables)  # read first: the ALTERs take the write lock
+    if not missing:
+        return
     with engine.begin() as connection:
-        for table in metadata.tables.values():
-            if table.name not in tables:
-                continue
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    definition = CreateColumn(column).compile(dialect=engine.dialect)
-                    connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
+        for name in missing:
+            table, column = name.split(".")
+            definition = CreateColumn(metadata.tables[table].c[column]).compile(
+                dialect=engine.dialect
+            )
+            connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {definition}")
 
 
 def _missing_columns(engine: Engine, tables: set[str]) -> list[str]:
