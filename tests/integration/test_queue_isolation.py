@@ -152,8 +152,18 @@ def refuse_journey_of(container: Container, user: str) -> None:
             )
 
 
+def retries_due_now(container: Container) -> None:
+    """Time passes: every failed event's retry is due."""
+    with container.engine().begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE phoenix_events SET locked_until = NULL WHERE status = 'failed'"
+        )
+
+
 def test_a_save_refused_for_one_user_fails_that_users_events_only(store_url: str) -> None:
-    container = open_flywheel(make_settings(store_url), migrate=True)
+    # The default settings (with the retry backoff of 2 s and 5 attempts).
+    settings = make_settings(store_url, event_retry_backoff_seconds=2)
+    container = open_flywheel(settings, migrate=True)
     try:
         container.journeys()  # its tables exist from here on
         refuse_journey_of(container, "user-7")
@@ -162,14 +172,19 @@ def test_a_save_refused_for_one_user_fails_that_users_events_only(store_url: str
         summary = asyncio.run(container.processor().drain())
         print(f"failing save: fault to drained in {time.perf_counter() - started:.2f} s")
         guilty = per_user.pop("user-7")
-        # One drain did it all: the innocent events were not held back with the guilty.
-        assert (summary.processed, summary.dead) == (400 - guilty, guilty)
+        # One drain did it all: the innocent events were not held back with the guilty,
+        # and the drain itself did not fail (the worker would have paused).
+        assert (summary.processed, summary.failed, summary.dead) == (400 - guilty, guilty, 0)
         rows = rows_by_user(container)
-        for status, attempts, error in rows["user-7"]:
-            assert (status, attempts) == ("dead", 5)
-            assert "journeys of user-7 are refused here" in (error or "")
         innocent = {r for user, found in rows.items() if user != "user-7" for r in found}
         assert {(status, attempts) for status, attempts, _ in innocent} == {("processed", 1)}
         assert entries_per_user(container) == dict(per_user)
+        for _ in range(settings.event_max_attempts - 1):
+            retries_due_now(container)
+            asyncio.run(container.processor().drain())
+        for status, attempts, error in rows_by_user(container)["user-7"]:
+            assert (status, attempts) == ("dead", 5)
+            assert "save failed: " in (error or "")
+            assert "journeys of user-7 are refused here" in (error or "")
     finally:
         close_flywheel(container)
