@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from src.adapters.postgres_batch_sql import (
     ASYNC_COMMIT,
@@ -44,7 +44,7 @@ from src.adapters.postgres_batch_sql import (
     TURN_NOT_GRANTED,
     mark_outcome,
 )
-from src.adapters.sql_database import ping, read_connection
+from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
 from src.application.ports import (
     AppendResult,
@@ -195,7 +195,18 @@ class SqlAlchemyEventInbox:
         return int(result.rowcount)
 
     def reachable(self) -> bool:
-        return ping(self._engine) is None
+        """``SELECT 1`` in a transaction that ends here, not in the pool.
+
+        Asked right after a failure, often while connections are being cut: the pool's
+        own rollback of a returned connection would fail outside any ``try`` and log a
+        traceback; committed here, there is nothing left for it to roll back.
+        """
+        try:
+            with read_connection(self._engine) as connection, connection.begin():
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError:
+            return False
+        return True
 
     def _claim_rows(self, parameters: dict[str, Any], *, take_turn: bool) -> Sequence[Any]:
         with self._engine.begin() as connection:
