@@ -174,8 +174,10 @@ def test_a_save_refused_for_one_user_fails_that_users_events_only(store_url: str
         guilty = per_user.pop("user-7")
         # One drain did it all: the innocent events were not held back with the guilty,
         # and the drain itself did not fail (the worker would have paused).
-        assert (summary.processed, summary.failed, summary.dead) == (400 - guilty, guilty, 0)
+        assert (summary.processed, summary.dead) == (400 - guilty, 0)
+        assert summary.failed >= guilty  # a slow drain may see a first retry come due
         rows = rows_by_user(container)
+        assert {status for status, _, _ in rows["user-7"]} == {"failed"}
         innocent = {r for user, found in rows.items() if user != "user-7" for r in found}
         assert {(status, attempts) for status, attempts, _ in innocent} == {("processed", 1)}
         assert entries_per_user(container) == dict(per_user)
