@@ -127,6 +127,7 @@ class EventQueueProcessor:
         self._worker_id = worker_id or uuid.uuid4().hex[:12]
         self._batch_numbers = itertools.count(1)
         self._stranded: set[str] = set()
+        self._heartbeat = Heartbeat(self._renew, policy.heartbeat_seconds)
 
     async def drain(
         self,
@@ -168,7 +169,7 @@ class EventQueueProcessor:
         summary = DrainSummary(claimed=len(claimed), batches=1 if claimed else 0)
         if not claimed:
             return summary
-        with self._heartbeat(holder):
+        with self._heartbeat.holding(holder):
             try:
                 duplicates, failures, candidates = self._triage(claimed)
                 analysed, analysis_failures = await self._analyse(candidates)
@@ -231,33 +232,16 @@ class EventQueueProcessor:
                 extra={"events": given_back, "batches": len(holders)},
             )
 
-    @contextmanager
-    def _heartbeat(self, holder: str) -> Iterator[None]:
-        """Renew the batch's lease every third of it while the batch is in hand.
-
-        A short lease brings a crashed worker's events back within seconds, yet a slow
-        batch (analysers, a long journey) keeps its events as long as its worker lives.
-        A thread, not a task: folding and saving hold the event loop.
-        """
-        stop = threading.Event()
-        lease = timedelta(seconds=self._policy.lease_seconds)
-
-        def beat() -> None:
-            while not stop.wait(self._policy.heartbeat_seconds):
-                try:
-                    self._inbox.renew(holder, self._clock.now() + lease)
-                except Exception as error:  # noqa: BLE001 - the next beat tries again
-                    logger.warning(
-                        "could not renew the lease of the batch in hand",
-                        extra={"holder": holder, "error": describe(error)},
-                    )
-
-        thread = threading.Thread(target=beat, name=f"lease-{holder}", daemon=True)
-        thread.start()
+    def _renew(self, holder: str) -> None:
         try:
-            yield
-        finally:
-            stop.set()
+            self._inbox.renew(
+                holder, self._clock.now() + timedelta(seconds=self._policy.lease_seconds)
+            )
+        except Exception as error:  # noqa: BLE001 - the next beat tries again
+            logger.warning(
+                "could not renew the lease of a batch in hand",
+                extra={"holder": holder, "error": describe(error)},
+            )
 
     def _save(
         self,
@@ -469,6 +453,50 @@ class EventQueueProcessor:
         return Failure(
             event.id, error, self._clock.now() + self._policy.retry_delay(event.attempts)
         )
+
+
+class Heartbeat:
+    """Renews the lease of every batch in hand, every ``interval``, from one thread.
+
+    A short lease brings a crashed worker's events back within seconds, yet a slow
+    batch (analysers, a long journey) keeps its events as long as its worker lives. A
+    thread, not a task: folding and saving hold the event loop. One thread for all the
+    batches, started when the first is taken in hand and ended once none is: starting a
+    thread per batch would cost a measurable share of a batch.
+    """
+
+    def __init__(self, renew: Callable[[str], None], interval: float) -> None:
+        self._renew = renew
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._holders: set[str] = set()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def holding(self, holder: str) -> Iterator[None]:
+        with self._lock:
+            self._holders.add(holder)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._beat, name="lease-heartbeat", daemon=True
+                )
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders.discard(holder)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            with self._lock:
+                holders = sorted(self._holders)
+                if not holders:
+                    self._thread = None
+                    return
+            for holder in holders:
+                self._renew(holder)
 
 
 def describe(error: BaseException) -> str:
