@@ -204,7 +204,7 @@ def _missing_columns(engine: Engine, tables: set[str]) -> list[str]:
     missing: list[str] = []
     for table in metadata.tables.values():
         if table.name in tables:
-            present = {column["name"] for column in inspector.get_columns(table.name)}
+            present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
             missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in present]
     return missing
 

@@ -182,8 +182,12 @@ class EventQueueProcessor:
                 self._stranded.discard(holder)
                 raise
             except Exception:
-                # The store failed us mid-batch: what was not saved goes back once it answers.
-                self._stranded.add(holder)
+                if not self._inbox.reachable():
+                    # The store failed us mid-batch: no event is to blame, and what was
+                    # not saved goes back, uncounted, as soon as the store answers.
+                    self._stranded.add(holder)
+                # Otherwise an event may be what breaks the batch: the lease brings it
+                # back with the attempt counted, so that such an event ends ``dead``.
                 raise
         failures.extend(save_failures)
         self._project(force=False)
