@@ -271,12 +271,11 @@ class EventQueueProcessor:
                 "batch save failed; saving it in parts to find the events at fault",
                 extra={"events": len(analysed), "error": describe(error)},
             )
-            first_error = error
         by_id = {event.id: event for event in claimed}
         # Parts keep a user's events together and in order, as far as halving allows.
         ordered = sorted(analysed, key=lambda s: (s.user_id, s.timestamp, s.event_id))
         save_failures: list[Failure] = []
-        detected = self._isolate(ordered, first_error, by_id, save_failures)
+        detected = self._isolate(ordered, by_id, save_failures)
         self._inbox.complete(
             BatchOutcome([], duplicates, [*failures, *save_failures], self._clock.now())
         )
@@ -285,31 +284,40 @@ class EventQueueProcessor:
     def _isolate(
         self,
         sources: Sequence[SourceEvent],
-        error: Exception,
         by_id: dict[int, StoredEvent],
         failures: list[Failure],
     ) -> int:
-        """Save ``sources`` (whose save failed with ``error``) in halves, recursively.
+        """Save ``sources``, whose save together failed, in halves, recursively.
 
         The events that fail alone are the guilty ones: each counts an attempt (retried
         with backoff, then dead); every other event is saved and marked in this drain.
         """
-        if len(sources) == 1:
-            failures.append(
-                self._failure(by_id[sources[0].event_id], f"save failed: {describe(error)}")
-            )
+        if not sources:
             return 0
+        if len(sources) == 1:
+            # Once more, alone: a passing fault (a deadlock, a connection cut just then)
+            # does not blame the event; a fault of the event fails again.
+            try:
+                return self._commit(sources, self._processed(sources))
+            except Exception as again:
+                if not self._inbox.reachable():
+                    raise
+                event = by_id[sources[0].event_id]
+                failures.append(self._failure(event, f"save failed: {describe(again)}"))
+                return 0
         middle = len(sources) // 2
         detected = 0
         for part in (sources[:middle], sources[middle:]):
-            outcome = BatchOutcome([s.event_id for s in part], [], [], self._clock.now())
             try:
-                detected += self._commit(part, outcome)
-            except Exception as part_error:
+                detected += self._commit(part, self._processed(part))
+            except Exception:
                 if not self._inbox.reachable():
                     raise
-                detected += self._isolate(part, part_error, by_id, failures)
+                detected += self._isolate(part, by_id, failures)
         return detected
+
+    def _processed(self, sources: Sequence[SourceEvent]) -> BatchOutcome:
+        return BatchOutcome([source.event_id for source in sources], [], [], self._clock.now())
 
     def _commit(self, sources: Sequence[SourceEvent], outcome: BatchOutcome) -> int:
         """Fold and save ``sources`` and mark ``outcome``; the nudges detected."""

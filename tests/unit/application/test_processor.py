@@ -170,6 +170,24 @@ def test_a_failed_save_fails_only_the_events_at_fault(
     assert len(world.queries.get_journey("ok4").events) == 1
 
 
+def test_a_save_failing_once_blames_no_event(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    for index in range(3):
+        world.emit("letter.generated", "phoenix-letters", f"u{index}")
+    real_fold = world.journeys.fold
+    faults = {"left": 2}  # the whole batch, then the half holding u0: a deadlock, say
+
+    def fold(events: Sequence[SourceEvent], outcome: BatchOutcome | None = None) -> FoldResult:
+        if faults["left"] and any(source.user_id == "u0" for source in events):
+            faults["left"] -= 1
+            raise RuntimeError("deadlock detected")
+        return real_fold(events, outcome)
+
+    monkeypatch.setattr(world.journeys, "fold", fold)
+    summary = drain(world)
+    assert (summary.processed, summary.failed, summary.dead) == (3, 0, 0)
+    assert {world.inbox.rows[i].event.attempts for i in (1, 2, 3)} == {1}
+
+
 def test_a_store_that_went_away_fails_no_event_and_gets_its_batch_back(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
