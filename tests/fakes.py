@@ -42,6 +42,7 @@ class _Row:
     locked_until: datetime | None = None
     error: str | None = None
     received_at: datetime | None = None
+    locked_by: str | None = None
 
 
 class FakeEventInbox:
@@ -49,6 +50,7 @@ class FakeEventInbox:
         self._clock = clock
         self.rows: dict[int, _Row] = {}
         self._next_id = 1
+        self.store_answers = True
 
     def insert_raw(self, **fields: object) -> int:
         """A row as a manual INSERT would write it: no hash unless given."""
@@ -64,6 +66,7 @@ class FakeEventInbox:
             idempotency_key=fields.get("idempotency_key"),  # type: ignore[arg-type]
             event_hash=fields.get("event_hash"),  # type: ignore[arg-type]
             attempts=0,
+            unreadable=fields.get("unreadable"),  # type: ignore[arg-type]
         )
         self.rows[event_id] = _Row(event, received_at=self._clock.now())
         return event_id
@@ -87,7 +90,9 @@ class FakeEventInbox:
             accepted += 1
         return AppendResult(accepted=accepted, duplicates=len(events) - accepted)
 
-    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
+    def claim(
+        self, limit: int, now: datetime, lease_until: datetime, holder: str | None = None
+    ) -> list[StoredEvent]:
         claimed: list[StoredEvent] = []
         in_hand = {
             row.event.user_id
@@ -106,8 +111,27 @@ class FakeEventInbox:
             row.event = replace(row.event, attempts=row.event.attempts + 1)
             row.status = "processing"
             row.locked_until = lease_until
+            row.locked_by = holder
             claimed.append(row.event)
         return claimed
+
+    def renew(self, holder: str, lease_until: datetime) -> int:
+        mine = [r for r in self.rows.values() if r.locked_by == holder and r.status == "processing"]
+        for row in mine:
+            row.locked_until = lease_until
+        return len(mine)
+
+    def give_back(self, holders: Sequence[str]) -> int:
+        mine = [
+            r for r in self.rows.values() if r.locked_by in holders and r.status == "processing"
+        ]
+        for row in mine:
+            row.status, row.locked_until, row.locked_by = "pending", None, None
+            row.event = replace(row.event, attempts=row.event.attempts - 1)
+        return len(mine)
+
+    def reachable(self) -> bool:
+        return self.store_answers
 
     def assign_hash(self, event_id: int, event_hash: str) -> bool:
         if any(row.event.event_hash == event_hash for row in self.rows.values()):
@@ -120,20 +144,21 @@ class FakeEventInbox:
         for event_id in outcome.processed:
             row = self.rows[event_id]
             row.status, row.locked_until, row.error = "processed", None, None
+            row.locked_by = None
         for event_id in outcome.duplicates:
             row = self.rows[event_id]
-            row.status, row.locked_until = "duplicate", None
+            row.status, row.locked_until, row.locked_by = "duplicate", None, None
         for failure in outcome.failures:
             row = self.rows[failure.event_id]
             row.status = "failed" if failure.retry_at is not None else "dead"
-            row.locked_until = failure.retry_at
+            row.locked_until, row.locked_by = failure.retry_at, None
             row.error = failure.error
 
     def release(self, event_ids: Sequence[int]) -> None:
         for event_id in event_ids:
             row = self.rows[event_id]
             if row.status == "processing":
-                row.status, row.locked_until = "pending", None
+                row.status, row.locked_until, row.locked_by = "pending", None, None
                 row.event = replace(row.event, attempts=row.event.attempts - 1)
 
     def queue_status(self, now: datetime) -> QueueStatus:

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS phoenix_events (
     locked_until        timestamptz,
     processed_at        timestamptz,
     ai_processing_error text,
+    locked_by           text,
     CONSTRAINT phoenix_events_status_check CHECK (
         status IN ('pending', 'processing', 'processed', 'duplicate', 'failed', 'dead')
     )
@@ -39,12 +40,31 @@ CREATE TABLE IF NOT EXISTS phoenix_events (
 COMMENT ON TABLE phoenix_events IS
     'Phoenix apps'' user events (the inbox of the flywheel). event_hash = SHA-256 of the canonical JSON of {event_type, app_source, user_id, payload, idempotency_key}.';
 
+-- Columns added after the first release, for tables an older version of this file made
+-- (checked first: ALTER TABLE would lock the table even when there is nothing to add).
+-- locked_by: the worker batch holding the event's lease; it renews that lease while it
+-- works and gives the batch back if it loses its connection.
+DO $columns$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_attribute
+        WHERE attrelid = 'phoenix_events'::regclass AND attname = 'locked_by'
+            AND NOT attisdropped
+    ) THEN
+        ALTER TABLE phoenix_events ADD COLUMN locked_by text;
+    END IF;
+END
+$columns$;
+
 -- The worker's claim scans unfinished events in id order; finished ones stay out.
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_claimable
     ON phoenix_events (id) WHERE status IN ('pending', 'failed', 'processing');
 -- Users with a batch in hand: the claim leaves their other events to that batch's worker.
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_user_processing
     ON phoenix_events (user_id) WHERE status = 'processing';
+-- A worker's heartbeat finds the events it holds.
+CREATE INDEX IF NOT EXISTS ix_phoenix_events_locked_by
+    ON phoenix_events (locked_by) WHERE status = 'processing';
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_user_timestamp ON phoenix_events (user_id, "timestamp");
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_timestamp ON phoenix_events ("timestamp");
 

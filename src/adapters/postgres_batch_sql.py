@@ -25,12 +25,12 @@ _MARK_FINISHED = (
     " ELSE 'processed' END,"
     " ai_processing_error = CASE WHEN id = ANY(%(duplicates)b::bigint[])"
     " THEN ai_processing_error END,"
-    " processed_at = %(now)b::timestamptz, locked_until = NULL"
+    " processed_at = %(now)b::timestamptz, locked_until = NULL, locked_by = NULL"
     " WHERE id = ANY(%(finished)b::bigint[])"
 )
 _MARK_FAILED = (
     "UPDATE phoenix_events AS e SET status = f.status, locked_until = f.retry_at,"
-    " ai_processing_error = f.error"
+    " locked_by = NULL, ai_processing_error = f.error"
     " FROM unnest(%(id)b::bigint[], %(status)b::text[], %(retry_at)b::timestamptz[],"
     " %(error)b::text[]) AS f(id, status, retry_at, error)"
     " WHERE e.id = f.id"

@@ -184,21 +184,29 @@ def create_schema(engine: Engine) -> list[str]:
     return [name for name in metadata.tables if name not in existing]
 
 
-def _add_missing_columns(engine: Engine, existing: set[str]) -> None:
-    """A column a newer version added to an existing SQLite table, added in place.
-
-    (PostgreSQL gets its ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS`` from the SQL file.)
-    """
+def _add_missing_columns(engine: Engine, tables: set[str]) -> None:
+    """Columns a newer version added to a table an older one created (SQLite only:
+    the PostgreSQL file adds its own). Such columns are nullable, so no row needs a value."""
+    missing = _missing_columns(engine, tables)  # read first: the ALTERs take the write lock
+    if not missing:
+        return
     with engine.begin() as connection:
-        inspector = inspect(connection)
-        for table in metadata.tables.values():
-            if table.name not in existing:
-                continue
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    definition = CreateColumn(column).compile(dialect=engine.dialect)
-                    connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
+        for name in missing:
+            table, column = name.split(".")
+            definition = CreateColumn(metadata.tables[table].c[column]).compile(
+                dialect=engine.dialect
+            )
+            connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {definition}")
+
+
+def _missing_columns(engine: Engine, tables: set[str]) -> list[str]:
+    inspector = inspect(engine)
+    missing: list[str] = []
+    for table in metadata.tables.values():
+        if table.name in tables:
+            present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+            missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in present]
+    return missing
 
 
 def postgres_schema_sql() -> str:
@@ -219,9 +227,17 @@ def check_schema(engine: Engine) -> None:
     except SQLAlchemyError as error:
         raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
     missing = [name for name in metadata.tables if name not in existing]
+    what = f"no table {', '.join(missing)}"
+    if not missing:
+        # Tables an older version made lack the columns a newer one added.
+        try:
+            missing = _missing_columns(engine, existing)
+        except SQLAlchemyError as error:
+            raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
+        what = f"no column {', '.join(missing)}"
     if missing:
         raise SchemaMissingError(
-            f"the store has no table {', '.join(missing)}: run `phoenix-flywheel migrate` "
+            f"the store has {what}: run `phoenix-flywheel migrate` "
             "(or paste infrastructure/database/supabase_phoenix_events_clean.sql into the "
             "Supabase SQL editor)"
         )

@@ -91,6 +91,10 @@ events = Table(
     Column("locked_until", UtcDateTime),
     Column("processed_at", UtcDateTime),
     Column("ai_processing_error", Text),
+    # Who holds the lease (a worker's batch): its heartbeat renews it, and a worker that
+    # lost its connection mid-batch gives its claims back by this name. Last, because
+    # `migrate` adds it to older tables at the end.
+    Column("locked_by", Text),
     CheckConstraint(f"status IN ({_status_list})", name="phoenix_events_status_check"),
     # The claim scans unfinished rows in id order; finished rows stay out of this index.
     Index(
@@ -103,6 +107,13 @@ events = Table(
     Index(
         "ix_phoenix_events_user_processing",
         "user_id",
+        postgresql_where=text("status = 'processing'"),
+        sqlite_where=text("status = 'processing'"),
+    ),
+    # The events a worker holds, for its heartbeat.
+    Index(
+        "ix_phoenix_events_locked_by",
+        "locked_by",
         postgresql_where=text("status = 'processing'"),
         sqlite_where=text("status = 'processing'"),
     ),

@@ -1,6 +1,8 @@
 """``EventInbox`` on SQLAlchemy Core: one adapter for SQLite and PostgreSQL.
 
 The claim is ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``.
+Each claim is signed with its holder (``locked_by``), so the worker can renew the leases it
+holds while it works and give back the claims of a batch it lost its connection in.
 Claims take turns on both stores, so each sees every batch claimed before it and leaves
 those batches' users alone: PostgreSQL through a transaction-level advisory lock
 (``CLAIM_TURN``), SQLite because ``BEGIN IMMEDIATE`` serialises writers (see
@@ -9,26 +11,31 @@ those batches' users alone: PostgreSQL through a transaction-level advisory lock
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     Engine,
     Integer,
+    Text,
     and_,
     any_,
     bindparam,
     case,
+    cast,
     func,
+    null,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from src.adapters.postgres_batch_sql import (
     ASYNC_COMMIT,
@@ -49,6 +56,11 @@ from src.application.ports import (
 from src.domain.events import NewEvent
 
 UNFINISHED = ("pending", "failed", "processing")
+# Timestamps PostgreSQL stores but Python's datetime cannot hold (infinity, BC, year
+# 10000 and beyond) come back as NULL from the claim; a day of margin on each side keeps
+# the driver's conversion to any session time zone in range too.
+FIRST_READABLE = datetime(1, 1, 2, tzinfo=UTC)
+LAST_READABLE = datetime(9999, 12, 30, tzinfo=UTC)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +71,10 @@ class SqlAlchemyEventInbox:
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = pg_insert if self._postgres else sqlite_insert
         self._claim = _claim_statement(postgres=self._postgres)
+        # SQLite's claim hands the stored text back as is, parsed row by row (``_decode``).
+        self._parse_timestamp: Callable[[Any], datetime] | None = (
+            None if self._postgres else _sqlite_timestamp
+        )
 
     def append(self, new_events: Sequence[NewEvent]) -> AppendResult:
         if not new_events:
@@ -86,8 +102,10 @@ class SqlAlchemyEventInbox:
             accepted = len(connection.execute(statement, rows).all())
         return AppendResult(accepted=accepted, duplicates=len(new_events) - accepted)
 
-    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
-        parameters = {"limit": limit, "now": now, "lease_until": lease_until}
+    def claim(
+        self, limit: int, now: datetime, lease_until: datetime, holder: str | None = None
+    ) -> list[StoredEvent]:
+        parameters = {"limit": limit, "now": now, "lease_until": lease_until, "holder": holder}
         try:
             rows = self._claim_rows(parameters, take_turn=self._postgres)
         except OperationalError as error:
@@ -95,9 +113,100 @@ class SqlAlchemyEventInbox:
                 raise
             logger.warning("claim turn not granted within 1 s, claiming without it")
             rows = self._claim_rows(parameters, take_turn=False)
-        claimed = [StoredEvent(*row) for row in rows]
+        claimed = [self._decode(row) for row in rows]
         claimed.sort(key=lambda event: event.id)
         return claimed
+
+    def _decode(self, row: Sequence[Any]) -> StoredEvent:
+        """One claimed row; a value Python cannot hold spoils this row only.
+
+        A row the table accepts may still be beyond Python (a timestamp of ``infinity`` or
+        in year 10000, a payload nested a thousand levels deep). Decoding it with the rest
+        of the claim would fail every claim, forever; here it becomes an event marked
+        ``unreadable``, which the processor declares dead.
+        """
+        event_id, event_type, app_source, user_id, payload_text = row[:5]
+        timestamp, raw_timestamp = row[5:7]
+        problems: list[str] = []
+        payload: Any = {}
+        try:
+            payload = json.loads(payload_text)
+        except RecursionError:
+            problems.append("payload: nested too deeply to decode")
+        except (TypeError, ValueError) as error:
+            problems.append(f"payload: not valid JSON ({error})")
+        if self._parse_timestamp is not None and timestamp is not None:
+            raw_timestamp = timestamp
+            try:
+                timestamp = self._parse_timestamp(timestamp)
+            except (TypeError, ValueError, OverflowError):
+                timestamp = None
+        if timestamp is None:
+            problems.append(
+                f"timestamp: {raw_timestamp!r} is not a date and time of the years 1 to 9999"
+            )
+            timestamp = FIRST_READABLE
+        return StoredEvent(
+            event_id,
+            event_type,
+            app_source,
+            user_id,
+            payload,
+            timestamp,
+            idempotency_key=row[7],
+            event_hash=row[8],
+            attempts=row[9],
+            unreadable="; ".join(problems) or None,
+        )
+
+    def renew(self, holder: str, lease_until: datetime) -> int:
+        """Extend the holder's leases; rows a commit is finishing right now are skipped.
+
+        ``SKIP LOCKED`` keeps this heartbeat from ever waiting on (or deadlocking with) the
+        transaction that marks the same rows processed.
+        """
+        mine = (
+            select(events.c.id)
+            .where(events.c.locked_by == holder, events.c.status == "processing")
+            .with_for_update(skip_locked=True)
+        )
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(events)
+                .where(events.c.id.in_(mine.scalar_subquery()))
+                .values(locked_until=lease_until)
+            )
+        return int(result.rowcount)
+
+    def give_back(self, holders: Sequence[str]) -> int:
+        if not holders:
+            return 0
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(events)
+                .where(events.c.locked_by.in_(holders), events.c.status == "processing")
+                .values(
+                    status="pending",
+                    locked_until=None,
+                    locked_by=None,
+                    attempts=events.c.attempts - 1,
+                )
+            )
+        return int(result.rowcount)
+
+    def reachable(self) -> bool:
+        """``SELECT 1`` in a transaction that ends here, not in the pool.
+
+        Asked right after a failure, often while connections are being cut: the pool's
+        own rollback of a returned connection would fail outside any ``try`` and log a
+        traceback; committed here, there is nothing left for it to roll back.
+        """
+        try:
+            with read_connection(self._engine) as connection, connection.begin():
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError:
+            return False
+        return True
 
     def _claim_rows(self, parameters: dict[str, Any], *, take_turn: bool) -> Sequence[Any]:
         with self._engine.begin() as connection:
@@ -141,6 +250,7 @@ class SqlAlchemyEventInbox:
                         ),
                         processed_at=outcome.now,
                         locked_until=None,
+                        locked_by=None,
                     )
                 )
             for failure in outcome.failures:
@@ -150,6 +260,7 @@ class SqlAlchemyEventInbox:
                     .values(
                         status="failed" if failure.retry_at is not None else "dead",
                         locked_until=failure.retry_at,
+                        locked_by=None,
                         ai_processing_error=failure.error[:ERROR_LIMIT],
                     )
                 )
@@ -161,7 +272,12 @@ class SqlAlchemyEventInbox:
             connection.execute(
                 update(events)
                 .where(events.c.id.in_(event_ids), events.c.status == "processing")
-                .values(status="pending", locked_until=None, attempts=events.c.attempts - 1)
+                .values(
+                    status="pending",
+                    locked_until=None,
+                    locked_by=None,
+                    attempts=events.c.attempts - 1,
+                )
             )
 
     def queue_status(self, now: datetime) -> QueueStatus:
@@ -202,16 +318,32 @@ class SqlAlchemyEventInbox:
             result = connection.execute(
                 update(events)
                 .where(and_(*conditions))
-                .values(status="pending", attempts=0, locked_until=None, processed_at=None)
+                .values(
+                    status="pending",
+                    attempts=0,
+                    locked_until=None,
+                    locked_by=None,
+                    processed_at=None,
+                )
             )
         return int(result.rowcount)
+
+
+def _sqlite_timestamp(value: Any) -> datetime:
+    """What SQLite stores for ``UtcDateTime``: naive UTC text, ``2026-01-01 09:00:00.000000``."""
+    if not isinstance(value, str):
+        raise TypeError(f"not a text timestamp: {value!r}")
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _claim_statement(*, postgres: bool) -> Any:
     """``UPDATE … WHERE id IN (claimable, locked, skipping locked) RETURNING …``, built once.
 
-    Parameters ``limit``, ``now`` and ``lease_until``; the columns come back in the order
-    of ``StoredEvent``'s fields.
+    Parameters ``limit``, ``now``, ``lease_until`` and ``holder``; the columns come back
+    in the order of ``StoredEvent``'s fields, except that the payload comes as JSON text and
+    the timestamp twice (as a value, and as text when it is beyond Python's datetime), so
+    that ``_decode`` can decode them row by row.
     """
     now = bindparam("now", type_=UtcDateTime())
     in_hand = events.alias("in_hand")
@@ -242,12 +374,24 @@ def _claim_statement(*, postgres: bool) -> Any:
         chosen = events.c.id == any_(func.array(claimable.scalar_subquery()))
     else:
         chosen = events.c.id.in_(claimable.scalar_subquery())
+    timestamp = events.c.timestamp
+    timestamp_columns: tuple[Any, Any]
+    if postgres:
+        # The driver would raise for the whole claim on a single out-of-range timestamp.
+        readable = and_(timestamp >= FIRST_READABLE, timestamp < LAST_READABLE)
+        timestamp_columns = (
+            case((readable, timestamp), else_=null()),
+            case((readable, null()), else_=cast(timestamp, Text)),
+        )
+    else:
+        timestamp_columns = (type_coerce(timestamp, Text), null())
     return (
         update(events)
         .where(chosen)
         .values(
             status="processing",
             locked_until=bindparam("lease_until", type_=UtcDateTime()),
+            locked_by=bindparam("holder", type_=Text()),
             attempts=events.c.attempts + 1,
         )
         .returning(
@@ -255,8 +399,8 @@ def _claim_statement(*, postgres: bool) -> Any:
             events.c.event_type,
             events.c.app_source,
             events.c.user_id,
-            events.c.payload,
-            events.c.timestamp,
+            cast(events.c.payload, Text),
+            *timestamp_columns,
             events.c.idempotency_key,
             events.c.event_hash,
             events.c.attempts,

@@ -34,6 +34,12 @@ class StoredEvent:
     idempotency_key: str | None
     event_hash: str | None
     attempts: int
+    unreadable: str | None = None
+    """Why the row could not be decoded (then payload and timestamp are placeholders).
+
+    The table may hold values Python cannot (a timestamp of ``infinity``, a payload nested
+    a thousand levels deep): such a row is claimed like any other, and dies alone.
+    """
 
 
 @dataclass(frozen=True)
@@ -90,12 +96,34 @@ class EventInbox(Protocol):
         """Insert all events in one transaction; a row whose hash exists is skipped."""
         ...
 
-    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
+    def claim(
+        self, limit: int, now: datetime, lease_until: datetime, holder: str | None = None
+    ) -> list[StoredEvent]:
         """Lease up to ``limit`` claimable events (pending, retry due, or lease expired).
 
-        Claimed rows become ``processing`` with ``attempts`` + 1; no other worker gets
-        them before ``lease_until``.
+        Claimed rows become ``processing`` with ``attempts`` + 1, held by ``holder``; no
+        other worker gets them before ``lease_until``. A row that cannot be decoded comes
+        back with ``unreadable`` set instead of failing the claim.
         """
+        ...
+
+    def renew(self, holder: str, lease_until: datetime) -> int:
+        """Move the lease of every event ``holder`` still has in hand to ``lease_until``."""
+        ...
+
+    def give_back(self, holders: Sequence[str]) -> int:
+        """Make the events these holders still have in hand claimable now, uncounted.
+
+        For batches a worker lost track of because the store failed it (a connection
+        cut, a database restart): the store's fault, not the events', so like
+        ``release`` the attempt is not counted, and a database restarting a few times in
+        a row cannot make innocent events ``dead``. (A worker that dies holding events
+        leaves them to the lease, whose expiry does count the attempt.)
+        """
+        ...
+
+    def reachable(self) -> bool:
+        """Whether the store answers now: tells a fault of the store from a fault of data."""
         ...
 
     def assign_hash(self, event_id: int, event_hash: str) -> bool:

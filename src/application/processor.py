@@ -2,13 +2,18 @@
 
 The steps of a batch, and why they are safe to repeat:
 
-1. claim (a short transaction of its own, with a lease): a crashed worker's events come
-   back when the lease expires;
-2. hash rows that arrived without one; a twin makes the row a ``duplicate``;
+1. claim (a short transaction of its own, with a short lease that a heartbeat renews while
+   the batch is in hand): a crashed worker's events come back within seconds, when nobody
+   renews their lease; a batch cut off by a lost connection is given back by its worker
+   as soon as the store answers again;
+2. hash rows that arrived without one; a twin makes the row a ``duplicate``; a row that
+   could not even be decoded is ``dead`` at once, alone;
 3. run the analysers per event, ``concurrency`` at a time, each bounded by ``timeout``;
    a failure is retried with exponential backoff, then the event is ``dead``;
 4. fold the survivors into journeys and save them once; the journey ignores a hash it
-   already applied, so a crash between this step and the next double-counts nothing;
+   already applied, so a crash between this step and the next double-counts nothing.
+   When that save fails while the store answers, the batch is saved in halves, and so
+   on, until the events that cannot be saved are alone: only they count a failure;
 5. mark the batch's outcome in one transaction, then project the read models. On
    PostgreSQL both happen in the transaction of step 4 (see ``TransactionalBatchRecorder``),
    and the projection step finds nothing left to do.
@@ -17,9 +22,13 @@ The steps of a batch, and why they are safe to repeat:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
@@ -52,8 +61,13 @@ class ProcessingPolicy:
     max_attempts: int = 5
     retry_backoff_seconds: float = 2.0
     max_backoff_seconds: float = 600.0
-    lease_seconds: float = 300.0
+    lease_seconds: float = 15.0
     projection_interval_seconds: float = 1.0
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often a batch in hand renews its lease: three chances before it lapses."""
+        return self.lease_seconds / 3
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Exponential backoff: base, 2 x base, 4 x base ... capped."""
@@ -108,6 +122,7 @@ class EventQueueProcessor:
         policy: ProcessingPolicy,
         analysers: Sequence[EventAnalyser] = (),
         observer: ProcessingObserver | None = None,
+        worker_id: str | None = None,
     ) -> None:
         self._inbox = inbox
         self._journeys = journeys
@@ -118,6 +133,12 @@ class EventQueueProcessor:
         self._analysers = tuple(analysers)
         self._projected_at = float("-inf")
         self._observer = observer
+        # Each batch is claimed under a name of its own (``locked_by``): its heartbeat
+        # renews that batch's leases, and a batch cut off mid-way is given back by name.
+        self._worker_id = worker_id or uuid.uuid4().hex[:12]
+        self._batch_numbers = itertools.count(1)
+        self._stranded: set[str] = set()
+        self._heartbeat = Heartbeat(self._renew, policy.heartbeat_seconds)
 
     async def drain(
         self,
@@ -148,39 +169,48 @@ class EventQueueProcessor:
     async def process_batch(self) -> DrainSummary:
         """Claim and process one batch; a summary with ``claimed == 0`` means the queue is idle."""
         started = time.perf_counter()
+        self._give_back_stranded()
         now = self._clock.now()
         policy = self._policy
-        claimed = self._inbox.claim(
-            policy.batch_size, now, now + timedelta(seconds=policy.lease_seconds)
-        )
+        holder = f"{self._worker_id}:{next(self._batch_numbers)}"
+        try:
+            claimed = self._inbox.claim(
+                policy.batch_size, now, now + timedelta(seconds=policy.lease_seconds), holder
+            )
+        except Exception:
+            # The claim may have committed before its answer was lost with the connection.
+            self._stranded.add(holder)
+            raise
         summary = DrainSummary(claimed=len(claimed), batches=1 if claimed else 0)
         if not claimed:
             return summary
-        try:
-            duplicates, failures, candidates = self._triage(claimed)
-            analysed, analysis_failures = await self._analyse(candidates)
-        except asyncio.CancelledError:
-            # Shutdown: nothing of this batch was saved, so it goes back untouched.
-            self._inbox.release([event.id for event in claimed])
-            raise
-        failures.extend(analysis_failures)
-        outcome = BatchOutcome(
-            [source.event_id for source in analysed], duplicates, failures, self._clock.now()
-        )
-        try:
-            # The journeys' recorder may write the outcome with them, in one commit.
-            fold = self._journeys.fold(analysed, outcome)
-            if not fold.outcome_recorded:
-                self._inbox.complete(outcome)
-        except Exception as error:
-            self._fail_batch(claimed, error)
-            raise
+        with self._heartbeat.holding(holder):
+            try:
+                duplicates, failures, candidates = self._triage(claimed)
+                analysed, analysis_failures = await self._analyse(candidates)
+                failures.extend(analysis_failures)
+                detected, save_failures = self._save(claimed, analysed, duplicates, failures)
+            except asyncio.CancelledError:
+                # Shutdown: nothing of this batch was saved, so it goes back untouched.
+                self._stranded.add(holder)
+                self._inbox.release([event.id for event in claimed])
+                self._stranded.discard(holder)
+                raise
+            except Exception:
+                if not self._inbox.reachable():
+                    # The store failed us mid-batch: no event is to blame, and what was
+                    # not saved goes back, uncounted, as soon as the store answers.
+                    self._stranded.add(holder)
+                # Otherwise an event may be what breaks the batch: the lease brings it
+                # back with the attempt counted, so that such an event ends ``dead``.
+                raise
+        failures.extend(save_failures)
         self._project(force=False)
-        summary.processed = len(analysed)
+        summary.processed = len(analysed) - len(save_failures)
         summary.duplicates = len(duplicates)
         summary.failed = sum(1 for failure in failures if failure.retry_at is not None)
         summary.dead = sum(1 for failure in failures if failure.retry_at is None)
-        summary.nudges_detected = fold.nudges_detected
+        summary.nudges_detected = detected
         summary.errors = [failure.error for failure in failures]
         summary.duration_ms = (time.perf_counter() - started) * 1000
         logger.debug(
@@ -197,20 +227,120 @@ class EventQueueProcessor:
         )
         return summary
 
-    def _fail_batch(self, claimed: Sequence[StoredEvent], error: Exception) -> None:
-        """Count the attempt of every event of a batch that could not be saved.
+    def _give_back_stranded(self) -> None:
+        """Hand back what batches cut off by the store still hold, once it answers again.
 
-        Best effort: when the store itself is gone this fails too, and the lease brings
-        the events back instead. Counting the attempt (rather than releasing) keeps an
-        event that breaks the fold from looping forever: it ends ``dead`` like any other.
+        Their leases would expire by themselves; giving them back at once lets this and
+        every other worker take them now. Best effort: while the store is still away,
+        the claim that follows fails anyway and the worker retries later.
         """
-        message = f"batch failed: {describe(error)}"
-        logger.warning("batch failed", extra={"events": len(claimed), "error": message})
+        if not self._stranded:
+            return
+        holders = sorted(self._stranded)
         try:
-            failures = [self._failure(event, message, quiet=True) for event in claimed]
-            self._inbox.complete(BatchOutcome([], [], failures, self._clock.now()))
-        except Exception:  # noqa: BLE001 - the original error is the one worth raising
-            logger.warning("could not record the batch failure; the lease will expire")
+            given_back = self._inbox.give_back(holders)
+        except Exception as error:  # noqa: BLE001 - the lease remains the fallback
+            logger.debug(
+                "could not give back interrupted batches yet", extra={"error": describe(error)}
+            )
+            return
+        self._stranded.difference_update(holders)
+        if given_back:
+            logger.info(
+                "events of interrupted batches given back to the queue",
+                extra={"events": given_back, "batches": len(holders)},
+            )
+
+    def _renew(self, holder: str) -> None:
+        try:
+            self._inbox.renew(
+                holder, self._clock.now() + timedelta(seconds=self._policy.lease_seconds)
+            )
+        except Exception as error:  # noqa: BLE001 - the next beat tries again
+            logger.warning(
+                "could not renew the lease of a batch in hand",
+                extra={"holder": holder, "error": describe(error)},
+            )
+
+    def _save(
+        self,
+        claimed: Sequence[StoredEvent],
+        analysed: Sequence[SourceEvent],
+        duplicates: Sequence[int],
+        failures: Sequence[Failure],
+    ) -> tuple[int, list[Failure]]:
+        """Save the batch at once; if that fails while the store answers, isolate the fault.
+
+        Returns the nudges detected and the events that could not be saved. A failure the
+        store itself causes (unreachable) is raised: no event is to blame for it.
+        """
+        outcome = BatchOutcome(
+            [source.event_id for source in analysed], duplicates, failures, self._clock.now()
+        )
+        try:
+            return self._commit(analysed, outcome), []
+        except Exception as error:
+            if not self._inbox.reachable():
+                raise
+            logger.warning(
+                "batch save failed; saving it in parts to find the events at fault",
+                extra={"events": len(analysed), "error": describe(error)},
+            )
+        by_id = {event.id: event for event in claimed}
+        # Parts keep a user's events together and in order, as far as halving allows.
+        ordered = sorted(analysed, key=lambda s: (s.user_id, s.timestamp, s.event_id))
+        save_failures: list[Failure] = []
+        detected = self._isolate(ordered, by_id, save_failures)
+        self._inbox.complete(
+            BatchOutcome([], duplicates, [*failures, *save_failures], self._clock.now())
+        )
+        return detected, save_failures
+
+    def _isolate(
+        self,
+        sources: Sequence[SourceEvent],
+        by_id: dict[int, StoredEvent],
+        failures: list[Failure],
+    ) -> int:
+        """Save ``sources``, whose save together failed, in halves, recursively.
+
+        The events that fail alone are the guilty ones: each counts an attempt (retried
+        with backoff, then dead); every other event is saved and marked in this drain.
+        """
+        if not sources:
+            return 0
+        if len(sources) == 1:
+            # Once more, alone: a passing fault (a deadlock, a connection cut just then)
+            # does not blame the event; a fault of the event fails again.
+            try:
+                return self._commit(sources, self._processed(sources))
+            except Exception as again:
+                if not self._inbox.reachable():
+                    raise
+                event = by_id[sources[0].event_id]
+                failures.append(self._failure(event, f"save failed: {describe(again)}"))
+                return 0
+        middle = len(sources) // 2
+        detected = 0
+        for part in (sources[:middle], sources[middle:]):
+            try:
+                detected += self._commit(part, self._processed(part))
+            except Exception:
+                if not self._inbox.reachable():
+                    raise
+                detected += self._isolate(part, by_id, failures)
+        return detected
+
+    def _processed(self, sources: Sequence[SourceEvent]) -> BatchOutcome:
+        return BatchOutcome([source.event_id for source in sources], [], [], self._clock.now())
+
+    def _commit(self, sources: Sequence[SourceEvent], outcome: BatchOutcome) -> int:
+        """Fold and save ``sources`` and mark ``outcome``; the nudges detected."""
+        # The journeys' recorder may write the outcome with them, in one commit.
+        fold = self._journeys.fold(sources, outcome)
+        if not fold.outcome_recorded:
+            self._inbox.complete(outcome)
+        return fold.nudges_detected
 
     def _project(self, *, force: bool) -> None:
         """Bring the read models up to date, at most once per interval during a long drain.
@@ -231,6 +361,11 @@ class EventQueueProcessor:
         failures: list[Failure] = []
         candidates: list[tuple[StoredEvent, str]] = []
         for event in claimed:
+            if event.unreadable is not None:
+                failures.append(
+                    self._failure(event, f"unreadable row: {event.unreadable}", permanent=True)
+                )
+                continue
             if event.attempts > self._policy.max_attempts:
                 # Only a worker that died holding the event gets here: its lease expired
                 # this many times, so the event may itself be what kills workers.
@@ -240,13 +375,19 @@ class EventQueueProcessor:
                 continue
             event_hash = event.event_hash
             if event_hash is None:
-                event_hash = compute_event_hash(
-                    event.event_type,
-                    event.app_source,
-                    event.user_id,
-                    event.payload,
-                    event.idempotency_key,
-                )
+                try:
+                    event_hash = compute_event_hash(
+                        event.event_type,
+                        event.app_source,
+                        event.user_id,
+                        event.payload,
+                        event.idempotency_key,
+                    )
+                except Exception as error:  # noqa: BLE001 - e.g. a payload too deep to encode
+                    failures.append(
+                        self._failure(event, f"cannot hash: {describe(error)}", permanent=True)
+                    )
+                    continue
                 if not self._inbox.assign_hash(event.id, event_hash):
                     logger.info(
                         "event already processed (hash: %s)",
@@ -269,6 +410,10 @@ class EventQueueProcessor:
                 self._check(event)
             except EventRejectedError as error:
                 failures.append(self._failure(event, f"invalid event: {error}", permanent=True))
+            except Exception as error:  # noqa: BLE001 - e.g. a payload too deep to measure
+                failures.append(
+                    self._failure(event, f"invalid event: {describe(error)}", permanent=True)
+                )
             else:
                 checked.append((event, event_hash))
         if self._analysers:
@@ -335,6 +480,50 @@ class EventQueueProcessor:
         return Failure(
             event.id, error, self._clock.now() + self._policy.retry_delay(event.attempts)
         )
+
+
+class Heartbeat:
+    """Renews the lease of every batch in hand, every ``interval``, from one thread.
+
+    A short lease brings a crashed worker's events back within seconds, yet a slow
+    batch (analysers, a long journey) keeps its events as long as its worker lives. A
+    thread, not a task: folding and saving hold the event loop. One thread for all the
+    batches, started when the first is taken in hand and ended once none is: starting a
+    thread per batch would cost a measurable share of a batch.
+    """
+
+    def __init__(self, renew: Callable[[str], None], interval: float) -> None:
+        self._renew = renew
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._holders: set[str] = set()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def holding(self, holder: str) -> Iterator[None]:
+        with self._lock:
+            self._holders.add(holder)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._beat, name="lease-heartbeat", daemon=True
+                )
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders.discard(holder)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            with self._lock:
+                holders = sorted(self._holders)
+                if not holders:
+                    self._thread = None
+                    return
+            for holder in holders:
+                self._renew(holder)
 
 
 def describe(error: BaseException) -> str:

@@ -122,6 +122,7 @@ def test_an_unmigrated_postgres_says_to_run_migrate(
         ("DATABASE_URL", "mysql://x", "DATABASE_URL must start with"),
         ("EVENT_CONCURRENCY", "0", "EVENT_CONCURRENCY"),
         ("EVENT_BATCH_SIZE", "many", "EVENT_BATCH_SIZE"),
+        ("EVENT_LEASE_SECONDS", "0.5", "EVENT_LEASE_SECONDS"),
     ],
 )
 def test_a_wrong_setting_names_itself(

@@ -124,3 +124,36 @@ def test_queue_status_reports_the_oldest_pending_age(inbox: EventInbox) -> None:
     status = inbox.queue_status(T0 + timedelta(days=3650))
     assert status.oldest_pending_age_seconds is not None
     assert status.oldest_pending_age_seconds > 0
+
+
+def test_a_holder_renews_only_its_own_leases(inbox: EventInbox) -> None:
+    inbox.append([event("u1", key="1"), event("u2", key="2")])
+    inbox.claim(1, T0, LATER, "worker-a:1")
+    inbox.claim(1, T0, LATER, "worker-b:1")
+    much_later = LATER + timedelta(minutes=5)
+    assert inbox.renew("worker-a:1", much_later) == 1
+    # At LATER, b's lease has run out and a's was renewed: only b's event is claimable.
+    (taken,) = inbox.claim(10, LATER, much_later, "worker-c:1")
+    assert taken.idempotency_key == "2"
+
+
+def test_give_back_makes_a_holders_events_claimable_at_once_uncounted(inbox: EventInbox) -> None:
+    inbox.append([event("u1", key="1"), event("u2", key="2")])
+    inbox.claim(1, T0, LATER, "worker-a:1")
+    inbox.claim(1, T0, LATER, "worker-b:1")
+    assert inbox.give_back(["worker-a:1", "worker-a:2"]) == 1
+    (again,) = inbox.claim(10, T0, LATER, "worker-c:1")
+    assert (again.idempotency_key, again.attempts) == ("1", 1)
+    assert inbox.give_back(["worker-a:1"]) == 0
+
+
+def test_an_outcome_ends_the_hold(inbox: EventInbox) -> None:
+    inbox.append([event()])
+    (claimed,) = inbox.claim(10, T0, LATER, "worker-a:1")
+    inbox.complete(BatchOutcome([], [], [Failure(claimed.id, "boom", T0)], T0))
+    assert inbox.give_back(["worker-a:1"]) == 0
+    assert inbox.renew("worker-a:1", LATER) == 0
+
+
+def test_the_store_answers(inbox: EventInbox) -> None:
+    assert inbox.reachable() is True

@@ -8,6 +8,7 @@ as prepared statements.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -67,3 +68,25 @@ def test_pooled_connections_send_no_startup_options(postgres_url: str) -> None:
                 assert connection.exec_driver_sql("SHOW jit").one() == server_default
         finally:
             engine.dispose()
+
+
+def test_leases_are_renewed_and_given_back_through_a_transaction_pooler(
+    postgres_url: str,
+) -> None:
+    """The heartbeat and the give-back are plain transactions: no session state."""
+    with pgbouncer(postgres_url, free_port()) as pooler_url:
+        container = open_flywheel(make_settings(pooler_url), migrate=True)
+        try:
+            inbox = container.inbox()
+            container.ingestion().publish(
+                [{"event_type": "cv.uploaded", "app_source": "phoenix-cv", "user_id": "u1"}]
+            )
+            now = datetime.now(UTC)
+            (claimed,) = inbox.claim(10, now, now + timedelta(seconds=15), "worker:1")
+            renewed = inbox.renew("worker:1", now + timedelta(seconds=30))
+            given_back = inbox.give_back(["worker:1"])
+            (again,) = inbox.claim(10, now, now + timedelta(seconds=15), "worker:2")
+        finally:
+            close_flywheel(container)
+    assert (renewed, given_back) == (1, 1)
+    assert (again.id, again.attempts) == (claimed.id, 1)

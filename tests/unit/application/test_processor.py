@@ -1,10 +1,12 @@
 import asyncio
 import logging
+from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 
-from src.application.journeys import FoldResult
-from src.application.ports import BatchOutcome, RequeueSelection
+from src.application.journeys import FoldResult, SourceEvent
+from src.application.ports import BatchOutcome, RequeueSelection, StoredEvent
 from tests.fakes import FailingAnalyser, RecordingAnalyser
 from tests.unit.application.conftest import World
 
@@ -134,20 +136,152 @@ def test_release_hands_events_back_without_counting_an_attempt(world: World) -> 
     assert world.inbox.rows[claimed.id].event.attempts == 0
 
 
-def test_a_batch_that_cannot_be_saved_counts_an_attempt_for_each_event(
+def fold_failing_for(world: World, monkeypatch: pytest.MonkeyPatch, user: str) -> None:
+    """A save that fails whenever it holds one of ``user``'s events (a trigger, a bug)."""
+    real_fold = world.journeys.fold
+
+    def fold(events: Sequence[SourceEvent], outcome: BatchOutcome | None = None) -> FoldResult:
+        if any(source.user_id == user for source in events):
+            raise RuntimeError(f"journey of {user} refused")
+        return real_fold(events, outcome)
+
+    monkeypatch.setattr(world.journeys, "fold", fold)
+
+
+def test_a_failed_save_fails_only_the_events_at_fault(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for index in range(9):
+        world.emit("letter.generated", "phoenix-letters", f"ok{index}")
+        if index % 4 == 0:
+            world.emit("cv.uploaded", "phoenix-cv", "guilty", idempotency_key=str(index))
+    fold_failing_for(world, monkeypatch, "guilty")
+    summary = drain(world, max_attempts=3)  # the drain itself does not fail
+    guilty = [i for i, row in world.inbox.rows.items() if row.event.user_id == "guilty"]
+    innocent = [i for i in world.inbox.rows if i not in guilty]
+    assert (summary.processed, summary.dead) == (9, 3)
+    assert {world.inbox.status_of(i) for i in innocent} == {"processed"}
+    assert {world.inbox.rows[i].event.attempts for i in innocent} == {1}
+    assert {world.inbox.status_of(i) for i in guilty} == {"dead"}
+    assert {world.inbox.rows[i].event.attempts for i in guilty} == {3}
+    assert "save failed: RuntimeError: journey of guilty refused" in (
+        world.inbox.error_of(guilty[0]) or ""
+    )
+    assert len(world.queries.get_journey("ok4").events) == 1
+
+
+def test_a_save_failing_once_blames_no_event(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    for index in range(3):
+        world.emit("letter.generated", "phoenix-letters", f"u{index}")
+    real_fold = world.journeys.fold
+    faults = {"left": 2}  # the whole batch, then the half holding u0: a deadlock, say
+
+    def fold(events: Sequence[SourceEvent], outcome: BatchOutcome | None = None) -> FoldResult:
+        if faults["left"] and any(source.user_id == "u0" for source in events):
+            faults["left"] -= 1
+            raise RuntimeError("deadlock detected")
+        return real_fold(events, outcome)
+
+    monkeypatch.setattr(world.journeys, "fold", fold)
+    summary = drain(world)
+    assert (summary.processed, summary.failed, summary.dead) == (3, 0, 0)
+    assert {world.inbox.rows[i].event.attempts for i in (1, 2, 3)} == {1}
+
+
+def test_a_store_that_went_away_fails_no_event_and_gets_its_batch_back(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.emit("letter.generated", "phoenix-letters", "u1")
     world.emit("cv.uploaded", "phoenix-cv", "u2")
+    real_fold = world.journeys.fold
 
     def broken_fold(events: object, outcome: object = None) -> None:
         raise RuntimeError("store went away")
 
+    processor = world.processor(max_attempts=3)
     monkeypatch.setattr(world.journeys, "fold", broken_fold)
+    world.inbox.store_answers = False
     with pytest.raises(RuntimeError, match="store went away"):
-        drain(world, max_attempts=3)
-    assert [world.inbox.status_of(i) for i in (1, 2)] == ["failed", "failed"]
-    assert "batch failed: RuntimeError: store went away" in (world.inbox.error_of(1) or "")
+        asyncio.run(processor.drain())
+    assert [world.inbox.status_of(i) for i in (1, 2)] == ["processing", "processing"]
+    # The store is back: the interrupted batch is given back at once, its attempt uncounted,
+    # long before its lease would have expired.
+    monkeypatch.setattr(world.journeys, "fold", real_fold)
+    world.inbox.store_answers = True
+    assert asyncio.run(processor.drain()).processed == 2
+    assert [world.inbox.rows[i].event.attempts for i in (1, 2)] == [1, 1]
+
+
+def test_a_batch_failing_while_the_store_answers_comes_back_counted_after_the_lease(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.inbox.insert_raw(event_type="cv.uploaded", app_source="phoenix-cv", user_id="u1")
+
+    def broken_assign_hash(event_id: int, event_hash: str) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(world.inbox, "assign_hash", broken_assign_hash)
+    processor = world.processor(lease_seconds=15)
+    with pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(processor.drain())
+    # Not given back as a store failure would be: an event may be at fault.
+    assert asyncio.run(processor.drain()).claimed == 0
+    assert world.inbox.status_of(1) == "processing"
+    world.clock.advance(seconds=16)
+    with pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(processor.drain())
+    assert world.inbox.rows[1].event.attempts == 2
+
+
+def test_an_unreadable_row_is_dead_at_its_first_claim_and_the_others_flow(world: World) -> None:
+    bad = world.inbox.insert_raw(
+        event_type="cv.uploaded",
+        app_source="phoenix-cv",
+        user_id="u1",
+        unreadable="timestamp: 'infinity' is not a date and time of the years 1 to 9999",
+    )
+    world.emit("letter.generated", "phoenix-letters", "u1")
+    summary = drain(world)
+    assert (summary.processed, summary.dead, summary.failed) == (1, 1, 0)
+    assert world.inbox.rows[bad].event.attempts == 1
+    assert "unreadable row: timestamp: 'infinity'" in (world.inbox.error_of(bad) or "")
+
+
+def test_a_payload_too_deep_to_hash_fails_alone(world: World) -> None:
+    deep: object = {}
+    for _ in range(5000):
+        deep = {"d": deep}
+    bad = world.inbox.insert_raw(
+        event_type="cv.uploaded", app_source="phoenix-cv", user_id="u1", payload=deep
+    )
+    world.emit("letter.generated", "phoenix-letters", "u2")
+    summary = drain(world)
+    assert (summary.processed, summary.dead) == (1, 1)
+    assert "RecursionError" in (world.inbox.error_of(bad) or "")
+
+
+class SlowAnalyser:
+    """Takes longer than the lease, moving the clock on as it goes."""
+
+    def __init__(self, world: World, seconds: float) -> None:
+        self.world = world
+        self.seconds = seconds
+        self.taken_by_another: list[int] = []
+
+    async def analyse(self, event: StoredEvent) -> None:
+        self.world.clock.advance(minutes=10)  # far past the lease taken at claim time
+        await asyncio.sleep(self.seconds)  # the heartbeat beats meanwhile
+        now = self.world.clock.now()
+        another = self.world.inbox.claim(10, now, now + timedelta(minutes=1), "another")
+        self.taken_by_another.extend(e.id for e in another)
+
+
+def test_a_slow_batch_keeps_its_lease_while_its_worker_lives(world: World) -> None:
+    world.emit("letter.generated", "phoenix-letters", "u1")
+    analyser = SlowAnalyser(world, seconds=0.5)
+    summary = drain(world, analysers=(analyser,), lease_seconds=0.15, timeout_seconds=5)
+    assert summary.processed == 1
+    assert analyser.taken_by_another == []
 
 
 def test_an_outcome_the_journeys_recorded_is_not_marked_again(
