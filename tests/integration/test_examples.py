@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from src.adapters.toml_experiments import load_experiments
+from src.domain.apps import default_catalogue
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.bridge_support import closed_port
@@ -118,4 +120,9 @@ def test_a_nudge_names_the_target_app_by_its_title(
         close_flywheel(container)
     run_page(streamlit, "phoenix_letters_app.py")
     infos = [text for kind, text in streamlit.shown if kind == "info"]
-    assert infos == ["Optimisez vos chances avec Phoenix CV ! (Phoenix CV)"]
+    # The wording is the user's variant of the shipped experiment; the app's title follows.
+    experiment = load_experiments(None, default_catalogue()).get("letters_to_cv")
+    assert experiment is not None
+    wordings = {f"{variant.message('fr')} (Phoenix CV)" for variant in experiment.variants}
+    assert len(infos) == 1
+    assert infos[0] in wordings
