@@ -266,12 +266,6 @@ def queue_empty(story: Story) -> None:
     assert (status.pending, status.processing, status.oldest_pending_age_seconds) == (0, 0, None)
 
 
-@then(parsers.parse('{app} shows {user} the nudge "{nudge_type}" saying "{message}"'))
-def shows_nudge(story: Story, app: str, user: str, nudge_type: str, message: str) -> None:
-    nudges = story.flywheel.queries().list_active_nudges(user, APPS[app])
-    assert [(n.nudge_type, n.message) for n in nudges] == [(nudge_type, message)]
-
-
 @then(parsers.parse("{app} shows {user} no nudge"))
 def shows_no_nudge(story: Story, app: str, user: str) -> None:
     assert story.flywheel.queries().list_active_nudges(user, APPS[app]) == []
