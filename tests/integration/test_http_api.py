@@ -146,6 +146,7 @@ def test_analytics_has_the_fields_of_the_brief(client: TestClient[Any]) -> None:
         "events_by_type": {"cv.uploaded": 2, "letter.generated": 1},
         # u1 used Phoenix CV without being shown the nudge: organic.
         "nudges": {"detected": 2, "shown": 0, "converted": 0, "organic": 1},
+        "app_combinations": {"phoenix-cv+phoenix-letters": 1},
     }
 
 

@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
             "ingestion": service("ingestion"),
             "queries": service("queries"),
             "admin": service("admin"),
+            "dry_run": service("dry_run"),
         },
         guards=[require_token],
         exception_handlers=EXCEPTION_HANDLERS,
