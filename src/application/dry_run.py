@@ -9,6 +9,7 @@ rule's nudge converts on.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,6 +22,10 @@ from src.domain.nudges import NudgeRule
 from src.domain.user_journey import UserJourney
 
 DEFAULT_DAYS = 90
+IDLE_RATIO = 1.0
+"""After each page, the replay rests as long as it worked on it (``IDLE_RATIO`` times):
+at most half a core, so a worker on the same machine (or in the same process, for the
+HTTP endpoint) keeps most of its pace while a long replay runs."""
 MAX_DAYS = 3650
 ALREADY_TARGETED_CHUNK = 500
 
@@ -62,10 +67,19 @@ class _Target:
 class RuleDryRun:
     """Replays the stored history for one rule: a deployed one, or one given as data."""
 
-    def __init__(self, catalogue: Catalogue, history: EventHistory, clock: Clock) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        history: EventHistory,
+        clock: Clock,
+        idle_ratio: float = IDLE_RATIO,
+        rest: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._catalogue = catalogue
         self._history = history
         self._clock = clock
+        self._idle_ratio = idle_ratio
+        self._rest = rest
 
     def rule(self, nudge_type: str) -> NudgeRule:
         rule = self._catalogue.rules_by_type.get(nudge_type)
@@ -92,6 +106,7 @@ class RuleDryRun:
         report = DryRunReport(nudge_type=nudge_type, days=days, since=since)
         targets: list[_Target] = []
         replay = _Replay(rule)
+        busy_since = time.perf_counter()
         for batch in self._history.processed_since(since, rule.event_types, rule.apps):
             for event in batch:
                 target = replay.add(event)
@@ -101,6 +116,9 @@ class RuleDryRun:
             report.users_scanned = replay.users
             if progress is not None:
                 progress(report.events_scanned, report.users_scanned)
+            if self._idle_ratio > 0:
+                self._rest((time.perf_counter() - busy_since) * self._idle_ratio)
+            busy_since = time.perf_counter()
         already = self._already_targeted(rule.nudge_type, [t.user_id for t in targets])
         weeks: dict[date, WeekFigures] = {}
         for target in targets:

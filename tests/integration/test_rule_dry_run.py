@@ -100,13 +100,20 @@ def test_small_pages_split_users_across_batches_and_give_the_same_figures(
     history: Container,
 ) -> None:
     seen: list[int] = []
+    rests: list[float] = []
     dry_run = RuleDryRun(
-        history.catalogue(), SqlAlchemyEventHistory(history.engine(), batch_size=3), history.clock()
+        history.catalogue(),
+        SqlAlchemyEventHistory(history.engine(), batch_size=3),
+        history.clock(),
+        rest=rests.append,
     )
     report = dry_run.dry_run("letters_to_cv", 90, progress=lambda n, _users: seen.append(n))
     assert (report.would_target, report.converted_after) == (10, 5)
     assert len(seen) > 5
     assert seen[-1] == report.events_scanned
+    # It rests after each page, as long as it worked on it, leaving the workers room.
+    assert len(rests) == len(seen)
+    assert all(pause > 0 for pause in rests)
 
 
 def test_only_the_period_is_replayed_as_if_the_rule_started_with_it(history: Container) -> None:
