@@ -77,7 +77,7 @@ class UserJourney(Aggregate):
     @staticmethod
     def upcast_v1_v2(state: dict[str, object]) -> None:
         """A snapshot taken before windowed rules: no counters yet (they fill from here)."""
-        state.update(daily={}, daily_first={}, first_at={}, last_at={})
+        state.update(daily={}, daily_first={}, first_at={}, last_at={}, mark_totals={})
 
     @staticmethod
     def create_id(user_id: str) -> UUID:
@@ -97,6 +97,8 @@ class UserJourney(Aggregate):
         # counter -> first / last time (ISO, UTC) it was ever seen
         self.first_at: dict[str, str] = {}
         self.last_at: dict[str, str] = {}
+        # payload counter -> events ever counted (event types have ``activity_by_type``)
+        self.mark_totals: dict[str, int] = {}
 
     class ActivityRecorded(Aggregate.Event):
         """Base of every app's activity event; each app module declares past-tense subclasses.
@@ -129,6 +131,8 @@ class UserJourney(Aggregate):
             by_app[self.app_source] = by_app.get(self.app_source, 0) + 1
             by_type = aggregate.activity_by_type
             by_type[self.event_type] = by_type.get(self.event_type, 0) + 1
+            for mark in self.marks:
+                aggregate.mark_totals[mark] = aggregate.mark_totals.get(mark, 0) + 1
             aggregate.count_in([self.event_type, *self.marks], self.occurred_at, self.keep_days)
 
     class NudgeDetected(Aggregate.Event):
@@ -220,17 +224,10 @@ class UserJourney(Aggregate):
                 self.daily_first.pop(counter, None)
 
     def count(self, counters: Iterable[str], within_days: int | None, at: datetime) -> int:
-        """Events counted by ``counters``: ever, or within ``within_days`` days up to ``at``.
-
-        Ever is the event-type total for a plain event type, or the days still kept for a
-        payload counter (the journey keeps no all-time total of those).
-        """
+        """Events counted by ``counters``: ever, or within ``within_days`` days up to ``at``."""
         if within_days is None:
             return sum(
-                self.activity_by_type.get(c, 0)
-                if c in self.activity_by_type
-                else sum(self.daily.get(c, {}).values())
-                for c in counters
+                self.activity_by_type.get(c, 0) or self.mark_totals.get(c, 0) for c in counters
             )
         start, end = _window_start(at, within_days), _day(at)
         return sum(

@@ -257,3 +257,25 @@ def test_an_event_failing_its_declared_payload_is_refused_at_ingest_naming_the_f
         payload={"mood": 4},
     )
     assert ok.payload == {"mood": 4}
+
+
+def test_a_payload_condition_without_a_window_counts_ever() -> None:
+    ever = ActivityNudgeRule(
+        nudge_type="ever_low",
+        shown_in="app-mood",
+        target_app="app-mood",
+        when=(Count(("mood.logged",), at_least=2, where=(Where("mood", "<=", 1),)),),
+    )
+    journey = UserJourney(user_id="u1")
+    for n, day in enumerate((0, 40)):
+        journey.record(
+            MoodLogged,
+            event_hash=f"h{n}",
+            event_type="mood.logged",
+            app_source="app-mood",
+            occurred_at=DAY1 + timedelta(days=day),
+            marks=ever.marks("mood.logged", {"mood": 0}),
+            keep_days=0,
+        )
+    assert ever.is_due(journey, DAY1 + timedelta(days=40))
+    assert journey.daily == {}
