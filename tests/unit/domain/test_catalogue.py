@@ -61,3 +61,9 @@ def test_two_apps_cannot_claim_the_same_event_type() -> None:
     thief = AppModule("phoenix-thief", "Thief", (EventType("cv.uploaded", CoachingBooked),))
     with pytest.raises(CatalogueConflictError, match="belongs to 'phoenix-cv'"):
         Catalogue([*default_catalogue()._apps.values(), thief])
+
+
+def test_every_registered_rule_names_known_apps_and_event_types() -> None:
+    catalogue = default_catalogue()
+    for rule in catalogue.nudge_rules:
+        catalogue.check_rule(rule)
