@@ -288,6 +288,7 @@ def test_the_openapi_document_describes_every_model(client: TestClient[Any]) -> 
         "/api/users/{user_id}/journey",
         "/api/users/{user_id}/nudges",
         "/api/nudges/{nudge_id}/shown",
+        "/api/rules/{nudge_type}/dry-run",
     } <= paths
     schemas = document["components"]["schemas"]
     assert {"IngestIn", "EventIn", "IngestOut", "EcosystemOut", "NudgeOut"} <= set(schemas)

@@ -15,6 +15,8 @@ from src.entrypoints.http.errors import error_responses
 
 
 class DryRunWeekOut(BaseModel):
+    """The users the rule would have targeted in one week, and what became of them."""
+
     week_start: str = Field(description="the Monday (UTC) of the week users were targeted")
     would_target: int
     already_targeted: int
