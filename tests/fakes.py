@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -19,6 +20,7 @@ from src.application.ports import (
     ReadModelChanges,
     RequeueSelection,
     StoredEvent,
+    app_combinations,
 )
 from src.domain.events import NewEvent
 from src.domain.experiments import ExperimentBook, VariantCounts, attribute
@@ -302,6 +304,9 @@ class FakeReadModelStore:
                 1
                 for n, outcome in outcomes
                 if outcome == "organic" and n.converted_at and n.converted_at >= since
+            ),
+            app_combinations=app_combinations(
+                Counter(frozenset(apps) for apps in apps_by_user.values())
             ),
         )
 

@@ -50,8 +50,27 @@ from src.application.ports import (
     JourneyEntry,
     NudgeRecord,
     ReadModelChanges,
+    app_combinations,
 )
 from src.domain.experiments import ExperimentBook, VariantCounts
+
+
+def _users_by_app_set(
+    connection: Connection, recent: ColumnElement[bool], apps: list[str]
+) -> dict[frozenset[str], int]:
+    """Users per exact set of apps they were active in: one row per set, at most 2^apps."""
+    if not apps:
+        return {}
+    flags = [
+        func.max(case((journey_entries.c.app_source == app, 1), else_=0)).label(f"a{i}")
+        for i, app in enumerate(apps)
+    ]
+    per_user = select(*flags).where(recent).group_by(journey_entries.c.user_id).subquery()
+    rows = connection.execute(select(*per_user.c, func.count()).group_by(*per_user.c)).all()
+    return {
+        frozenset(app for app, flag in zip(apps, row[:-1], strict=True) if flag): int(row[-1])
+        for row in rows
+    }
 
 
 class _SqlProjectionTransaction:
@@ -216,6 +235,7 @@ class SqlAlchemyReadModelStore:
                     .group_by(journey_entries.c.event_type)
                 ).all()
             )
+            by_app_set = _users_by_app_set(connection, recent, sorted(by_app))
             outcome = _nudge_outcomes(connection.dialect.name, attribution_days)
             detected, shown, converted, organic = connection.execute(
                 select(
@@ -236,6 +256,7 @@ class SqlAlchemyReadModelStore:
             nudges_shown=int(shown or 0),
             nudges_converted=int(converted or 0),
             nudges_organic=int(organic or 0),
+            app_combinations=app_combinations(by_app_set),
         )
 
     def nudges_shown_since(self, user_id: str, app: str, since: datetime) -> set[str]:

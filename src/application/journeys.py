@@ -48,6 +48,8 @@ class SourceEvent:
     app_source: str
     user_id: str
     timestamp: datetime
+    payload: Mapping[str, object] = field(default_factory=dict)
+    """Read by the rules' payload conditions at fold time; the journey keeps none of it."""
 
 
 @dataclass(frozen=True)
@@ -348,6 +350,7 @@ class JourneyApplication(Application[UUID]):
         self, by_user: Mapping[str, list[SourceEvent]], outcome: BatchOutcome | None
     ) -> FoldResult:
         rules = self.catalogue.nudge_rules
+        keep_days = self.catalogue.window_days
         changed: list[UserJourney] = []
         recorded = replayed = detected = 0
         loaded = self.load_journeys(list(by_user))
@@ -361,6 +364,8 @@ class JourneyApplication(Application[UUID]):
                     event_type=source.event_type,
                     app_source=source.app_source,
                     occurred_at=source.timestamp,
+                    marks=self.catalogue.marks_for(source.event_type, source.payload),
+                    keep_days=keep_days,
                 ):
                     recorded += 1
                 else:

@@ -6,10 +6,11 @@ in-memory fakes) are interchangeable and each is held to one contract test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import combinations
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -194,6 +195,23 @@ class EcosystemFigures:
     """Attributed: the target reached after the exposure, within the attribution window."""
     nudges_organic: int = 0
     """The target reached with no exposure before, or after the window."""
+    app_combinations: Mapping[str, int] = field(default_factory=dict)
+    """Per combination of two or more apps active in the period (names sorted, joined by
+    ``+``): the users active in each of them (a user of three apps counts in every pair)."""
+
+
+def app_combinations(users_by_app_set: Mapping[frozenset[str], int]) -> dict[str, int]:
+    """Every combination of two or more of the apps seen, with the users active in all of
+    them, from the number of users per exact set of apps."""
+    apps = sorted({app for app_set in users_by_app_set for app in app_set})
+    combos: dict[str, int] = {}
+    for size in range(2, len(apps) + 1):
+        for combo in combinations(apps, size):
+            wanted = frozenset(combo)
+            combos["+".join(combo)] = sum(
+                n for app_set, n in users_by_app_set.items() if wanted <= app_set
+            )
+    return combos
 
 
 @dataclass
@@ -331,3 +349,30 @@ class UserEraser(Protocol):
     """
 
     def forget(self, user_id: str, journey_id: UUID, now: datetime) -> ErasureReport: ...
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """A processed event as a rule's dry-run replays it (payload included)."""
+
+    user_id: str
+    event_type: str
+    app_source: str
+    timestamp: datetime
+    payload: Mapping[str, object]
+
+
+class EventHistory(Protocol):
+    """The processed events read back in bounded batches, for replays that must not get
+    in the workers' way: each batch is its own short read, ordered by user then time."""
+
+    def processed_since(
+        self, since: datetime, event_types: Sequence[str], apps: Sequence[str]
+    ) -> Iterator[Sequence[HistoryEvent]]:
+        """Events at or after ``since`` of ``event_types`` or of ``apps``, in batches;
+        one user's events never go back in time, and users come in order."""
+        ...
+
+    def users_with_nudge(self, nudge_type: str, user_ids: Sequence[str]) -> set[str]:
+        """Those of ``user_ids`` the live rule already nudged."""
+        ...

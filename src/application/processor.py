@@ -433,6 +433,7 @@ class EventQueueProcessor:
                 app_source=event.app_source,
                 user_id=event.user_id,
                 timestamp=event.timestamp,
+                payload=event.payload,
             )
             for event, event_hash in checked
         ]
@@ -440,8 +441,8 @@ class EventQueueProcessor:
 
     def _check(self, event: StoredEvent) -> None:
         """The row against the catalogue: it may come from a manual INSERT."""
-        self._catalogue.event_type(event.event_type, event.app_source)
-        check_payload(event.payload)
+        entry = self._catalogue.event_type(event.event_type, event.app_source)
+        entry.check_payload(check_payload(event.payload))
         if not event.user_id:
             raise EventRejectedError("user_id", "a non-empty user id is required")
 

@@ -9,9 +9,75 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from src.domain.errors import AppSourceUnknownError, CatalogueConflictError, EventTypeUnknownError
+from src.domain.errors import (
+    AppSourceUnknownError,
+    CatalogueConflictError,
+    EventTypeUnknownError,
+    PayloadInvalidError,
+)
 from src.domain.nudges import NudgeRule
+from src.domain.rules import RuleInvalidError
 from src.domain.user_journey import UserJourney
+
+KINDS = ("integer", "number", "text", "boolean")
+
+
+@dataclass(frozen=True)
+class PayloadField:
+    """A payload field an event type requires (or allows), checked at ingest.
+
+    Declared by the app module, so a value a rule depends on (a stress level) is known
+    to be there and of the right kind before the event is stored.
+    """
+
+    name: str
+    kind: str = "integer"
+    minimum: float | None = None
+    maximum: float | None = None
+    required: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise CatalogueConflictError(
+                f"payload field {self.name!r}: kind must be one of {KINDS}"
+            )
+
+    def check(self, payload: Mapping[str, object]) -> None:
+        field = f"payload.{self.name}"
+        if self.name not in payload or payload[self.name] is None:
+            if self.required:
+                raise PayloadInvalidError(field, f"is required ({self._expected()})")
+            return
+        value = payload[self.name]
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = {
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+            "number": is_number,
+            "text": isinstance(value, str),
+            "boolean": isinstance(value, bool),
+        }[self.kind]
+        if not ok:
+            raise PayloadInvalidError(field, f"{value!r} is not {self._expected()}")
+        if (
+            is_number
+            and isinstance(value, int | float)
+            and (
+                (self.minimum is not None and value < self.minimum)
+                or (self.maximum is not None and value > self.maximum)
+            )
+        ):
+            raise PayloadInvalidError(field, f"{value!r} is out of range ({self._expected()})")
+
+    def _expected(self) -> str:
+        article = "an" if self.kind == "integer" else "a"
+        kind = {"text": "text", "boolean": "true or false"}.get(self.kind, f"{article} {self.kind}")
+        if self.minimum is not None and self.maximum is not None:
+            return f"{kind} from {self.minimum:g} to {self.maximum:g}"
+        if self.minimum is not None:
+            return f"{kind} of at least {self.minimum:g}"
+        if self.maximum is not None:
+            return f"{kind} of at most {self.maximum:g}"
+        return kind
 
 
 @dataclass(frozen=True)
@@ -21,6 +87,12 @@ class EventType:
     name: str
     journey_event: type[UserJourney.ActivityRecorded]
     description: str = ""
+    payload_fields: tuple[PayloadField, ...] = ()
+
+    def check_payload(self, payload: Mapping[str, object]) -> None:
+        """Raises ``PayloadInvalidError`` naming the first field that fails its declaration."""
+        for declared in self.payload_fields:
+            declared.check(payload)
 
 
 @dataclass(frozen=True)
@@ -76,6 +148,30 @@ class Catalogue:
     def rules_by_type(self) -> Mapping[str, NudgeRule]:
         return dict(self._rules)
 
+    @property
+    def window_days(self) -> int:
+        """The longest window any rule reads: the per-day counters journeys keep."""
+        return max((rule.window_days for rule in self._rules.values()), default=0)
+
+    def marks_for(self, event_type: str, payload: Mapping[str, object]) -> list[str]:
+        """The payload counters any rule keeps that this event meets."""
+        return marks_for(self._rules.values(), event_type, payload)
+
+    def check_rule(self, rule: NudgeRule) -> None:
+        """A rule naming only known apps and event types, else ``RuleInvalidError``."""
+        for app in rule.apps:
+            if app not in self._apps:
+                raise RuleInvalidError(
+                    "app", f"unknown app {app!r}; known apps: {', '.join(self.app_sources)}"
+                )
+        for event_type in rule.event_types:
+            if event_type not in self._event_types:
+                raise RuleInvalidError(
+                    "event_types",
+                    f"unknown event type {event_type!r}; known types: "
+                    f"{', '.join(self.event_type_names)}",
+                )
+
     def event_type(self, event_type: str, app_source: str) -> EventType:
         """The entry of ``event_type`` from ``app_source``; the error names the known ones."""
         if app_source not in self._apps:
@@ -98,3 +194,9 @@ class Catalogue:
                 f"not {app_source!r}",
             )
         return entry
+
+
+def marks_for(
+    rules: Iterable[NudgeRule], event_type: str, payload: Mapping[str, object]
+) -> list[str]:
+    return list(dict.fromkeys(m for rule in rules for m in rule.marks(event_type, payload)))

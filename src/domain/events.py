@@ -58,9 +58,10 @@ def new_event(
     """
     event_type = _text(event_type, "event_type")
     app_source = _text(app_source, "app_source")
-    catalogue.event_type(event_type, app_source)
+    entry = catalogue.event_type(event_type, app_source)
     user_id = check_user_id(user_id)
     checked_payload = check_payload(payload)
+    entry.check_payload(checked_payload)
     if idempotency_key is not None:
         if not isinstance(idempotency_key, str) or len(idempotency_key) > MAX_ID_LENGTH:
             raise IdempotencyKeyInvalidError(

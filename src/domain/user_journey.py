@@ -5,15 +5,20 @@ Invariants it protects:
 * a source event (identified by its SHA-256 hash) is folded in at most once, so a replay,
   a crash between save and acknowledgement, or a force-reprocess never double-counts;
 * a nudge type is detected at most once per user, and converts at most once, when the
-  user acts in the app the nudge suggests.
+  user does what the nudge suggests (an event of its ``converts_on`` types, or any event
+  of its target app);
+* what rules read stays bounded: per-day counters (per event type and per payload
+  condition, see ``src.domain.rules``) are pruned to the longest window the rules asked
+  for when the event was recorded, and first/last times are one entry per counter.
+  Counters and times are plain text and integers, so snapshots stay JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -30,6 +35,24 @@ class NudgeState(TypedDict):
     nudge_id: str
     target_app: str
     status: str
+    converts_on: NotRequired[list[str]]
+    """Absent in journeys stored before conversion could name event types: any event of
+    ``target_app`` converts."""
+
+
+def _day(at: datetime) -> str:
+    return _utc(at).date().isoformat()
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _window_start(at: datetime, days: int | None) -> str:
+    """The first day (ISO) of a window of ``days`` whole days ending on ``at``'s day."""
+    if days is None:
+        return ""
+    return (_utc(at).date() - timedelta(days=days - 1)).isoformat()
 
 
 @lru_cache(maxsize=65_536)
@@ -49,6 +72,13 @@ def nudge_id(user_id: str, nudge_type: str) -> str:
 class UserJourney(Aggregate):
     """A user's activity across apps, and the nudges it gave rise to."""
 
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        """A snapshot taken before windowed rules: no counters yet (they fill from here)."""
+        state.update(daily={}, daily_first={}, first_at={}, last_at={}, mark_totals={})
+
     @staticmethod
     def create_id(user_id: str) -> UUID:
         return journey_id(user_id)
@@ -60,15 +90,38 @@ class UserJourney(Aggregate):
         self.activity_by_app: dict[str, int] = {}
         self.activity_by_type: dict[str, int] = {}
         self.nudges: dict[str, NudgeState] = {}
+        # counter (event type, or event type + payload condition) -> day -> count
+        self.daily: dict[str, dict[str, int]] = {}
+        # counter -> day -> first time (ISO, UTC) it was seen that day
+        self.daily_first: dict[str, dict[str, str]] = {}
+        # counter -> first / last time (ISO, UTC) it was ever seen
+        self.first_at: dict[str, str] = {}
+        self.last_at: dict[str, str] = {}
+        # payload counter -> events ever counted (event types have ``activity_by_type``)
+        self.mark_totals: dict[str, int] = {}
 
     class ActivityRecorded(Aggregate.Event):
-        """Base of every app's activity event; each app module declares past-tense subclasses."""
+        """Base of every app's activity event; each app module declares past-tense subclasses.
+
+        ``marks`` are the payload counters the event met (computed from the payload when
+        recorded, so the journey never keeps payloads); ``keep_days`` how many days of
+        per-day counters the rules needed then.
+        """
 
         user_id: str
         event_hash: str
         event_type: str
         app_source: str
         occurred_at: datetime
+        marks: list[str]
+        keep_days: int
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            """Stored before windowed rules: no payload counter, no per-day counters."""
+            state.update(marks=[], keep_days=0)
 
         def apply(self, aggregate: Aggregate) -> None:
             if not isinstance(aggregate, UserJourney):  # pragma: no cover - wiring error
@@ -78,6 +131,9 @@ class UserJourney(Aggregate):
             by_app[self.app_source] = by_app.get(self.app_source, 0) + 1
             by_type = aggregate.activity_by_type
             by_type[self.event_type] = by_type.get(self.event_type, 0) + 1
+            for mark in self.marks:
+                aggregate.mark_totals[mark] = aggregate.mark_totals.get(mark, 0) + 1
+            aggregate.count_in([self.event_type, *self.marks], self.occurred_at, self.keep_days)
 
     class NudgeDetected(Aggregate.Event):
         """A rule found the user should be nudged toward ``target_app`` inside ``shown_in``.
@@ -93,20 +149,27 @@ class UserJourney(Aggregate):
         target_app: str
         detected_at: datetime
         variant: str
+        converts_on: list[str]
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
             """Stored before experiments existed: no variant was chosen."""
             state["variant"] = ""
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, object]) -> None:
+            """Stored when any event of the target app converted a nudge."""
+            state["converts_on"] = []
+
         def apply(self, aggregate: Aggregate) -> None:
             if not isinstance(aggregate, UserJourney):  # pragma: no cover - wiring error
                 raise TypeError(type(aggregate).__name__)
-            aggregate.nudges[self.nudge_type] = NudgeState(
-                nudge_id=self.nudge_id, target_app=self.target_app, status="active"
-            )
+            state = NudgeState(nudge_id=self.nudge_id, target_app=self.target_app, status="active")
+            if self.converts_on:
+                state["converts_on"] = list(self.converts_on)
+            aggregate.nudges[self.nudge_type] = state
 
     class NudgeConverted(Aggregate.Event):
         """The user did what the nudge suggested (reached its target app).
@@ -133,6 +196,65 @@ class UserJourney(Aggregate):
     def has_activity_in(self, app_source: str) -> bool:
         return self.activity_by_app.get(app_source, 0) > 0
 
+    def count_in(self, counters: Iterable[str], at: datetime, keep_days: int) -> None:
+        """Add one event at ``at`` to each counter, then drop days out of ``keep_days``."""
+        when = _utc(at).isoformat()
+        day = when[:10]
+        oldest = _window_start(at, keep_days) if keep_days > 0 else None
+        for counter in counters:
+            if counter not in self.first_at or when < self.first_at[counter]:
+                self.first_at[counter] = when
+            if when > self.last_at.get(counter, ""):
+                self.last_at[counter] = when
+            if oldest is None or day < oldest:
+                continue
+            days = self.daily.setdefault(counter, {})
+            days[day] = days.get(day, 0) + 1
+            firsts = self.daily_first.setdefault(counter, {})
+            if day not in firsts or when < firsts[day]:
+                firsts[day] = when
+        if oldest is None:
+            return
+        for counter, days in list(self.daily.items()):
+            for old in [d for d in days if d < oldest]:
+                del days[old]
+                self.daily_first.get(counter, {}).pop(old, None)
+            if not days:
+                del self.daily[counter]
+                self.daily_first.pop(counter, None)
+
+    def count(self, counters: Iterable[str], within_days: int | None, at: datetime) -> int:
+        """Events counted by ``counters``: ever, or within ``within_days`` days up to ``at``."""
+        if within_days is None:
+            return sum(
+                self.activity_by_type.get(c, 0) or self.mark_totals.get(c, 0) for c in counters
+            )
+        start, end = _window_start(at, within_days), _day(at)
+        return sum(
+            n for c in counters for d, n in self.daily.get(c, {}).items() if start <= d <= end
+        )
+
+    def first_counted(
+        self, counters: Iterable[str], within_days: int | None, at: datetime
+    ) -> datetime | None:
+        """When the first event ``count`` counts happened (None: none)."""
+        if within_days is None:
+            found = [self.first_at[c] for c in counters if c in self.first_at]
+        else:
+            start, end = _window_start(at, within_days), _day(at)
+            found = [
+                first
+                for c in counters
+                for d, first in self.daily_first.get(c, {}).items()
+                if start <= d <= end
+            ]
+        return datetime.fromisoformat(min(found)) if found else None
+
+    def last_seen(self, counters: Iterable[str]) -> datetime | None:
+        """The last time any of ``counters`` was seen (None: never)."""
+        found = [self.last_at[c] for c in counters if c in self.last_at]
+        return datetime.fromisoformat(max(found)) if found else None
+
     def record(
         self,
         activity: type[ActivityRecorded],
@@ -141,10 +263,14 @@ class UserJourney(Aggregate):
         event_type: str,
         app_source: str,
         occurred_at: datetime,
+        marks: Iterable[str] = (),
+        keep_days: int = 0,
     ) -> bool:
         """Fold one source event in; returns False when its hash was already applied.
 
-        Recording activity in the app an active nudge suggests converts that nudge.
+        ``marks`` and ``keep_days`` come from the rules (``Catalogue.marks_for`` and
+        ``Catalogue.window_days``). An event that does what an active nudge suggests
+        converts that nudge.
         """
         if self.has_applied(event_hash):
             return False
@@ -155,9 +281,14 @@ class UserJourney(Aggregate):
             event_type=event_type,
             app_source=app_source,
             occurred_at=occurred_at,
+            marks=list(marks),
+            keep_days=keep_days,
         )
         for nudge_type, state in list(self.nudges.items()):
-            if state["status"] == "active" and state["target_app"] == app_source:
+            converts_on = state.get("converts_on")
+            if state["status"] == "active" and (
+                event_type in converts_on if converts_on else state["target_app"] == app_source
+            ):
                 self.trigger_event(
                     self.NudgeConverted,
                     user_id=self.user_id,
@@ -180,7 +311,7 @@ class UserJourney(Aggregate):
         """
         detected: list[str] = []
         for rule in rules:
-            if rule.nudge_type in self.nudges or not rule.is_due(self):
+            if rule.nudge_type in self.nudges or not rule.is_due(self, at):
                 continue
             self.trigger_event(
                 self.NudgeDetected,
@@ -191,6 +322,7 @@ class UserJourney(Aggregate):
                 target_app=rule.target_app,
                 detected_at=at,
                 variant=choose_variant(rule.nudge_type, self.user_id) if choose_variant else "",
+                converts_on=list(rule.converts_on),
             )
             detected.append(rule.nudge_type)
         return detected

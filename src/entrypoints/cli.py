@@ -16,12 +16,15 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from types import FrameType
 
 from pydantic import ValidationError
 
 from src.adapters.sql_database import ping
 from src.adapters.toml_experiments import ExperimentFileError, load_experiments
+from src.adapters.toml_rules import load_rule
+from src.application.dry_run import DEFAULT_DAYS, RuleNotFoundError
 from src.application.errors import (
     RequestInvalidError,
     SchemaMissingError,
@@ -34,9 +37,11 @@ from src.domain.apps import default_catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
 from src.domain.events import MAX_PAYLOAD_DEPTH, NewEvent, new_event
+from src.domain.rules import RuleInvalidError
 from src.entrypoints import demo
 from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
+from src.entrypoints.dry_run_output import DryRunProgress, dry_run_json, format_dry_run
 from src.entrypoints.experiment_table import format_experiments
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.progress import ProgressLine
@@ -76,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
         "forget", help="erase everything about a user (idempotent); prints what was removed"
     )
     forget.add_argument("user_id", metavar="USER_ID")
+    rules = commands.add_parser("rules", help="nudge rules: try one on the stored history")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    dry_run = rule_commands.add_parser(
+        "dry-run", help="what a rule would have done over the last days, writing nothing"
+    )
+    dry_run.add_argument("nudge_type", metavar="NUDGE_TYPE")
+    dry_run.add_argument(
+        "--days", type=int, default=DEFAULT_DAYS, help=f"history replayed (default {DEFAULT_DAYS})"
+    )
+    dry_run.add_argument(
+        "--rule-file", type=Path, default=None, help="a TOML file declaring a rule not deployed"
+    )
+    dry_run.add_argument("--json", action="store_true", help="JSON, for scripts")
     return parser
 
 
@@ -122,16 +140,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "forget" and not args.user_id.strip():
             raise RequestInvalidError("user_id", "a non-empty user id is required")
+        if args.command == "rules" and args.rule_file is not None:
+            args.rule = load_rule(args.rule_file, args.nudge_type, default_catalogue())
         container = open_flywheel(settings, migrate=args.command == "migrate")
     except (StoreUnavailableError, SchemaMissingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STORE
-    except (EventRejectedError, RequestInvalidError) as error:
+    except (EventRejectedError, RequestInvalidError, RuleInvalidError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
     try:
         return handler(container, args)
-    except (EventRejectedError, RequestInvalidError) as error:
+    except (EventRejectedError, RequestInvalidError, RuleNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
     except UserBusyError as error:
@@ -305,6 +325,20 @@ def _demo(container: Container, _args: argparse.Namespace) -> int:
     return demo.run(container, drain_with_progress, format_summary)
 
 
+def _rules(container: Container, args: argparse.Namespace) -> int:
+    rule = getattr(args, "rule", None)
+    progress = DryRunProgress(sys.stderr)
+    report = container.dry_run().dry_run(
+        args.nudge_type, args.days, rule=rule, progress=progress.update
+    )
+    progress.finish()
+    if args.json:
+        print(json.dumps(dry_run_json(report), indent=2))
+    else:
+        print(format_dry_run(report))
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
     "process": _process,
     "status": _status,
@@ -313,6 +347,7 @@ _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
     "demo": _demo,
     "experiments": _experiments,
     "forget": _forget,
+    "rules": _rules,
 }
 
 

@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from src.adapters.eventsourcing_env import eventsourcing_env
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
+from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
@@ -15,6 +16,7 @@ from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
 from src.adapters.system_clock import SystemClock
 from src.adapters.toml_experiments import load_experiments
+from src.application.dry_run import RuleDryRun
 from src.application.erasure import UserErasure
 from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
@@ -99,6 +101,9 @@ class Container(containers.DeclarativeContainer):
         attribution_days=attribution_days,
     )
     admin = providers.Singleton(QueueAdmin, inbox)
+    dry_run = providers.Singleton(
+        RuleDryRun, catalogue, providers.Singleton(SqlAlchemyEventHistory, engine), clock
+    )
     operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)
     monitor = providers.Singleton(
         OperationsMonitor,

@@ -319,7 +319,12 @@ def test_manual_drains_and_the_background_worker_share_the_queue(migrated_url: s
         assert drained["processed"] == 0
         figures = server.client.get("/api/analytics/ecosystem").json()
         assert (figures["total_events"], figures["unique_users"]) == (2000, 50)
-        assert figures["nudges"]["detected"] == 50
+        # Each user's nudges detected once: as many per user as the rules their letters meet.
+        journey = server.client.get("/api/users/user-0/journey").json()
+        types = [n["nudge_type"] for n in journey["nudges"]]
+        assert "letters_to_cv" in types
+        assert len(types) == len(set(types))
+        assert figures["nudges"]["detected"] == 50 * len(types)
 
 
 def test_sigterm_mid_drain_leaves_no_event_leased(migrated_url: str) -> None:

@@ -45,7 +45,8 @@ def published(container: Container) -> list[tuple[Any, ...]]:
 
 
 def test_the_worker_publishes_its_experiments_at_start(flywheel: Container) -> None:
-    assert published(flywheel) == [
+    v1 = ("cv_to_letters", "letters_to_cv")
+    assert [row for row in published(flywheel) if row[0] in v1] == [
         ("cv_to_letters", "complete", 0, "ab", 7),
         ("cv_to_letters", "stand_out", 1, "ab", 7),
         ("letters_to_cv", "chances", 0, "ab", 7),

@@ -150,6 +150,7 @@ def test_analytics_has_the_fields_of_the_brief(client: TestClient[Any]) -> None:
         "events_by_type": {"cv.uploaded": 2, "letter.generated": 1},
         # u1 used Phoenix CV without being shown the nudge: organic.
         "nudges": {"detected": 2, "shown": 0, "converted": 0, "organic": 1},
+        "app_combinations": {"phoenix-cv+phoenix-letters": 1},
     }
 
 
@@ -341,6 +342,7 @@ def test_the_openapi_document_describes_every_model(client: TestClient[Any]) -> 
         "/api/users/{user_id}/nudges",
         "/api/nudges/{nudge_id}/shown",
         "/api/users/{user_id}",
+        "/api/rules/{nudge_type}/dry-run",
     } <= paths
     schemas = document["components"]["schemas"]
     assert {"IngestIn", "EventIn", "IngestOut", "EcosystemOut", "NudgeOut"} <= set(schemas)

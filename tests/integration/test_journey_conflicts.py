@@ -11,7 +11,8 @@ import pytest
 from src.adapters.eventsourcing_env import eventsourcing_env
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.application.journeys import JourneyApplication, SourceEvent
-from src.domain.apps import default_catalogue
+from src.domain.apps import default_catalogue, discover_apps
+from src.domain.catalogue import Catalogue
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
@@ -26,10 +27,14 @@ def source(
 
 
 def journeys(store_url: str, container: Container, *, bulk: bool = True) -> JourneyApplication:
-    """A journeys application as a worker builds it: loading in bulk, or one by one."""
+    """A journeys application as a worker builds it: loading in bulk, or one by one.
+
+    Letters and CV only: the versions counted here include exactly the v1 nudges.
+    """
     history = partial(SqlAlchemyJourneyHistory.for_application, container.engine())
+    v1 = Catalogue(a for a in discover_apps() if a.app_source in ("phoenix-letters", "phoenix-cv"))
     return JourneyApplication(
-        default_catalogue(), env=eventsourcing_env(store_url), history=history if bulk else None
+        v1, env=eventsourcing_env(store_url), history=history if bulk else None
     )
 
 

@@ -163,3 +163,26 @@ def test_nudges_shown_since_are_per_user_and_app(read_models: ReadModelStore) ->
     assert read_models.nudges_shown_since("u1", "phoenix-letters", since) == {"u1-letters_to_cv"}
     assert read_models.nudges_shown_since("u1", "phoenix-cv", since) == set()
     assert read_models.nudges_shown_since("u1", "phoenix-letters", T0 + timedelta(hours=2)) == set()
+
+
+def test_ecosystem_counts_users_for_every_combination_of_apps(read_models: ReadModelStore) -> None:
+    apps = {"a": "phoenix-letters", "b": "phoenix-cv", "c": "phoenix-coach"}
+    users = {"u1": "abc", "u2": "ab", "u3": "bc", "u4": "c", "u5": "ac", "u6": "ab"}
+    project(
+        read_models,
+        ReadModelChanges(
+            entries=[
+                entry(user, apps[letter], f"{apps[letter]}.used", n * 10 + i)
+                for n, (user, letters) in enumerate(sorted(users.items()))
+                for i, letter in enumerate(letters)
+            ]
+        ),
+    )
+    figures = read_models.ecosystem(T0 - timedelta(days=30), 30)
+    assert dict(figures.app_combinations) == {
+        "phoenix-coach+phoenix-cv": 2,
+        "phoenix-coach+phoenix-letters": 2,
+        "phoenix-cv+phoenix-letters": 3,
+        "phoenix-coach+phoenix-cv+phoenix-letters": 1,
+    }
+    assert figures.cross_app_users == 5

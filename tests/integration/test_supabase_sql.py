@@ -278,6 +278,7 @@ def test_the_migrate_command_applies_the_whole_file(
         "events_by_app": {},
         "events_by_type": {},
         "nudges": {"detected": 0, "shown": 0, "converted": 0, "organic": 0},
+        "app_combinations": {},
     }
     assert [name for (name,) in secured] == sorted(metadata.tables)
     assert triggers == [("phoenix_events_inserted",)]
@@ -323,6 +324,7 @@ def as_json_shape(figures: Any) -> dict[str, Any]:
             "converted": figures.nudges_converted,
             "organic": figures.nudges_organic,
         },
+        "app_combinations": dict(figures.app_combinations),
     }
 
 
@@ -371,6 +373,7 @@ def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: C
         "events_by_type": {"cv.generated": 1, "cv.uploaded": 1, "letter.generated": 2},
         # u1's CV came without the nudge being seen: organic, not converted.
         "nudges": {"detected": 3, "shown": 1, "converted": 0, "organic": 1},
+        "app_combinations": {"phoenix-cv+phoenix-letters": 1},
     }
     assert (stats[60]["total_events"], stats[60]["nudges"]["detected"]) == (5, 4)
     assert [row[0] for row in journey] == ["letter.generated", "cv.uploaded"]

@@ -199,9 +199,21 @@ BEGIN
     END IF;
     since := now() - days * interval '1 day';
     RETURN (
-        WITH recent AS (
+        WITH RECURSIVE recent AS (
             SELECT user_id, app_source, event_type
             FROM phoenix_journey_entries WHERE "timestamp" >= since
+        ),
+        -- Every combination of two or more of the apps seen (names sorted), and for
+        -- each the users active in all of its apps: the holistic cross-app figures.
+        seen_apps AS (SELECT DISTINCT app_source FROM recent),
+        user_apps AS (
+            SELECT user_id, array_agg(DISTINCT app_source) AS apps FROM recent GROUP BY user_id
+        ),
+        combos(apps, last_app) AS (
+            SELECT ARRAY[app_source], app_source FROM seen_apps
+            UNION ALL
+            SELECT c.apps || s.app_source, s.app_source
+            FROM combos AS c JOIN seen_apps AS s ON s.app_source COLLATE "C" > c.last_app COLLATE "C"
         )
         SELECT jsonb_build_object(
             'period_days', days,
@@ -231,7 +243,14 @@ BEGIN
                     'organic', count(*) FILTER (WHERE organic AND reached_at >= since)
                 )
                 FROM phoenix_nudge_outcomes
-            )
+            ),
+            'app_combinations', COALESCE((
+                SELECT jsonb_object_agg(
+                    array_to_string(c.apps, '+'),
+                    (SELECT count(*) FROM user_apps AS u WHERE u.apps @> c.apps)
+                )
+                FROM combos AS c WHERE cardinality(c.apps) >= 2
+            ), '{}'::jsonb)
         )
     );
 END

@@ -79,6 +79,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
             "queries": service("queries"),
             "admin": service("admin"),
             "erasure": service("erasure"),
+            "dry_run": service("dry_run"),
         },
         guards=[require_token],
         exception_handlers=EXCEPTION_HANDLERS,

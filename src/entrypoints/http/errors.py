@@ -21,6 +21,7 @@ from litestar.status_codes import (
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from src.application.dry_run import RuleNotFoundError
 from src.application.errors import (
     NudgeNotFoundError,
     RequestInvalidError,
@@ -51,7 +52,7 @@ def _error(
 def on_flywheel_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     if isinstance(error, EventRejectedError | RequestInvalidError):
         return _error(HTTP_400_BAD_REQUEST, str(error), error.field)
-    if isinstance(error, UserNotFoundError | NudgeNotFoundError):
+    if isinstance(error, UserNotFoundError | NudgeNotFoundError | RuleNotFoundError):
         return _error(HTTP_404_NOT_FOUND, str(error))
     if isinstance(error, UserBusyError):
         return _error(HTTP_409_CONFLICT, str(error), "user_id")
@@ -130,7 +131,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
 _ERROR_MEANINGS = {
     HTTP_400_BAD_REQUEST: "bad input; `field` names it",
     HTTP_401_UNAUTHORIZED: "no valid `Authorization: Bearer <token>` (a token is set)",
-    HTTP_404_NOT_FOUND: "unknown user or nudge",
+    HTTP_404_NOT_FOUND: "unknown user, nudge or nudge type",
     HTTP_409_CONFLICT: "a worker is processing events of this user; retry in a moment",
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: f"body larger than {MAX_BODY_BYTES} bytes",
     HTTP_503_SERVICE_UNAVAILABLE: "the store is unreachable; retry later",

@@ -139,6 +139,11 @@ class EcosystemOut(BaseModel):
     events_by_app: dict[str, int]
     events_by_type: dict[str, int]
     nudges: NudgeFigures
+    app_combinations: dict[str, int] = Field(
+        default_factory=dict,
+        description="per combination of two or more apps active in the period (names "
+        "sorted, joined by `+`): users active in each of them",
+    )
 
 
 class JourneyEventOut(BaseModel):

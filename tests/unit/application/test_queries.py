@@ -102,3 +102,16 @@ def test_force_reprocess_needs_exactly_one_selector(world: World) -> None:
         world.admin.force_reprocess(RequeueSelection())
     with pytest.raises(RequestInvalidError, match="'failed' or 'dead'"):
         world.admin.force_reprocess(RequeueSelection(status="processed"))
+
+
+def test_every_combination_of_two_or_more_apps_counts_the_users_active_in_all_of_them() -> None:
+    from src.application.ports import app_combinations
+
+    by_set = {
+        frozenset({"a", "b"}): 2,
+        frozenset({"a", "b", "c"}): 1,
+        frozenset({"c"}): 4,
+        frozenset({"b", "c"}): 3,
+    }
+    assert app_combinations(by_set) == {"a+b": 3, "a+c": 1, "b+c": 4, "a+b+c": 1}
+    assert app_combinations({frozenset({"a"}): 5}) == {}

@@ -10,6 +10,7 @@ from src.entrypoints.http.controllers.events import EventsController
 from src.entrypoints.http.controllers.experiments import ExperimentsController
 from src.entrypoints.http.controllers.health import HealthController
 from src.entrypoints.http.controllers.nudges import NudgesController
+from src.entrypoints.http.controllers.rules import RulesController
 from src.entrypoints.http.controllers.users import UsersController
 
 CONTROLLERS = (
@@ -19,6 +20,7 @@ CONTROLLERS = (
     UsersController,
     NudgesController,
     ExperimentsController,
+    RulesController,
 )
 
 __all__ = [
@@ -28,5 +30,6 @@ __all__ = [
     "ExperimentsController",
     "HealthController",
     "NudgesController",
+    "RulesController",
     "UsersController",
 ]

@@ -42,4 +42,5 @@ class AnalyticsController(Controller):
                 converted=figures.nudges_converted,
                 organic=figures.nudges_organic,
             ),
+            app_combinations=dict(figures.app_combinations),
         )
