@@ -241,6 +241,7 @@ def test_delete_a_user_over_http(client: TestClient[Any]) -> None:
         "unique_users": figures["unique_users"] - 1,
         "events_by_app": {"phoenix-cv": 1},
         "events_by_type": {"cv.uploaded": 1},
+        "app_combinations": {},  # one app seen now: no combination of two
         "nudges": {
             **figures["nudges"],
             "detected": figures["nudges"]["detected"] - 1,

@@ -194,6 +194,7 @@ GUARDED_ROUTES = [
     ("GET", "/api/experiments", "/api/experiments"),
     ("GET", "/api/dashboard", "/api/dashboard"),
     ("GET", "/metrics", "/metrics"),
+    ("GET", "/api/rules/{nudge_type:str}/dry-run", "/api/rules/letters_to_cv/dry-run"),
 ]
 # The dashboard page and its scripts hold no data: the page asks for the token itself.
 PUBLIC_PREFIXES = ("/health", "/schema", "/dashboard", "/static")
