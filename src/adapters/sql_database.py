@@ -21,6 +21,9 @@ from src.adapters.sql_tables import metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
+# What only the worker keeps (eventsourcing's tables) lives here on PostgreSQL: a schema
+# that Supabase's REST API does not serve. The SQL file creates it.
+PRIVATE_SCHEMA = "phoenix_private"
 MIGRATION_LOCK_KEY = 0x70686F656E6978  # "phoenix", the advisory lock `migrate` holds
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
@@ -200,9 +203,18 @@ def check_schema(engine: Engine) -> None:
     except SQLAlchemyError as error:
         raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
     missing = [name for name in metadata.tables if name not in existing]
+    if engine.dialect.name == "postgresql" and PRIVATE_SCHEMA not in _schemas(engine):
+        missing.append(f"schema {PRIVATE_SCHEMA}")
     if missing:
         raise SchemaMissingError(
             f"the store has no table {', '.join(missing)}: run `phoenix-flywheel migrate` "
             "(or paste infrastructure/database/supabase_phoenix_events_clean.sql into the "
             "Supabase SQL editor)"
         )
+
+
+def _schemas(engine: Engine) -> list[str]:
+    try:
+        return inspect(engine).get_schema_names()
+    except SQLAlchemyError as error:
+        raise StoreUnavailableError(f"cannot read the store's schemas: {error}") from None

@@ -1,13 +1,13 @@
 """The Supabase SQL file on a real PostgreSQL: schema, analytics, views, row-level security.
 
-Supabase's roles (anon, authenticated, service_role) and ``auth.uid()`` are recreated here
-as Supabase provides them, then each policy is proven by acting as each role.
+Supabase's roles (anon, authenticated, service_role), its default grants on public and
+``auth.uid()`` are recreated as Supabase provides them (``make_it_supabase``), then each
+policy is proven by acting as each role.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -31,41 +31,9 @@ from src.entrypoints.cli import main
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import ADMIN_URL, database_url_for, make_settings
+from tests.integration.postgrest_fake import make_it_supabase
 
 pytestmark = pytest.mark.postgres
-
-SUPABASE_ROLES = """
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-        CREATE ROLE anon NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-        CREATE ROLE service_role NOLOGIN BYPASSRLS;
-    END IF;
-EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL;  -- a parallel run made them
-END $$;
-"""
-# What Supabase's auth schema gives every project: the caller's user id from the JWT.
-AUTH_SCHEMA = """
-CREATE SCHEMA IF NOT EXISTS auth;
-CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
-    SELECT nullif(current_setting('request.jwt.claims', true)::json ->> 'sub', '')::uuid
-$$;
-GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
-GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
-"""
-
-
-def make_it_supabase(url: str) -> None:
-    """What a Supabase project has before the file runs: its roles and ``auth.uid()``."""
-    with psycopg.connect(url, autocommit=True) as connection:
-        with contextlib.suppress(psycopg.errors.UniqueViolation):  # a parallel run made them
-            connection.execute(SUPABASE_ROLES)
-        connection.execute(AUTH_SCHEMA)
-
 
 ALICE = "00000000-0000-4000-8000-00000000a11c"
 BOB = "00000000-0000-4000-8000-000000000b0b"
@@ -216,7 +184,7 @@ def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bo
         engine.dispose()
     assert catalog(postgres_url, TABLE_SHAPE | OBJECTS) == once
     user_policies = [p for p in once["policies"] if "authenticated" in p[3]]
-    assert (len(user_policies), len(once["triggers"])) == (4 if supabase else 0, 1)
+    assert (len(user_policies), len(once["triggers"])) == (4 if supabase else 0, 2)
     with psycopg.connect(postgres_url) as connection:
         assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
 
@@ -267,7 +235,7 @@ def test_the_migrate_command_applies_the_whole_file(
         ).fetchall()
         triggers = connection.execute(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = 'phoenix_events'::regclass "
-            "AND NOT tgisinternal"
+            "AND NOT tgisinternal ORDER BY 1"
         ).fetchall()
     assert stats == {
         "period_days": 30,
@@ -279,7 +247,7 @@ def test_the_migrate_command_applies_the_whole_file(
         "nudges": {"detected": 0, "shown": 0, "converted": 0},
     }
     assert [name for (name,) in secured] == sorted(metadata.tables)
-    assert triggers == [("phoenix_events_inserted",)]
+    assert triggers == [("phoenix_events_check_new",), ("phoenix_events_inserted",)]
 
 
 def test_workers_migrating_together_all_succeed(postgres_url: str) -> None:
@@ -451,6 +419,19 @@ def insert_event(connection: psycopg.Connection[Any], user: str, **columns: obje
     connection.execute(statement, values)
 
 
+# Columns only the worker writes: an id ahead of the sequence (later inserts would collide
+# on the primary key), a status that skips processing, and the rest of the worker's own.
+FORGED_COLUMNS = (
+    {"id": 10_000},
+    {"status": "processed"},
+    {"attempts": 3},
+    {"received_at": "2020-01-01T00:00:00Z"},
+    {"locked_until": "2999-01-01T00:00:00Z"},
+    {"processed_at": "2020-01-01T00:00:00Z"},
+    {"ai_processing_error": "x"},
+)
+
+
 def owner_count(url: str, query: str, *params: object) -> int:
     """A count read as the tables' owner, whom row-level security does not limit."""
     with psycopg.connect(url) as connection:
@@ -488,9 +469,9 @@ def test_anon_may_only_insert_events(supabase_url: str) -> None:
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 anon.execute(query)
-        # It may not forge the worker's columns either.
-        for forged in ({"status": "processed"}, {"attempts": 3}):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        # It may not choose the worker's columns either: only the event's own fields.
+        for forged in FORGED_COLUMNS:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
                 insert_event(anon, "someone", **forged)
     assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_events") == 3
     assert (
@@ -529,8 +510,9 @@ def test_an_authenticated_user_sees_and_writes_only_their_own(supabase_url: str)
         insert_event(alice, ALICE)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             insert_event(alice, BOB)
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            insert_event(alice, ALICE, status="processed")
+        for forged in FORGED_COLUMNS:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                insert_event(alice, ALICE, **forged)
         users = {row[0] for row in alice.execute("SELECT user_id FROM phoenix_events")}
         assert users == {ALICE}
         journey = alice.execute("SELECT user_id, event_type FROM phoenix_user_journey").fetchall()
