@@ -2,10 +2,10 @@
 
 Reads the recorder's tables directly (their layout is eventsourcing's: originator_id,
 originator_version, topic, state); the table names (and, on PostgreSQL, their schema)
-come from the application's own recorders, so they follow whatever eventsourcing chose. PostgreSQL stores ids as
-``uuid``, SQLite as 32 hex digits. Each query takes the whole batch as one array
-parameter (``unnest`` on PostgreSQL, ``json_each`` on SQLite), so its text is the same
-for every batch and each journey is found through the primary key.
+come from the application's own recorders, so they follow whatever eventsourcing chose.
+PostgreSQL stores ids as ``uuid``, SQLite as 32 hex digits. Each query takes the whole
+batch as one array parameter (``unnest`` on PostgreSQL, ``json_each`` on SQLite), so its
+text is the same for every batch and each journey is found through the primary key.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ from src.domain.event_hash import canonical_json, compute_event_hash
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_ID_LENGTH = 255
+# Objects and arrays nested in a payload, the payload itself counting as one. Far below
+# what Python's JSON decoder survives (about 1,000, its recursion limit), so every stored
+# payload can be read back; the store refuses deeper ones (supabase_phoenix_events_clean.sql).
+MAX_PAYLOAD_DEPTH = 64
 
 
 @dataclass(frozen=True)

@@ -354,7 +354,7 @@ class SupabaseGateway:
                     connection,
                     table,
                     rows,
-                    named.split(",") if named else None,
+                    [c.strip().strip('"') for c in named.split(",")] if named else None,
                     prefer.get("missing") == "default",
                     returning,
                 )

@@ -64,8 +64,15 @@ class PhoenixEventBridge:
         user_id: str,
         payload: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        *,
+        access_token: str | None = None,
     ) -> EmitOutcome:
-        """Publishes one event; never raises. Falsy only when even the outbox failed."""
+        """Publishes one event; never raises. Falsy only when even the outbox failed.
+
+        ``access_token``: the signed-in user's (Supabase Auth), sent with this delivery
+        only. It is never written to the outbox (a secret, and short-lived): an event
+        queued there is delivered later with the bridge's own key.
+        """
         try:
             row = self._row(event_type, user_id, payload or {}, idempotency_key)
         except (TypeError, ValueError) as error:
@@ -75,7 +82,7 @@ class PhoenixEventBridge:
         if self._outbox_empty():
             started = time.monotonic()
             try:
-                duplicates = self.transport.deliver([row])
+                duplicates = self.transport.deliver([row], access_token=access_token)
             except TransportRejectedError as error:
                 # Invalid for good (an unknown event type): queuing it would not help.
                 logger.error(
@@ -204,11 +211,19 @@ class PhoenixEventBridge:
 
     # -- nudges ----------------------------------------------------------------------------
 
-    def get_nudges(self, user_id: str, app: str | None = None) -> list[Nudge]:
-        """The nudges to show now: the worker's, else the SQL view's, else none. Never raises."""
+    def get_nudges(
+        self, user_id: str, app: str | None = None, *, access_token: str | None = None
+    ) -> list[Nudge]:
+        """The nudges to show now: the worker's, else the SQL view's, else none. Never raises.
+
+        ``access_token``: the signed-in user's, so that row-level security lets them read
+        their own nudges (the anon key reads none).
+        """
         shown_in = app or self.app_source
         try:
-            found = self.transport.active_nudges(user_id, shown_in, self.config.cooldown_hours)
+            found = self.transport.active_nudges(
+                user_id, shown_in, self.config.cooldown_hours, access_token=access_token
+            )
         except Exception as error:  # noqa: BLE001 - degraded mode below
             logger.warning("worker nudges unavailable for %s: %s", user_id, error)
             found = []
@@ -217,7 +232,7 @@ class PhoenixEventBridge:
         if found:
             return found
         try:
-            return self.transport.nudge_opportunities(user_id, shown_in)
+            return self.transport.nudge_opportunities(user_id, shown_in, access_token=access_token)
         except Exception as error:  # noqa: BLE001 - no nudge is better than a broken page
             logger.warning("nudge opportunities unavailable for %s: %s", user_id, error)
             return []
@@ -230,12 +245,17 @@ class PhoenixEventBridge:
             return found
         return [nudge for nudge in found if nudge.get("nudge_id") not in recent]
 
-    def mark_shown(self, nudge_id: str | None, app: str | None = None) -> bool:
-        """Records that the app displayed the nudge; False when it could not. Never raises."""
+    def mark_shown(
+        self, nudge_id: str | None, app: str | None = None, *, access_token: str | None = None
+    ) -> bool:
+        """Records that the app displayed the nudge; False when it could not. Never raises.
+
+        ``access_token``: the signed-in user's, who may record displays of their own nudges.
+        """
         if not nudge_id:
             return False  # a view-computed opportunity has no id to record
         try:
-            self.transport.mark_shown(nudge_id, app or self.app_source)
+            self.transport.mark_shown(nudge_id, app or self.app_source, access_token=access_token)
         except TransportError as error:
             logger.warning("nudge display not recorded (%s): %s", nudge_id, error)
             return False
