@@ -39,6 +39,7 @@ from src.adapters.postgres_batch_sql import (
 )
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
+from src.application.errors import RequestInvalidError, StoreUnavailableError
 from src.application.ports import (
     AppendResult,
     BatchOutcome,
@@ -49,6 +50,7 @@ from src.application.ports import (
 from src.domain.events import NewEvent
 
 UNFINISHED = ("pending", "failed", "processing")
+UNIQUE_VIOLATION = "23505"
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +84,11 @@ class SqlAlchemyEventInbox:
             .on_conflict_do_nothing(index_elements=["event_hash"])
             .returning(events.c.id)
         )
-        with self._engine.begin() as connection:
-            accepted = len(connection.execute(statement, rows).all())
+        try:
+            with self._engine.begin() as connection:
+                accepted = len(connection.execute(statement, rows).all())
+        except IntegrityError as error:
+            raise _refused(error) from None
         return AppendResult(accepted=accepted, duplicates=len(new_events) - accepted)
 
     def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[StoredEvent]:
@@ -262,3 +267,17 @@ def _claim_statement(*, postgres: bool) -> Any:
             events.c.attempts,
         )
     )
+
+
+def _refused(error: IntegrityError) -> Exception:
+    """What an append refused by the store is, since twins of the hash were skipped.
+
+    Another uniqueness conflict (a primary key that an outside insert took ahead of the
+    sequence) is no duplicate: nothing was written, and a later attempt gets a new id. A
+    row the store's checks refuse (out of range for the worker) is refused for good.
+    """
+    original = error.orig
+    reason = str(original or error).strip().splitlines()[0]
+    if getattr(original, "sqlstate", UNIQUE_VIOLATION) == UNIQUE_VIOLATION:
+        return StoreUnavailableError(f"the store refused the events for now: {reason}")
+    return RequestInvalidError("events", f"the store refused them: {reason}")

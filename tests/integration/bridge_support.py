@@ -1,4 +1,5 @@
-"""Test helpers for the bridge: a TCP proxy that can cut the network, and the outbox's rows."""
+"""Test helpers for the bridge: a TCP proxy that can cut the network, the outbox's rows,
+and a store whose next insert collides on its primary key."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import socket
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 
 class TcpProxy:
@@ -90,3 +94,13 @@ def outbox_hashes(path: Path) -> list[str]:
     with contextlib.closing(sqlite3.connect(path)) as connection:
         rows = connection.execute("SELECT event_hash FROM phoenix_outbox ORDER BY seq").fetchall()
     return [str(row[0]) for row in rows]
+
+
+def hold_the_next_id(connection: psycopg.Connection[Any]) -> None:
+    """A row already holds the id the sequence gives next (as when a client chose an id
+    ahead of it): the next insert collides on the primary key, not on the event hash."""
+    connection.execute(
+        "INSERT INTO phoenix_events (id, event_type, app_source, user_id) "
+        "VALUES (100, 'cv.uploaded', 'phoenix-cv', 'someone')"
+    )
+    connection.execute("SELECT setval(pg_get_serial_sequence('phoenix_events', 'id'), 99)")

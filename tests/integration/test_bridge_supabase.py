@@ -15,7 +15,7 @@ import pytest
 from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.bridge_support import closed_port, outbox_hashes
+from tests.integration.bridge_support import closed_port, hold_the_next_id, outbox_hashes
 from tests.integration.postgrest_fake import (
     ANON_KEY,
     SERVICE_KEY,
@@ -39,16 +39,6 @@ def rest_config(url: str, key: str, outbox: Path, **more: Any) -> BridgeConfig:
         max_backoff_seconds=0.5,
         **more,
     )
-
-
-def hold_the_next_id(connection: psycopg.Connection[Any]) -> None:
-    """A row already holds the id the sequence gives next (as when a client chose an id
-    ahead of it): the next insert collides on the primary key."""
-    connection.execute(
-        "INSERT INTO phoenix_events (id, event_type, app_source, user_id) "
-        "VALUES (100, 'cv.uploaded', 'phoenix-cv', 'someone')"
-    )
-    connection.execute("SELECT setval(pg_get_serial_sequence('phoenix_events', 'id'), 99)")
 
 
 def has_view(url: str, name: str) -> bool:
