@@ -27,6 +27,7 @@ from src.adapters.sql_database import (
     sqlalchemy_url,
 )
 from src.adapters.sql_tables import metadata
+from src.application.errors import SchemaMissingError
 from src.entrypoints.cli import main
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
@@ -605,3 +606,62 @@ def test_the_service_role_does_everything(supabase_url: str) -> None:
 def test_the_file_users_paste_is_the_one_migrate_applies() -> None:
     pasted = Path(__file__).resolve().parents[2] / "infrastructure/database" / SCHEMA_FILE
     assert pasted.read_text(encoding="utf-8") == postgres_schema_sql()
+
+
+def journey_tables(url: str) -> list[tuple[str, str]]:
+    return [
+        (str(schema), str(name))
+        for schema, name in owner_rows_all(
+            url,
+            "SELECT schemaname, tablename FROM pg_tables "
+            "WHERE tablename LIKE 'phoenixjourneys%%' ORDER BY 1, 2",
+        )
+    ]
+
+
+def owner_rows_all(url: str, query: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(query).fetchall()
+
+
+def test_migrate_moves_the_journeys_an_older_version_kept_in_public(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_it_supabase(postgres_url)
+    container = open_flywheel(make_settings(postgres_url), migrate=True)
+    try:
+        publish(container, ("letter.generated", "phoenix-letters", "u1"))
+        asyncio.run(container.processor().drain())
+    finally:
+        close_flywheel(container)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        # As an older version left the database: no private schema (nor what lives in
+        # it), eventsourcing's tables and row type in public.
+        for table in ("phoenixjourneys_events", "phoenixjourneys_snapshots"):
+            connection.execute(f"ALTER TABLE phoenix_private.{table} SET SCHEMA public")
+        connection.execute("ALTER TYPE phoenix_private.stored_event_uuid SET SCHEMA public")
+        connection.execute("DROP SCHEMA phoenix_private CASCADE")
+    (stored,) = owner_rows_all(postgres_url, "SELECT count(*) FROM public.phoenixjourneys_events")
+    # A worker of this version on the old layout says what to do, and changes nothing.
+    with pytest.raises(SchemaMissingError, match=r"phoenix_private.*migrate"):
+        open_flywheel(make_settings(postgres_url))
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    assert main(["migrate"]) == 0
+    assert journey_tables(postgres_url) == [
+        ("phoenix_private", "phoenixjourneys_events"),
+        ("phoenix_private", "phoenixjourneys_snapshots"),
+    ]
+    assert owner_rows_all(
+        postgres_url, "SELECT count(*) FROM phoenix_private.phoenixjourneys_events"
+    ) == [stored]
+    assert main(["migrate"]) == 0  # and again: nothing to move
+    container = open_flywheel(make_settings(postgres_url))
+    try:
+        publish(container, ("cv.uploaded", "phoenix-cv", "u1"))
+        asyncio.run(container.processor().drain())
+        journey = container.queries().get_journey("u1")
+        status = container.queries().get_queue_status()
+    finally:
+        close_flywheel(container)
+    assert [entry.event_type for entry in journey.events] == ["letter.generated", "cv.uploaded"]
+    assert (status.processed, status.failed, status.dead) == (2, 0, 0)
