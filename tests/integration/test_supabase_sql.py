@@ -114,10 +114,19 @@ OBJECTS = {
     "triggers": """
         SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), oid::int8
         FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2""",
+    "column_grants": """
+        SELECT attrelid::regclass::text, attname,
+               ARRAY(SELECT a::text FROM unnest(attacl) AS a ORDER BY 1)
+        FROM pg_attribute
+        WHERE attacl IS NOT NULL AND attrelid::regclass::text LIKE 'phoenix%%' ORDER BY 1, 2""",
     "functions": """
         SELECT proname, pg_get_functiondef(oid), oid::int8,
                ARRAY(SELECT a::text FROM unnest(proacl) AS a ORDER BY 1) FROM pg_proc
-        WHERE pronamespace = 'public'::regnamespace ORDER BY 1""",
+        WHERE pronamespace IN ('public'::regnamespace, 'phoenix_private'::regnamespace)
+        ORDER BY 1""",
+    "private_schema": """
+        SELECT nspname, ARRAY(SELECT a::text FROM unnest(nspacl) AS a ORDER BY 1)
+        FROM pg_namespace WHERE nspname = 'phoenix_private'""",
     "views": """
         SELECT c.relname, pg_get_viewdef(c.oid), c.reloptions::text FROM pg_class AS c
         WHERE c.relkind = 'v' AND c.relname LIKE 'phoenix%%' ORDER BY 1""",
@@ -185,6 +194,13 @@ def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bo
         engine.dispose()
     assert catalog(postgres_url, TABLE_SHAPE | OBJECTS) == once
     user_policies = [p for p in once["policies"] if "authenticated" in p[3]]
+    if supabase:  # an event's own fields, for both roles; a display's, for users
+        granted = {(table, column) for table, column, _ in once["column_grants"]}
+        assert granted == {
+            *(("phoenix_events", c) for c in ("event_type", "app_source", "user_id", "payload")),
+            *(("phoenix_events", c) for c in ("timestamp", "idempotency_key", "event_hash")),
+            *(("phoenix_nudges_sent", c) for c in ("nudge_id", "user_id", "app")),
+        }
     assert (len(user_policies), len(once["triggers"])) == (4 if supabase else 0, 2)
     with psycopg.connect(postgres_url) as connection:
         assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
