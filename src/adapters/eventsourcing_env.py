@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from src.adapters.sql_database import (
-    PRIVATE_SCHEMA,
-    is_transaction_pooler,
-    sqlalchemy_url,
-    store_kind,
-)
+from src.adapters.sql_database import is_transaction_pooler, sqlalchemy_url, store_kind
+from src.adapters.sql_tables import PRIVATE_SCHEMA
 
 
 def eventsourcing_env(database_url: str) -> dict[str, str]:

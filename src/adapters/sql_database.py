@@ -17,13 +17,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from src.adapters.sql_tables import metadata
+from src.adapters.sql_tables import PRIVATE_SCHEMA, metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
-# What only the worker keeps (eventsourcing's tables) lives here on PostgreSQL: a schema
-# that Supabase's REST API does not serve. The SQL file creates it.
-PRIVATE_SCHEMA = "phoenix_private"
 MIGRATION_LOCK_KEY = 0x70686F656E6978  # "phoenix", the advisory lock `migrate` holds
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
@@ -95,9 +92,9 @@ def create_sqlite_engine(database_url: str) -> Engine:
         raise StoreUnavailableError(
             f"cannot open the SQLite store: folder {path.parent} is missing"
         )
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    base = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
-    @event.listens_for(engine, "connect")
+    @event.listens_for(base, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
         cursor = dbapi_connection.cursor()
@@ -106,12 +103,13 @@ def create_sqlite_engine(database_url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
+    @event.listens_for(base, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
-    return engine
+    # One file, no schemas: the private schema's tables live beside the others.
+    return base.execution_options(schema_translate_map={PRIVATE_SCHEMA: None})
 
 
 def read_connection(engine: Engine) -> Connection:
@@ -164,25 +162,36 @@ def create_schema(engine: Engine) -> list[str]:
     SQLAlchemy tables it mirrors.
     """
     if engine.dialect.name != "postgresql":
-        existing = set(inspect(engine).get_table_names())
+        missing = _missing_tables(engine)
         metadata.create_all(engine, checkfirst=True)
         # create_all adds indexes only with the tables it creates: an index a newer
         # version added to an existing table is created here.
         for table in metadata.tables.values():
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
-        return [name for name in metadata.tables if name not in existing]
+        return missing
     with engine.begin() as connection:
         # One migration at a time (workers started together all migrate): concurrent
         # CREATE OR REPLACE of the same function fails with "tuple concurrently updated".
         # The lock is the transaction's, released at its end.
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
-        existing = set(inspect(connection).get_table_names())
+        missing = _missing_tables(connection)
         # Straight to the driver without parameters, so the file's '%' stay literal.
         cursor = connection.connection.cursor()
         cursor.execute(postgres_schema_sql())
         cursor.close()
-    return [name for name in metadata.tables if name not in existing]
+    return missing
+
+
+def _missing_tables(bind: Engine | Connection) -> list[str]:
+    """The flywheel's tables the store lacks, by name (schema-qualified where it has one)."""
+    inspector = inspect(bind)
+    postgres = bind.dialect.name == "postgresql"
+    return [
+        f"{table.schema}.{table.name}" if table.schema and postgres else table.name
+        for table in metadata.tables.values()
+        if not inspector.has_table(table.name, schema=table.schema if postgres else None)
+    ]
 
 
 def postgres_schema_sql() -> str:
@@ -199,22 +208,12 @@ def postgres_schema_sql() -> str:
 def check_schema(engine: Engine) -> None:
     """Raise ``SchemaMissingError`` naming the fix when a table of the flywheel is absent."""
     try:
-        existing = set(inspect(engine).get_table_names())
+        missing = _missing_tables(engine)
     except SQLAlchemyError as error:
         raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
-    missing = [name for name in metadata.tables if name not in existing]
-    if engine.dialect.name == "postgresql" and PRIVATE_SCHEMA not in _schemas(engine):
-        missing.append(f"schema {PRIVATE_SCHEMA}")
     if missing:
         raise SchemaMissingError(
             f"the store has no table {', '.join(missing)}: run `phoenix-flywheel migrate` "
             "(or paste infrastructure/database/supabase_phoenix_events_clean.sql into the "
             "Supabase SQL editor)"
         )
-
-
-def _schemas(engine: Engine) -> list[str]:
-    try:
-        return inspect(engine).get_schema_names()
-    except SQLAlchemyError as error:
-        raise StoreUnavailableError(f"cannot read the store's schemas: {error}") from None

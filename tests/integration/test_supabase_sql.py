@@ -26,7 +26,7 @@ from src.adapters.sql_database import (
     postgres_schema_sql,
     sqlalchemy_url,
 )
-from src.adapters.sql_tables import metadata
+from src.adapters.sql_tables import PRIVATE_SCHEMA, metadata
 from src.application.errors import SchemaMissingError
 from src.entrypoints.cli import main
 from src.entrypoints.container import Container
@@ -35,6 +35,8 @@ from tests.conftest import ADMIN_URL, database_url_for, make_settings
 from tests.integration.postgrest_fake import make_it_supabase
 
 pytestmark = pytest.mark.postgres
+TABLE_NAMES = [table.name for table in metadata.tables.values()]
+QUALIFIED_NAMES = list(metadata.tables)  # phoenix_private.… for the worker's own
 
 ALICE = "00000000-0000-4000-8000-00000000a11c"
 BOB = "00000000-0000-4000-8000-000000000b0b"
@@ -70,11 +72,11 @@ def test_the_file_builds_the_tables_the_worker_uses_and_runs_twice(
     assert create_schema(engine) == []  # second run: nothing new, no error
     inspector = inspect(engine)
     for table in metadata.sorted_tables:
-        columns = {c["name"]: c for c in inspector.get_columns(table.name)}
+        columns = {c["name"]: c for c in inspector.get_columns(table.name, table.schema)}
         assert set(columns) == {c.name for c in table.columns}, table.name
         for column in table.columns:
             assert columns[column.name]["nullable"] == column.nullable, (table.name, column.name)
-        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        indexes = {i["name"] for i in inspector.get_indexes(table.name, table.schema)}
         assert {i.name for i in table.indexes} <= indexes, table.name
 
 
@@ -90,7 +92,8 @@ TABLE_SHAPE = {
         ORDER BY 1, a.attnum""",
     "constraints": """
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
-        WHERE conrelid::regclass::text = ANY(%(tables)s) ORDER BY 1, 2""",
+        WHERE (SELECT relname FROM pg_class WHERE oid = conrelid) = ANY(%(tables)s)
+        ORDER BY 1, 2""",
     "indexes": """
         SELECT tablename, indexname, indexdef FROM pg_indexes
         WHERE tablename = ANY(%(tables)s) ORDER BY 1, 2""",
@@ -134,7 +137,7 @@ OBJECTS = {
 
 
 def catalog(url: str, queries: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
-    tables = list(metadata.tables)
+    tables = TABLE_NAMES
     with psycopg.connect(url) as connection:
         return {
             name: connection.execute(query, {"tables": tables}).fetchall()  # type: ignore[arg-type]
@@ -166,6 +169,8 @@ def test_the_file_makes_the_very_tables_sqlalchemy_would(
     apply_file(postgres_url)
     engine = create_engine(sqlalchemy_url(another_postgres_url))
     try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"CREATE SCHEMA {PRIVATE_SCHEMA}")
         metadata.create_all(engine)
     finally:
         engine.dispose()
@@ -263,7 +268,7 @@ def test_the_migrate_command_applies_the_whole_file(
         "events_by_type": {},
         "nudges": {"detected": 0, "shown": 0, "converted": 0},
     }
-    assert [name for (name,) in secured] == sorted(metadata.tables)
+    assert [name for (name,) in secured] == sorted(TABLE_NAMES)
     assert triggers == [("phoenix_events_check_new",), ("phoenix_events_inserted",)]
 
 
@@ -274,7 +279,7 @@ def test_workers_migrating_together_all_succeed(postgres_url: str) -> None:
             with ThreadPoolExecutor(max_workers=8) as pool:
                 created = list(pool.map(lambda _: create_schema(engine), range(8)))
             assert sorted(name for names in created for name in names) in (
-                sorted(metadata.tables),
+                sorted(QUALIFIED_NAMES),
                 [],
             )
     finally:
@@ -466,7 +471,7 @@ def test_anon_may_only_insert_events(supabase_url: str) -> None:
             "SELECT * FROM phoenix_nudges",
             "SELECT * FROM phoenix_nudges_sent",
             "SELECT * FROM phoenix_journey_entries",
-            "SELECT * FROM phoenix_projection_tracking",
+            "SELECT * FROM phoenix_private.phoenix_projection_tracking",
             "SELECT * FROM phoenix_nudge_opportunities",
             "SELECT * FROM phoenix_user_journey",
             "SELECT get_phoenix_ecosystem_stats(30)",
@@ -610,7 +615,6 @@ def test_the_service_role_does_everything(supabase_url: str) -> None:
         assert service.execute("SELECT count(*) FROM phoenix_nudges_sent").fetchone() == (1,)
         service.execute("DELETE FROM phoenix_nudges_sent")
         service.execute("DELETE FROM phoenix_events WHERE id = %s", (event_id,))
-        service.execute("UPDATE phoenix_projection_tracking SET position = position")
     assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_nudges_sent") == 0
     assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_events") == 2
     assert (
@@ -622,6 +626,9 @@ def test_the_service_role_does_everything(supabase_url: str) -> None:
 def test_the_file_users_paste_is_the_one_migrate_applies() -> None:
     pasted = Path(__file__).resolve().parents[2] / "infrastructure/database" / SCHEMA_FILE
     assert pasted.read_text(encoding="utf-8") == postgres_schema_sql()
+
+
+JOURNEY_TABLES = ("phoenixjourneys_events", "phoenixjourneys_snapshots")
 
 
 def journey_tables(url: str) -> list[tuple[str, str]]:
@@ -653,11 +660,14 @@ def test_migrate_moves_the_journeys_an_older_version_kept_in_public(
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         # As an older version left the database: no private schema (nor what lives in
         # it), eventsourcing's tables and row type in public.
-        for table in ("phoenixjourneys_events", "phoenixjourneys_snapshots"):
+        for table in (*JOURNEY_TABLES, "phoenix_projection_tracking"):
             connection.execute(f"ALTER TABLE phoenix_private.{table} SET SCHEMA public")
         connection.execute("ALTER TYPE phoenix_private.stored_event_uuid SET SCHEMA public")
         connection.execute("DROP SCHEMA phoenix_private CASCADE")
     (stored,) = owner_rows_all(postgres_url, "SELECT count(*) FROM public.phoenixjourneys_events")
+    (tracked,) = owner_rows_all(
+        postgres_url, "SELECT name, position FROM public.phoenix_projection_tracking"
+    )
     # A worker of this version on the old layout says what to do, and changes nothing.
     with pytest.raises(SchemaMissingError, match=r"phoenix_private.*migrate"):
         open_flywheel(make_settings(postgres_url))
@@ -670,6 +680,14 @@ def test_migrate_moves_the_journeys_an_older_version_kept_in_public(
     assert owner_rows_all(
         postgres_url, "SELECT count(*) FROM phoenix_private.phoenixjourneys_events"
     ) == [stored]
+    assert owner_rows_all(
+        postgres_url, "SELECT name, position FROM phoenix_private.phoenix_projection_tracking"
+    ) == [tracked]
+    assert owner_rows_all(
+        postgres_url,
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename = 'phoenix_projection_tracking'",
+    ) == [(0,)]
     assert main(["migrate"]) == 0  # and again: nothing to move
     container = open_flywheel(make_settings(postgres_url))
     try:

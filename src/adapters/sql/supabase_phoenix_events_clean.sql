@@ -13,8 +13,9 @@
 --   service_role   everything in public (admin tools).
 -- The worker itself connects as the tables' owner, which row-level security does not limit.
 -- What only the worker keeps (its journeys' event store and snapshots, written by the
--- eventsourcing library) lives in the schema phoenix_private, which Supabase's REST API
--- does not serve and on which anon and authenticated have no right at all.
+-- eventsourcing library, and its projection's position) lives in the schema
+-- phoenix_private, which Supabase's REST API does not serve and on which anon and
+-- authenticated have no right at all.
 --
 -- The tables are those of src/adapters/sql_tables.py, column for column (a test compares
 -- the catalog with SQLAlchemy's create_all). `migrate` reads the identical copy shipped in
@@ -22,7 +23,8 @@
 
 -- The worker's private schema ----------------------------------------------------------
 -- eventsourcing creates its tables here (POSTGRES_SCHEMA), after this file has run. An
--- older version kept them in public: they are moved, rows, indexes and sequences with them.
+-- older version kept them, and the projection's tracking table, in public: they are
+-- moved, rows, indexes, sequences and policies with them.
 
 CREATE SCHEMA IF NOT EXISTS phoenix_private;
 REVOKE ALL ON SCHEMA phoenix_private FROM PUBLIC;
@@ -31,7 +33,9 @@ DO $private$
 DECLARE
     moved text;
 BEGIN
-    FOREACH moved IN ARRAY ARRAY['phoenixjourneys_events', 'phoenixjourneys_snapshots'] LOOP
+    FOREACH moved IN ARRAY ARRAY[
+        'phoenixjourneys_events', 'phoenixjourneys_snapshots', 'phoenix_projection_tracking'
+    ] LOOP
         IF to_regclass(format('public.%I', moved)) IS NOT NULL THEN
             IF to_regclass(format('phoenix_private.%I', moved)) IS NULL THEN
                 EXECUTE format('ALTER TABLE public.%I SET SCHEMA phoenix_private', moved);
@@ -118,7 +122,7 @@ CREATE TABLE IF NOT EXISTS phoenix_nudges_sent (
 CREATE INDEX IF NOT EXISTS ix_phoenix_nudges_sent_nudge ON phoenix_nudges_sent (nudge_id, shown_at);
 
 -- Where the worker's projection stands in the journeys' notification log.
-CREATE TABLE IF NOT EXISTS phoenix_projection_tracking (
+CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_projection_tracking (
     name     text PRIMARY KEY,
     position bigint NOT NULL
 );
@@ -305,7 +309,10 @@ ALTER TABLE phoenix_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_journey_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges_sent ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix_projection_tracking ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_private.phoenix_projection_tracking ENABLE ROW LEVEL SECURITY;
+-- Left by an older version on the tracking table, which it kept in public.
+DROP POLICY IF EXISTS phoenix_projection_tracking_service_all
+    ON phoenix_private.phoenix_projection_tracking;
 
 -- The figures cover every user: not for the public.
 REVOKE ALL ON FUNCTION get_phoenix_ecosystem_stats(integer) FROM PUBLIC;
@@ -323,13 +330,13 @@ DECLARE
     events_seq CONSTANT text := pg_get_serial_sequence('phoenix_events', 'id');
     sent_seq CONSTANT text := pg_get_serial_sequence('phoenix_nudges_sent', 'id');
     everything CONSTANT text := 'phoenix_events, phoenix_journey_entries, phoenix_nudges, '
-        'phoenix_nudges_sent, phoenix_projection_tracking, phoenix_user_journey, '
-        'phoenix_nudge_opportunities';
+        'phoenix_nudges_sent, phoenix_user_journey, phoenix_nudge_opportunities';
     own CONSTANT text := 'user_id = (SELECT auth.uid()::text)';
     -- An event's own fields: never id, status, attempts or the worker's other columns.
     event_fields CONSTANT text :=
         'event_type, app_source, user_id, payload, "timestamp", idempotency_key, event_hash';
     policy record;
+    grantee record;
 BEGIN
     FOR policy IN
         SELECT * FROM (VALUES
@@ -357,9 +364,7 @@ BEGIN
             (has_service, 'phoenix_nudges', 'phoenix_nudges_service_all', 'ALL',
              'service_role', 'true', 'true'),
             (has_service, 'phoenix_nudges_sent', 'phoenix_nudges_sent_service_all', 'ALL',
-             'service_role', 'true', 'true'),
-            (has_service, 'phoenix_projection_tracking',
-             'phoenix_projection_tracking_service_all', 'ALL', 'service_role', 'true', 'true')
+             'service_role', 'true', 'true')
         ) AS p(wanted, tbl, name, command, role, using_expr, check_expr)
         WHERE wanted
     LOOP
@@ -385,6 +390,14 @@ BEGIN
                 || coalesce(' USING (' || policy.using_expr || ')', '')
                 || coalesce(' WITH CHECK (' || policy.check_expr || ')', '');
         END IF;
+    END LOOP;
+
+    -- Rights an older version gave on the tracking table moved with it: taken back.
+    FOR grantee IN
+        SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
+    LOOP
+        EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_projection_tracking FROM %I',
+                       grantee.rolname);
     END LOOP;
 
     IF has_anon THEN
