@@ -6,10 +6,9 @@ refused by that unique constraint (409, SQLSTATE 23505) and counted as delivered
 uniqueness violation naming another constraint is an error like any other. The client's
 own GET retries are switched off: the bridge's outbox is the retry.
 
-A signed-in user's calls go as Supabase documents: ``apikey`` the project's key (the
-client's), ``Authorization: Bearer`` the user's access token. The token is set on a copy
-of the PostgREST client made for that call, so users served by one process at once never
-see each other's token.
+A signed-in user's calls go as Supabase documents: ``apikey`` the project's key,
+``Authorization: Bearer`` the user's access token, on a client made for that call, so
+users served by one process at once never see each other's token.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ _EVENT_COLUMNS = (
 )
 _PERMISSION_CODES = {"42501", "PGRST301", "PGRST302", "PGRST303", "401", "403"}
 _MISSING_CODES = {"42P01", "42703", "PGRST205", "PGRST204", "PGRST200", "404"}
-_SCHEMA = "public"
 
 
 class _DuplicateError(Exception):
@@ -80,26 +78,29 @@ class SupabaseRestTransport:
         self._http: Any = None
 
     def _table(self, name: str, access_token: str | None = None) -> Any:
-        client = self._connect()
-        if not access_token:
-            return client.table(name)
-        # A copy of the PostgREST client for this call (same HTTP session, same apikey),
-        # authorised as the user; the shared client keeps the project's key.
-        return client.postgrest.schema(_SCHEMA).auth(access_token).from_(name)
-
-    def _connect(self) -> Any:
         if self._client is None:
             import httpx
-            from supabase import ClientOptions, create_client
 
             # Our own httpx client carries the timeout (supabase-py deprecates its own).
             self._http = httpx.Client(timeout=self._timeout)
-            options = ClientOptions(httpx_client=self._http, postgrest_client_retry=False)
-            try:
-                self._client = create_client(self._url, self._key, options)
-            except Exception as error:  # a bad URL or key, told as such
-                raise TransportPermissionError(str(error)) from error
-        return self._client
+            self._client = self._create_client({})
+        if not access_token:
+            return self._client.table(name)
+        # The user's own client for this call, as supabase-py documents it (the token in
+        # the Authorization header, the project's key as apikey), on the shared HTTP
+        # session: cheap, and no other call ever sees this token.
+        return self._create_client({"Authorization": f"Bearer {access_token}"}).table(name)
+
+    def _create_client(self, headers: dict[str, str]) -> Any:
+        from supabase import ClientOptions, create_client
+
+        options = ClientOptions(httpx_client=self._http, postgrest_client_retry=False)
+        if headers:  # a new mapping: the options' own may be shared with the defaults
+            options = options.replace(headers={**options.headers, **headers})
+        try:
+            return create_client(self._url, self._key, options)
+        except Exception as error:  # a bad URL or key, told as such
+            raise TransportPermissionError(str(error)) from error
 
     def _run(self, query: Any) -> Any:
         try:
