@@ -25,5 +25,5 @@ Feature: Forgetting a user
     And Alice uploads her CV
     And the flywheel processes the queue
     Then Alice's journey holds 1 event
-    And Phoenix CV shows Alice the nudge "cv_to_letters" saying "Complétez votre candidature avec une lettre Phoenix Letters !"
+    And Phoenix CV shows Alice the nudge "cv_to_letters" in the wording of her variant
     And Phoenix Letters shows Alice no nudge
