@@ -1,10 +1,15 @@
-"""Turns ``DATABASE_URL`` into eventsourcing's ``env=`` mapping for the same database."""
+"""Turns ``DATABASE_URL`` into eventsourcing's ``env=`` mapping for the same database.
+
+On PostgreSQL the journeys' tables go to the private schema that ``migrate`` creates, out
+of ``public``, which Supabase's REST API serves to every holder of the anon key.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
 from src.adapters.sql_database import is_transaction_pooler, sqlalchemy_url, store_kind
+from src.adapters.sql_tables import PRIVATE_SCHEMA
 
 
 def eventsourcing_env(database_url: str) -> dict[str, str]:
@@ -28,4 +33,5 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         "POSTGRES_USER": url.username or "postgres",
         "POSTGRES_PASSWORD": url.password or "",
         "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_SCHEMA": PRIVATE_SCHEMA,
     }

@@ -42,6 +42,7 @@ from src.adapters.postgres_batch_sql import (
     mark_outcome,
     write_read_models,
 )
+from src.adapters.sql_tables import projection_tracking
 from src.application.ports import BatchOutcome, ReadModelChanges
 
 
@@ -69,13 +70,17 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
         # Every part of the statement sees the table as it was before the insert.
         self._insert_and_track_statement = SQL(
             "WITH inserted AS ({insert}),"
-            " tracked AS (UPDATE phoenix_projection_tracking"
+            " tracked AS (UPDATE {tracking}"
             " SET position = (SELECT max(notification_id) FROM inserted)"
             " WHERE name = %(projection)s AND position >= coalesce("
             "(SELECT max(notification_id) FROM {schema}.{table}"
             " WHERE notification_id < (SELECT min(notification_id) FROM inserted)), 0))"
             " SELECT notification_id FROM inserted"
-        ).format(insert=self._insert_arrays_statement, **names)
+        ).format(
+            insert=self._insert_arrays_statement,
+            tracking=Identifier(str(projection_tracking.schema), projection_tracking.name),
+            **names,
+        )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

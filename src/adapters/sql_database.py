@@ -13,12 +13,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
-from src.adapters.sql_tables import metadata
+from src.adapters.sql_tables import PRIVATE_SCHEMA, metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
@@ -93,9 +93,9 @@ def create_sqlite_engine(database_url: str) -> Engine:
         raise StoreUnavailableError(
             f"cannot open the SQLite store: folder {path.parent} is missing"
         )
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    base = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
-    @event.listens_for(engine, "connect")
+    @event.listens_for(base, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
         cursor = dbapi_connection.cursor()
@@ -104,12 +104,13 @@ def create_sqlite_engine(database_url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
+    @event.listens_for(base, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
-    return engine
+    # One file, no schemas: the private schema's tables live beside the others.
+    return base.execution_options(schema_translate_map={PRIVATE_SCHEMA: None})
 
 
 def read_connection(engine: Engine) -> Connection:
@@ -162,26 +163,37 @@ def create_schema(engine: Engine) -> list[str]:
     SQLAlchemy tables it mirrors.
     """
     if engine.dialect.name != "postgresql":
-        existing = set(inspect(engine).get_table_names())
+        missing = _missing_tables(engine)
         metadata.create_all(engine, checkfirst=True)
-        _add_missing_columns(engine, existing)
+        _add_missing_columns(engine, {t.name for t in metadata.tables.values()} - set(missing))
         # create_all adds indexes only with the tables it creates: an index a newer
         # version added to an existing table is created here.
         for table in metadata.tables.values():
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
-        return [name for name in metadata.tables if name not in existing]
+        return missing
     with engine.begin() as connection:
         # One migration at a time (workers started together all migrate): concurrent
         # CREATE OR REPLACE of the same function fails with "tuple concurrently updated".
         # The lock is the transaction's, released at its end.
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
-        existing = set(inspect(connection).get_table_names())
+        missing = _missing_tables(connection)
         # Straight to the driver without parameters, so the file's '%' stay literal.
         cursor = connection.connection.cursor()
         cursor.execute(postgres_schema_sql())
         cursor.close()
-    return [name for name in metadata.tables if name not in existing]
+    return missing
+
+
+def _missing_tables(bind: Engine | Connection) -> list[str]:
+    """The flywheel's tables the store lacks, by name (schema-qualified where it has one)."""
+    inspector = inspect(bind)
+    postgres = bind.dialect.name == "postgresql"
+    return [
+        f"{table.schema}.{table.name}" if table.schema and postgres else table.name
+        for table in metadata.tables.values()
+        if not inspector.has_table(table.name, schema=table.schema if postgres else None)
+    ]
 
 
 def _add_missing_columns(engine: Engine, tables: set[str]) -> None:
@@ -191,21 +203,21 @@ def _add_missing_columns(engine: Engine, tables: set[str]) -> None:
     if not missing:
         return
     with engine.begin() as connection:
-        for name in missing:
-            table, column = name.split(".")
-            definition = CreateColumn(metadata.tables[table].c[column]).compile(
-                dialect=engine.dialect
-            )
-            connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {definition}")
+        for table, column in missing:
+            definition = CreateColumn(table.c[column]).compile(dialect=engine.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
 
 
-def _missing_columns(engine: Engine, tables: set[str]) -> list[str]:
+def _missing_columns(engine: Engine, tables: set[str]) -> list[tuple[Table, str]]:
+    """The columns each of ``tables`` (by name) lacks, as (table, column name) pairs."""
     inspector = inspect(engine)
-    missing: list[str] = []
+    postgres = engine.dialect.name == "postgresql"
+    missing: list[tuple[Table, str]] = []
     for table in metadata.tables.values():
         if table.name in tables:
-            present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
-            missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in present]
+            schema = table.schema if postgres else None
+            present = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
+            missing += [(table, c.name) for c in table.columns if c.name not in present]
     return missing
 
 
@@ -223,17 +235,17 @@ def postgres_schema_sql() -> str:
 def check_schema(engine: Engine) -> None:
     """Raise ``SchemaMissingError`` naming the fix when a table of the flywheel is absent."""
     try:
-        existing = set(inspect(engine).get_table_names())
+        missing = _missing_tables(engine)
     except SQLAlchemyError as error:
         raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
-    missing = [name for name in metadata.tables if name not in existing]
     what = f"no table {', '.join(missing)}"
     if not missing:
         # Tables an older version made lack the columns a newer one added.
         try:
-            missing = _missing_columns(engine, existing)
+            columns = _missing_columns(engine, {t.name for t in metadata.tables.values()})
         except SQLAlchemyError as error:
             raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
+        missing = [f"{table.name}.{column}" for table, column in columns]
         what = f"no column {', '.join(missing)}"
     if missing:
         raise SchemaMissingError(

@@ -69,6 +69,11 @@ def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     return "(strftime('%Y-%m-%d %H:%M:%f', 'now'))"
 
 
+# What only the worker keeps lives here on PostgreSQL: a schema that Supabase's REST API
+# does not serve (the SQL file creates it; eventsourcing's tables go there too). SQLite has
+# no schemas: its engine maps this one to the main database.
+PRIVATE_SCHEMA = "phoenix_private"
+
 metadata = MetaData()
 Id = BigInteger().with_variant(Integer, "sqlite")
 Payload = JSON().with_variant(JSONB(), "postgresql")
@@ -183,4 +188,5 @@ projection_tracking = Table(
     metadata,
     Column("name", Text, primary_key=True),
     Column("position", BigInteger, nullable=False),
+    schema=PRIVATE_SCHEMA,
 )

@@ -46,6 +46,7 @@ from src.adapters.postgres_batch_sql import (
 )
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
+from src.application.errors import RequestInvalidError, StoreUnavailableError
 from src.application.ports import (
     AppendResult,
     BatchOutcome,
@@ -58,9 +59,11 @@ from src.domain.events import NewEvent
 UNFINISHED = ("pending", "failed", "processing")
 # Timestamps PostgreSQL stores but Python's datetime cannot hold (infinity, BC, year
 # 10000 and beyond) come back as NULL from the claim; a day of margin on each side keeps
-# the driver's conversion to any session time zone in range too.
+# the driver's conversion to any session time zone in range too. The same bounds as the
+# store's insert check (supabase_phoenix_events_clean.sql), so what it lets in is read.
 FIRST_READABLE = datetime(1, 1, 2, tzinfo=UTC)
-LAST_READABLE = datetime(9999, 12, 30, tzinfo=UTC)
+LAST_READABLE = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
+UNIQUE_VIOLATION = "23505"
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +101,11 @@ class SqlAlchemyEventInbox:
             .on_conflict_do_nothing(index_elements=["event_hash"])
             .returning(events.c.id)
         )
-        with self._engine.begin() as connection:
-            accepted = len(connection.execute(statement, rows).all())
+        try:
+            with self._engine.begin() as connection:
+                accepted = len(connection.execute(statement, rows).all())
+        except IntegrityError as error:
+            raise _refused(error) from None
         return AppendResult(accepted=accepted, duplicates=len(new_events) - accepted)
 
     def claim(
@@ -406,3 +412,17 @@ def _claim_statement(*, postgres: bool) -> Any:
             events.c.attempts,
         )
     )
+
+
+def _refused(error: IntegrityError) -> Exception:
+    """What an append refused by the store is, since twins of the hash were skipped.
+
+    Another uniqueness conflict (a primary key that an outside insert took ahead of the
+    sequence) is no duplicate: nothing was written, and a later attempt gets a new id. A
+    row the store's checks refuse (out of range for the worker) is refused for good.
+    """
+    original = error.orig
+    reason = str(original or error).strip().splitlines()[0]
+    if getattr(original, "sqlstate", UNIQUE_VIOLATION) == UNIQUE_VIOLATION:
+        return StoreUnavailableError(f"the store refused the events for now: {reason}")
+    return RequestInvalidError("events", f"the store refused them: {reason}")

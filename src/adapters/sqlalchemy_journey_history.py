@@ -1,11 +1,11 @@
 """``JourneyHistory`` over eventsourcing's own tables, on SQLite and PostgreSQL.
 
 Reads the recorder's tables directly (their layout is eventsourcing's: originator_id,
-originator_version, topic, state); the table names come from the application's own
-recorders, so they follow whatever eventsourcing chose. PostgreSQL stores ids as
-``uuid``, SQLite as 32 hex digits. Each query takes the whole batch as one array
-parameter (``unnest`` on PostgreSQL, ``json_each`` on SQLite), so its text is the same
-for every batch and each journey is found through the primary key.
+originator_version, topic, state); the table names (and, on PostgreSQL, their schema)
+come from the application's own recorders, so they follow whatever eventsourcing chose.
+PostgreSQL stores ids as ``uuid``, SQLite as 32 hex digits. Each query takes the whole
+batch as one array parameter (``unnest`` on PostgreSQL, ``json_each`` on SQLite), so its
+text is the same for every batch and each journey is found through the primary key.
 """
 
 from __future__ import annotations
@@ -59,10 +59,20 @@ ORDER BY e.originator_id, e.originator_version
 
 
 class SqlAlchemyJourneyHistory:
-    def __init__(self, engine: Engine, events_table: str, snapshots_table: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        events_table: str,
+        snapshots_table: str,
+        schema: str | None = None,
+    ) -> None:
         self._engine = engine
         quote = engine.dialect.identifier_preparer.quote
-        names = {"events": quote(events_table), "snapshots": quote(snapshots_table)}
+        prefix = f"{quote(schema)}." if schema else ""
+        names = {
+            "events": prefix + quote(events_table),
+            "snapshots": prefix + quote(snapshots_table),
+        }
         self._postgres = engine.dialect.name == "postgresql"
         snapshots, events = (
             (_POSTGRES_SNAPSHOTS, _POSTGRES_EVENTS)
@@ -83,7 +93,15 @@ class SqlAlchemyJourneyHistory:
     ) -> SqlAlchemyJourneyHistory:
         events: Any = application.recorder
         snapshots: Any = application.snapshots.recorder if application.snapshots else events
-        return cls(engine, events.events_table_name, snapshots.events_table_name)
+        # PostgreSQL's recorders keep their tables in the schema of their datastore.
+        datastore = getattr(events, "datastore", None)
+        schema = getattr(datastore, "schema", None)
+        return cls(
+            engine,
+            events.events_table_name,
+            snapshots.events_table_name,
+            schema if isinstance(schema, str) else None,
+        )
 
     def latest_snapshots(self, journey_ids: Sequence[UUID]) -> list[StoredEvent]:
         if not journey_ids:

@@ -22,6 +22,7 @@ MAX_ID_LENGTH = 255
 # Containers (objects and arrays) nested in a payload, the payload itself counting as one.
 # Real payloads nest a few levels; a thousand levels exhausts the recursion of JSON
 # encoders and of the code that reads the payload back, so the limit sits far below that.
+# The store refuses deeper ones too (supabase_phoenix_events_clean.sql).
 MAX_PAYLOAD_DEPTH = 64
 # A user id is a path segment of the API (``/api/users/{user_id}/journey``): a ``/`` in it
 # would make the user's journey and nudges unreachable, so such ids are refused at ingest.

@@ -1,5 +1,6 @@
 """Test helpers for the bridge: a TCP proxy that can cut the network, the outbox's rows,
-and an unwritable folder or file (also for root)."""
+an unwritable folder or file (also for root), and a store whose next insert collides on
+its primary key."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 
@@ -124,3 +127,13 @@ def unwritable(path: Path) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def hold_the_next_id(connection: psycopg.Connection[Any]) -> None:
+    """A row already holds the id the sequence gives next (as when a client chose an id
+    ahead of it): the next insert collides on the primary key, not on the event hash."""
+    connection.execute(
+        "INSERT INTO phoenix_events (id, event_type, app_source, user_id) "
+        "VALUES (100, 'cv.uploaded', 'phoenix-cv', 'someone')"
+    )
+    connection.execute("SELECT setval(pg_get_serial_sequence('phoenix_events', 'id'), 99)")

@@ -13,7 +13,7 @@ from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.e2e.conftest import running_server
-from tests.integration.bridge_support import closed_port
+from tests.integration.bridge_support import closed_port, hold_the_next_id
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 TOKEN = "s3cret-token"
@@ -102,3 +102,17 @@ def test_a_server_down_then_up_gets_the_outbox_exactly_once(store: str, tmp_path
             )
         ]
     assert order == list(range(30))
+
+
+def test_only_a_twin_of_the_event_hash_counts_as_a_duplicate(store: str, tmp_path: Path) -> None:
+    """A collision on the primary key is not the event being there already."""
+    with psycopg.connect(store) as connection:
+        hold_the_next_id(connection)
+    with running_server(store, FLYWHEEL_API_TOKEN=TOKEN) as server:
+        config = http_config(str(server.client.base_url), tmp_path / "o.db")
+        with PhoenixEventBridge("phoenix-cv", config, background_flush=False) as bridge:
+            outcome = bridge.emit("cv.uploaded", "u1", {"cv_id": "c1"})
+    assert outcome not in (EmitOutcome.DELIVERED, EmitOutcome.DUPLICATE)
+    with psycopg.connect(store) as connection:
+        users = [row[0] for row in connection.execute("SELECT user_id FROM phoenix_events")]
+    assert users == ["someone"]

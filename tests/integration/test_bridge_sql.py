@@ -15,7 +15,7 @@ import pytest
 from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.bridge_support import TcpProxy, closed_port, outbox_hashes
+from tests.integration.bridge_support import TcpProxy, closed_port, hold_the_next_id, outbox_hashes
 
 pytestmark = pytest.mark.postgres
 
@@ -224,3 +224,14 @@ def test_a_role_without_insert_right_is_rejected_and_told_which_key_to_use(
             connection.execute(f"REASSIGN OWNED BY {role} TO postgres")
             connection.execute(f"DROP OWNED BY {role}")
             connection.execute(f"DROP ROLE {role}")
+
+
+def test_only_a_twin_of_the_event_hash_counts_as_a_duplicate(store: str, tmp_path: Path) -> None:
+    """A collision on the primary key is not the event being there already."""
+    with psycopg.connect(store) as connection:
+        hold_the_next_id(connection)
+    config = sql_config(store, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-cv", config, background_flush=False) as bridge:
+        outcome = bridge.emit("cv.uploaded", "u1", {"cv_id": "c1"})
+    assert outcome == EmitOutcome.REJECTED
+    assert [row[1] for row in stored(store)] == ["someone"]

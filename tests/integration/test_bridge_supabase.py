@@ -1,5 +1,6 @@
-"""The bridge's Supabase REST transport, through supabase-py, against a PostgREST subset
-running on the real PostgreSQL under the role each key maps to (RLS included)."""
+"""The bridge's Supabase REST transport, through supabase-py, against a double of Supabase's
+gateway and PostgREST on the real PostgreSQL: the apikey checked, the JWT's role and claims
+applied, grants and row-level security the database's own."""
 
 from __future__ import annotations
 
@@ -14,12 +15,18 @@ import pytest
 from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.bridge_support import closed_port, outbox_hashes
-from tests.integration.postgrest_fake import ANON_KEY, SERVICE_KEY, PostgrestFake, user_key
-from tests.integration.test_supabase_sql import make_it_supabase
+from tests.integration.bridge_support import closed_port, hold_the_next_id, outbox_hashes
+from tests.integration.postgrest_fake import (
+    ANON_KEY,
+    SERVICE_KEY,
+    PostgrestFake,
+    make_it_supabase,
+    user_token,
+)
 
 pytestmark = pytest.mark.postgres
 ALICE = "00000000-0000-4000-8000-00000000a11c"
+BOB = "00000000-0000-4000-8000-000000000b0b"
 
 
 def rest_config(url: str, key: str, outbox: Path, **more: Any) -> BridgeConfig:
@@ -83,34 +90,124 @@ def test_the_anon_key_inserts_with_return_minimal_and_twins_are_delivered(
     assert len(event_hash) == 64
 
 
-def test_a_user_key_reads_the_view_then_the_workers_nudge_and_records_its_display(
+def drain(url: str) -> None:
+    container = open_flywheel(make_settings(url))
+    try:
+        asyncio.run(container.processor().drain())
+    finally:
+        close_flywheel(container)
+
+
+def test_a_signed_in_user_emits_reads_and_marks_shown_with_their_token_per_call(
     rest: PostgrestFake, supabase_store: str, tmp_path: Path
 ) -> None:
-    config = rest_config(rest.url, user_key(ALICE), tmp_path / "o.db")
+    alice = user_token(ALICE)
+    config = rest_config(rest.url, ANON_KEY, tmp_path / "o.db")
     with PhoenixEventBridge("phoenix-letters", config) as bridge:
-        assert bridge.emit("letter.generated", ALICE, {"letter_id": "L1"}) == EmitOutcome.DELIVERED
+        outcome = bridge.emit("letter.generated", ALICE, {"letter_id": "L1"}, access_token=alice)
+        assert outcome == EmitOutcome.DELIVERED
         if has_view(supabase_store, "phoenix_nudge_opportunities"):
-            [opportunity] = bridge.get_nudges(ALICE)
+            [opportunity] = bridge.get_nudges(ALICE, access_token=alice)
             assert opportunity["nudge_type"] == "letters_to_cv"
             assert opportunity["message"] == "Optimisez vos chances avec Phoenix CV !"
-        container = open_flywheel(make_settings(supabase_store))
-        try:
-            asyncio.run(container.processor().drain())
-        finally:
-            close_flywheel(container)
-        [nudge] = bridge.get_nudges(ALICE)
+        drain(supabase_store)
+        assert bridge.get_nudges(ALICE) == []  # the anon key alone reads nobody's nudges
+        [nudge] = bridge.get_nudges(ALICE, access_token=alice)
         assert nudge["nudge_id"]
         assert nudge["target_app"] == "phoenix-cv"
-        # The variant chosen at detection, with its message, as the API would answer.
+        # The variant chosen at detection, with its message, as the API would answer: the
+        # user's token reads the experiment's wordings.
         assert (nudge["variant"], nudge["message"]) in {
             ("chances", "Optimisez vos chances avec Phoenix CV !"),
             ("difference", "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !"),
         }
-        assert bridge.mark_shown(nudge["nudge_id"]) is True
-        assert all(found["nudge_id"] is None for found in bridge.get_nudges(ALICE))
+        assert bridge.mark_shown(nudge["nudge_id"]) is False  # the anon key may not
+        assert bridge.mark_shown(nudge["nudge_id"], access_token=alice) is True
+        assert all(
+            found["nudge_id"] is None for found in bridge.get_nudges(ALICE, access_token=alice)
+        )
+    # Every call carried the anon key as apikey; the user's calls her token as Bearer.
+    assert {headers["apikey"] for _, _, headers in rest.requests} == {ANON_KEY}
+    bearers = {headers["authorization"] for _, _, headers in rest.requests}
+    assert bearers == {f"Bearer {ANON_KEY}", f"Bearer {alice}"}
     with psycopg.connect(supabase_store) as connection:
         sent = connection.execute("SELECT nudge_id, user_id FROM phoenix_nudges_sent").fetchall()
     assert sent == [(nudge["nudge_id"], ALICE)]
+
+
+def test_one_bridge_serves_many_users_each_with_their_own_token(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    tokens = {ALICE: user_token(ALICE), BOB: user_token(BOB)}
+    config = rest_config(rest.url, ANON_KEY, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-letters", config, background_flush=False) as bridge:
+        for user, token in tokens.items():
+            assert bridge.emit("letter.generated", user, access_token=token)
+        drain(supabase_store)
+        # Interleaved calls: each sees their own nudge only, whatever the call before.
+        for user in (ALICE, BOB, ALICE, BOB):
+            [nudge] = bridge.get_nudges(user, access_token=tokens[user])
+            mine = user_nudge(supabase_store, user)
+            assert nudge["nudge_id"] == mine
+        # Alice's token reads nothing of Bob's, even when asking for him.
+        assert bridge.get_nudges(BOB, access_token=tokens[ALICE]) == []
+        bobs = user_nudge(supabase_store, BOB)
+        assert bridge.mark_shown(bobs, access_token=tokens[ALICE]) is False
+
+
+def user_nudge(url: str, user: str) -> str:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT nudge_id FROM phoenix_nudges WHERE user_id = %s", (user,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_a_users_token_as_the_key_is_refused_by_the_gateway(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = rest_config(rest.url, user_token(ALICE), tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-letters", config, background_flush=False) as bridge:
+        assert bridge.emit("letter.generated", ALICE) == EmitOutcome.QUEUED
+    assert "Invalid API key" in caplog.text
+    assert events(supabase_store) == []
+
+
+def test_an_expired_token_delivers_nothing(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    expired = user_token(ALICE, expires_in=-60)
+    config = rest_config(rest.url, ANON_KEY, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-letters", config, background_flush=False) as bridge:
+        outcome = bridge.emit("letter.generated", ALICE, access_token=expired)
+        assert outcome not in (EmitOutcome.DELIVERED, EmitOutcome.DUPLICATE)
+        assert bridge.get_nudges(ALICE, access_token=expired) == []
+    assert "JWT expired" in caplog.text
+    assert events(supabase_store) == []
+
+
+def test_a_user_emitting_for_someone_else_is_not_delivered(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    config = rest_config(rest.url, ANON_KEY, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-letters", config, background_flush=False) as bridge:
+        outcome = bridge.emit("letter.generated", BOB, access_token=user_token(ALICE))
+    assert outcome == EmitOutcome.REJECTED
+    assert [row[0] for row in events(supabase_store)] == []
+
+
+def test_only_a_twin_of_the_event_hash_counts_as_a_duplicate(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    """A collision on the primary key is not the event being there already."""
+    with psycopg.connect(supabase_store) as connection:
+        hold_the_next_id(connection)
+    config = rest_config(rest.url, ANON_KEY, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-cv", config, background_flush=False) as bridge:
+        outcome = bridge.emit("cv.uploaded", ALICE, {"cv_id": "c1"})
+    assert outcome == EmitOutcome.REJECTED
+    assert [row[0] for row in events(supabase_store)] == ["someone"]
 
 
 def test_the_service_key_batches_an_outbox_with_twins_in_it(
@@ -174,25 +271,37 @@ def test_a_missing_table_keeps_the_event_and_says_to_migrate(
 def test_a_user_emitting_for_someone_else_is_rejected_and_never_blocks_their_own_events(
     rest: PostgrestFake, supabase_store: str, tmp_path: Path
 ) -> None:
-    bob = "00000000-0000-4000-8000-000000000b0b"
+    alice = user_token(ALICE)
     outbox = tmp_path / "o.db"
-    down = rest_config(f"http://127.0.0.1:{closed_port()}", user_key(ALICE), outbox)
-    with PhoenixEventBridge("phoenix-cv", down, background_flush=False) as bridge:
-        for user, n in ((ALICE, 1), (bob, 2), (ALICE, 3)):
-            assert bridge.emit("cv.uploaded", user, {"n": n}) == EmitOutcome.QUEUED
-    up = rest_config(rest.url, user_key(ALICE), outbox)
+    up = rest_config(rest.url, ANON_KEY, outbox)
     with PhoenixEventBridge("phoenix-cv", up, background_flush=False) as bridge:
-        assert bridge.flush() == 0  # RLS refuses Bob's row; Alice's flow around it
-        assert bridge.quarantined() == 1
+        assert bridge.emit("cv.uploaded", ALICE, {"n": 1}, access_token=alice)
+        refused = bridge.emit("cv.uploaded", BOB, {"n": 2}, access_token=alice)
+        assert refused == EmitOutcome.REJECTED
+        assert "row-level security" in refused.reason
+        assert bridge.quarantined() == 1  # set aside, out of the way of what follows
         [kept] = bridge.rejected_events()
-        assert kept["event"]["user_id"] == bob
+        assert kept["event"]["user_id"] == BOB
         assert "42501" in kept["reason"]
-        direct = bridge.emit("cv.uploaded", bob, {"n": 4})
-        assert direct == EmitOutcome.REJECTED
-        assert "row-level security" in direct.reason
-        assert bridge.emit("cv.uploaded", ALICE, {"n": 5}) == EmitOutcome.DELIVERED
-    assert [(row[0], row[2]["n"]) for row in events(supabase_store)] == [
-        (ALICE, 1),
-        (ALICE, 3),
-        (ALICE, 5),
-    ]
+        outcome = bridge.emit("cv.uploaded", ALICE, {"n": 3}, access_token=alice)
+        assert outcome == EmitOutcome.DELIVERED
+        assert bridge.flush() == 0
+    assert alice not in outbox.read_bytes().decode("utf-8", "replace")
+    assert [(row[0], row[2]["n"]) for row in events(supabase_store)] == [(ALICE, 1), (ALICE, 3)]
+
+
+def test_the_token_stays_out_of_the_outbox_and_queued_events_go_with_the_bridges_key(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    alice = user_token(ALICE)
+    outbox = tmp_path / "o.db"
+    down = rest_config(f"http://127.0.0.1:{closed_port()}", ANON_KEY, outbox)
+    with PhoenixEventBridge("phoenix-cv", down, background_flush=False) as bridge:
+        assert bridge.emit("cv.uploaded", ALICE, {"n": 1}, access_token=alice) == EmitOutcome.QUEUED
+    assert alice not in outbox.read_bytes().decode("utf-8", "replace")
+    up = rest_config(rest.url, ANON_KEY, outbox)
+    with PhoenixEventBridge("phoenix-cv", up, background_flush=False) as bridge:
+        assert bridge.flush() == 0
+    assert [(row[0], row[2]["n"]) for row in events(supabase_store)] == [(ALICE, 1)]
+    posts = [headers for method, _, headers in rest.requests if method == "POST"]
+    assert [headers["authorization"] for headers in posts] == [f"Bearer {ANON_KEY}"]

@@ -1,13 +1,13 @@
 """The Supabase SQL file on a real PostgreSQL: schema, analytics, views, row-level security.
 
-Supabase's roles (anon, authenticated, service_role) and ``auth.uid()`` are recreated here
-as Supabase provides them, then each policy is proven by acting as each role.
+Supabase's roles (anon, authenticated, service_role), its default grants on public and
+``auth.uid()`` are recreated as Supabase provides them (``make_it_supabase``), then each
+policy is proven by acting as each role.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -26,46 +26,17 @@ from src.adapters.sql_database import (
     postgres_schema_sql,
     sqlalchemy_url,
 )
-from src.adapters.sql_tables import metadata
+from src.adapters.sql_tables import PRIVATE_SCHEMA, metadata
+from src.application.errors import SchemaMissingError
 from src.entrypoints.cli import main
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import ADMIN_URL, database_url_for, make_settings
+from tests.integration.postgrest_fake import make_it_supabase
 
 pytestmark = pytest.mark.postgres
-
-SUPABASE_ROLES = """
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-        CREATE ROLE anon NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-        CREATE ROLE service_role NOLOGIN BYPASSRLS;
-    END IF;
-EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL;  -- a parallel run made them
-END $$;
-"""
-# What Supabase's auth schema gives every project: the caller's user id from the JWT.
-AUTH_SCHEMA = """
-CREATE SCHEMA IF NOT EXISTS auth;
-CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
-    SELECT nullif(current_setting('request.jwt.claims', true)::json ->> 'sub', '')::uuid
-$$;
-GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
-GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
-"""
-
-
-def make_it_supabase(url: str) -> None:
-    """What a Supabase project has before the file runs: its roles and ``auth.uid()``."""
-    with psycopg.connect(url, autocommit=True) as connection:
-        with contextlib.suppress(psycopg.errors.UniqueViolation):  # a parallel run made them
-            connection.execute(SUPABASE_ROLES)
-        connection.execute(AUTH_SCHEMA)
-
+TABLE_NAMES = [table.name for table in metadata.tables.values()]
+QUALIFIED_NAMES = list(metadata.tables)  # phoenix_private.… for the worker's own
 
 ALICE = "00000000-0000-4000-8000-00000000a11c"
 BOB = "00000000-0000-4000-8000-000000000b0b"
@@ -101,11 +72,11 @@ def test_the_file_builds_the_tables_the_worker_uses_and_runs_twice(
     assert create_schema(engine) == []  # second run: nothing new, no error
     inspector = inspect(engine)
     for table in metadata.sorted_tables:
-        columns = {c["name"]: c for c in inspector.get_columns(table.name)}
+        columns = {c["name"]: c for c in inspector.get_columns(table.name, table.schema)}
         assert set(columns) == {c.name for c in table.columns}, table.name
         for column in table.columns:
             assert columns[column.name]["nullable"] == column.nullable, (table.name, column.name)
-        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        indexes = {i["name"] for i in inspector.get_indexes(table.name, table.schema)}
         assert {i.name for i in table.indexes} <= indexes, table.name
 
 
@@ -121,7 +92,8 @@ TABLE_SHAPE = {
         ORDER BY 1, a.attnum""",
     "constraints": """
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
-        WHERE conrelid::regclass::text = ANY(%(tables)s) ORDER BY 1, 2""",
+        WHERE (SELECT relname FROM pg_class WHERE oid = conrelid) = ANY(%(tables)s)
+        ORDER BY 1, 2""",
     "indexes": """
         SELECT tablename, indexname, indexdef FROM pg_indexes
         WHERE tablename = ANY(%(tables)s) ORDER BY 1, 2""",
@@ -145,10 +117,19 @@ OBJECTS = {
     "triggers": """
         SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), oid::int8
         FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2""",
+    "column_grants": """
+        SELECT attrelid::regclass::text, attname,
+               ARRAY(SELECT a::text FROM unnest(attacl) AS a ORDER BY 1)
+        FROM pg_attribute
+        WHERE attacl IS NOT NULL AND attrelid::regclass::text LIKE 'phoenix%%' ORDER BY 1, 2""",
     "functions": """
         SELECT proname, pg_get_functiondef(oid), oid::int8,
                ARRAY(SELECT a::text FROM unnest(proacl) AS a ORDER BY 1) FROM pg_proc
-        WHERE pronamespace = 'public'::regnamespace ORDER BY 1""",
+        WHERE pronamespace IN ('public'::regnamespace, 'phoenix_private'::regnamespace)
+        ORDER BY 1""",
+    "private_schema": """
+        SELECT nspname, ARRAY(SELECT a::text FROM unnest(nspacl) AS a ORDER BY 1)
+        FROM pg_namespace WHERE nspname = 'phoenix_private'""",
     "views": """
         SELECT c.relname, pg_get_viewdef(c.oid), c.reloptions::text FROM pg_class AS c
         WHERE c.relkind = 'v' AND c.relname LIKE 'phoenix%%' ORDER BY 1""",
@@ -156,7 +137,7 @@ OBJECTS = {
 
 
 def catalog(url: str, queries: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
-    tables = list(metadata.tables)
+    tables = TABLE_NAMES
     with psycopg.connect(url) as connection:
         return {
             name: connection.execute(query, {"tables": tables}).fetchall()  # type: ignore[arg-type]
@@ -188,6 +169,8 @@ def test_the_file_makes_the_very_tables_sqlalchemy_would(
     apply_file(postgres_url)
     engine = create_engine(sqlalchemy_url(another_postgres_url))
     try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"CREATE SCHEMA {PRIVATE_SCHEMA}")
         metadata.create_all(engine)
     finally:
         engine.dispose()
@@ -216,10 +199,57 @@ def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bo
         engine.dispose()
     assert catalog(postgres_url, TABLE_SHAPE | OBJECTS) == once
     user_policies = [p for p in once["policies"] if "authenticated" in p[3]]
+    if supabase:  # an event's own fields, for both roles; a display's, for users
+        granted = {(table, column) for table, column, _ in once["column_grants"]}
+        assert granted == {
+            *(("phoenix_events", c) for c in ("event_type", "app_source", "user_id", "payload")),
+            *(("phoenix_events", c) for c in ("timestamp", "idempotency_key", "event_hash")),
+            *(("phoenix_nudges_sent", c) for c in ("nudge_id", "user_id", "app")),
+        }
     # events insert + select, own nudges, own displays, and the nudge wordings
-    assert (len(user_policies), len(once["triggers"])) == (5 if supabase else 0, 1)
+    assert (len(user_policies), len(once["triggers"])) == (5 if supabase else 0, 2)
     with psycopg.connect(postgres_url) as connection:
         assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
+
+
+# The file as the release before the worker's private schema, the column grants, the
+# insert check, the lease holder and the experiments shipped it (kept verbatim).
+PREVIOUS_FILE = Path(__file__).parent / "data" / "supabase_phoenix_events_clean.previous.sql"
+# The catalog without the objects' oids, which differ from one database to another.
+WITHOUT_OIDS = {"rls": 3, "policies": 6, "triggers": 3, "functions": 2}
+
+
+def shape(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    found = catalog(url, TABLE_SHAPE | OBJECTS)
+    for name, oid_at in WITHOUT_OIDS.items():
+        found[name] = [row[:oid_at] + row[oid_at + 1 :] for row in found[name]]
+    return found
+
+
+def test_a_database_the_previous_release_made_gets_what_a_new_one_has(
+    postgres_url: str, another_postgres_url: str
+) -> None:
+    for url in (postgres_url, another_postgres_url):
+        make_it_supabase(url)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(PREVIOUS_FILE.read_bytes())
+        connection.execute(
+            "INSERT INTO phoenix_events (event_type, app_source, user_id) "
+            "VALUES ('cv.uploaded', 'phoenix-cv', 'u1')"
+        )
+        connection.execute("INSERT INTO phoenix_projection_tracking VALUES ('journeys', 7)")
+    apply_file(postgres_url)
+    upgraded = shape(postgres_url)
+    apply_file(postgres_url)  # and again: nothing changes
+    assert shape(postgres_url) == upgraded
+    apply_file(another_postgres_url)
+    assert upgraded == shape(another_postgres_url)
+    with psycopg.connect(postgres_url) as connection:
+        assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
+        tracked = connection.execute(
+            "SELECT name, position FROM phoenix_private.phoenix_projection_tracking"
+        ).fetchall()
+    assert tracked == [("journeys", 7)]
 
 
 def test_views_left_by_an_older_file_are_brought_to_the_documented_columns(
@@ -268,7 +298,7 @@ def test_the_migrate_command_applies_the_whole_file(
         ).fetchall()
         triggers = connection.execute(
             "SELECT tgname FROM pg_trigger WHERE tgrelid = 'phoenix_events'::regclass "
-            "AND NOT tgisinternal"
+            "AND NOT tgisinternal ORDER BY 1"
         ).fetchall()
     assert stats == {
         "period_days": 30,
@@ -280,8 +310,8 @@ def test_the_migrate_command_applies_the_whole_file(
         "nudges": {"detected": 0, "shown": 0, "converted": 0, "organic": 0},
         "app_combinations": {},
     }
-    assert [name for (name,) in secured] == sorted(metadata.tables)
-    assert triggers == [("phoenix_events_inserted",)]
+    assert [name for (name,) in secured] == sorted(TABLE_NAMES)
+    assert triggers == [("phoenix_events_check_new",), ("phoenix_events_inserted",)]
 
 
 def test_workers_migrating_together_all_succeed(postgres_url: str) -> None:
@@ -291,7 +321,7 @@ def test_workers_migrating_together_all_succeed(postgres_url: str) -> None:
             with ThreadPoolExecutor(max_workers=8) as pool:
                 created = list(pool.map(lambda _: create_schema(engine), range(8)))
             assert sorted(name for names in created for name in names) in (
-                sorted(metadata.tables),
+                sorted(QUALIFIED_NAMES),
                 [],
             )
     finally:
@@ -457,6 +487,20 @@ def insert_event(connection: psycopg.Connection[Any], user: str, **columns: obje
     connection.execute(statement, values)
 
 
+# Columns only the worker writes: an id ahead of the sequence (later inserts would collide
+# on the primary key), a status that skips processing, and the rest of the worker's own.
+FORGED_COLUMNS = (
+    {"id": 10_000},
+    {"status": "processed"},
+    {"attempts": 3},
+    {"received_at": "2020-01-01T00:00:00Z"},
+    {"locked_until": "2999-01-01T00:00:00Z"},
+    {"processed_at": "2020-01-01T00:00:00Z"},
+    {"ai_processing_error": "x"},
+    {"locked_by": "worker:1"},
+)
+
+
 def owner_count(url: str, query: str, *params: object) -> int:
     """A count read as the tables' owner, whom row-level security does not limit."""
     with psycopg.connect(url) as connection:
@@ -474,7 +518,7 @@ def test_anon_may_only_insert_events(supabase_url: str) -> None:
             "SELECT * FROM phoenix_nudges",
             "SELECT * FROM phoenix_nudges_sent",
             "SELECT * FROM phoenix_journey_entries",
-            "SELECT * FROM phoenix_projection_tracking",
+            "SELECT * FROM phoenix_private.phoenix_projection_tracking",
             "SELECT * FROM phoenix_nudge_opportunities",
             "SELECT * FROM phoenix_user_journey",
             "SELECT get_phoenix_ecosystem_stats(30)",
@@ -494,9 +538,9 @@ def test_anon_may_only_insert_events(supabase_url: str) -> None:
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 anon.execute(query)
-        # It may not forge the worker's columns either.
-        for forged in ({"status": "processed"}, {"attempts": 3}):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        # It may not choose the worker's columns either: only the event's own fields.
+        for forged in FORGED_COLUMNS:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
                 insert_event(anon, "someone", **forged)
     assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_events") == 3
     assert (
@@ -535,8 +579,9 @@ def test_an_authenticated_user_sees_and_writes_only_their_own(supabase_url: str)
         insert_event(alice, ALICE)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             insert_event(alice, BOB)
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            insert_event(alice, ALICE, status="processed")
+        for forged in FORGED_COLUMNS:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                insert_event(alice, ALICE, **forged)
         users = {row[0] for row in alice.execute("SELECT user_id FROM phoenix_events")}
         assert users == {ALICE}
         journey = alice.execute("SELECT user_id, event_type FROM phoenix_user_journey").fetchall()
@@ -617,7 +662,6 @@ def test_the_service_role_does_everything(supabase_url: str) -> None:
         assert service.execute("SELECT count(*) FROM phoenix_nudges_sent").fetchone() == (1,)
         service.execute("DELETE FROM phoenix_nudges_sent")
         service.execute("DELETE FROM phoenix_events WHERE id = %s", (event_id,))
-        service.execute("UPDATE phoenix_projection_tracking SET position = position")
     assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_nudges_sent") == 0
     assert owner_count(supabase_url, "SELECT count(*) FROM phoenix_events") == 2
     assert (
@@ -629,3 +673,76 @@ def test_the_service_role_does_everything(supabase_url: str) -> None:
 def test_the_file_users_paste_is_the_one_migrate_applies() -> None:
     pasted = Path(__file__).resolve().parents[2] / "infrastructure/database" / SCHEMA_FILE
     assert pasted.read_text(encoding="utf-8") == postgres_schema_sql()
+
+
+JOURNEY_TABLES = ("phoenixjourneys_events", "phoenixjourneys_snapshots")
+
+
+def journey_tables(url: str) -> list[tuple[str, str]]:
+    return [
+        (str(schema), str(name))
+        for schema, name in owner_rows_all(
+            url,
+            "SELECT schemaname, tablename FROM pg_tables "
+            "WHERE tablename LIKE 'phoenixjourneys%%' ORDER BY 1, 2",
+        )
+    ]
+
+
+def owner_rows_all(url: str, query: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(query).fetchall()
+
+
+def test_migrate_moves_the_journeys_an_older_version_kept_in_public(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_it_supabase(postgres_url)
+    container = open_flywheel(make_settings(postgres_url), migrate=True)
+    try:
+        publish(container, ("letter.generated", "phoenix-letters", "u1"))
+        asyncio.run(container.processor().drain())
+    finally:
+        close_flywheel(container)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        # As an older version left the database: no private schema (nor what lives in
+        # it), eventsourcing's tables and row type in public.
+        for table in (*JOURNEY_TABLES, "phoenix_projection_tracking"):
+            connection.execute(f"ALTER TABLE phoenix_private.{table} SET SCHEMA public")
+        connection.execute("ALTER TYPE phoenix_private.stored_event_uuid SET SCHEMA public")
+        connection.execute("DROP SCHEMA phoenix_private CASCADE")
+    (stored,) = owner_rows_all(postgres_url, "SELECT count(*) FROM public.phoenixjourneys_events")
+    (tracked,) = owner_rows_all(
+        postgres_url, "SELECT name, position FROM public.phoenix_projection_tracking"
+    )
+    # A worker of this version on the old layout says what to do, and changes nothing.
+    with pytest.raises(SchemaMissingError, match=r"phoenix_private.*migrate"):
+        open_flywheel(make_settings(postgres_url))
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    assert main(["migrate"]) == 0
+    assert journey_tables(postgres_url) == [
+        ("phoenix_private", "phoenixjourneys_events"),
+        ("phoenix_private", "phoenixjourneys_snapshots"),
+    ]
+    assert owner_rows_all(
+        postgres_url, "SELECT count(*) FROM phoenix_private.phoenixjourneys_events"
+    ) == [stored]
+    assert owner_rows_all(
+        postgres_url, "SELECT name, position FROM phoenix_private.phoenix_projection_tracking"
+    ) == [tracked]
+    assert owner_rows_all(
+        postgres_url,
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename = 'phoenix_projection_tracking'",
+    ) == [(0,)]
+    assert main(["migrate"]) == 0  # and again: nothing to move
+    container = open_flywheel(make_settings(postgres_url))
+    try:
+        publish(container, ("cv.uploaded", "phoenix-cv", "u1"))
+        asyncio.run(container.processor().drain())
+        journey = container.queries().get_journey("u1")
+        status = container.queries().get_queue_status()
+    finally:
+        close_flywheel(container)
+    assert [entry.event_type for entry in journey.events] == ["letter.generated", "cv.uploaded"]
+    assert (status.processed, status.failed, status.dead) == (2, 0, 0)

@@ -124,7 +124,7 @@ def assert_exactly_once(url: str, per_user: Counter[str]) -> None:
         facts = connection.execute(
             """
             SELECT count(*), count(DISTINCT convert_from(state, 'UTF8')::jsonb ->> 'event_hash')
-            FROM phoenixjourneys_events
+            FROM phoenix_private.phoenixjourneys_events
             WHERE convert_from(state, 'UTF8')::jsonb ? 'event_hash'
             """
         ).fetchone()
@@ -132,7 +132,7 @@ def assert_exactly_once(url: str, per_user: Counter[str]) -> None:
             """
             SELECT count(*), count(DISTINCT (originator_id,
                    convert_from(state, 'UTF8')::jsonb ->> 'nudge_type'))
-            FROM phoenixjourneys_events
+            FROM phoenix_private.phoenixjourneys_events
             WHERE convert_from(state, 'UTF8')::jsonb ? 'detected_at'
             """
         ).fetchone()
@@ -143,7 +143,7 @@ def assert_exactly_once(url: str, per_user: Counter[str]) -> None:
         )
         nudges = connection.execute("SELECT count(*) FROM phoenix_nudges").fetchone()
         conversions = connection.execute(
-            "SELECT count(*) FROM phoenixjourneys_events"
+            "SELECT count(*) FROM phoenix_private.phoenixjourneys_events"
             " WHERE convert_from(state, 'UTF8')::jsonb ? 'by_event_hash'"
         ).fetchone()
         converted = connection.execute(

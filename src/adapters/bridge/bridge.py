@@ -69,10 +69,17 @@ class PhoenixEventBridge:
         user_id: str,
         payload: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        *,
+        access_token: str | None = None,
     ) -> EmitOutcome:
         """Publishes one event; never raises. Falsy when the event will not reach the store:
         ``rejected`` (refused for good) or ``dropped`` (neither store nor outbox took it),
-        each with its ``reason``."""
+        each with its ``reason``.
+
+        ``access_token``: the signed-in user's (Supabase Auth), sent with this delivery
+        only. It is never written to the outbox (a secret, and short-lived): an event
+        queued there is delivered later with the bridge's own key.
+        """
         try:
             row = build_row(self.app_source, event_type, user_id, payload or {}, idempotency_key)
         except UnstorableEventError as error:
@@ -83,7 +90,7 @@ class PhoenixEventBridge:
         # the outbox cannot take this one, straight out is still better than lost.
         if self._guard.read(self.outbox.count, default=0) and self._queue(event_hash, row):
             return EmitOutcome.QUEUED
-        outcome, failure = self._send(row)
+        outcome, failure = self._send(row, access_token)
         if outcome is not None:
             return outcome
         if self._queue(event_hash, row):
@@ -95,12 +102,12 @@ class PhoenixEventBridge:
         logger.error("event lost (hash: %s): %s", short_hash(event_hash), reason)
         return EmitOutcome.dropped(reason)
 
-    def _send(self, row: Row) -> tuple[EmitOutcome | None, str]:
+    def _send(self, row: Row, access_token: str | None) -> tuple[EmitOutcome | None, str]:
         """One direct attempt: the outcome, or None and why it failed (worth retrying)."""
         event_hash = str(row["event_hash"])
         started = time.monotonic()
         try:
-            duplicates = self.transport.deliver([row])
+            duplicates = self.transport.deliver([row], access_token=access_token)
         except TransportRejectedError as error:
             logger.error(
                 "event rejected by the store (hash: %s, %s): %s",
@@ -165,11 +172,19 @@ class PhoenixEventBridge:
 
     # -- nudges ----------------------------------------------------------------------------
 
-    def get_nudges(self, user_id: str, app: str | None = None) -> list[Nudge]:
-        """The nudges to show now: the worker's, else the SQL view's, else none. Never raises."""
+    def get_nudges(
+        self, user_id: str, app: str | None = None, *, access_token: str | None = None
+    ) -> list[Nudge]:
+        """The nudges to show now: the worker's, else the SQL view's, else none. Never raises.
+
+        ``access_token``: the signed-in user's, so that row-level security lets them read
+        their own nudges (the anon key reads none).
+        """
         shown_in = app or self.app_source
         try:
-            found = self.transport.active_nudges(user_id, shown_in, self.config.cooldown_hours)
+            found = self.transport.active_nudges(
+                user_id, shown_in, self.config.cooldown_hours, access_token=access_token
+            )
         except Exception as error:  # noqa: BLE001 - degraded mode below
             logger.warning("worker nudges unavailable for %s: %s", user_id, error)
             found = []
@@ -180,7 +195,7 @@ class PhoenixEventBridge:
         if found:
             return found
         try:
-            return self.transport.nudge_opportunities(user_id, shown_in)
+            return self.transport.nudge_opportunities(user_id, shown_in, access_token=access_token)
         except Exception as error:  # noqa: BLE001 - no nudge is better than a broken page
             logger.warning("nudge opportunities unavailable for %s: %s", user_id, error)
             return []
@@ -193,12 +208,17 @@ class PhoenixEventBridge:
             return found
         return [nudge for nudge in found if nudge.get("nudge_id") not in recent]
 
-    def mark_shown(self, nudge_id: str | None, app: str | None = None) -> bool:
-        """Records that the app displayed the nudge; False when it could not. Never raises."""
+    def mark_shown(
+        self, nudge_id: str | None, app: str | None = None, *, access_token: str | None = None
+    ) -> bool:
+        """Records that the app displayed the nudge; False when it could not. Never raises.
+
+        ``access_token``: the signed-in user's, who may record displays of their own nudges.
+        """
         if not nudge_id:
             return False  # a view-computed opportunity has no id to record
         try:
-            self.transport.mark_shown(nudge_id, app or self.app_source)
+            self.transport.mark_shown(nudge_id, app or self.app_source, access_token=access_token)
         except TransportError as error:
             logger.warning("nudge display not recorded (%s): %s", nudge_id, error)
             return False

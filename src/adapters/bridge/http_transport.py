@@ -63,12 +63,15 @@ class HttpApiTransport:
             raise TransportRejectedError(f"HTTP {status}: {response.text[:300]}")
         return response.json() if response.content else None
 
-    def deliver(self, rows: Sequence[Row]) -> int:
+    def deliver(self, rows: Sequence[Row], *, access_token: str | None = None) -> int:
+        """The server counts as duplicates only the twins its ``event_hash`` refused."""
         events = [{k: row[k] for k in _EVENT_FIELDS if row.get(k) is not None} for row in rows]
         answer = self._request("POST", "/api/events", json={"events": events})
         return int(answer.get("duplicates", 0)) if isinstance(answer, dict) else 0
 
-    def active_nudges(self, user_id: str, app: str, cooldown_hours: float) -> list[Nudge]:
+    def active_nudges(
+        self, user_id: str, app: str, cooldown_hours: float, *, access_token: str | None = None
+    ) -> list[Nudge]:
         from urllib.parse import quote
 
         answer = self._request(
@@ -82,10 +85,12 @@ class HttpApiTransport:
             for item in answer or []
         ]
 
-    def nudge_opportunities(self, user_id: str, app: str) -> list[Nudge]:
+    def nudge_opportunities(
+        self, user_id: str, app: str, *, access_token: str | None = None
+    ) -> list[Nudge]:
         return []
 
-    def mark_shown(self, nudge_id: str, app: str) -> None:
+    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> None:
         from urllib.parse import quote
 
         self._request("POST", f"/api/nudges/{quote(nudge_id, safe='')}/shown")

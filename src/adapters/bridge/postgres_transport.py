@@ -96,8 +96,12 @@ class PostgresTransport:
             # worth retrying, the outbox keeps the rows.
             raise TransportUnavailableError(str(error).strip() or type(error).__name__) from error
 
-    def deliver(self, rows: Sequence[Row]) -> int:
-        """One transaction for the batch: all rows land, or none and the outbox keeps them."""
+    def deliver(self, rows: Sequence[Row], *, access_token: str | None = None) -> int:
+        """One transaction for the batch: all rows land, or none and the outbox keeps them.
+
+        ``ON CONFLICT (event_hash)`` skips twins only: a conflict on any other constraint
+        raises, and the batch is not counted as delivered.
+        """
         inserted = 0
         with self._connection() as connection, connection.cursor() as cursor:
             for row in rows:
@@ -116,7 +120,9 @@ class PostgresTransport:
                 inserted += cursor.rowcount
         return len(rows) - inserted
 
-    def active_nudges(self, user_id: str, app: str, cooldown_hours: float) -> list[Nudge]:
+    def active_nudges(
+        self, user_id: str, app: str, cooldown_hours: float, *, access_token: str | None = None
+    ) -> list[Nudge]:
         with self._connection() as connection:
             found = connection.execute(_ACTIVE, (user_id, app, cooldown_hours * 3600)).fetchall()
         return [
@@ -124,14 +130,16 @@ class PostgresTransport:
             for nid, kind, target, variant, message in found
         ]
 
-    def nudge_opportunities(self, user_id: str, app: str) -> list[Nudge]:
+    def nudge_opportunities(
+        self, user_id: str, app: str, *, access_token: str | None = None
+    ) -> list[Nudge]:
         with self._connection() as connection:
             found = connection.execute(_OPPORTUNITIES, (user_id, app)).fetchall()
         return [
             nudge_dict(None, str(kind), str(target), message) for kind, target, message in found
         ]
 
-    def mark_shown(self, nudge_id: str, app: str) -> None:
+    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> None:
         with self._connection() as connection:
             if connection.execute(_SHOWN, (app, nudge_id)).rowcount == 0:
                 raise TransportRejectedError(f"no nudge {nudge_id}")

@@ -2,9 +2,11 @@
 
 A transport either acknowledges a batch (every row is now in the store, or was already:
 a twin refused by the unique ``event_hash`` counts as delivered) or raises one of the
-errors below. The bridge keeps unacknowledged rows in its outbox, so a transport never
-has to retry by itself. Only ``TransportRejectedError`` is permanent: everything else
-(the store down, a timeout, a wrong key, a missing table) is worth retrying later.
+errors below. Only that constraint means "twin": any other conflict (a primary key, say)
+is an error, never counted as delivered. The bridge keeps unacknowledged rows in its
+outbox, so a transport never has to retry by itself. Only ``TransportRejectedError`` is
+permanent: everything else (the store down, a timeout, a wrong key, a missing table) is
+worth retrying later.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ NUDGE_MESSAGES: Mapping[str, str] = {
     "cv_to_letters": "Complétez votre candidature avec une lettre Phoenix Letters !",
 }
 DEFAULT_VARIANT = "default"
+# The unique constraint on phoenix_events.event_hash (PostgreSQL's default name for the
+# column's UNIQUE): its violation, and no other, says the event is in the store already.
+EVENT_HASH_CONSTRAINT = "phoenix_events_event_hash_key"
 
 Row = dict[str, Any]
 Nudge = dict[str, Any]
@@ -147,20 +152,30 @@ def nudge_dict(
 
 
 class BridgeTransport(Protocol):
-    """One way to reach the store. Every call is bounded in time by the transport."""
+    """One way to reach the store. Every call is bounded in time by the transport.
 
-    def deliver(self, rows: Sequence[Row]) -> int:
+    ``access_token`` is a signed-in user's token (Supabase Auth), given per call because
+    one bridge serves many users. The Supabase transport sends it as the user's
+    ``Authorization`` beside the project's key; the SQL and HTTP transports hold
+    credentials of their own and ignore it.
+    """
+
+    def deliver(self, rows: Sequence[Row], *, access_token: str | None = None) -> int:
         """Stores the rows (in order); returns how many were twins already there."""
         ...
 
-    def active_nudges(self, user_id: str, app: str, cooldown_hours: float) -> list[Nudge]:
+    def active_nudges(
+        self, user_id: str, app: str, cooldown_hours: float, *, access_token: str | None = None
+    ) -> list[Nudge]:
         """The worker's active nudges to show in ``app``, not shown within the cooldown."""
         ...
 
-    def nudge_opportunities(self, user_id: str, app: str) -> list[Nudge]:
+    def nudge_opportunities(
+        self, user_id: str, app: str, *, access_token: str | None = None
+    ) -> list[Nudge]:
         """The degraded mode: the view computing the v1 rules straight from the events."""
         ...
 
-    def mark_shown(self, nudge_id: str, app: str) -> None: ...
+    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> None: ...
 
     def close(self) -> None: ...

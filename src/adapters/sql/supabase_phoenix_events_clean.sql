@@ -4,16 +4,56 @@
 -- DATABASE_URL pointing at the database. It is idempotent: running it again changes
 -- nothing. On a plain PostgreSQL (no Supabase roles) the role-specific part is skipped.
 --
--- Who may do what (row-level security):
---   anon           may only INSERT events (the apps' public key); reads nothing.
---   authenticated  may INSERT events and read events of its own user (auth.uid()), read
---                  its own nudges and record that one of them was shown.
---   service_role   everything (the flywheel worker, admin tools).
+-- Who may do what (row-level security and column grants):
+--   anon           may only INSERT events, and only their own fields (event_type,
+--                  app_source, user_id, payload, timestamp, idempotency_key, event_hash);
+--                  reads nothing.
+--   authenticated  the same for its own user (auth.uid()), reads its own events and
+--                  nudges and the nudges' wordings (the experiments' variants, no user
+--                  data), and records that one of its nudges was shown.
+--   service_role   everything in public (admin tools).
 -- The worker itself connects as the tables' owner, which row-level security does not limit.
+-- What only the worker keeps (its journeys' event store and snapshots, written by the
+-- eventsourcing library, and its projection's position) lives in the schema
+-- phoenix_private, which Supabase's REST API does not serve and on which anon and
+-- authenticated have no right at all.
 --
 -- The tables are those of src/adapters/sql_tables.py, column for column (a test compares
 -- the catalog with SQLAlchemy's create_all). `migrate` reads the identical copy shipped in
 -- src/adapters/sql/ (a test holds the two byte for byte equal): edit both, or copy one.
+
+-- The worker's private schema ----------------------------------------------------------
+-- eventsourcing creates its tables here (POSTGRES_SCHEMA), after this file has run. An
+-- older version kept them, and the projection's tracking table, in public: they are
+-- moved, rows, indexes, sequences and policies with them.
+
+CREATE SCHEMA IF NOT EXISTS phoenix_private;
+REVOKE ALL ON SCHEMA phoenix_private FROM PUBLIC;
+
+DO $private$
+DECLARE
+    moved text;
+BEGIN
+    FOREACH moved IN ARRAY ARRAY[
+        'phoenixjourneys_events', 'phoenixjourneys_snapshots', 'phoenix_projection_tracking'
+    ] LOOP
+        IF to_regclass(format('public.%I', moved)) IS NOT NULL THEN
+            IF to_regclass(format('phoenix_private.%I', moved)) IS NULL THEN
+                EXECUTE format('ALTER TABLE public.%I SET SCHEMA phoenix_private', moved);
+            ELSE  -- both: the worker uses the private one; the old one is kept, shut
+                EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', moved);
+                RAISE WARNING 'public.% is no longer used (phoenix_private.% is): drop it',
+                    moved, moved;
+            END IF;
+        END IF;
+    END LOOP;
+    -- The row type eventsourcing casts its inserts to follows its tables.
+    IF to_regtype('public.stored_event_uuid') IS NOT NULL
+       AND to_regtype('phoenix_private.stored_event_uuid') IS NULL THEN
+        ALTER TYPE public.stored_event_uuid SET SCHEMA phoenix_private;
+    END IF;
+END
+$private$;
 
 -- Tables ------------------------------------------------------------------------------
 
@@ -122,7 +162,7 @@ CREATE TABLE IF NOT EXISTS phoenix_nudge_variants (
 );
 
 -- Where the worker's projection stands in the journeys' notification log.
-CREATE TABLE IF NOT EXISTS phoenix_projection_tracking (
+CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_projection_tracking (
     name     text PRIMARY KEY,
     position bigint NOT NULL
 );
@@ -182,6 +222,53 @@ BEGIN
         CREATE TRIGGER phoenix_events_inserted
             AFTER INSERT ON phoenix_events
             FOR EACH STATEMENT EXECUTE FUNCTION phoenix_events_notify();
+    END IF;
+END
+$trigger$;
+
+-- Rows the worker could not read back are refused on the way in, from every role: a
+-- timestamp out of what Python's datetime holds (infinity, beyond year 9999, BC; a day
+-- of margin either side for any session time zone), a payload that is not a JSON object
+-- or is nested more than 64 levels deep (MAX_PAYLOAD_DEPTH in src/domain/events.py).
+-- Inserts only, so rows already stored stay updatable. The depth test is one jsonpath
+-- walk in C, cheap even on a 64 KiB payload.
+
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_events_check_new() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF NOT (NEW."timestamp" >= '0001-01-02 00:00:00+00'
+            AND NEW."timestamp" < '9999-12-31 00:00:00+00') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            MESSAGE = format('phoenix_events.timestamp %s is out of range', NEW."timestamp"),
+            HINT = 'a timestamp from 0001-01-02 to 9999-12-30 (UTC)';
+    END IF;
+    IF jsonb_typeof(NEW.payload) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            MESSAGE = 'phoenix_events.payload must be a JSON object',
+            HINT = format('got a JSON %s', jsonb_typeof(NEW.payload));
+    END IF;
+    IF jsonb_path_exists(
+        NEW.payload, 'strict $.**{64} ? (@.type() == "object" || @.type() == "array")'
+    ) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            MESSAGE = 'phoenix_events.payload is nested more than 64 levels deep',
+            HINT = 'at most 64 levels of objects and arrays';
+    END IF;
+    RETURN NEW;
+END
+$$;
+DO $trigger$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_trigger
+        WHERE tgrelid = 'phoenix_events'::regclass AND tgname = 'phoenix_events_check_new'
+    ) THEN
+        CREATE TRIGGER phoenix_events_check_new
+            BEFORE INSERT ON phoenix_events
+            FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_new();
     END IF;
 END
 $trigger$;
@@ -357,8 +444,11 @@ ALTER TABLE phoenix_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_journey_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges_sent ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix_projection_tracking ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudge_variants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_private.phoenix_projection_tracking ENABLE ROW LEVEL SECURITY;
+-- Left by an older version on the tracking table, which it kept in public.
+DROP POLICY IF EXISTS phoenix_projection_tracking_service_all
+    ON phoenix_private.phoenix_projection_tracking;
 
 -- The figures cover every user: not for the public.
 REVOKE ALL ON FUNCTION get_phoenix_ecosystem_stats(integer) FROM PUBLIC;
@@ -376,11 +466,14 @@ DECLARE
     events_seq CONSTANT text := pg_get_serial_sequence('phoenix_events', 'id');
     sent_seq CONSTANT text := pg_get_serial_sequence('phoenix_nudges_sent', 'id');
     everything CONSTANT text := 'phoenix_events, phoenix_journey_entries, phoenix_nudges, '
-        'phoenix_nudges_sent, phoenix_projection_tracking, phoenix_user_journey, '
-        'phoenix_nudge_opportunities, phoenix_nudge_variants, phoenix_nudge_outcomes, '
-        'phoenix_nudge_experiment_results';
+        'phoenix_nudges_sent, phoenix_user_journey, phoenix_nudge_opportunities, '
+        'phoenix_nudge_variants, phoenix_nudge_outcomes, phoenix_nudge_experiment_results';
     own CONSTANT text := 'user_id = (SELECT auth.uid()::text)';
+    -- An event's own fields: never id, status, attempts or the worker's other columns.
+    event_fields CONSTANT text :=
+        'event_type, app_source, user_id, payload, "timestamp", idempotency_key, event_hash';
     policy record;
+    grantee record;
 BEGIN
     FOR policy IN
         SELECT * FROM (VALUES
@@ -412,8 +505,6 @@ BEGIN
              'service_role', 'true', 'true'),
             (has_service, 'phoenix_nudges_sent', 'phoenix_nudges_sent_service_all', 'ALL',
              'service_role', 'true', 'true'),
-            (has_service, 'phoenix_projection_tracking',
-             'phoenix_projection_tracking_service_all', 'ALL', 'service_role', 'true', 'true'),
             (has_service, 'phoenix_nudge_variants', 'phoenix_nudge_variants_service_all',
              'ALL', 'service_role', 'true', 'true')
         ) AS p(wanted, tbl, name, command, role, using_expr, check_expr)
@@ -443,11 +534,19 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- Rights an older version gave on the tracking table moved with it: taken back.
+    FOR grantee IN
+        SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
+    LOOP
+        EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_projection_tracking FROM %I',
+                       grantee.rolname);
+    END LOOP;
+
     IF has_anon THEN
         EXECUTE 'REVOKE ALL ON ' || everything || ' FROM anon';
         EXECUTE format('REVOKE ALL ON SEQUENCE %s, %s FROM anon', events_seq, sent_seq);
         REVOKE ALL ON FUNCTION get_phoenix_ecosystem_stats(integer) FROM anon;
-        GRANT INSERT ON phoenix_events TO anon;
+        EXECUTE 'GRANT INSERT (' || event_fields || ') ON phoenix_events TO anon';
         EXECUTE format('GRANT USAGE ON SEQUENCE %s TO anon', events_seq);
     END IF;
 
@@ -460,10 +559,11 @@ BEGIN
     END IF;
 
     IF has_authenticated THEN
-        GRANT INSERT, SELECT ON phoenix_events TO authenticated;
+        EXECUTE 'GRANT INSERT (' || event_fields || ') ON phoenix_events TO authenticated';
+        GRANT SELECT ON phoenix_events TO authenticated;
         GRANT SELECT ON phoenix_nudges, phoenix_user_journey, phoenix_nudge_opportunities
             TO authenticated;
-        GRANT INSERT ON phoenix_nudges_sent TO authenticated;
+        GRANT INSERT (nudge_id, user_id, app) ON phoenix_nudges_sent TO authenticated;
         GRANT SELECT ON phoenix_nudge_variants TO authenticated;
         EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO authenticated', events_seq, sent_seq);
     END IF;
