@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, case, distinct, func, or_, select
+from sqlalchemy import Engine, distinct, func, select
 
 from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import events, journey_entries, nudges, nudges_sent
+from src.adapters.sql_tables import events, journey_entries
+from src.adapters.sqlalchemy_read_models import nudge_outcomes
 from src.application.monitoring import EventError, NudgeTypeFigures
 
 
 class SqlAlchemyOperationsReadModel:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, attribution_days: int = 7) -> None:
         self._engine = engine
+        self._attribution_days = attribution_days
 
     def users_by_app(self, since: datetime) -> Mapping[str, int]:
         users = func.count(distinct(journey_entries.c.user_id))
@@ -28,46 +30,31 @@ class SqlAlchemyOperationsReadModel:
         return {str(app): int(users) for app, users in rows}
 
     def nudge_funnel(self, since: datetime) -> Sequence[NudgeTypeFigures]:
-        first_shown = (
-            select(nudges_sent.c.nudge_id, func.min(nudges_sent.c.shown_at).label("first"))
-            .group_by(nudges_sent.c.nudge_id)
-            .subquery()
-        )
-        converted = nudges.c.status == "converted"
-        after_exposure = and_(
-            converted,
-            first_shown.c.first.is_not(None),
-            first_shown.c.first <= nudges.c.converted_at,
-        )
-        without_exposure = and_(
-            converted,
-            or_(first_shown.c.first.is_(None), first_shown.c.first > nudges.c.converted_at),
-        )
+        """Per nudge type, the same exposure and attribution as the API and the experiments:
+        one definition (``nudge_outcomes``), so the page and the figures never disagree."""
         with read_connection(self._engine) as connection:
+            outcome = nudge_outcomes(connection.dialect.name, self._attribution_days)
             rows = connection.execute(
                 select(
-                    nudges.c.nudge_type,
+                    outcome.c.nudge_type,
                     func.count(),
-                    func.count(first_shown.c.first),
-                    func.sum(case((after_exposure, 1), else_=0)),
-                    func.sum(case((without_exposure, 1), else_=0)),
+                    func.sum(outcome.c.exposed),
+                    func.sum(outcome.c.converted),
+                    func.sum(outcome.c.organic),
                 )
-                .select_from(
-                    nudges.outerjoin(first_shown, first_shown.c.nudge_id == nudges.c.nudge_id)
-                )
-                .where(nudges.c.detected_at >= since)
-                .group_by(nudges.c.nudge_type)
-                .order_by(nudges.c.nudge_type)
+                .where(outcome.c.detected_at >= since)
+                .group_by(outcome.c.nudge_type)
+                .order_by(outcome.c.nudge_type)
             ).all()
         return [
             NudgeTypeFigures(
                 nudge_type=str(kind),
                 detected=int(detected),
-                exposed=int(exposed),
-                converted=int(after or 0),
+                exposed=int(exposed or 0),
+                converted=int(converted or 0),
                 organic=int(organic or 0),
             )
-            for kind, detected, exposed, after, organic in rows
+            for kind, detected, exposed, converted, organic in rows
         ]
 
     def recent_errors(self, limit: int) -> Sequence[EventError]:

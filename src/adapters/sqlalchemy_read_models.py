@@ -236,7 +236,7 @@ class SqlAlchemyReadModelStore:
                 ).all()
             )
             by_app_set = _users_by_app_set(connection, recent, sorted(by_app))
-            outcome = _nudge_outcomes(connection.dialect.name, attribution_days)
+            outcome = nudge_outcomes(connection.dialect.name, attribution_days)
             detected, shown, converted, organic = connection.execute(
                 select(
                     func.count().filter(outcome.c.detected_at >= since),
@@ -275,7 +275,7 @@ class SqlAlchemyReadModelStore:
 
     def experiment_counts(self, attribution_days: int) -> dict[str, dict[str, VariantCounts]]:
         with read_connection(self._engine) as connection:
-            outcome = _nudge_outcomes(connection.dialect.name, attribution_days)
+            outcome = nudge_outcomes(connection.dialect.name, attribution_days)
             rows = connection.execute(
                 select(
                     outcome.c.nudge_type,
@@ -331,7 +331,7 @@ class SqlAlchemyReadModelStore:
 _VARIANT_SETTINGS = ("position", "mode", "weight", "messages", "attribution_days")
 
 
-def _nudge_outcomes(dialect: str, attribution_days: int) -> Subquery:
+def nudge_outcomes(dialect: str, attribution_days: int) -> Subquery:
     """One row per nudge: when it was exposed, and whether reaching the target counts.
 
     The exposure is the first display, unless the user had already reached the target

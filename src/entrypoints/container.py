@@ -104,7 +104,7 @@ class Container(containers.DeclarativeContainer):
     dry_run = providers.Singleton(
         RuleDryRun, catalogue, providers.Singleton(SqlAlchemyEventHistory, engine), clock
     )
-    operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)
+    operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine, attribution_days)
     monitor = providers.Singleton(
         OperationsMonitor,
         queue_status=inbox,

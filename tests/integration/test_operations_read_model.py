@@ -56,3 +56,20 @@ def test_users_funnel_and_errors(flywheel: Container) -> None:
     )
     assert "letter.sent" in error.error
     assert error.attempts == 1
+
+
+def test_the_funnel_attributes_like_the_figures_of_the_api(flywheel: Container) -> None:
+    """An action past the attribution window is organic on the page as in the API."""
+    now = datetime.now(UTC)
+    publish(flywheel, "letter.generated", "phoenix-letters", "late", now - timedelta(hours=1))
+    drain(flywheel)
+    queries = flywheel.queries()
+    (shown,) = queries.list_active_nudges("late", "phoenix-letters")
+    queries.record_nudge_shown(shown.nudge_id)
+    publish(flywheel, "cv.uploaded", "phoenix-cv", "late", now + timedelta(days=8))
+    drain(flywheel)
+
+    (row,) = flywheel.operations().nudge_funnel(now - timedelta(days=1))
+    figures = queries.get_ecosystem(30)
+    assert (row.exposed, row.converted, row.organic) == (1, 0, 1)
+    assert (figures.nudges_shown, figures.nudges_converted, figures.nudges_organic) == (1, 0, 1)
