@@ -279,4 +279,3 @@ def test_a_payload_condition_without_a_window_counts_ever() -> None:
         )
     assert ever.is_due(journey, DAY1 + timedelta(days=40))
     assert journey.daily == {}
-
