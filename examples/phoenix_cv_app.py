@@ -13,8 +13,7 @@ import hashlib
 import uuid
 
 import streamlit as st
-
-from src.adapters.bridge import EmitOutcome, PhoenixEventBridge
+from phoenix_bridge import EmitOutcome, PhoenixEventBridge
 
 APP = "phoenix-cv"
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import uuid
 
 import streamlit as st
-
-from src.adapters.bridge import EmitOutcome, PhoenixEventBridge
+from phoenix_bridge import EmitOutcome, PhoenixEventBridge
 
 APP = "phoenix-letters"
 

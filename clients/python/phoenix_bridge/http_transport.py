@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from src.adapters.bridge.transport import (
+from phoenix_bridge.transport import (
     Nudge,
     Row,
     TransportPermissionError,

@@ -13,8 +13,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from src.adapters.bridge.transport import Row
-from src.domain.event_hash import compute_event_hash
+from phoenix_bridge.event_hash import compute_event_hash
+from phoenix_bridge.transport import Row
 
 
 class UnstorableEventError(ValueError):

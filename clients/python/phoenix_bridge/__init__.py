@@ -5,10 +5,10 @@ Importing it costs only the standard library: the worker's heavy dependencies
 and each transport imports its own client (psycopg, supabase, httpx) when first used.
 """
 
-from src.adapters.bridge.bridge import OutboxUnavailableError, PhoenixEventBridge
-from src.adapters.bridge.config import BridgeConfig
-from src.adapters.bridge.outbox import SqliteOutbox
-from src.adapters.bridge.transport import (
+from phoenix_bridge.bridge import OutboxUnavailableError, PhoenixEventBridge
+from phoenix_bridge.config import BridgeConfig
+from phoenix_bridge.outbox import SqliteOutbox
+from phoenix_bridge.transport import (
     BridgeTransport,
     EmitOutcome,
     TransportPermissionError,
