@@ -1,8 +1,10 @@
 """The PhoenixEventBridge: the small library a Phoenix app imports to publish its events.
 
-Importing it costs only the standard library: the worker's heavy dependencies
-(eventsourcing, SQLAlchemy, Litestar, pydantic, dependency-injector) are never loaded,
-and each transport imports its own client (psycopg, supabase, httpx) when first used.
+Its own distribution (``phoenix-event-bridge``), so an app installs it without the
+worker's heavy dependencies (eventsourcing, SQLAlchemy, Litestar, pydantic,
+dependency-injector). It needs only the standard library: the Supabase and SQL
+transports import their client (supabase-py, psycopg, each an extra) when first used,
+and the HTTP transport needs none.
 """
 
 from phoenix_bridge.bridge import OutboxUnavailableError, PhoenixEventBridge
