@@ -9,6 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
+COPY clients ./clients
 RUN pip install . && useradd --create-home flywheel
 USER flywheel
 

@@ -1,6 +1,8 @@
 """Phoenix CV, reduced to what the flywheel sees.
 
-Run from the checkout: `PYTHONPATH=. streamlit run examples/phoenix_cv_app.py`.
+Needs only the bridge and Streamlit, not the flywheel; from the checkout:
+`pip install "./clients/python[supabase]" streamlit`, then
+`streamlit run examples/phoenix_cv_app.py`.
 
 Uploading a CV emits `cv.uploaded`, generating one emits `cv.generated`; the page shows
 the active nudge and reports its display. Configuration as in docs/bridge.md; Streamlit
@@ -13,8 +15,7 @@ import hashlib
 import uuid
 
 import streamlit as st
-
-from src.adapters.bridge import EmitOutcome, PhoenixEventBridge
+from phoenix_bridge import EmitOutcome, PhoenixEventBridge
 
 APP = "phoenix-cv"
 

@@ -1,6 +1,8 @@
 """Phoenix Letters, reduced to what the flywheel sees.
 
-Run from the checkout: `PYTHONPATH=. streamlit run examples/phoenix_letters_app.py`.
+Needs only the bridge and Streamlit, not the flywheel; from the checkout:
+`pip install "./clients/python[supabase]" streamlit`, then
+`streamlit run examples/phoenix_letters_app.py`.
 
 Generating a letter emits `letter.generated`, analysing an offer emits `job_offer.analyzed`;
 the page shows the active nudge (a worker's, or the SQL view's while no worker runs) and
@@ -14,8 +16,7 @@ from __future__ import annotations
 import uuid
 
 import streamlit as st
-
-from src.adapters.bridge import EmitOutcome, PhoenixEventBridge
+from phoenix_bridge import EmitOutcome, PhoenixEventBridge
 
 APP = "phoenix-letters"
 

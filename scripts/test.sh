@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+# The line above installs a copy of the bridge (a dependency cannot be editable); make it
+# the source in clients/python, so the tests test what is there.
+.venv/bin/python -m pip install --quiet --no-deps -e ./clients/python
 
 echo "== ruff check" && .venv/bin/ruff check .
 echo "== ruff format --check" && .venv/bin/ruff format --check .

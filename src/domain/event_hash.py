@@ -1,40 +1,14 @@
-"""The de-duplication key of an event.
+"""The de-duplication key of an event, defined once for the apps and the worker.
 
-The hash covers what makes two emissions the same fact: a retry or a double click
-re-sends identical fields and so gets the same hash; two genuine, identical events
-differ by their ``idempotency_key``. The receipt time is deliberately excluded.
+The definition lives in the bridge package (``phoenix_bridge.event_hash``): the apps hash
+what they emit with it and the worker hashes what arrives without a hash with it, and the
+two must never drift apart, or a twin would slip past the store's unique ``event_hash``.
+The bridge needs only the standard library, so importing it keeps the domain free of I/O
+and frameworks (tests/unit/test_layers.py allows this one import).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
+from phoenix_bridge.event_hash import canonical_json, compute_event_hash, short_hash
 
-
-def canonical_json(value: object) -> str:
-    """JSON with sorted keys and no spaces, so equal values always give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def compute_event_hash(
-    event_type: str,
-    app_source: str,
-    user_id: str,
-    payload: Mapping[str, object],
-    idempotency_key: str | None,
-) -> str:
-    """SHA-256 (hex) of the canonical JSON of the identifying fields, as the brief defines it."""
-    document = {
-        "event_type": event_type,
-        "app_source": app_source,
-        "user_id": user_id,
-        "payload": payload,
-        "idempotency_key": idempotency_key,
-    }
-    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
-
-
-def short_hash(event_hash: str) -> str:
-    """The first 12 hex digits, as shown in logs."""
-    return event_hash[:12]
+__all__ = ["canonical_json", "compute_event_hash", "short_hash"]

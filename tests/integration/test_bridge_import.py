@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from src.adapters.bridge.transport import NUDGE_MESSAGES
+from phoenix_bridge.transport import NUDGE_MESSAGES
+
 from src.domain.apps import discover_apps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +18,7 @@ HEAVY = ("eventsourcing", "litestar", "sqlalchemy", "dependency_injector", "pyda
 def test_importing_the_bridge_loads_none_of_the_workers_dependencies(tmp_path: Path) -> None:
     script = (
         "import json, sys\n"
-        "from src.adapters.bridge import PhoenixEventBridge, BridgeConfig\n"
+        "from phoenix_bridge import PhoenixEventBridge, BridgeConfig\n"
         "config = BridgeConfig(transport='sql', database_url='postgresql://x@127.0.0.1:1/x',\n"
         f"                      outbox_path={str(tmp_path / 'outbox.db')!r})\n"
         "bridge = PhoenixEventBridge('phoenix-cv', config, background_flush=False)\n"

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
-from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.bridge_support import (
@@ -149,6 +149,8 @@ def _nested(depth: int) -> dict[str, Any]:
         ("u\x00", {}, "user_id"),
         ("u1", {"text": "\ud800"}, "surrogate"),
         ("u1", _nested(5000), "nested"),
+        ("u1", _nested(64), "more than 64 levels"),  # the payload and 64 objects in it
+        ("team/alice", {}, "user_id must not contain '/'"),
     ],
 )
 def test_a_value_no_store_can_hold_is_rejected_at_emit_on_every_transport(

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
-from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.bridge_support import TcpProxy, closed_port, hold_the_next_id, outbox_hashes

@@ -11,8 +11,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
-from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.bridge_support import closed_port, hold_the_next_id, outbox_hashes

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
-from src.adapters.bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.e2e.conftest import running_server

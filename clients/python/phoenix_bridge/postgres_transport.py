@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from src.adapters.bridge.transport import (
+from phoenix_bridge.transport import (
     Nudge,
     Row,
     TransportError,

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from src.adapters.bridge.outbox import SqliteOutbox
+from phoenix_bridge.outbox import SqliteOutbox
 
 logger = logging.getLogger("phoenix_flywheel.bridge")
 T = TypeVar("T")

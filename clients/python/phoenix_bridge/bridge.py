@@ -20,13 +20,14 @@ import logging
 import time
 from typing import Any
 
-from src.adapters.bridge.config import BridgeConfig
-from src.adapters.bridge.factory import make_transport
-from src.adapters.bridge.flusher import OutboxFlusher
-from src.adapters.bridge.outbox import SqliteOutbox
-from src.adapters.bridge.outbox_guard import OutboxGuard, OutboxUnavailableError
-from src.adapters.bridge.rows import UnstorableEventError, build_row
-from src.adapters.bridge.transport import (
+from phoenix_bridge.config import BridgeConfig
+from phoenix_bridge.event_hash import short_hash
+from phoenix_bridge.factory import make_transport
+from phoenix_bridge.flusher import OutboxFlusher
+from phoenix_bridge.outbox import SqliteOutbox
+from phoenix_bridge.outbox_guard import OutboxGuard, OutboxUnavailableError
+from phoenix_bridge.rows import UnstorableEventError, build_row
+from phoenix_bridge.transport import (
     BridgeTransport,
     EmitOutcome,
     Nudge,
@@ -34,7 +35,6 @@ from src.adapters.bridge.transport import (
     TransportError,
     TransportRejectedError,
 )
-from src.domain.event_hash import short_hash
 
 logger = logging.getLogger("phoenix_flywheel.bridge")
 

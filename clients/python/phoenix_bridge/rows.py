@@ -4,7 +4,9 @@ Checked here rather than left to the store, so every transport answers the same
 ``rejected`` outcome for the same event: PostgreSQL refuses a NUL character or a lone
 surrogate, JSON has no NaN or Infinity (Python's ``json`` would write them anyway and
 PostgREST would refuse the request), and such a row sent later from the outbox could only
-be refused again.
+be refused again. The flywheel refuses the same values at its own ingest
+(``src/domain/events.py``), and a test holds the two sets of checks in agreement: the
+bridge cannot import the service's, which would load the service into every app.
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from src.adapters.bridge.transport import Row
-from src.domain.event_hash import compute_event_hash
+from phoenix_bridge.event_hash import compute_event_hash
+from phoenix_bridge.transport import Row
+
+# Objects and arrays nested in a payload, the payload itself counting as one: the store
+# refuses deeper ones, and the worker could not read them back.
+MAX_PAYLOAD_DEPTH = 64
+# A user id is a path segment of the flywheel's API (/api/users/{user_id}/nudges): a "/"
+# in it would make the user's journey and nudges unreachable.
+USER_ID_FORBIDDEN = "/"
 
 
 class UnstorableEventError(ValueError):
@@ -36,18 +45,25 @@ def _problem(value: object) -> str | None:
 
 def refusal(field: str, value: object) -> str | None:
     """Where and why ``value`` cannot be stored, or None. Iterative: depth costs no stack."""
-    stack: list[tuple[str, object]] = [(field, value)]
+    stack: list[tuple[str, object, int]] = [(field, value, 1)]
     while stack:
-        where, item = stack.pop()
+        where, item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple) and depth > MAX_PAYLOAD_DEPTH:
+            return (
+                f"{field} is nested more than {MAX_PAYLOAD_DEPTH} levels deep "
+                "(objects and arrays within one another)"
+            )
         if isinstance(item, dict):
             for key, inner in item.items():
                 if not isinstance(key, str):
                     return f"{where} has a key {key!r} that is not a string"
                 if problem := _problem(key):
                     return f"a key of {where} holds {problem}"
-                stack.append((f"{where}.{key}", inner))
+                stack.append((f"{where}.{key}", inner, depth + 1))
         elif isinstance(item, list | tuple):
-            stack.extend((f"{where}[{index}]", inner) for index, inner in enumerate(item))
+            stack.extend(
+                (f"{where}[{index}]", inner, depth + 1) for index, inner in enumerate(item)
+            )
         elif problem := _problem(item):
             return f"{where} holds {problem}"
     return None
@@ -63,6 +79,11 @@ def build_row(
     """The row with its hash and emit time; ``UnstorableEventError`` when it cannot be."""
     if not isinstance(payload, dict):
         raise UnstorableEventError(f"payload must be a JSON object, not {type(payload).__name__}")
+    if isinstance(user_id, str) and USER_ID_FORBIDDEN in user_id:
+        raise UnstorableEventError(
+            f"user_id must not contain {USER_ID_FORBIDDEN!r}: the flywheel serves a user at "
+            "/api/users/{user_id}/..., where it would split the path"
+        )
     for field, value in (
         ("event_type", event_type),
         ("user_id", user_id),

@@ -16,10 +16,10 @@ import logging
 import threading
 import time
 
-from src.adapters.bridge.config import BridgeConfig
-from src.adapters.bridge.outbox_guard import OutboxGuard, OutboxUnavailableError
-from src.adapters.bridge.transport import BridgeTransport, Row, TransportRejectedError
-from src.domain.event_hash import short_hash
+from phoenix_bridge.config import BridgeConfig
+from phoenix_bridge.event_hash import short_hash
+from phoenix_bridge.outbox_guard import OutboxGuard, OutboxUnavailableError
+from phoenix_bridge.transport import BridgeTransport, Row, TransportRejectedError
 
 logger = logging.getLogger("phoenix_flywheel.bridge")
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from src.adapters.bridge.transport import (
+from phoenix_bridge.transport import (
     EVENT_HASH_CONSTRAINT,
     Nudge,
     Row,
