@@ -69,6 +69,9 @@ def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
     return "(strftime('%Y-%m-%d %H:%M:%f', 'now'))"
 
 
+ERROR_LIMIT = 4000
+"""Characters of an error kept in ``ai_processing_error``."""
+
 metadata = MetaData()
 Id = BigInteger().with_variant(Integer, "sqlite")
 Payload = JSON().with_variant(JSONB(), "postgresql")

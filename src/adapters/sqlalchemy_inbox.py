@@ -37,13 +37,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from src.adapters.postgres_batch_sql import (
-    ASYNC_COMMIT,
-    CLAIM_TURN,
-    ERROR_LIMIT,
-    TURN_NOT_GRANTED,
-    mark_outcome,
-)
+from src.adapters import postgres_batch_sql, sqlite_batch_sql
+from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
 from src.application.ports import (
@@ -232,38 +227,13 @@ class SqlAlchemyEventInbox:
         return True
 
     def complete(self, outcome: BatchOutcome) -> None:
+        """The statements the journeys' recorder runs in a batch's own commit."""
         with self._engine.begin() as connection:
             if self._postgres:
                 connection.exec_driver_sql(ASYNC_COMMIT)
-                mark_outcome(connection.exec_driver_sql, outcome)
-                return
-            finished, duplicates = [*outcome.processed, *outcome.duplicates], outcome.duplicates
-            if finished:
-                connection.execute(
-                    update(events)
-                    .where(events.c.id.in_(finished))
-                    .values(
-                        status=case((events.c.id.in_(duplicates), "duplicate"), else_="processed"),
-                        ai_processing_error=case(
-                            (events.c.id.in_(duplicates), events.c.ai_processing_error),
-                            else_=None,
-                        ),
-                        processed_at=outcome.now,
-                        locked_until=None,
-                        locked_by=None,
-                    )
-                )
-            for failure in outcome.failures:
-                connection.execute(
-                    update(events)
-                    .where(events.c.id == failure.event_id)
-                    .values(
-                        status="failed" if failure.retry_at is not None else "dead",
-                        locked_until=failure.retry_at,
-                        locked_by=None,
-                        ai_processing_error=failure.error[:ERROR_LIMIT],
-                    )
-                )
+                postgres_batch_sql.mark_outcome(connection.exec_driver_sql, outcome)
+            else:
+                sqlite_batch_sql.mark_outcome(connection.execute, outcome)
 
     def release(self, event_ids: Sequence[int]) -> None:
         if not event_ids:

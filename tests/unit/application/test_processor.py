@@ -284,7 +284,7 @@ def test_a_slow_batch_keeps_its_lease_while_its_worker_lives(world: World) -> No
     assert analyser.taken_by_another == []
 
 
-def test_an_outcome_the_journeys_recorded_is_not_marked_again(
+def test_the_outcome_is_left_to_the_journeys_unit_of_work(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.emit("letter.generated", "phoenix-letters", "u1")
@@ -293,10 +293,10 @@ def test_an_outcome_the_journeys_recorded_is_not_marked_again(
     def fold_that_records(events: object, outcome: BatchOutcome | None = None) -> FoldResult:
         assert outcome is not None
         handed.append(outcome)
-        return FoldResult(recorded=1, replayed=0, nudges_detected=0, outcome_recorded=True)
+        return FoldResult(recorded=1, replayed=0, nudges_detected=0)
 
     monkeypatch.setattr(world.journeys, "fold", fold_that_records)
     assert drain(world).processed == 1
     assert [list(outcome.processed) for outcome in handed] == [[1]]
-    # The recorder (here: nobody) owned the marking: the processor did not mark it again.
+    # The journeys' save (here: nobody) owns the marking: the processor never marks it.
     assert world.inbox.status_of(1) == "processing"
