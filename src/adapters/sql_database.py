@@ -22,6 +22,9 @@ from src.adapters.sql_tables import metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
+PACKAGED_SCHEMA_DIR = "sql"
+"""Where a built package carries the schema file, beside this module."""
+REPOSITORY_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "infrastructure" / "database"
 MIGRATION_LOCK_KEY = 0x70686F656E6978  # "phoenix", the advisory lock `migrate` holds
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
@@ -212,12 +215,15 @@ def _missing_columns(engine: Engine, tables: set[str]) -> list[str]:
 def postgres_schema_sql() -> str:
     """The text of ``infrastructure/database/supabase_phoenix_events_clean.sql``.
 
-    ``migrate`` reads the copy shipped inside the package (``src/adapters/sql/``), so it
-    finds it in any installation, editable, wheel or Docker image, with no repository
-    around it. The file at the documented path is a plain copy (not a link, so users can
-    open and paste it on any platform); a test holds the two byte for byte identical.
+    There is one file, where users find it to paste into Supabase. A built package (a
+    wheel, the Docker image) carries it inside as ``src/adapters/sql/`` (hatch's
+    ``force-include`` in ``pyproject.toml``), so ``migrate`` finds it with no repository
+    around; an editable install or a checkout reads it where it lies.
     """
-    return (resources.files("src.adapters") / "sql" / SCHEMA_FILE).read_text(encoding="utf-8")
+    packaged = resources.files("src.adapters") / PACKAGED_SCHEMA_DIR / SCHEMA_FILE
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (REPOSITORY_SCHEMA_DIR / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 def check_schema(engine: Engine) -> None:

@@ -1,7 +1,8 @@
 """The SQL schema the adapters use, as SQLAlchemy tables.
 
-SQLite is created from these tables; PostgreSQL from ``sql/supabase_phoenix_events_clean.sql``
-(the file Supabase users paste), which a test holds to the same columns.
+SQLite is created from these tables; PostgreSQL from the file Supabase users paste
+(``infrastructure/database/supabase_phoenix_events_clean.sql``), which a test holds to the
+same columns.
 
 Timestamps are stored in UTC. SQLite has no time-zone type, so ``UtcDateTime`` stores
 naive UTC there and hands back aware datetimes everywhere, keeping comparisons right.
