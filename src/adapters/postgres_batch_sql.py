@@ -87,9 +87,10 @@ CLAIM_TURN = (
 
 The claim leaves alone users whose events another batch holds, but two claims running at
 once cannot see each other's batch: both took events of the same users, and one of the
-two batches then met a version conflict at save and was folded again (15 % of batches
-with 2 workers). One at a time, each claim sees every batch claimed before it. A claim
-takes 1 to 3 ms of a batch's 15 to 20, so waiting for one's turn costs little.
+two batches then met a version conflict at save and was folded again (a sizeable share
+of batches with two workers). One at a time, each claim sees every batch claimed before
+it. A claim is a small part of a batch's time, so waiting for one's turn costs little
+(docs/benchmarks.md has the figures).
 
 The key is arbitrary, this lock's alone. A turn not granted within a second means the
 worker holding it is stuck mid-claim (stopped, or cut off): the claim then goes ahead

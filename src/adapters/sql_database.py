@@ -77,8 +77,9 @@ def create_postgres_engine(database_url: str, pool_size: int = 5) -> Engine:
     if not is_transaction_pooler(url):
         # JIT compiles a query whose estimated cost passes jit_above_cost, which the
         # batch's journey load does while the journey table's statistics are stale:
-        # 2.4 ms of compiling for a 0.6 ms query, every batch. These statements are all
-        # short; none gains from it. (A transaction pooler refuses startup options.)
+        # compiling then costs several times the query, every batch. These statements
+        # are all short; none gains from it. (A transaction pooler refuses startup
+        # options.)
         connect_args["options"] = "-c jit=off"
     return create_engine(
         url.difference_update_query(["pooler"]),
