@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -138,12 +138,17 @@ class FakeEventInbox:
     def reachable(self) -> bool:
         return self.store_answers
 
-    def assign_hash(self, event_id: int, event_hash: str) -> bool:
-        if any(row.event.event_hash == event_hash for row in self.rows.values()):
-            return False
-        row = self.rows[event_id]
-        row.event = replace(row.event, event_hash=event_hash)
-        return True
+    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
+        taken = {row.event.event_hash for row in self.rows.values()}
+        refused: set[int] = set()
+        for event_id, event_hash in sorted(hashes.items()):
+            if event_hash in taken:
+                refused.add(event_id)
+                continue
+            taken.add(event_hash)
+            row = self.rows[event_id]
+            row.event = replace(row.event, event_hash=event_hash)
+        return refused
 
     def complete(self, outcome: BatchOutcome) -> None:
         for event_id in outcome.processed:

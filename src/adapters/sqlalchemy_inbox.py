@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Integer,
     Text,
@@ -211,20 +212,26 @@ class SqlAlchemyEventInbox:
                 )
             return connection.execute(self._claim, parameters).all()
 
-    def assign_hash(self, event_id: int, event_hash: str) -> bool:
+    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
+        """Two statements for a whole batch: the twins already stored, then one update.
+
+        A twin another worker commits meanwhile breaks the unique index: the rows are
+        then assigned one at a time, each refused alone if its twin won.
+        """
+        if not hashes:
+            return set()
         try:
             with self._engine.begin() as connection:
-                twin = connection.execute(
-                    select(events.c.id).where(events.c.event_hash == event_hash)
-                ).first()
-                if twin is not None:
-                    return False
-                connection.execute(
-                    update(events).where(events.c.id == event_id).values(event_hash=event_hash)
-                )
-        except IntegrityError:  # a twin committed between our check and our update
-            return False
-        return True
+                return _assign_hashes(connection, hashes)
+        except IntegrityError:
+            refused: set[int] = set()
+            for event_id, event_hash in sorted(hashes.items()):
+                try:
+                    with self._engine.begin() as connection:
+                        refused |= _assign_hashes(connection, {event_id: event_hash})
+                except IntegrityError:
+                    refused.add(event_id)
+            return refused
 
     def complete(self, outcome: BatchOutcome) -> None:
         """The statements the journeys' recorder runs in a batch's own commit."""
@@ -297,6 +304,29 @@ class SqlAlchemyEventInbox:
                 )
             )
         return int(result.rowcount)
+
+
+def _assign_hashes(connection: Connection, hashes: Mapping[int, str]) -> set[int]:
+    taken = set(
+        connection.execute(
+            select(events.c.event_hash).where(events.c.event_hash.in_(set(hashes.values())))
+        ).scalars()
+    )
+    refused: set[int] = set()
+    winners: dict[int, str] = {}
+    for event_id, event_hash in sorted(hashes.items()):  # the first of twins keeps the hash
+        if event_hash in taken:
+            refused.add(event_id)
+        else:
+            taken.add(event_hash)
+            winners[event_id] = event_hash
+    if winners:
+        connection.execute(
+            update(events)
+            .where(events.c.id.in_(list(winners)))
+            .values(event_hash=case(winners, value=events.c.id))
+        )
+    return refused
 
 
 def _sqlite_timestamp(value: Any) -> datetime:

@@ -126,8 +126,12 @@ class EventInbox(Protocol):
         """Whether the store answers now: tells a fault of the store from a fault of data."""
         ...
 
-    def assign_hash(self, event_id: int, event_hash: str) -> bool:
-        """Give a row that arrived without a hash its hash; False when a twin already has it."""
+    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
+        """Give rows that arrived without a hash their hashes (event id to hash), at once.
+
+        Returns the ids refused because a twin has that hash: a row stored before, or a
+        row of the same call with a lower id (the first one keeps it).
+        """
         ...
 
     def complete(self, outcome: BatchOutcome) -> None:
