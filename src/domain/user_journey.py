@@ -16,7 +16,7 @@ Invariants it protects:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -52,7 +52,11 @@ def _window_start(at: datetime, days: int | None) -> str:
     """The first day (ISO) of a window of ``days`` whole days ending on ``at``'s day."""
     if days is None:
         return ""
-    return (_utc(at).date() - timedelta(days=days - 1)).isoformat()
+    day = _utc(at).date()
+    # An event in the first days of year 1 has a window that starts before the calendar.
+    if day.toordinal() < days:
+        return date.min.isoformat()
+    return (day - timedelta(days=days - 1)).isoformat()
 
 
 @lru_cache(maxsize=65_536)
