@@ -10,6 +10,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY clients ./clients
+# The schema file users paste; the wheel carries it into the package for `migrate`.
+COPY infrastructure/database ./infrastructure/database
 RUN pip install . && useradd --create-home flywheel
 USER flywheel
 

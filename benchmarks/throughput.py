@@ -1,10 +1,13 @@
 """Drain throughput of a backlog on each store: prints events per second (not a test).
 
     .venv/bin/python -m benchmarks.throughput [--events N] [--users N] [--stores sqlite,postgres]
+                                              [--without-hash]
 
 The backlog is written first (not timed), then one ``drain()`` does the full work:
 claim, hash check, analysis, journeys, nudges, projections. PostgreSQL runs in a
 throw-away database on ``PHOENIX_BENCH_POSTGRES_URL`` (default: the local server).
+``--without-hash`` clears the backlog's hashes before the drain, as rows a plain
+``INSERT`` (supabase-py, an SQL import) leaves for the worker to hash.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import update
 
+from src.adapters.sql_tables import events as events_table
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
@@ -72,13 +77,18 @@ def backlog(events: int, users: int, seed: int = 7) -> list[dict[str, object]]:
     return rows
 
 
-def run(store: str, url: str, events: int, users: int, batch_size: int) -> None:
+def run(
+    store: str, url: str, events: int, users: int, batch_size: int, *, without_hash: bool = False
+) -> None:
     settings = Settings(_env_file=None, database_url=url, event_batch_size=batch_size)  # type: ignore[call-arg]
     container = open_flywheel(settings, migrate=True)
     try:
         rows = backlog(events, users)
         for start in range(0, len(rows), 1000):
             container.ingestion().publish(rows[start : start + 1000])
+        if without_hash:
+            with container.engine().begin() as connection:
+                connection.execute(update(events_table).values(event_hash=None))
         started, cpu_started = time.perf_counter(), time.process_time()
         summary = asyncio.run(container.processor().drain())
         seconds = time.perf_counter() - started
@@ -91,8 +101,9 @@ def run(store: str, url: str, events: int, users: int, batch_size: int) -> None:
             f"{store}: processed {summary.processed}, projected {figures.total_events}"
         )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    label = f"{store} no hash" if without_hash else store
     print(
-        f"{store:<10} {events:>7} events {users:>6} users  batch {batch_size:>4}  "
+        f"{label:<17} {events:>7} events {users:>6} users  batch {batch_size:>4}  "
         f"{seconds:7.2f} s  {events / seconds:8.0f} events/s  "
         f"nudges {summary.nudges_detected:>6}  peak RSS {peak_mib:6.0f} MiB  "
         f"worker CPU {100 * cpu_seconds / seconds:3.0f} %"
@@ -105,11 +116,19 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--without-hash", action="store_true")
     args = parser.parse_args()
     stores = {"sqlite": sqlite_store, "postgres": postgres_store}
     for store in args.stores.split(","):
         with stores[store]() as url:
-            run(store, url, args.events, args.users, args.batch_size)
+            run(
+                store,
+                url,
+                args.events,
+                args.users,
+                args.batch_size,
+                without_hash=args.without_hash,
+            )
 
 
 if __name__ == "__main__":

@@ -26,12 +26,12 @@ from eventsourcing.popo import POPOFactory
 from src.application.errors import UserBusyError
 from src.application.journeys import JourneyApplication
 from src.application.ports import ErasureReport
-from tests.fakes import FakeEventInbox, FakeReadModelStore
+from tests.fakes import FakeEventInbox, FakeReadModelStore, WritesBatches
 
 FORGETTABLE = {"PERSISTENCE_MODULE": "tests.fake_erasure:ForgettableFactory"}
 
 
-class ForgettableRecorder(ApplicationRecorder):
+class ForgettableRecorder(WritesBatches, ApplicationRecorder):
     """Stored events in memory; notification ids are never reused, as in a real table."""
 
     def __init__(self) -> None:
@@ -57,6 +57,7 @@ class ForgettableRecorder(ApplicationRecorder):
                     self._last_id
                 )
                 ids.append(self._last_id)
+            self.write_batch(kwargs.get("batch"), ids)
             return ids
 
     def select_events(

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent as StoredDomainEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from src.application.ports import (
     AppendResult,
     BatchOutcome,
+    BatchWrites,
     EcosystemFigures,
     Journey,
     JourneyEntry,
@@ -135,12 +140,17 @@ class FakeEventInbox:
     def reachable(self) -> bool:
         return self.store_answers
 
-    def assign_hash(self, event_id: int, event_hash: str) -> bool:
-        if any(row.event.event_hash == event_hash for row in self.rows.values()):
-            return False
-        row = self.rows[event_id]
-        row.event = replace(row.event, event_hash=event_hash)
-        return True
+    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
+        taken = {row.event.event_hash for row in self.rows.values()}
+        refused: set[int] = set()
+        for event_id, event_hash in sorted(hashes.items()):
+            if event_hash in taken:
+                refused.add(event_id)
+                continue
+            taken.add(event_hash)
+            row = self.rows[event_id]
+            row.event = replace(row.event, event_hash=event_hash)
+        return refused
 
     def complete(self, outcome: BatchOutcome) -> None:
         for event_id in outcome.processed:
@@ -376,3 +386,50 @@ class FailingAnalyser:
         if self.hang:
             await asyncio.sleep(3600)
         raise RuntimeError(f"analyser exploded on event {event.id}")
+
+
+class WritesBatches:
+    """The in-memory journeys stores' share of a batch's unit of work (``BatchWrites``).
+
+    A real recorder writes the batch's outcome and read-model rows in the transaction
+    that stores the journeys' events; the fakes' stores are the attached fake inbox and
+    fake read models, written right after the events are stored.
+    """
+
+    inbox: FakeEventInbox | None = None
+    read_models: FakeReadModelStore | None = None
+
+    def attach(self, inbox: FakeEventInbox, read_models: FakeReadModelStore) -> None:
+        self.inbox, self.read_models = inbox, read_models
+
+    def write_batch(self, batch: BatchWrites | None, notification_ids: Sequence[int]) -> None:
+        if batch is None:
+            return
+        if self.inbox is None or self.read_models is None:
+            raise RuntimeError("attach() the fake inbox and read models first")
+        if batch.outcome is not None:
+            self.inbox.complete(batch.outcome)
+        with self.read_models.projection(batch.projection) as transaction:
+            # Past the batch only when nothing before it is unprojected (ids are dense).
+            caught_up = bool(notification_ids) and transaction.position >= min(notification_ids) - 1
+            position = max(notification_ids) if caught_up else transaction.position
+            transaction.write(batch.read_model_changes, position)
+
+
+class FakeBatchRecorder(WritesBatches, POPOApplicationRecorder):
+    def _insert_events(
+        self, stored_events: Sequence[StoredDomainEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(stored_events, **kwargs) or []
+        self.write_batch(kwargs.get("batch"), notification_ids)
+        return notification_ids
+
+
+class FakeBatchFactory(POPOFactory):
+    """``PERSISTENCE_MODULE`` of the unit tests' journeys: ``attach`` the fakes after."""
+
+    def application_recorder(self) -> FakeBatchRecorder:
+        return FakeBatchRecorder()
+
+
+FAKE_BATCHES = {"PERSISTENCE_MODULE": "tests.fakes:FakeBatchFactory"}

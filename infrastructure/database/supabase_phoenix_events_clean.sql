@@ -19,8 +19,8 @@
 -- authenticated have no right at all.
 --
 -- The tables are those of src/adapters/sql_tables.py, column for column (a test compares
--- the catalog with SQLAlchemy's create_all). `migrate` reads the identical copy shipped in
--- src/adapters/sql/ (a test holds the two byte for byte equal): edit both, or copy one.
+-- the catalog with SQLAlchemy's create_all). `migrate` applies this very file: a built
+-- package carries it inside (hatch's force-include in pyproject.toml); there is no copy.
 
 -- The worker's private schema ----------------------------------------------------------
 -- eventsourcing creates its tables here (POSTGRES_SCHEMA), after this file has run. An

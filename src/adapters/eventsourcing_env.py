@@ -15,7 +15,7 @@ from src.adapters.sql_tables import PRIVATE_SCHEMA
 def eventsourcing_env(database_url: str) -> dict[str, str]:
     if store_kind(database_url) == "sqlite":
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": "src.adapters.eventsourcing_sqlite:BatchSQLiteFactory",
             "SQLITE_DBNAME": str(sqlalchemy_url(database_url).database),
             "SQLITE_LOCK_TIMEOUT": "30",
         }

@@ -1,18 +1,23 @@
 """eventsourcing's PostgreSQL recorder, made to save a whole batch in one cheap commit.
 
-Two changes to the stock recorder, both measured on the worker's drain (issue 5):
+Two changes to the stock recorder:
 
 * The stored events travel as four parallel arrays in binary format, zipped by
   ``unnest``. The stock recorder sends one array of a composite type in text format,
-  escaping every byte of every event's state with regular expressions: a quarter of
-  the save. The table lock, the NOTIFY and the returned notification ids are unchanged.
-* It is a ``TransactionalBatchRecorder``: in the transaction that stores a batch's
-  journey events it also marks the batch's inbox rows and writes the read-model rows of
-  those events, through eventsourcing's own hook for this (``_insert_events``, where its
-  process recorder writes tracking records). The projection's tracking row then moves
-  past the new notifications, provided every notification before them was already
-  projected; otherwise the pull projector catches up later, and since the view writes are
-  idempotent, writing these rows twice changes nothing.
+  escaping every byte of every event's state with regular expressions: a large share of
+  the save (docs/benchmarks.md). The table lock, the NOTIFY and the returned
+  notification ids are unchanged.
+* Through eventsourcing's hook for extra rows (``_insert_events``, where its process
+  recorder writes tracking records), the transaction that stores a batch's journey events
+  also writes the rest of the batch's unit of work (``BatchWrites``): it marks the batch's
+  inbox rows and writes the read-model rows of those events. The projection's tracking
+  row then moves past the new notifications, provided every notification before them was
+  already projected; otherwise the pull projector catches up later, and since the view
+  writes are idempotent, writing these rows twice changes nothing.
+
+The insert itself has no public hook: ``insert_events``, ``_insert_stored_events`` and
+``_fetch_ids_after_insert_events`` are overridden here, and only here, to send the
+arrays. Every other adapter uses eventsourcing's public API and ``_insert_events``.
 """
 
 from __future__ import annotations
@@ -43,12 +48,10 @@ from src.adapters.postgres_batch_sql import (
     write_read_models,
 )
 from src.adapters.sql_tables import projection_tracking
-from src.application.ports import BatchOutcome, ReadModelChanges
+from src.application.ports import BatchWrites
 
 
 class BatchInsertRecorder(PostgresApplicationRecorder):
-    records_batch_outcome = True
-
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
@@ -109,14 +112,14 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         """Runs before the table lock, in the same pipelined transaction."""
+        batch: BatchWrites | None = kwargs.get("batch")
+        if batch is None:
+            return
         execute = cast(Execute, curs.execute)
-        outcome: BatchOutcome | None = kwargs.get("batch_outcome")
-        if outcome is not None:
+        if batch.outcome is not None:
             curs.execute(ASYNC_COMMIT)
-            mark_outcome(execute, outcome)
-        changes: ReadModelChanges | None = kwargs.get("read_model_changes")
-        if changes is not None:
-            write_read_models(execute, changes)
+            mark_outcome(execute, batch.outcome)
+        write_read_models(execute, batch.read_model_changes)
 
     def _insert_stored_events(
         self,
@@ -132,9 +135,9 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
             "topics": [event.topic for event in stored_events],
             "states": [event.state for event in stored_events],
         }
-        projection = kwargs.get("projection")
-        if kwargs.get("read_model_changes") is not None and projection is not None:
-            params["projection"] = projection
+        batch: BatchWrites | None = kwargs.get("batch")
+        if batch is not None:
+            params["projection"] = batch.projection
             curs.execute(self._insert_and_track_statement, params)
         else:
             curs.execute(self._insert_arrays_statement, params)

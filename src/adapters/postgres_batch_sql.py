@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from src.adapters.sql_tables import ERROR_LIMIT, events, journey_entries, nudges
 from src.application.ports import BatchOutcome, ReadModelChanges
 
 Execute = Callable[[str, dict[str, Any]], object]
 """``cursor.execute`` or ``connection.exec_driver_sql``: psycopg placeholders either way."""
 
 _MARK_FINISHED = (
-    "UPDATE phoenix_events SET"
+    f"UPDATE {events.name} SET"  # noqa: S608 - names from sql_tables
     " status = CASE WHEN id = ANY(%(duplicates)b::bigint[]) THEN 'duplicate'"
     " ELSE 'processed' END,"
     " ai_processing_error = CASE WHEN id = ANY(%(duplicates)b::bigint[])"
@@ -29,21 +30,21 @@ _MARK_FINISHED = (
     " WHERE id = ANY(%(finished)b::bigint[])"
 )
 _MARK_FAILED = (
-    "UPDATE phoenix_events AS e SET status = f.status, locked_until = f.retry_at,"
+    f"UPDATE {events.name} AS e SET status = f.status, locked_until = f.retry_at,"  # noqa: S608 - names from sql_tables
     " locked_by = NULL, ai_processing_error = f.error"
     " FROM unnest(%(id)b::bigint[], %(status)b::text[], %(retry_at)b::timestamptz[],"
     " %(error)b::text[]) AS f(id, status, retry_at, error)"
     " WHERE e.id = f.id"
 )
 _INSERT_ENTRIES = (
-    "INSERT INTO phoenix_journey_entries"
+    f"INSERT INTO {journey_entries.name}"  # noqa: S608 - names from sql_tables
     " (user_id, event_hash, event_type, app_source, timestamp)"
     " SELECT * FROM unnest(%(user_id)b::text[], %(event_hash)b::text[],"
     " %(event_type)b::text[], %(app_source)b::text[], %(timestamp)b::timestamptz[])"
     " ON CONFLICT DO NOTHING"
 )
 _INSERT_NUDGES = (
-    "INSERT INTO phoenix_nudges"
+    f"INSERT INTO {nudges.name}"  # noqa: S608 - names from sql_tables
     " (nudge_id, user_id, nudge_type, shown_in, target_app, status, detected_at, variant)"
     " SELECT * FROM unnest(%(nudge_id)b::text[], %(user_id)b::text[],"
     " %(nudge_type)b::text[], %(shown_in)b::text[], %(target_app)b::text[],"
@@ -51,7 +52,7 @@ _INSERT_NUDGES = (
     " ON CONFLICT DO NOTHING"
 )
 _CONVERT_NUDGES = (
-    "UPDATE phoenix_nudges AS n SET status = 'converted', converted_at = c.converted_at"
+    f"UPDATE {nudges.name} AS n SET status = 'converted', converted_at = c.converted_at"  # noqa: S608 - names from sql_tables
     " FROM unnest(%(nudge_id)b::text[], %(converted_at)b::timestamptz[])"
     " AS c(nudge_id, converted_at)"
     " WHERE n.nudge_id = c.nudge_id"
@@ -67,7 +68,6 @@ _NUDGE_COLUMNS = (
     "detected_at",
     "variant",
 )
-ERROR_LIMIT = 4000
 
 ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
 """For the worker's own transactions: claims, and the commit that saves and marks a batch.
@@ -87,9 +87,10 @@ CLAIM_TURN = (
 
 The claim leaves alone users whose events another batch holds, but two claims running at
 once cannot see each other's batch: both took events of the same users, and one of the
-two batches then met a version conflict at save and was folded again (15 % of batches
-with 2 workers). One at a time, each claim sees every batch claimed before it. A claim
-takes 1 to 3 ms of a batch's 15 to 20, so waiting for one's turn costs little.
+two batches then met a version conflict at save and was folded again (a sizeable share
+of batches with two workers). One at a time, each claim sees every batch claimed before
+it. A claim is a small part of a batch's time, so waiting for one's turn costs little
+(docs/benchmarks.md has the figures).
 
 The key is arbitrary, this lock's alone. A turn not granted within a second means the
 worker holding it is stuck mid-claim (stopped, or cut off): the claim then goes ahead

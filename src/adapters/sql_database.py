@@ -22,6 +22,9 @@ from src.adapters.sql_tables import PRIVATE_SCHEMA, metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
+PACKAGED_SCHEMA_DIR = "sql"
+"""Where a built package carries the schema file, beside this module."""
+REPOSITORY_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "infrastructure" / "database"
 MIGRATION_LOCK_KEY = 0x70686F656E6978  # "phoenix", the advisory lock `migrate` holds
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
@@ -74,8 +77,9 @@ def create_postgres_engine(database_url: str, pool_size: int = 5) -> Engine:
     if not is_transaction_pooler(url):
         # JIT compiles a query whose estimated cost passes jit_above_cost, which the
         # batch's journey load does while the journey table's statistics are stale:
-        # 2.4 ms of compiling for a 0.6 ms query, every batch. These statements are all
-        # short; none gains from it. (A transaction pooler refuses startup options.)
+        # compiling then costs several times the query, every batch. These statements
+        # are all short; none gains from it. (A transaction pooler refuses startup
+        # options.)
         connect_args["options"] = "-c jit=off"
     return create_engine(
         url.difference_update_query(["pooler"]),
@@ -224,12 +228,15 @@ def _missing_columns(engine: Engine, tables: set[str]) -> list[tuple[Table, str]
 def postgres_schema_sql() -> str:
     """The text of ``infrastructure/database/supabase_phoenix_events_clean.sql``.
 
-    ``migrate`` reads the copy shipped inside the package (``src/adapters/sql/``), so it
-    finds it in any installation, editable, wheel or Docker image, with no repository
-    around it. The file at the documented path is a plain copy (not a link, so users can
-    open and paste it on any platform); a test holds the two byte for byte identical.
+    There is one file, where users find it to paste into Supabase. A built package (a
+    wheel, the Docker image) carries it inside as ``src/adapters/sql/`` (hatch's
+    ``force-include`` in ``pyproject.toml``), so ``migrate`` finds it with no repository
+    around; an editable install or a checkout reads it where it lies.
     """
-    return (resources.files("src.adapters") / "sql" / SCHEMA_FILE).read_text(encoding="utf-8")
+    packaged = resources.files("src.adapters") / PACKAGED_SCHEMA_DIR / SCHEMA_FILE
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (REPOSITORY_SCHEMA_DIR / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 def check_schema(engine: Engine) -> None:

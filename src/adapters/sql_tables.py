@@ -1,7 +1,8 @@
 """The SQL schema the adapters use, as SQLAlchemy tables.
 
-SQLite is created from these tables; PostgreSQL from ``sql/supabase_phoenix_events_clean.sql``
-(the file Supabase users paste), which a test holds to the same columns.
+SQLite is created from these tables; PostgreSQL from the file Supabase users paste
+(``infrastructure/database/supabase_phoenix_events_clean.sql``), which a test holds to the
+same columns.
 
 Timestamps are stored in UTC. SQLite has no time-zone type, so ``UtcDateTime`` stores
 naive UTC there and hands back aware datetimes everywhere, keeping comparisons right.
@@ -73,6 +74,9 @@ def _utcnow_sqlite(element: utcnow, compiler: SQLCompiler, **kw: Any) -> str:
 # does not serve (the SQL file creates it; eventsourcing's tables go there too). SQLite has
 # no schemas: its engine maps this one to the main database.
 PRIVATE_SCHEMA = "phoenix_private"
+
+ERROR_LIMIT = 4000
+"""Characters of an error kept in ``ai_processing_error``."""
 
 metadata = MetaData()
 Id = BigInteger().with_variant(Integer, "sqlite")

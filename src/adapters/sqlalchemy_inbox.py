@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Integer,
     Text,
@@ -37,13 +38,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from src.adapters.postgres_batch_sql import (
-    ASYNC_COMMIT,
-    CLAIM_TURN,
-    ERROR_LIMIT,
-    TURN_NOT_GRANTED,
-    mark_outcome,
-)
+from src.adapters import postgres_batch_sql, sqlite_batch_sql
+from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
 from src.application.errors import RequestInvalidError, StoreUnavailableError
@@ -222,54 +218,35 @@ class SqlAlchemyEventInbox:
                 )
             return connection.execute(self._claim, parameters).all()
 
-    def assign_hash(self, event_id: int, event_hash: str) -> bool:
+    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
+        """Two statements for a whole batch: the twins already stored, then one update.
+
+        A twin another worker commits meanwhile breaks the unique index: the rows are
+        then assigned one at a time, each refused alone if its twin won.
+        """
+        if not hashes:
+            return set()
         try:
             with self._engine.begin() as connection:
-                twin = connection.execute(
-                    select(events.c.id).where(events.c.event_hash == event_hash)
-                ).first()
-                if twin is not None:
-                    return False
-                connection.execute(
-                    update(events).where(events.c.id == event_id).values(event_hash=event_hash)
-                )
-        except IntegrityError:  # a twin committed between our check and our update
-            return False
-        return True
+                return _assign_hashes(connection, hashes)
+        except IntegrityError:
+            refused: set[int] = set()
+            for event_id, event_hash in sorted(hashes.items()):
+                try:
+                    with self._engine.begin() as connection:
+                        refused |= _assign_hashes(connection, {event_id: event_hash})
+                except IntegrityError:
+                    refused.add(event_id)
+            return refused
 
     def complete(self, outcome: BatchOutcome) -> None:
+        """The statements the journeys' recorder runs in a batch's own commit."""
         with self._engine.begin() as connection:
             if self._postgres:
                 connection.exec_driver_sql(ASYNC_COMMIT)
-                mark_outcome(connection.exec_driver_sql, outcome)
-                return
-            finished, duplicates = [*outcome.processed, *outcome.duplicates], outcome.duplicates
-            if finished:
-                connection.execute(
-                    update(events)
-                    .where(events.c.id.in_(finished))
-                    .values(
-                        status=case((events.c.id.in_(duplicates), "duplicate"), else_="processed"),
-                        ai_processing_error=case(
-                            (events.c.id.in_(duplicates), events.c.ai_processing_error),
-                            else_=None,
-                        ),
-                        processed_at=outcome.now,
-                        locked_until=None,
-                        locked_by=None,
-                    )
-                )
-            for failure in outcome.failures:
-                connection.execute(
-                    update(events)
-                    .where(events.c.id == failure.event_id)
-                    .values(
-                        status="failed" if failure.retry_at is not None else "dead",
-                        locked_until=failure.retry_at,
-                        locked_by=None,
-                        ai_processing_error=failure.error[:ERROR_LIMIT],
-                    )
-                )
+                postgres_batch_sql.mark_outcome(connection.exec_driver_sql, outcome)
+            else:
+                sqlite_batch_sql.mark_outcome(connection.execute, outcome)
 
     def release(self, event_ids: Sequence[int]) -> None:
         if not event_ids:
@@ -333,6 +310,29 @@ class SqlAlchemyEventInbox:
                 )
             )
         return int(result.rowcount)
+
+
+def _assign_hashes(connection: Connection, hashes: Mapping[int, str]) -> set[int]:
+    taken = set(
+        connection.execute(
+            select(events.c.event_hash).where(events.c.event_hash.in_(set(hashes.values())))
+        ).scalars()
+    )
+    refused: set[int] = set()
+    winners: dict[int, str] = {}
+    for event_id, event_hash in sorted(hashes.items()):  # the first of twins keeps the hash
+        if event_hash in taken:
+            refused.add(event_id)
+        else:
+            taken.add(event_hash)
+            winners[event_id] = event_hash
+    if winners:
+        connection.execute(
+            update(events)
+            .where(events.c.id.in_(list(winners)))
+            .values(event_hash=case(winners, value=events.c.id))
+        )
+    return refused
 
 
 def _sqlite_timestamp(value: Any) -> datetime:

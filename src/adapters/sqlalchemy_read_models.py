@@ -19,7 +19,6 @@ from sqlalchemy import (
     Integer,
     Subquery,
     and_,
-    bindparam,
     case,
     delete,
     distinct,
@@ -34,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.postgres_batch_sql import write_read_models
+from src.adapters import postgres_batch_sql, sqlite_batch_sql
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import (
     journey_entries,
@@ -74,11 +73,10 @@ def _users_by_app_set(
 
 
 class _SqlProjectionTransaction:
-    def __init__(self, connection: Connection, name: str, position: int, insert: Any) -> None:
+    def __init__(self, connection: Connection, name: str, position: int) -> None:
         self._connection = connection
         self._name = name
         self._position = position
-        self._insert = insert
 
     @property
     def position(self) -> int:
@@ -87,38 +85,15 @@ class _SqlProjectionTransaction:
     def write(self, changes: ReadModelChanges, position: int) -> None:
         connection = self._connection
         if connection.dialect.name == "postgresql":
-            write_read_models(connection.exec_driver_sql, changes)
+            postgres_batch_sql.write_read_models(connection.exec_driver_sql, changes)
         else:
-            _write_sqlite(connection, changes, self._insert)
+            sqlite_batch_sql.write_read_models(connection.execute, changes)
         connection.execute(
             update(projection_tracking)
             .where(projection_tracking.c.name == self._name)
             .values(position=position)
         )
         self._position = position
-
-
-def _write_sqlite(connection: Connection, changes: ReadModelChanges, insert: Any) -> None:
-    """In-process SQLite: ``executemany`` costs no round trip per row."""
-    if changes.entries:
-        connection.execute(
-            insert(journey_entries).on_conflict_do_nothing(),
-            [entry.__dict__ for entry in changes.entries],
-        )
-    if changes.nudges:
-        connection.execute(
-            insert(nudges).on_conflict_do_nothing(), [nudge.__dict__ for nudge in changes.nudges]
-        )
-    if changes.conversions:
-        connection.execute(
-            update(nudges)
-            .where(nudges.c.nudge_id == bindparam("converted_id"))
-            .values(status="converted", converted_at=bindparam("converted_at")),
-            [
-                {"converted_id": nudge_id, "converted_at": converted_at}
-                for nudge_id, converted_at in changes.conversions
-            ],
-        )
 
 
 class SqlAlchemyReadModelStore:
@@ -139,7 +114,7 @@ class SqlAlchemyReadModelStore:
                 .where(projection_tracking.c.name == name)
                 .with_for_update()
             ).scalar_one()
-            yield _SqlProjectionTransaction(connection, name, int(position), self._insert)
+            yield _SqlProjectionTransaction(connection, name, int(position))
 
     def get_journey(self, user_id: str) -> Journey | None:
         with read_connection(self._engine) as connection:

@@ -1,11 +1,10 @@
 """The journeys a worker keeps in memory, bounded by their size rather than their count.
 
 A journey remembers every hash it applied (that is how a replay counts nothing twice),
-so journeys differ in size by orders of magnitude: about 2.4 KB for a user with five
-events, 31 KB with 200 (``tracemalloc``), so about 7 MB with 50,000. A cache of 10,000
-journeys, whatever their size, either holds too few of the common small ones (a
-100,000-event backlog over 20,000 users reloaded journeys all along, 20 µs of every
-event) or lets a few long histories take any amount of memory. This cache keeps the
+so journeys differ in size by orders of magnitude (docs/benchmarks.md gives the
+measurements). A cache of a fixed number of journeys, whatever their size, either holds
+too few of the common small ones (a large backlog over many users then reloads journeys
+all along) or lets a few long histories take any amount of memory. This cache keeps the
 most recently used journeys within a byte budget, estimated from each journey's hash
 count when it is stored.
 """
@@ -22,11 +21,11 @@ from eventsourcing.application import Cache
 from src.domain.user_journey import UserJourney
 
 JOURNEY_BYTES = 1_700
-"""A journey's own objects, measured with ``tracemalloc`` (a journey of five events: 2.4 KB)."""
+"""A journey's own objects, measured with ``tracemalloc`` (docs/benchmarks.md)."""
 HASH_BYTES = 150
 """One applied hash: the 64-character text and its slot in the journey's dict."""
 BUDGET_BYTES = 64 * 2**20
-"""About 27,000 journeys of five events each."""
+"""Tens of thousands of ordinary journeys: a whole backlog's users stay in memory."""
 
 
 def journey_bytes(journey: object) -> int:

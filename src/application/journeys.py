@@ -9,16 +9,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import MutableOrImmutableAggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.application.journey_cache import JourneyCache
-from src.application.ports import BatchOutcome, JourneyHistory, TransactionalBatchRecorder
+from src.application.ports import BatchOutcome, BatchWrites, JourneyHistory
 from src.application.read_model_changes import PROJECTION_NAME, read_model_changes
 from src.domain.catalogue import Catalogue
 from src.domain.user_journey import UserJourney, journey_id
@@ -57,8 +56,6 @@ class FoldResult:
     recorded: int
     replayed: int
     nudges_detected: int
-    outcome_recorded: bool = False
-    """The batch outcome handed to ``fold`` was written with the journeys."""
 
 
 @dataclass
@@ -74,12 +71,13 @@ class JourneyApplication(Application[UUID]):
 
     One ``save(*aggregates)`` per batch matters: the PostgreSQL recorder locks the table
     per save, so per-aggregate saves are an order of magnitude slower.
+
+    Snapshots are taken here (``_snapshot``), not by eventsourcing's fixed
+    ``snapshotting_intervals``: the store is on, the interval is ours.
     """
 
     name = "PhoenixJourneys"
-    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
-        UserJourney: SNAPSHOT_INTERVAL
-    }
+    is_snapshotting_enabled = True
 
     def __init__(
         self,
@@ -109,7 +107,6 @@ class JourneyApplication(Application[UUID]):
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
         self._fold_lock = threading.Lock()
-        self._inline_writes = isinstance(self.recorder, TransactionalBatchRecorder)
 
     def get_journey(self, user_id: str) -> UserJourney | None:
         """The journey as this process last saw it: the cache may lag other workers.
@@ -130,9 +127,9 @@ class JourneyApplication(Application[UUID]):
     ) -> FoldResult:
         """Record each user's events in timestamp order, detect nudges, save once.
 
-        With a recorder that can (``TransactionalBatchRecorder``), the batch ``outcome``
-        and the read-model rows of the new events are written in the transaction that
-        saves the journeys; ``FoldResult.outcome_recorded`` tells the caller so.
+        The save is the batch's unit of work (``BatchWrites``): the batch ``outcome`` and
+        the read-model rows of the new events are committed with the journeys, on every
+        store. With no event to fold, the outcome alone is written.
 
         A version conflict means another worker saved one of these journeys meanwhile:
         the journeys are reloaded and the batch folded again (already-applied hashes make
@@ -144,7 +141,7 @@ class JourneyApplication(Application[UUID]):
             by_user[source.user_id].append(source)
         # Folds of one process take turns: they share the cached journey objects.
         with self._fold_lock:
-            return self._fold_batch(by_user, outcome if self._inline_writes else None)
+            return self._fold_batch(by_user, outcome)
 
     def _fold_batch(
         self, by_user: Mapping[str, list[SourceEvent]], outcome: BatchOutcome | None
@@ -159,17 +156,25 @@ class JourneyApplication(Application[UUID]):
                 )
         recorded = replayed = detected = 0
         for user_id, sources in by_user.items():
-            result = self._fold_user_alone(user_id, sources)
+            # Each user's events are marked with that user's journey.
+            mine = None
+            if outcome is not None:
+                mine = BatchOutcome([source.event_id for source in sources], [], [], outcome.now)
+            result = self._fold_user_alone(user_id, sources, mine)
             recorded += result.recorded
             replayed += result.replayed
             detected += result.nudges_detected
+        if outcome is not None and (outcome.duplicates or outcome.failures):
+            self._fold_once({}, BatchOutcome([], outcome.duplicates, outcome.failures, outcome.now))
         return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)
 
-    def _fold_user_alone(self, user_id: str, sources: list[SourceEvent]) -> FoldResult:
+    def _fold_user_alone(
+        self, user_id: str, sources: list[SourceEvent], outcome: BatchOutcome | None
+    ) -> FoldResult:
         attempt = 1
         while True:
             try:
-                return self._fold_once({user_id: sources}, None)
+                return self._fold_once({user_id: sources}, outcome)
             except IntegrityError:
                 if attempt >= MAX_CONFLICT_RETRIES:
                     raise
@@ -283,55 +288,37 @@ class JourneyApplication(Application[UUID]):
                 self._evict([user_id])
 
     def _save_journeys(self, journeys: Sequence[UserJourney], outcome: BatchOutcome | None) -> None:
-        """``save(*journeys)`` without its per-object runtime ``Protocol`` check.
-
-        ``Application.save`` asks ``isinstance(obj, DomainEventProtocol)`` of every
-        object, which Python evaluates attribute by attribute: a fifth of the save for a
-        batch of journeys. The steps after collecting are the base class's own.
-        """
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
-        for journey in journeys:
-            processing_event.events.extend(journey.collect_events())
-            processing_event.aggregates[journey.id] = journey
-        if outcome is not None:
-            processing_event.saved_kwargs.update(
-                batch_outcome=outcome,
-                read_model_changes=read_model_changes(processing_event.events),
-                projection=PROJECTION_NAME,
-            )
-        recordings = self._record(processing_event)
+        """One ``save``: the journeys, and with an outcome the rest of the unit of work."""
+        if outcome is None:
+            recordings = self.save(*journeys)
+        else:
+            events = [event for journey in journeys for event in journey.pending_events]
+            writes = BatchWrites(outcome, read_model_changes(events), PROJECTION_NAME)
+            recordings = self.save(*journeys, batch=writes)
+        first_new: dict[UUID, int] = {}
         for recording in recordings:  # in order: each journey's last event comes last
-            self._cache.remember_last(
-                recording.domain_event.originator_id, recording.notification.state
-            )
-        self._take_snapshots(processing_event)
-        self._notify(recordings)
+            key = recording.domain_event.originator_id
+            self._cache.remember_last(key, recording.notification.state)
+            first_new.setdefault(key, recording.domain_event.originator_version)
+        self._snapshot(journeys, first_new)
 
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+    def _snapshot(self, journeys: Sequence[UserJourney], first_new: Mapping[UUID, int]) -> None:
         """Snapshot a journey when a save takes it past version 200, 400, 800, … (doubling).
 
-        A journey's snapshot holds every hash it applied, so it grows with its history.
-        eventsourcing's fixed interval wrote one every 200 versions, each reloaded from the
-        store first: a user with 20,000 events wrote 69 MB of snapshots and halved the
-        drain rate, and the cost grows with the square of the history. Doubling writes at
-        most twice the final size in all. The snapshot is taken from the journey just
-        saved, at its new version, with no reload.
+        A journey's snapshot holds every hash it applied, so it grows with its history:
+        snapshots at a fixed interval, each reloaded from the store first, cost the square
+        of the history (see docs/benchmarks.md). Doubling writes at most twice the final
+        size in all. The snapshot is taken from the journey just saved, at its new
+        version, with no reload.
         """
         if self.snapshots is None:
             return
-        first_new: dict[UUID, int] = {}
-        for domain_event in processing_event.events:
-            key = domain_event.originator_id
-            first_new[key] = min(
-                first_new.get(key, domain_event.originator_version), domain_event.originator_version
-            )
-        snapshots = []
-        for key, version_before in first_new.items():
-            journey = processing_event.aggregates.get(key)
-            if isinstance(journey, UserJourney) and journey.version >= snapshot_due_after(
-                version_before - 1
-            ):
-                snapshots.append(UserJourney.Snapshot.take(journey))
+        snapshots = [
+            UserJourney.Snapshot.take(journey)
+            for journey in journeys
+            if journey.id in first_new
+            and journey.version >= snapshot_due_after(first_new[journey.id] - 1)
+        ]
         if snapshots:
             self.snapshots.put(snapshots)
 
@@ -353,7 +340,7 @@ class JourneyApplication(Application[UUID]):
         keep_days = self.catalogue.window_days
         changed: list[UserJourney] = []
         recorded = replayed = detected = 0
-        loaded = self.load_journeys(list(by_user))
+        loaded = self.load_journeys(list(by_user)) if by_user else {}
         for user_id, sources in by_user.items():
             journey = loaded[user_id] or UserJourney(user_id=user_id)
             for source in sorted(sources, key=lambda s: (s.timestamp, s.event_id)):
@@ -375,11 +362,6 @@ class JourneyApplication(Application[UUID]):
                 )
             if journey.pending_events:
                 changed.append(journey)
-        if changed:
+        if changed or outcome is not None:
             self._save_journeys(changed, outcome)
-        return FoldResult(
-            recorded=recorded,
-            replayed=replayed,
-            nudges_detected=detected,
-            outcome_recorded=bool(changed) and outcome is not None,
-        )
+        return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
@@ -127,8 +127,12 @@ class EventInbox(Protocol):
         """Whether the store answers now: tells a fault of the store from a fault of data."""
         ...
 
-    def assign_hash(self, event_id: int, event_hash: str) -> bool:
-        """Give a row that arrived without a hash its hash; False when a twin already has it."""
+    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
+        """Give rows that arrived without a hash their hashes (event id to hash), at once.
+
+        Returns the ids refused because a twin has that hash: a row stored before, or a
+        row of the same call with a lower id (the first one keeps it).
+        """
         ...
 
     def complete(self, outcome: BatchOutcome) -> None:
@@ -223,18 +227,24 @@ class ReadModelChanges:
     conversions: list[tuple[str, datetime]] = field(default_factory=list)
 
 
-@runtime_checkable
-class TransactionalBatchRecorder(Protocol):
-    """A journey recorder that writes a batch's side effects in the save's transaction.
+@dataclass(frozen=True)
+class BatchWrites:
+    """What "process one batch" commits besides the journeys: the unit of work's other rows.
 
-    ``JourneyApplication`` then passes ``save`` the keyword arguments ``batch_outcome``
-    (a ``BatchOutcome``), ``read_model_changes`` (the rows of the events being stored)
-    and ``projection`` (the tracking row to move past them when nothing precedes them
-    unprojected). The inbox is marked, the views change and the journeys are stored in
-    one commit; the pull projector then has nothing left to do for that batch.
+    ``JourneyApplication`` hands it to ``save(*journeys, batch=BatchWrites(...))``; the
+    journeys' recorder of every store (one subclass per store, chosen by eventsourcing's
+    ``PERSISTENCE_MODULE``) writes it through eventsourcing's ``_insert_events`` hook, in
+    the transaction that stores the journeys' events. So on every store a batch's
+    journeys, its outcome and its read-model rows are committed together or not at all;
+    the pull projector then has nothing left to do for that batch.
     """
 
-    records_batch_outcome: ClassVar[Literal[True]]
+    outcome: BatchOutcome | None
+    """How each event of the batch ended (``None``: the journeys alone, nothing marked)."""
+    read_model_changes: ReadModelChanges
+    """The read-model rows of the journey events being stored."""
+    projection: str
+    """The tracking row moved past the new notifications, when none before is unprojected."""
 
 
 class ProjectionTransaction(Protocol):

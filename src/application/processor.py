@@ -10,13 +10,13 @@ The steps of a batch, and why they are safe to repeat:
    could not even be decoded is ``dead`` at once, alone;
 3. run the analysers per event, ``concurrency`` at a time, each bounded by ``timeout``;
    a failure is retried with exponential backoff, then the event is ``dead``;
-4. fold the survivors into journeys and save them once; the journey ignores a hash it
-   already applied, so a crash between this step and the next double-counts nothing.
-   When that save fails while the store answers, the batch is saved in halves, and so
-   on, until the events that cannot be saved are alone: only they count a failure;
-5. mark the batch's outcome in one transaction, then project the read models. On
-   PostgreSQL both happen in the transaction of step 4 (see ``TransactionalBatchRecorder``),
-   and the projection step finds nothing left to do.
+4. fold the survivors into journeys and save them once, in one unit of work with the
+   batch's outcome and the read-model rows of its events (``BatchWrites``): on every
+   store they commit together or not at all. When that save fails while the store
+   answers, the batch is saved in halves, and so on, until the events that cannot be
+   saved are alone: only they count a failure;
+5. project the read models: the pull projection catches up with what a batch could not
+   project itself (notifications saved out of order by other workers).
 """
 
 from __future__ import annotations
@@ -291,8 +291,8 @@ class EventQueueProcessor:
         ordered = sorted(analysed, key=lambda s: (s.user_id, s.timestamp, s.event_id))
         save_failures: list[Failure] = []
         detected = self._isolate(ordered, by_id, save_failures)
-        self._inbox.complete(
-            BatchOutcome([], duplicates, [*failures, *save_failures], self._clock.now())
+        self._commit(
+            [], BatchOutcome([], duplicates, [*failures, *save_failures], self._clock.now())
         )
         return detected, save_failures
 
@@ -335,12 +335,8 @@ class EventQueueProcessor:
         return BatchOutcome([source.event_id for source in sources], [], [], self._clock.now())
 
     def _commit(self, sources: Sequence[SourceEvent], outcome: BatchOutcome) -> int:
-        """Fold and save ``sources`` and mark ``outcome``; the nudges detected."""
-        # The journeys' recorder may write the outcome with them, in one commit.
-        fold = self._journeys.fold(sources, outcome)
-        if not fold.outcome_recorded:
-            self._inbox.complete(outcome)
-        return fold.nudges_detected
+        """Fold and save ``sources`` and mark ``outcome``, in one commit; the nudges detected."""
+        return self._journeys.fold(sources, outcome).nudges_detected
 
     def _project(self, *, force: bool) -> None:
         """Bring the read models up to date, at most once per interval during a long drain.
@@ -356,10 +352,15 @@ class EventQueueProcessor:
     def _triage(
         self, claimed: Sequence[StoredEvent]
     ) -> tuple[list[int], list[Failure], list[tuple[StoredEvent, str]]]:
-        """Split a claim into duplicates, events out of attempts, and candidates with a hash."""
-        duplicates: list[int] = []
+        """Split a claim into duplicates, events out of attempts, and candidates with a hash.
+
+        Rows that arrived without a hash are hashed here and given their hashes all at
+        once (``assign_hashes``): a statement per row made such rows many times slower
+        than rows published with their hash.
+        """
         failures: list[Failure] = []
-        candidates: list[tuple[StoredEvent, str]] = []
+        hashed: list[tuple[StoredEvent, str]] = []
+        new_hashes: dict[int, str] = {}
         for event in claimed:
             if event.unreadable is not None:
                 failures.append(
@@ -388,15 +389,21 @@ class EventQueueProcessor:
                         self._failure(event, f"cannot hash: {describe(error)}", permanent=True)
                     )
                     continue
-                if not self._inbox.assign_hash(event.id, event_hash):
-                    logger.info(
-                        "event already processed (hash: %s)",
-                        short_hash(event_hash),
-                        extra={"event_id": event.id, "event_hash": event_hash},
-                    )
-                    duplicates.append(event.id)
-                    continue
-            candidates.append((event, event_hash))
+                new_hashes[event.id] = event_hash
+            hashed.append((event, event_hash))
+        twins = self._inbox.assign_hashes(new_hashes) if new_hashes else set()
+        duplicates: list[int] = []
+        candidates: list[tuple[StoredEvent, str]] = []
+        for event, event_hash in hashed:
+            if event.id in twins:
+                logger.info(
+                    "event already processed (hash: %s)",
+                    short_hash(event_hash),
+                    extra={"event_id": event.id, "event_hash": event_hash},
+                )
+                duplicates.append(event.id)
+            else:
+                candidates.append((event, event_hash))
         return duplicates, failures, candidates
 
     async def _analyse(

@@ -90,7 +90,20 @@ def test_assign_hash_refuses_the_hash_of_a_twin(inbox: EventInbox) -> None:
     inbox.append([event(key="a"), event(key="b")])
     first, second = inbox.claim(10, T0, LATER)
     assert first.event_hash is not None
-    assert inbox.assign_hash(second.id, first.event_hash) is False
+    assert inbox.assign_hashes({second.id: first.event_hash}) == {second.id}
+
+
+def test_assign_hashes_gives_a_batch_its_hashes_the_first_of_twins_winning(
+    inbox: EventInbox,
+) -> None:
+    inbox.append([event(key=key) for key in "abcd"])
+    first, second, third, fourth = inbox.claim(10, T0, LATER)
+    new = "f" * 64
+    assert first.event_hash is not None
+    refused = inbox.assign_hashes({third.id: new, second.id: new, fourth.id: first.event_hash})
+    assert refused == {third.id, fourth.id}
+    assert inbox.assign_hashes({fourth.id: new}) == {fourth.id}  # second.id has it now
+    assert inbox.assign_hashes({}) == set()
 
 
 def test_release_puts_events_back_without_an_attempt(inbox: EventInbox) -> None:

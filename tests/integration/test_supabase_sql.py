@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tomllib
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from src.adapters.sql_database import (
+    PACKAGED_SCHEMA_DIR,
     SCHEMA_FILE,
     create_schema,
     postgres_schema_sql,
@@ -671,8 +673,16 @@ def test_the_service_role_does_everything(supabase_url: str) -> None:
 
 
 def test_the_file_users_paste_is_the_one_migrate_applies() -> None:
-    pasted = Path(__file__).resolve().parents[2] / "infrastructure/database" / SCHEMA_FILE
+    root = Path(__file__).resolve().parents[2]
+    pasted = root / "infrastructure/database" / SCHEMA_FILE
     assert pasted.read_text(encoding="utf-8") == postgres_schema_sql()
+    # No copy in the source tree: a built package gets the pasted file, put where
+    # ``postgres_schema_sql`` looks inside an installed package.
+    assert not (root / "src/adapters" / PACKAGED_SCHEMA_DIR).exists()
+    build = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]
+    shipped = build["build"]["targets"]["wheel"]["force-include"]
+    inside = f"src/adapters/{PACKAGED_SCHEMA_DIR}/{SCHEMA_FILE}"
+    assert shipped == {f"infrastructure/database/{SCHEMA_FILE}": inside}
 
 
 JOURNEY_TABLES = ("phoenixjourneys_events", "phoenixjourneys_snapshots")

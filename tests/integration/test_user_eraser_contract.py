@@ -71,6 +71,7 @@ def fake_world() -> Iterator[World]:
     inbox = FakeEventInbox(clock)
     read_models = FakeReadModelStore()
     journeys = JourneyApplication(catalogue, env=FORGETTABLE)
+    journeys.recorder.attach(inbox, read_models)  # type: ignore[attr-defined]
     eraser = FakeUserEraser(inbox, read_models, journeys)
     yield World(
         inbox=inbox,

@@ -15,7 +15,7 @@ from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
-from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore
+from tests.fakes import FAKE_BATCHES, FakeClock, FakeEventInbox, FakeReadModelStore
 
 
 @dataclass
@@ -56,9 +56,8 @@ def world() -> Iterator[World]:
     read_models = FakeReadModelStore()
     book = load_experiments(None, catalogue)
     assigner = VariantAssigner(book, read_models, clock)
-    journeys = JourneyApplication(
-        catalogue, env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, choose_variant=assigner.choose
-    )
+    journeys = JourneyApplication(catalogue, env=FAKE_BATCHES, choose_variant=assigner.choose)
+    journeys.recorder.attach(inbox, read_models)  # type: ignore[attr-defined]
     yield World(
         clock=clock,
         inbox=inbox,

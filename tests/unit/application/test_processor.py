@@ -31,6 +31,28 @@ def test_an_event_without_a_hash_whose_twin_exists_is_marked_duplicate(
     assert len(world.queries.get_journey("u1").events) == 1
 
 
+def test_twins_without_a_hash_in_one_batch_count_once_each_logged(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.emit("cv.uploaded", "phoenix-cv", "u1", payload={"pages": 1})
+    rows = [
+        world.inbox.insert_raw(
+            event_type="cv.uploaded", app_source="phoenix-cv", user_id="u1", payload={"pages": n}
+        )
+        for n in (1, 2, 2, 3)
+    ]
+    with caplog.at_level(logging.INFO):
+        summary = drain(world)
+    assert (summary.processed, summary.duplicates) == (3, 2)
+    assert [world.inbox.status_of(i) for i in rows] == [
+        "duplicate",
+        "processed",
+        "duplicate",
+        "processed",
+    ]
+    assert caplog.text.count("event already processed (hash: ") == 2
+
+
 def test_a_manual_insert_without_a_hash_is_hashed_and_processed(world: World) -> None:
     event_id = world.inbox.insert_raw(
         event_type="letter.generated", app_source="phoenix-letters", user_id="u1"
@@ -217,10 +239,10 @@ def test_a_batch_failing_while_the_store_answers_comes_back_counted_after_the_le
 ) -> None:
     world.inbox.insert_raw(event_type="cv.uploaded", app_source="phoenix-cv", user_id="u1")
 
-    def broken_assign_hash(event_id: int, event_hash: str) -> bool:
+    def broken_assign_hashes(hashes: object) -> set[int]:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(world.inbox, "assign_hash", broken_assign_hash)
+    monkeypatch.setattr(world.inbox, "assign_hashes", broken_assign_hashes)
     processor = world.processor(lease_seconds=15)
     with pytest.raises(RuntimeError, match="a bug"):
         asyncio.run(processor.drain())
@@ -284,7 +306,7 @@ def test_a_slow_batch_keeps_its_lease_while_its_worker_lives(world: World) -> No
     assert analyser.taken_by_another == []
 
 
-def test_an_outcome_the_journeys_recorded_is_not_marked_again(
+def test_the_outcome_is_left_to_the_journeys_unit_of_work(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.emit("letter.generated", "phoenix-letters", "u1")
@@ -293,10 +315,10 @@ def test_an_outcome_the_journeys_recorded_is_not_marked_again(
     def fold_that_records(events: object, outcome: BatchOutcome | None = None) -> FoldResult:
         assert outcome is not None
         handed.append(outcome)
-        return FoldResult(recorded=1, replayed=0, nudges_detected=0, outcome_recorded=True)
+        return FoldResult(recorded=1, replayed=0, nudges_detected=0)
 
     monkeypatch.setattr(world.journeys, "fold", fold_that_records)
     assert drain(world).processed == 1
     assert [list(outcome.processed) for outcome in handed] == [[1]]
-    # The recorder (here: nobody) owned the marking: the processor did not mark it again.
+    # The journeys' save (here: nobody) owns the marking: the processor never marks it.
     assert world.inbox.status_of(1) == "processing"

@@ -1,0 +1,78 @@
+"""eventsourcing's SQLite recorder, saving a batch's whole unit of work in one transaction.
+
+eventsourcing's ``_insert_events`` hook runs inside the transaction that stores the
+journeys' events (its process recorder writes tracking records there); this recorder also
+marks the batch's inbox rows, writes the read-model rows of the new events and moves the
+projection's tracking row past them (``BatchWrites``), as the PostgreSQL recorder does.
+The flywheel's tables live in the same SQLite file as eventsourcing's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+from sqlalchemy import bindparam, column, func, select, table, update
+
+from src.adapters.sql_tables import projection_tracking
+from src.adapters.sqlite_batch_sql import CursorExecutor, mark_outcome, write_read_models
+from src.application.ports import BatchWrites
+
+
+class BatchSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        stored = table(events_table_name, column("rowid"))
+        # Moves the tracking row to the batch's last notification, provided every
+        # notification before the batch's first is projected already; otherwise the
+        # pull projector catches up later (the view writes are idempotent).
+        before = (
+            select(func.coalesce(func.max(stored.c.rowid), 0))
+            .where(stored.c.rowid < bindparam("first"))
+            .scalar_subquery()
+        )
+        self._track = (
+            update(projection_tracking)
+            .where(
+                projection_tracking.c.name == bindparam("projection"),
+                projection_tracking.c.position >= before,
+            )
+            .values(position=bindparam("last"))
+        )
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        batch: BatchWrites | None = kwargs.get("batch")
+        if batch is None:
+            return notification_ids
+        execute = CursorExecutor(c)
+        if batch.outcome is not None:
+            mark_outcome(execute, batch.outcome)
+        write_read_models(execute, batch.read_model_changes)
+        if notification_ids:
+            execute(
+                self._track,
+                [
+                    {
+                        "projection": batch.projection,
+                        "first": min(notification_ids),
+                        "last": max(notification_ids),
+                    }
+                ],
+            )
+        return notification_ids
+
+
+class BatchSQLiteFactory(SQLiteFactory):
+    """``PERSISTENCE_MODULE`` for SQLite: the stock factory with the recorder above."""
+
+    application_recorder_class = BatchSQLiteRecorder
