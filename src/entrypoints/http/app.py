@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,15 +12,15 @@ import anyio.to_thread
 from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Scope
 
 from src.entrypoints.http.controllers import CONTROLLERS
 from src.entrypoints.http.errors import EXCEPTION_HANDLERS
 from src.entrypoints.http.monitoring import Monitoring
 from src.entrypoints.http.openapi import DescribedModelsPlugin, openapi_config
+from src.entrypoints.http.request_timing import timed
 from src.entrypoints.http.schemas import MAX_BODY_BYTES
 from src.entrypoints.http.server_runtime import ServerRuntime
 from src.entrypoints.settings import Settings
@@ -95,30 +94,15 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
 def log_access(app: ASGIApp) -> ASGIApp:
     """One structured line per request: method, path, status, duration."""
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
+    def log(scope: Scope, status: int, seconds: float) -> None:
+        access_log.info(
+            "request",
+            extra={
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status,
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await app(scope, receive, capture)
-        finally:
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "path": scope.get("path"),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
-
-    return middleware
+    return timed(app, log)

@@ -8,11 +8,9 @@ Counters and the batch histogram come from ``ProcessingStats`` (this process's w
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Scope
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from src.application.monitoring import DURATION_BUCKETS
 from src.application.processor import describe
+from src.entrypoints.http.request_timing import timed
 from src.entrypoints.http.server_runtime import ServerRuntime
 
 logger = logging.getLogger(__name__)
@@ -114,29 +113,14 @@ class HttpMetrics:
         )
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
-        async def measure(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
-            started = time.perf_counter()
-            status = 500
+        return timed(app, self._record)
 
-            async def capture(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = int(message["status"])
-                await send(message)
-
-            try:
-                await app(scope, receive, capture)
-            finally:
-                # The route template, not the path: /api/users/{user_id}/journey is one series.
-                path = scope.get("path_template") or "unmatched"
-                method = str(scope.get("method", ""))
-                self.requests.labels(method, path, str(status)).inc()
-                self.latency.labels(method, path).observe(time.perf_counter() - started)
-
-        return measure
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        # The route template, not the path: /api/users/{user_id}/journey is one series.
+        path = scope.get("path_template") or "unmatched"
+        method = str(scope.get("method", ""))
+        self.requests.labels(method, path, str(status)).inc()
+        self.latency.labels(method, path).observe(seconds)
 
 
 def new_registry(runtime: ServerRuntime) -> tuple[CollectorRegistry, HttpMetrics]:
