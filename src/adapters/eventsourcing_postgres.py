@@ -41,12 +41,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from src.adapters.postgres_batch_sql import (
-    ASYNC_COMMIT,
-    Execute,
-    mark_outcome,
-    write_read_models,
-)
+from src.adapters.batch_writes import batch_writes
+from src.adapters.postgres_batch_sql import ASYNC_COMMIT, Execute, write_rows
 from src.adapters.sql_tables import projection_tracking
 from src.application.ports import BatchWrites
 
@@ -115,11 +111,9 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
         batch: BatchWrites | None = kwargs.get("batch")
         if batch is None:
             return
-        execute = cast(Execute, curs.execute)
         if batch.outcome is not None:
             curs.execute(ASYNC_COMMIT)
-            mark_outcome(execute, batch.outcome)
-        write_read_models(execute, batch.read_model_changes)
+        write_rows(cast(Execute, curs.execute), batch_writes(batch))
 
     def _insert_stored_events(
         self,

@@ -21,8 +21,9 @@ from eventsourcing.sqlite import (
 )
 from sqlalchemy import bindparam, column, func, select, table, update
 
+from src.adapters.batch_writes import batch_writes
 from src.adapters.sql_tables import projection_tracking
-from src.adapters.sqlite_batch_sql import CursorExecutor, mark_outcome, write_read_models
+from src.adapters.sqlite_batch_sql import CursorExecutor, write_rows
 from src.application.ports import BatchWrites
 
 
@@ -55,9 +56,7 @@ class BatchSQLiteRecorder(SQLiteApplicationRecorder):
         if batch is None:
             return notification_ids
         execute = CursorExecutor(c)
-        if batch.outcome is not None:
-            mark_outcome(execute, batch.outcome)
-        write_read_models(execute, batch.read_model_changes)
+        write_rows(execute, batch_writes(batch))
         if notification_ids:
             execute(
                 self._track,

@@ -1,4 +1,4 @@
-"""A batch's writes on PostgreSQL as a few array statements, for any psycopg executor.
+"""A batch's writes (``batch_writes``) on PostgreSQL, as one array statement per write.
 
 The inbox (through SQLAlchemy's ``exec_driver_sql``) and the journey recorder (on its own
 psycopg cursor, inside the transaction that saves the journeys) send the same statements,
@@ -6,68 +6,52 @@ so the batch outcome and the read-model rows can be written where it is cheapest
 
 Every row travels in column arrays zipped by ``unnest``: a statement per table instead of
 one per row, and parameters in psycopg's binary format (``%(name)b``), because text-format
-arrays are escaped element by element with regular expressions.
+arrays are escaped element by element with regular expressions. Also the worker's own
+transaction settings (``ASYNC_COMMIT``, ``CLAIM_TURN``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from src.adapters.sql_tables import ERROR_LIMIT, events, journey_entries, nudges
-from src.application.ports import BatchOutcome, ReadModelChanges
+from sqlalchemy import Dialect, Table
+from sqlalchemy.dialects import registry
+
+from src.adapters.batch_writes import RowWrite
 
 Execute = Callable[[str, dict[str, Any]], object]
 """``cursor.execute`` or ``connection.exec_driver_sql``: psycopg placeholders either way."""
 
-_MARK_FINISHED = (
-    f"UPDATE {events.name} SET"  # noqa: S608 - names from sql_tables
-    " status = CASE WHEN id = ANY(%(duplicates)b::bigint[]) THEN 'duplicate'"
-    " ELSE 'processed' END,"
-    " ai_processing_error = CASE WHEN id = ANY(%(duplicates)b::bigint[])"
-    " THEN ai_processing_error END,"
-    " processed_at = %(now)b::timestamptz, locked_until = NULL, locked_by = NULL"
-    " WHERE id = ANY(%(finished)b::bigint[])"
-)
-_MARK_FAILED = (
-    f"UPDATE {events.name} AS e SET status = f.status, locked_until = f.retry_at,"  # noqa: S608 - names from sql_tables
-    " locked_by = NULL, ai_processing_error = f.error"
-    " FROM unnest(%(id)b::bigint[], %(status)b::text[], %(retry_at)b::timestamptz[],"
-    " %(error)b::text[]) AS f(id, status, retry_at, error)"
-    " WHERE e.id = f.id"
-)
-_INSERT_ENTRIES = (
-    f"INSERT INTO {journey_entries.name}"  # noqa: S608 - names from sql_tables
-    " (user_id, event_hash, event_type, app_source, timestamp)"
-    " SELECT * FROM unnest(%(user_id)b::text[], %(event_hash)b::text[],"
-    " %(event_type)b::text[], %(app_source)b::text[], %(timestamp)b::timestamptz[])"
-    " ON CONFLICT DO NOTHING"
-)
-_INSERT_NUDGES = (
-    f"INSERT INTO {nudges.name}"  # noqa: S608 - names from sql_tables
-    " (nudge_id, user_id, nudge_type, shown_in, target_app, status, detected_at, variant)"
-    " SELECT * FROM unnest(%(nudge_id)b::text[], %(user_id)b::text[],"
-    " %(nudge_type)b::text[], %(shown_in)b::text[], %(target_app)b::text[],"
-    " %(status)b::text[], %(detected_at)b::timestamptz[], %(variant)b::text[])"
-    " ON CONFLICT DO NOTHING"
-)
-_CONVERT_NUDGES = (
-    f"UPDATE {nudges.name} AS n SET status = 'converted', converted_at = c.converted_at"  # noqa: S608 - names from sql_tables
-    " FROM unnest(%(nudge_id)b::text[], %(converted_at)b::timestamptz[])"
-    " AS c(nudge_id, converted_at)"
-    " WHERE n.nudge_id = c.nudge_id"
-)
-_ENTRY_COLUMNS = ("user_id", "event_hash", "event_type", "app_source", "timestamp")
-_NUDGE_COLUMNS = (
-    "nudge_id",
-    "user_id",
-    "nudge_type",
-    "shown_in",
-    "target_app",
-    "status",
-    "detected_at",
-    "variant",
-)
+_DIALECT: Dialect = registry.load("postgresql.psycopg")()
+
+
+def write_rows(execute: Execute, writes: Sequence[RowWrite]) -> None:
+    """Each write as one statement over its rows' columns, whatever the number of rows."""
+    for write in writes:
+        statement = _statement(write.table, write.key, write.columns, write.keep_existing)
+        execute(statement, {name: [row[name] for row in write.rows] for name in write.columns})
+
+
+@lru_cache(maxsize=64)
+def _statement(table: Table, key: str | None, columns: tuple[str, ...], keep_existing: bool) -> str:
+    """``INSERT … SELECT`` or ``UPDATE … FROM`` the column arrays zipped by ``unnest``."""
+    quote = _DIALECT.identifier_preparer.quote
+    arrays = ", ".join(
+        f"%({name})b::{table.c[name].type.compile(dialect=_DIALECT)}[]" for name in columns
+    )
+    names = ", ".join(quote(name) for name in columns)
+    target = _DIALECT.identifier_preparer.format_table(table)
+    if key is None:
+        conflict = " ON CONFLICT DO NOTHING" if keep_existing else ""
+        return f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - names from sql_tables
+    assignments = ", ".join(f"{quote(n)} = r.{quote(n)}" for n in columns if n != key)
+    return (
+        f"UPDATE {target} AS t SET {assignments}"  # noqa: S608 - names from sql_tables
+        f" FROM unnest({arrays}) AS r({names}) WHERE t.{quote(key)} = r.{quote(key)}"
+    )
+
 
 ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
 """For the worker's own transactions: claims, and the commit that saves and marks a batch.
@@ -100,39 +84,3 @@ gives the turn back: its uncommitted claim leaves the events where they were.
 """
 TURN_NOT_GRANTED = "55P03"
 """SQLSTATE ``lock_not_available``: ``CLAIM_TURN``'s lock timeout expired."""
-
-
-def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:
-    """At most two statements for a whole batch, whatever its mix of outcomes."""
-    finished = [*outcome.processed, *outcome.duplicates]
-    if finished:
-        execute(
-            _MARK_FINISHED,
-            {"finished": finished, "duplicates": list(outcome.duplicates), "now": outcome.now},
-        )
-    if outcome.failures:
-        failures = outcome.failures
-        execute(
-            _MARK_FAILED,
-            {
-                "id": [failure.event_id for failure in failures],
-                "status": ["failed" if f.retry_at is not None else "dead" for f in failures],
-                "retry_at": [failure.retry_at for failure in failures],
-                "error": [failure.error[:ERROR_LIMIT] for failure in failures],
-            },
-        )
-
-
-def write_read_models(execute: Execute, changes: ReadModelChanges) -> None:
-    """Idempotent: an entry or a nudge already there is kept, a conversion set again."""
-    if changes.entries:
-        execute(_INSERT_ENTRIES, _columns(changes.entries, _ENTRY_COLUMNS))
-    if changes.nudges:
-        execute(_INSERT_NUDGES, _columns(changes.nudges, _NUDGE_COLUMNS))
-    if changes.conversions:
-        ids, times = zip(*changes.conversions, strict=True)
-        execute(_CONVERT_NUDGES, {"nudge_id": list(ids), "converted_at": list(times)})
-
-
-def _columns(rows: Sequence[object], names: Sequence[str]) -> dict[str, list[Any]]:
-    return {name: [getattr(row, name) for row in rows] for name in names}

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from src.adapters import postgres_batch_sql, sqlite_batch_sql
+from src.adapters.batch_writes import outcome_writes
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
@@ -244,9 +245,9 @@ class SqlAlchemyEventInbox:
         with self._engine.begin() as connection:
             if self._postgres:
                 connection.exec_driver_sql(ASYNC_COMMIT)
-                postgres_batch_sql.mark_outcome(connection.exec_driver_sql, outcome)
+                postgres_batch_sql.write_rows(connection.exec_driver_sql, outcome_writes(outcome))
             else:
-                sqlite_batch_sql.mark_outcome(connection.execute, outcome)
+                sqlite_batch_sql.write_rows(connection.execute, outcome_writes(outcome))
 
     def release(self, event_ids: Sequence[int]) -> None:
         if not event_ids:

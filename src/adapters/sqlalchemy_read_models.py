@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from src.adapters import postgres_batch_sql, sqlite_batch_sql
+from src.adapters.batch_writes import read_model_writes
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import (
     journey_entries,
@@ -85,9 +86,9 @@ class _SqlProjectionTransaction:
     def write(self, changes: ReadModelChanges, position: int) -> None:
         connection = self._connection
         if connection.dialect.name == "postgresql":
-            postgres_batch_sql.write_read_models(connection.exec_driver_sql, changes)
+            postgres_batch_sql.write_rows(connection.exec_driver_sql, read_model_writes(changes))
         else:
-            sqlite_batch_sql.write_read_models(connection.execute, changes)
+            sqlite_batch_sql.write_rows(connection.execute, read_model_writes(changes))
         connection.execute(
             update(projection_tracking)
             .where(projection_tracking.c.name == self._name)

@@ -1,4 +1,4 @@
-"""A batch's writes on SQLite, as SQLAlchemy Core statements run row by row.
+"""A batch's writes (``batch_writes``) on SQLite, as SQLAlchemy Core statements run per row.
 
 The inbox and the read models run them on a SQLAlchemy connection; the journeys' recorder
 runs the very same statements on eventsourcing's own ``sqlite3`` cursor, compiled once
@@ -9,96 +9,49 @@ pays no round trip per row, so ``executemany`` is as cheap as PostgreSQL's array
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, case, update
+from sqlalchemy import Executable, Table, bindparam, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from src.adapters.sql_tables import ERROR_LIMIT, PRIVATE_SCHEMA, events, journey_entries, nudges
-from src.application.ports import BatchOutcome, ReadModelChanges
+from src.adapters.batch_writes import RowWrite
+from src.adapters.sql_tables import PRIVATE_SCHEMA
 
 Execute = Callable[[Executable, Sequence[Mapping[str, Any]]], object]
 """Runs one statement once per parameter set: ``Connection.execute`` or a cursor's."""
 
-_MARK_FINISHED = (
-    update(events)
-    .where(events.c.id == bindparam("event_id"))
-    .values(
-        status=bindparam("new_status"),
-        # A duplicate keeps the error it may have had; a processed event has none.
-        ai_processing_error=case(
-            (bindparam("new_status") == "duplicate", events.c.ai_processing_error), else_=None
-        ),
-        processed_at=bindparam("now"),
-        locked_until=None,
-        locked_by=None,
+
+_KEY = "row_key"
+
+
+def write_rows(execute: Execute, writes: Sequence[RowWrite]) -> None:
+    """Each write as one statement run once per row."""
+    for write in writes:
+        statement = _statement(write.table, write.key, write.columns, write.keep_existing)
+        if write.key is None:
+            execute(statement, write.rows)
+        else:
+            execute(statement, [{**row, _KEY: row[write.key]} for row in write.rows])
+
+
+@lru_cache(maxsize=64)
+def _statement(
+    table: Table, key: str | None, columns: tuple[str, ...], keep_existing: bool
+) -> Executable:
+    if key is None:
+        inserted = insert(table)
+        return inserted.on_conflict_do_nothing() if keep_existing else inserted
+    # The key's parameter is named apart: SQLAlchemy reserves a column's own name, in an
+    # UPDATE run once per row, for the value that column is SET to.
+    return (
+        update(table)
+        .where(table.c[key] == bindparam(_KEY))
+        .values({name: bindparam(name) for name in columns if name != key})
     )
-)
-_MARK_FAILED = (
-    update(events)
-    .where(events.c.id == bindparam("event_id"))
-    .values(
-        status=bindparam("new_status"),
-        locked_until=bindparam("retry_at"),
-        locked_by=None,
-        ai_processing_error=bindparam("error"),
-    )
-)
-_INSERT_ENTRIES = insert(journey_entries).on_conflict_do_nothing()
-_INSERT_NUDGES = insert(nudges).on_conflict_do_nothing()
-_CONVERT_NUDGES = (
-    update(nudges)
-    .where(nudges.c.nudge_id == bindparam("converted_id"))
-    .values(status="converted", converted_at=bindparam("when_converted"))
-)
-STATEMENTS = (_MARK_FINISHED, _MARK_FAILED, _INSERT_ENTRIES, _INSERT_NUDGES, _CONVERT_NUDGES)
-
-
-def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:
-    finished = [
-        *(
-            {"event_id": i, "new_status": "processed", "now": outcome.now}
-            for i in outcome.processed
-        ),
-        *(
-            {"event_id": i, "new_status": "duplicate", "now": outcome.now}
-            for i in outcome.duplicates
-        ),
-    ]
-    if finished:
-        execute(_MARK_FINISHED, finished)
-    if outcome.failures:
-        execute(
-            _MARK_FAILED,
-            [
-                {
-                    "event_id": failure.event_id,
-                    "new_status": "failed" if failure.retry_at is not None else "dead",
-                    "retry_at": failure.retry_at,
-                    "error": failure.error[:ERROR_LIMIT],
-                }
-                for failure in outcome.failures
-            ],
-        )
-
-
-def write_read_models(execute: Execute, changes: ReadModelChanges) -> None:
-    """Idempotent: an entry or a nudge already there is kept, a conversion set again."""
-    if changes.entries:
-        execute(_INSERT_ENTRIES, [entry.__dict__ for entry in changes.entries])
-    if changes.nudges:
-        execute(_INSERT_NUDGES, [nudge.__dict__ for nudge in changes.nudges])
-    if changes.conversions:
-        execute(
-            _CONVERT_NUDGES,
-            [
-                {"converted_id": nudge_id, "when_converted": converted_at}
-                for nudge_id, converted_at in changes.conversions
-            ],
-        )
 
 
 DIALECT = SQLiteDialect_pysqlite(paramstyle="named")
@@ -108,14 +61,16 @@ class CursorStatement:
     """A Core statement compiled once for ``sqlite3``, its parameters converted as
     SQLAlchemy would (the column types' own bind processors: UTC text timestamps, JSON)."""
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, columns: Sequence[str]) -> None:
         if not isinstance(statement, ClauseElement):  # pragma: no cover - DML always is
             raise TypeError(type(statement).__name__)
         # eventsourcing's cursor is plain ``sqlite3``, out of reach of the engine's
         # ``schema_translate_map``: the private schema's tables are named where SQLite
         # has them, in its main database, as the engine's map does.
+        # An INSERT names the columns its rows have, as ``Connection.execute`` would.
         compiled = statement.compile(
             dialect=DIALECT,
+            column_keys=list(columns),
             schema_translate_map={PRIVATE_SCHEMA: "main"},
             render_schema_translate=True,
         )
@@ -140,13 +95,16 @@ class CursorStatement:
 class CursorExecutor:
     """``Execute`` on a DB-API cursor (eventsourcing's), statements compiled at first use."""
 
-    _compiled: dict[Executable, CursorStatement] = {}  # noqa: RUF012 - shared, append-only
+    _compiled: dict[tuple[Executable, tuple[str, ...]], CursorStatement] = {}  # noqa: RUF012 - shared, append-only
 
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
 
     def __call__(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
-        compiled = self._compiled.get(statement)
+        if not rows:
+            return
+        key = (statement, tuple(rows[0]))
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = self._compiled[statement] = CursorStatement(statement)
+            compiled = self._compiled[key] = CursorStatement(statement, key[1])
         self._cursor.executemany(compiled.sql, [compiled.parameters(row) for row in rows])

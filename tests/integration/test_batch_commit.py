@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from src.adapters import eventsourcing_sqlite
+from src.adapters.batch_writes import RowWrite
 from src.adapters.eventsourcing_postgres import BatchInsertRecorder
 from src.adapters.sql_tables import events, journey_entries, nudges, projection_tracking
 from src.application.journeys import SourceEvent
@@ -118,10 +119,16 @@ def test_a_failed_save_writes_neither_the_outcome_nor_the_read_models(
     def insert_fails(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
+    write_rows = eventsourcing_sqlite.write_rows
+
+    def outcome_then_fail(execute: Any, writes: Sequence[RowWrite]) -> None:
+        write_rows(execute, [write for write in writes if write.table is events])
+        raise RuntimeError("disk full")
+
     # PostgreSQL writes the outcome and the views, then the insert fails; SQLite inserts
     # the events and marks the outcome, then the views fail: all rolled back either way.
     monkeypatch.setattr(BatchInsertRecorder, "_insert_stored_events", insert_fails)
-    monkeypatch.setattr(eventsourcing_sqlite, "write_read_models", insert_fails)
+    monkeypatch.setattr(eventsourcing_sqlite, "write_rows", outcome_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
         flywheel.journeys().fold(sources(claimed), BatchOutcome([claimed[0].id], [], [], AT))
 

@@ -1,0 +1,109 @@
+"""What a batch writes besides the journeys, decided once for every store.
+
+A batch's outcome marks its inbox rows, and its journey events add read-model rows. Which
+rows go to which table with which values is decided here, as plain ``RowWrite`` values;
+each store only renders them: SQLite as one statement run per row
+(``sqlite_batch_sql``), PostgreSQL as one statement per table over column arrays
+(``postgres_batch_sql``). A change of what is written is made here and holds for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table
+
+from src.adapters.sql_tables import ERROR_LIMIT, events, journey_entries, nudges
+from src.application.ports import BatchOutcome, BatchWrites, ReadModelChanges
+
+
+@dataclass(frozen=True)
+class RowWrite:
+    """Rows for one table, all with the same columns.
+
+    With a ``key`` each row updates the row whose ``key`` column has its value there;
+    without, the rows are inserted, and one already there (same primary key) is kept
+    when ``keep_existing`` (idempotent writes), or fails the transaction when not.
+    """
+
+    table: Table
+    rows: Sequence[Mapping[str, Any]]
+    key: str | None = None
+    keep_existing: bool = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.rows[0]) if self.rows else ()
+
+
+def outcome_writes(outcome: BatchOutcome) -> list[RowWrite]:
+    """How each inbox row of the batch ends: processed, duplicate, retried later or dead.
+
+    Every finished row gives its lease back. A duplicate keeps the error it may have had
+    from an earlier attempt (its column is left out); a processed event has none.
+    """
+    released = {"locked_until": None, "locked_by": None}
+    writes = [
+        RowWrite(
+            events,
+            [
+                {
+                    "id": i,
+                    "status": "processed",
+                    "processed_at": outcome.now,
+                    "ai_processing_error": None,
+                    **released,
+                }
+                for i in outcome.processed
+            ],
+            key="id",
+        ),
+        RowWrite(
+            events,
+            [
+                {"id": i, "status": "duplicate", "processed_at": outcome.now, **released}
+                for i in outcome.duplicates
+            ],
+            key="id",
+        ),
+        RowWrite(
+            events,
+            [
+                {
+                    "id": failure.event_id,
+                    "status": "failed" if failure.retry_at is not None else "dead",
+                    "locked_until": failure.retry_at,
+                    "locked_by": None,
+                    "ai_processing_error": failure.error[:ERROR_LIMIT],
+                }
+                for failure in outcome.failures
+            ],
+            key="id",
+        ),
+    ]
+    return [write for write in writes if write.rows]
+
+
+def read_model_writes(changes: ReadModelChanges) -> list[RowWrite]:
+    """Idempotent: an entry or a nudge already there is kept, a conversion set again."""
+    writes = [
+        RowWrite(journey_entries, [entry.__dict__ for entry in changes.entries]),
+        RowWrite(nudges, [nudge.__dict__ for nudge in changes.nudges]),
+        RowWrite(
+            nudges,
+            [
+                {"nudge_id": nudge_id, "status": "converted", "converted_at": converted_at}
+                for nudge_id, converted_at in changes.conversions
+            ],
+            key="nudge_id",
+        ),
+    ]
+    return [write for write in writes if write.rows]
+
+
+def batch_writes(batch: BatchWrites) -> list[RowWrite]:
+    """Everything a batch's unit of work writes besides the journeys' events."""
+    marked = outcome_writes(batch.outcome) if batch.outcome is not None else []
+    return [*marked, *read_model_writes(batch.read_model_changes)]
