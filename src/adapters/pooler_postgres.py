@@ -9,8 +9,6 @@ asks, so every pooled connection gets that setting when it is opened.
 
 from __future__ import annotations
 
-from typing import Any
-
 from eventsourcing.utils import Environment, EnvType
 
 from src.adapters.eventsourcing_postgres import BatchInsertFactory
@@ -19,14 +17,10 @@ from src.adapters.eventsourcing_postgres import BatchInsertFactory
 class TransactionPoolerFactory(BatchInsertFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
-        pool = self.datastore.pool
-        # psycopg_pool keeps the per-connection hook here and offers no public setter;
-        # the pool is not open yet, so no connection escapes the wrapper.
-        configure = pool._configure
-
-        def without_prepared_statements(connection: Any) -> None:
-            connection.prepare_threshold = None
-            if configure is not None:
-                configure(connection)
-
-        pool._configure = without_prepared_statements
+        # The pool's connection arguments (public; eventsourcing sets its password there
+        # too) go to psycopg's ``connect``, which takes ``prepare_threshold``. The pool is
+        # not open yet, so every connection it opens gets it.
+        connect_arguments = self.datastore.pool.kwargs
+        if not isinstance(connect_arguments, dict):  # pragma: no cover - eventsourcing's is
+            raise TypeError(type(connect_arguments).__name__)
+        connect_arguments["prepare_threshold"] = None

@@ -91,3 +91,27 @@ def test_leases_are_renewed_and_given_back_through_a_transaction_pooler(
             close_flywheel(container)
     assert (renewed, given_back) == (1, 1)
     assert (again.id, again.attempts) == (claimed.id, 1)
+
+
+def test_the_journey_store_prepares_no_statement_behind_a_pooler(postgres_url: str) -> None:
+    """eventsourcing asks psycopg to prepare its statements; behind a pooler the next
+    transaction may land on a server connection that never saw them."""
+    with pgbouncer(postgres_url, free_port()) as pooler_url:
+        container = open_flywheel(make_settings(pooler_url), migrate=True)
+        try:
+            assert (
+                container.ingestion()
+                .publish(
+                    [{"event_type": "cv.uploaded", "app_source": "phoenix-cv", "user_id": "u1"}]
+                )
+                .accepted
+                == 1
+            )
+            assert asyncio.run(container.processor().drain()).processed == 1
+            pool = container.journeys().factory.datastore.pool
+            with pool.connection() as connection:
+                assert connection.prepare_threshold is None
+                prepared = connection.execute("SELECT count(*) FROM pg_prepared_statements")
+                assert prepared.fetchone() == {"count": 0}
+        finally:
+            close_flywheel(container)
