@@ -15,9 +15,9 @@ Two changes to the stock recorder:
   already projected; otherwise the pull projector catches up later, and since the view
   writes are idempotent, writing these rows twice changes nothing.
 
-The insert itself has no public hook: ``insert_events``, ``_insert_stored_events`` and
-``_fetch_ids_after_insert_events`` are overridden here, and only here, to send the
-arrays. Every other adapter uses eventsourcing's public API and ``_insert_events``.
+The insert itself has no hook of its own: the public ``insert_events`` is overridden,
+keeping the stock method's steps through the recorder's public attributes (its lock
+statements, its channel name, its table); no other private name is used or overridden.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
             " RETURNING notification_id"
         )
         self._insert_arrays_statement = SQL(insert).format(**names)
+        self._notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
         # The same insert, moving the projection's tracking row past the new
         # notifications when the last notification before them is already projected.
         # Every part of the statement sees the table as it was before the insert.
@@ -85,11 +86,15 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """The stock method, except that any error rolls the whole transaction back.
+        """The stock method's steps, with the array insert, and any error rolling back.
 
-        The stock one catches an error of the insert and commits before re-raising it:
-        harmless when the server raised it (the transaction is aborted already), not
-        when Python did after this recorder's own writes were sent.
+        As the stock method: in one pipelined transaction, the ``_insert_events`` hook
+        first, then the table lock (``lock_table_statements``: notification ids are
+        issued in commit order), the NOTIFY on ``channel_name``, and the insert returning
+        the notification ids. Unlike it, an error never commits: the stock method catches
+        an error of the insert and commits before re-raising it, harmless when the server
+        raised it (the transaction is aborted already), not when Python did after this
+        recorder's own writes were sent.
         """
         with (
             self.datastore.get_connection() as conn,
@@ -100,51 +105,38 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
             self._insert_events(curs, stored_events, **kwargs)
             if not stored_events:
                 return None
-            self._insert_stored_events(curs, stored_events, **kwargs)
+            for lock_statement in self.lock_table_statements:
+                curs.execute(lock_statement, prepare=True)
+            curs.execute(self._notify_statement)
+            params: dict[str, Any] = {
+                "ids": [event.originator_id for event in stored_events],
+                "versions": [event.originator_version for event in stored_events],
+                "topics": [event.topic for event in stored_events],
+                "states": [event.state for event in stored_events],
+            }
+            batch: BatchWrites | None = kwargs.get("batch")
+            if batch is not None:
+                params["projection"] = batch.projection
+                curs.execute(self._insert_and_track_statement, params)
+            else:
+                curs.execute(self._insert_arrays_statement, params)
             pipeline.sync()  # a version conflict raises here, as IntegrityError
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            notification_ids = [row["notification_id"] for row in curs.fetchall()]
+        if len(notification_ids) != len(stored_events):
+            msg = f"got {len(notification_ids)} notification ids for {len(stored_events)} events"
+            raise ProgrammingError(msg)
+        return notification_ids
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        """Runs before the table lock, in the same pipelined transaction."""
+        """eventsourcing's hook for extra rows in the events' transaction, before the lock."""
         batch: BatchWrites | None = kwargs.get("batch")
         if batch is None:
             return
         if batch.outcome is not None:
             curs.execute(ASYNC_COMMIT)
         write_rows(cast(Execute, curs.execute), batch_writes(batch))
-
-    def _insert_stored_events(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
-    ) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        params = {
-            "ids": [event.originator_id for event in stored_events],
-            "versions": [event.originator_version for event in stored_events],
-            "topics": [event.topic for event in stored_events],
-            "states": [event.state for event in stored_events],
-        }
-        batch: BatchWrites | None = kwargs.get("batch")
-        if batch is not None:
-            params["projection"] = batch.projection
-            curs.execute(self._insert_and_track_statement, params)
-        else:
-            curs.execute(self._insert_arrays_statement, params)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
-        """The stock check wants an ``INSERT`` status; the tracking variant ends in a SELECT."""
-        notification_ids = [row["notification_id"] for row in curs.fetchall()]
-        if len(notification_ids) != len(stored_events):
-            msg = f"got {len(notification_ids)} notification ids for {len(stored_events)} events"
-            raise ProgrammingError(msg)
-        return notification_ids
 
 
 class BatchInsertFactory(PostgresFactory):

@@ -116,7 +116,10 @@ def test_a_failed_save_writes_neither_the_outcome_nor_the_read_models(
 ) -> None:
     claimed = claim(flywheel, ("letter.generated", "phoenix-letters", "u1"))
 
-    def insert_fails(*args: Any, **kwargs: Any) -> None:
+    hook = BatchInsertRecorder._insert_events
+
+    def insert_fails(recorder: BatchInsertRecorder, *args: Any, **kwargs: Any) -> None:
+        hook(recorder, *args, **kwargs)
         raise RuntimeError("disk full")
 
     write_rows = eventsourcing_sqlite.write_rows
@@ -127,7 +130,7 @@ def test_a_failed_save_writes_neither_the_outcome_nor_the_read_models(
 
     # PostgreSQL writes the outcome and the views, then the insert fails; SQLite inserts
     # the events and marks the outcome, then the views fail: all rolled back either way.
-    monkeypatch.setattr(BatchInsertRecorder, "_insert_stored_events", insert_fails)
+    monkeypatch.setattr(BatchInsertRecorder, "_insert_events", insert_fails)
     monkeypatch.setattr(eventsourcing_sqlite, "write_rows", outcome_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
         flywheel.journeys().fold(sources(claimed), BatchOutcome([claimed[0].id], [], [], AT))
