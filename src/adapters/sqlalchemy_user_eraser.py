@@ -28,7 +28,7 @@ from src.application.read_model_changes import PROJECTION_NAME
 
 _DELETE_STREAM = "DELETE FROM {table} WHERE originator_id = :id"
 _SQLITE_REWIND = (
-    "UPDATE phoenix_projection_tracking"
+    f"UPDATE {tracking.name}"  # noqa: S608 - names from sql_tables (SQLite: no schema)
     " SET position = min(position, (SELECT coalesce(max(rowid), 0) FROM {table}))"
 )
 """SQLite's notification ids are rowids, and a new row takes the highest rowid + 1: once
