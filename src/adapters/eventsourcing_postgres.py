@@ -10,7 +10,9 @@ Two changes to the stock recorder:
 * Through eventsourcing's hook for extra rows (``_insert_events``, where its process
   recorder writes tracking records), the transaction that stores a batch's journey events
   also writes the rest of the batch's unit of work (``BatchWrites``): it marks the batch's
-  inbox rows and writes the read-model rows of those events. The projection's tracking
+  inbox rows, inserts the (user, source event) pairs the events apply (a pair already
+  there fails the whole save: another save applied that event) and writes the read-model
+  rows of those events. The projection's tracking
   row then moves past the new notifications, provided every notification before them was
   already projected; otherwise the pull projector catches up later, and since the view
   writes are idempotent, writing these rows twice changes nothing.
@@ -45,6 +47,7 @@ from src.adapters.postgres_batch_sql import (
     ASYNC_COMMIT,
     Execute,
     mark_outcome,
+    record_applied,
     write_read_models,
 )
 from src.adapters.sql_tables import projection_tracking
@@ -119,6 +122,7 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
         if batch.outcome is not None:
             curs.execute(ASYNC_COMMIT)
             mark_outcome(execute, batch.outcome)
+        record_applied(execute, batch.applied)
         write_read_models(execute, batch.read_model_changes)
 
     def _insert_stored_events(

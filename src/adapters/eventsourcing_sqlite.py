@@ -2,8 +2,10 @@
 
 eventsourcing's ``_insert_events`` hook runs inside the transaction that stores the
 journeys' events (its process recorder writes tracking records there); this recorder also
-marks the batch's inbox rows, writes the read-model rows of the new events and moves the
-projection's tracking row past them (``BatchWrites``), as the PostgreSQL recorder does.
+marks the batch's inbox rows, inserts the (user, source event) pairs the events apply (a
+pair already there fails the save: another save applied that event), writes the
+read-model rows of the new events and moves the projection's tracking row past them
+(``BatchWrites``), as the PostgreSQL recorder does.
 The flywheel's tables live in the same SQLite file as eventsourcing's.
 """
 
@@ -22,12 +24,20 @@ from eventsourcing.sqlite import (
 from sqlalchemy import bindparam, column, func, select, table, update
 
 from src.adapters.sql_tables import projection_tracking
-from src.adapters.sqlite_batch_sql import CursorExecutor, mark_outcome, write_read_models
+from src.adapters.sqlite_batch_sql import (
+    CursorExecutor,
+    mark_outcome,
+    record_applied,
+    write_read_models,
+)
 from src.application.ports import BatchWrites
+
+EVENTS_TABLE = "stored_events"
+"""eventsourcing's name for an SQLite application's events table."""
 
 
 class BatchSQLiteRecorder(SQLiteApplicationRecorder):
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name)
         stored = table(events_table_name, column("rowid"))
         # Moves the tracking row to the batch's last notification, provided every
@@ -57,6 +67,7 @@ class BatchSQLiteRecorder(SQLiteApplicationRecorder):
         execute = CursorExecutor(c)
         if batch.outcome is not None:
             mark_outcome(execute, batch.outcome)
+        record_applied(execute, batch.applied)
         write_read_models(execute, batch.read_model_changes)
         if notification_ids:
             execute(

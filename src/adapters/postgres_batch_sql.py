@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from src.adapters.sql_tables import ERROR_LIMIT, events, journey_entries, nudges
-from src.application.ports import BatchOutcome, ReadModelChanges
+from src.adapters.sql_tables import ERROR_LIMIT, applied_events, events, journey_entries, nudges
+from src.application.ports import AppliedEvent, BatchOutcome, ReadModelChanges
 
 Execute = Callable[[str, dict[str, Any]], object]
 """``cursor.execute`` or ``connection.exec_driver_sql``: psycopg placeholders either way."""
@@ -56,6 +56,12 @@ _CONVERT_NUDGES = (
     " FROM unnest(%(nudge_id)b::text[], %(converted_at)b::timestamptz[])"
     " AS c(nudge_id, converted_at)"
     " WHERE n.nudge_id = c.nudge_id"
+)
+# A plain insert: a pair already applied must fail the transaction, not be skipped.
+_INSERT_APPLIED = (
+    f"INSERT INTO {applied_events.schema}.{applied_events.name}"  # noqa: S608 - names from sql_tables
+    " (user_id, event_hash)"
+    " SELECT * FROM unnest(%(user_id)b::text[], %(event_hash)b::text[])"
 )
 _ENTRY_COLUMNS = ("user_id", "event_hash", "event_type", "app_source", "timestamp")
 _NUDGE_COLUMNS = (
@@ -119,6 +125,23 @@ def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:
                 "status": ["failed" if f.retry_at is not None else "dead" for f in failures],
                 "retry_at": [failure.retry_at for failure in failures],
                 "error": [failure.error[:ERROR_LIMIT] for failure in failures],
+            },
+        )
+
+
+def record_applied(execute: Execute, applied: Sequence[AppliedEvent]) -> None:
+    """Raises a unique violation when a pair is there already.
+
+    In key order, so that two saves that share pairs wait for each other rather than
+    deadlock: the second then fails on the first pair the first one committed.
+    """
+    if applied:
+        ordered = sorted(applied)
+        execute(
+            _INSERT_APPLIED,
+            {
+                "user_id": [event.user_id for event in ordered],
+                "event_hash": [event.event_hash for event in ordered],
             },
         )
 

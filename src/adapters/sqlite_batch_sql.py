@@ -17,8 +17,15 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from src.adapters.sql_tables import ERROR_LIMIT, PRIVATE_SCHEMA, events, journey_entries, nudges
-from src.application.ports import BatchOutcome, ReadModelChanges
+from src.adapters.sql_tables import (
+    ERROR_LIMIT,
+    PRIVATE_SCHEMA,
+    applied_events,
+    events,
+    journey_entries,
+    nudges,
+)
+from src.application.ports import AppliedEvent, BatchOutcome, ReadModelChanges
 
 Execute = Callable[[Executable, Sequence[Mapping[str, Any]]], object]
 """Runs one statement once per parameter set: ``Connection.execute`` or a cursor's."""
@@ -54,7 +61,16 @@ _CONVERT_NUDGES = (
     .where(nudges.c.nudge_id == bindparam("converted_id"))
     .values(status="converted", converted_at=bindparam("when_converted"))
 )
-STATEMENTS = (_MARK_FINISHED, _MARK_FAILED, _INSERT_ENTRIES, _INSERT_NUDGES, _CONVERT_NUDGES)
+# A plain insert: a pair already applied must fail the transaction, not be skipped.
+_INSERT_APPLIED = insert(applied_events)
+STATEMENTS = (
+    _MARK_FINISHED,
+    _MARK_FAILED,
+    _INSERT_ENTRIES,
+    _INSERT_NUDGES,
+    _CONVERT_NUDGES,
+    _INSERT_APPLIED,
+)
 
 
 def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:
@@ -83,6 +99,12 @@ def mark_outcome(execute: Execute, outcome: BatchOutcome) -> None:
                 for failure in outcome.failures
             ],
         )
+
+
+def record_applied(execute: Execute, applied: Sequence[AppliedEvent]) -> None:
+    """Raises ``sqlite3.IntegrityError`` when a pair is there already."""
+    if applied:
+        execute(_INSERT_APPLIED, [event._asdict() for event in applied])
 
 
 def write_read_models(execute: Execute, changes: ReadModelChanges) -> None:

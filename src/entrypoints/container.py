@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from src.adapters.eventsourcing_env import eventsourcing_env
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
+from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
@@ -56,6 +57,7 @@ class Container(containers.DeclarativeContainer):
     assigner = providers.Singleton(
         VariantAssigner, experiments, read_models, clock, attribution_days
     )
+    applied_events = providers.Singleton(SqlAlchemyAppliedEvents, engine)
     journeys = providers.Singleton(
         JourneyApplication,
         catalogue=catalogue,
@@ -64,6 +66,7 @@ class Container(containers.DeclarativeContainer):
             functools.partial, SqlAlchemyJourneyHistory.for_application, engine
         ),
         choose_variant=assigner.provided.choose,
+        applied_events=applied_events,
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
     policy = providers.Singleton(
