@@ -25,7 +25,7 @@ arrays. Every other adapter uses eventsourcing's public API and ``_insert_events
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from eventsourcing.persistence import (
     InterfaceError,
@@ -55,6 +55,9 @@ from src.application.ports import BatchWrites
 
 
 class BatchInsertRecorder(PostgresApplicationRecorder):
+    honours_batches: ClassVar[bool] = True
+    """Checked at start (``eventsourcing_env.require_batch_recorder``)."""
+
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:

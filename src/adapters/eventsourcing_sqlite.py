@@ -12,7 +12,7 @@ The flywheel's tables live in the same SQLite file as eventsourcing's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import (
@@ -37,6 +37,9 @@ EVENTS_TABLE = "stored_events"
 
 
 class BatchSQLiteRecorder(SQLiteApplicationRecorder):
+    honours_batches: ClassVar[bool] = True
+    """Checked at start (``eventsourcing_env.require_batch_recorder``)."""
+
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name)
         stored = table(events_table_name, column("rowid"))
