@@ -49,6 +49,7 @@ class ForgettableRecorder(WritesBatches, ApplicationRecorder):
                 version in self._streams.get(originator, {}) for originator, version in keys
             ):
                 raise IntegrityError("stored event already recorded")
+            self.check_batch(kwargs.get("batch"))
             ids = []
             for stored in stored_events:
                 self._last_id += 1
@@ -171,4 +172,5 @@ class FakeUserEraser:
             journey_entries=len(entries),
             nudges=len(nudge_ids),
             nudges_sent=len(shown),
+            applied_events=recorder.applied.forget(user_id) if recorder.applied else 0,
         )

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
+from src.application.journeys import JourneyApplication
 from src.application.ports import (
     AppendResult,
+    AppliedEvent,
     BatchOutcome,
     BatchWrites,
     EcosystemFigures,
@@ -27,6 +30,7 @@ from src.application.ports import (
     StoredEvent,
     app_combinations,
 )
+from src.domain.catalogue import Catalogue
 from src.domain.events import NewEvent
 from src.domain.experiments import ExperimentBook, VariantCounts, attribute
 
@@ -388,25 +392,61 @@ class FailingAnalyser:
         raise RuntimeError(f"analyser exploded on event {event.id}")
 
 
+class FakeAppliedEvents:
+    """The store's (user, event hash) pairs: unique, as the real table's key keeps them."""
+
+    def __init__(self) -> None:
+        self.pairs: set[AppliedEvent] = set()
+
+    def already_applied(self, events: Collection[AppliedEvent]) -> set[AppliedEvent]:
+        return self.pairs & set(events)
+
+    def check(self, events: Sequence[AppliedEvent]) -> None:
+        """Raise as the table's key would, adding nothing."""
+        if len(set(events)) < len(events) or self.pairs & set(events):
+            raise IntegrityError("a (user, event hash) pair is applied already")
+
+    def add(self, events: Sequence[AppliedEvent]) -> None:
+        self.check(events)
+        self.pairs.update(events)
+
+    def forget(self, user_id: str) -> int:
+        mine = {pair for pair in self.pairs if pair.user_id == user_id}
+        self.pairs -= mine
+        return len(mine)
+
+
 class WritesBatches:
     """The in-memory journeys stores' share of a batch's unit of work (``BatchWrites``).
 
-    A real recorder writes the batch's outcome and read-model rows in the transaction
-    that stores the journeys' events; the fakes' stores are the attached fake inbox and
-    fake read models, written right after the events are stored.
+    A real recorder writes the batch's outcome, applied pairs and read-model rows in the
+    transaction that stores the journeys' events; the fakes' stores are the attached fake
+    inbox, applied events and read models. The pairs are checked with the events, before
+    anything is stored, and everything is written right after the events are stored.
     """
 
     inbox: FakeEventInbox | None = None
     read_models: FakeReadModelStore | None = None
+    applied: FakeAppliedEvents | None = None
 
-    def attach(self, inbox: FakeEventInbox, read_models: FakeReadModelStore) -> None:
-        self.inbox, self.read_models = inbox, read_models
+    def attach(
+        self,
+        inbox: FakeEventInbox,
+        read_models: FakeReadModelStore,
+        applied: FakeAppliedEvents,
+    ) -> None:
+        self.inbox, self.read_models, self.applied = inbox, read_models, applied
+
+    def check_batch(self, batch: BatchWrites | None) -> None:
+        if batch is not None and self.applied is not None:
+            self.applied.check(batch.applied)
 
     def write_batch(self, batch: BatchWrites | None, notification_ids: Sequence[int]) -> None:
         if batch is None:
             return
-        if self.inbox is None or self.read_models is None:
-            raise RuntimeError("attach() the fake inbox and read models first")
+        if self.inbox is None or self.read_models is None or self.applied is None:
+            raise RuntimeError("attach() the fake inbox, read models and applied events first")
+        self.applied.add(batch.applied)
         if batch.outcome is not None:
             self.inbox.complete(batch.outcome)
         with self.read_models.projection(batch.projection) as transaction:
@@ -417,6 +457,11 @@ class WritesBatches:
 
 
 class FakeBatchRecorder(WritesBatches, POPOApplicationRecorder):
+    def _assert_uniqueness(self, stored_events: Sequence[StoredDomainEvent], **kwargs: Any) -> None:
+        """The library's check before anything is stored, under the store's lock."""
+        super()._assert_uniqueness(stored_events, **kwargs)
+        self.check_batch(kwargs.get("batch"))
+
     def _insert_events(
         self, stored_events: Sequence[StoredDomainEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -433,3 +478,23 @@ class FakeBatchFactory(POPOFactory):
 
 
 FAKE_BATCHES = {"PERSISTENCE_MODULE": "tests.fakes:FakeBatchFactory"}
+
+
+def fake_journeys(
+    catalogue: Catalogue,
+    *,
+    inbox: FakeEventInbox | None = None,
+    read_models: FakeReadModelStore | None = None,
+    env: Mapping[str, str] = FAKE_BATCHES,
+    **options: Any,
+) -> JourneyApplication:
+    """Journeys on an in-memory store whose recorder writes the unit of work to fakes:
+    ``inbox`` and ``read_models`` (fresh ones unless given), and ``applied_events``
+    (the one the application reads, fresh unless given)."""
+    applied: FakeAppliedEvents = options.pop("applied_events", None) or FakeAppliedEvents()
+    journeys = JourneyApplication(catalogue, env=dict(env), applied_events=applied, **options)
+    recorder: Any = journeys.recorder
+    recorder.attach(
+        inbox or FakeEventInbox(FakeClock()), read_models or FakeReadModelStore(), applied
+    )
+    return journeys

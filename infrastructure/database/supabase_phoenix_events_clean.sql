@@ -167,6 +167,39 @@ CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_projection_tracking (
     position bigint NOT NULL
 );
 
+-- The source events each user's journey has applied, one row per (user, event hash): the
+-- worker inserts a batch's pairs in the commit that saves its journeys, so the key refuses
+-- an event applied twice (a re-claimed or re-processed one), whatever the worker.
+-- A database an older version made has no such table: it is filled from the journeys'
+-- read model (one row per applied event) and from the journeys' own stored events, which
+-- the read model may lag after a crash.
+DO $applied$
+BEGIN
+    IF to_regclass('phoenix_private.phoenix_applied_events') IS NULL THEN
+        CREATE TABLE phoenix_private.phoenix_applied_events (
+            user_id    text NOT NULL,
+            event_hash text NOT NULL,
+            PRIMARY KEY (user_id, event_hash)
+        );
+        INSERT INTO phoenix_private.phoenix_applied_events (user_id, event_hash)
+        SELECT user_id, event_hash FROM phoenix_journey_entries
+        ON CONFLICT DO NOTHING;
+        IF to_regclass('phoenix_private.phoenixjourneys_events') IS NOT NULL THEN
+            -- An activity's stored state is its JSON, with the user and the event's hash.
+            INSERT INTO phoenix_private.phoenix_applied_events (user_id, event_hash)
+            SELECT activity ->> 'user_id', activity ->> 'event_hash'
+            FROM (
+                SELECT convert_from(state, 'UTF8')::jsonb AS activity
+                FROM phoenix_private.phoenixjourneys_events
+                WHERE get_byte(state, 0) = 123  -- '{': JSON, neither compressed nor ciphered
+            ) AS stored
+            WHERE activity ? 'event_hash' AND activity ? 'user_id'
+            ON CONFLICT DO NOTHING;
+        END IF;
+    END IF;
+END
+$applied$;
+
 -- What became of each nudge: its exposure (the first display, unless the user had already
 -- reached the target), and whether reaching the target counts as the nudge's conversion
 -- (after the exposure, within the attribution window the worker published) or as
@@ -446,6 +479,7 @@ ALTER TABLE phoenix_nudges ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges_sent ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudge_variants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_private.phoenix_projection_tracking ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_private.phoenix_applied_events ENABLE ROW LEVEL SECURITY;
 -- Left by an older version on the tracking table, which it kept in public.
 DROP POLICY IF EXISTS phoenix_projection_tracking_service_all
     ON phoenix_private.phoenix_projection_tracking;
@@ -534,11 +568,14 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Rights an older version gave on the tracking table moved with it: taken back.
+    -- Rights an older version gave on the tracking table moved with it: taken back; and
+    -- none on the applied events, whatever default privileges the roles have.
     FOR grantee IN
         SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
     LOOP
         EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_projection_tracking FROM %I',
+                       grantee.rolname);
+        EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_applied_events FROM %I',
                        grantee.rolname);
     END LOOP;
 

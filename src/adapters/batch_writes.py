@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from src.adapters.sql_tables import ERROR_LIMIT, events, journey_entries, nudges
+from src.adapters.sql_tables import ERROR_LIMIT, applied_events, events, journey_entries, nudges
 from src.application.ports import BatchOutcome, BatchWrites, ReadModelChanges
 
 
@@ -106,4 +106,17 @@ def read_model_writes(changes: ReadModelChanges) -> list[RowWrite]:
 def batch_writes(batch: BatchWrites) -> list[RowWrite]:
     """Everything a batch's unit of work writes besides the journeys' events."""
     marked = outcome_writes(batch.outcome) if batch.outcome is not None else []
-    return [*marked, *read_model_writes(batch.read_model_changes)]
+    return [*marked, *applied_writes(batch), *read_model_writes(batch.read_model_changes)]
+
+
+def applied_writes(batch: BatchWrites) -> list[RowWrite]:
+    """The (user, source event) pairs the journeys' new events apply, inserted plainly.
+
+    A pair some other save committed first fails this save (it applied that event), so
+    the batch is folded again, skipping it. In key order, so two saves sharing pairs
+    wait for each other rather than deadlock.
+    """
+    if not batch.applied:
+        return []
+    rows = [pair._asdict() for pair in sorted(batch.applied)]
+    return [RowWrite(applied_events, rows, keep_existing=False)]

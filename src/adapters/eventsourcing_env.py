@@ -6,10 +6,19 @@ of ``public``, which Supabase's REST API serves to every holder of the anon key.
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
 from sqlalchemy.engine import make_url
 
 from src.adapters.sql_database import is_transaction_pooler, sqlalchemy_url, store_kind
 from src.adapters.sql_tables import PRIVATE_SCHEMA
+from src.application.errors import PersistenceModuleInvalidError
+
+HONOURS_BATCHES = "honours_batches"
+"""The class attribute (True) of a recorder whose ``insert_events`` writes the
+``BatchWrites`` given to ``save(..., batch=...)`` in the journeys' own transaction."""
 
 
 def eventsourcing_env(database_url: str) -> dict[str, str]:
@@ -35,3 +44,24 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_SCHEMA": PRIVATE_SCHEMA,
     }
+
+
+def require_batch_recorder(application: Application[UUID]) -> None:
+    """Refuse a store whose recorder would ignore ``save(..., batch=...)``.
+
+    A batch's outcome, its applied events and its read-model rows travel to the recorder
+    as that keyword argument; eventsourcing's own recorders accept any keyword and drop
+    it, so with one of them the journeys would be saved and the rest silently lost (the
+    events never marked, nothing to keep them from counting twice). eventsourcing lets
+    the process environment choose another recorder (``PERSISTENCE_MODULE``, or
+    ``PHOENIXJOURNEYS_PERSISTENCE_MODULE``, which outranks the one set here).
+    """
+    recorder: Any = application.recorder
+    if getattr(type(recorder), HONOURS_BATCHES, False) is True:
+        return
+    module = application.env.get("PERSISTENCE_MODULE") or "eventsourcing's default"
+    raise PersistenceModuleInvalidError(
+        f"PERSISTENCE_MODULE {module!r} gives the journeys {type(recorder).__name__}, which "
+        "does not save a batch's outcome with its journeys; unset it (DATABASE_URL "
+        "chooses the flywheel's own)"
+    )

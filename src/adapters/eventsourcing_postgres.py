@@ -10,7 +10,9 @@ Two changes to the stock recorder:
 * Through eventsourcing's hook for extra rows (``_insert_events``, where its process
   recorder writes tracking records), the transaction that stores a batch's journey events
   also writes the rest of the batch's unit of work (``BatchWrites``): it marks the batch's
-  inbox rows and writes the read-model rows of those events. The projection's tracking
+  inbox rows, inserts the (user, source event) pairs the events apply (a pair already
+  there fails the whole save: another save applied that event) and writes the read-model
+  rows of those events. The projection's tracking
   row then moves past the new notifications, provided every notification before them was
   already projected; otherwise the pull projector catches up later, and since the view
   writes are idempotent, writing these rows twice changes nothing.
@@ -23,7 +25,7 @@ statements, its channel name, its table); no other private name is used or overr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from eventsourcing.persistence import (
     InterfaceError,
@@ -48,6 +50,9 @@ from src.application.ports import BatchWrites
 
 
 class BatchInsertRecorder(PostgresApplicationRecorder):
+    honours_batches: ClassVar[bool] = True
+    """Checked at start (``eventsourcing_env.require_batch_recorder``)."""
+
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:

@@ -2,15 +2,17 @@
 
 eventsourcing's ``_insert_events`` hook runs inside the transaction that stores the
 journeys' events (its process recorder writes tracking records there); this recorder also
-marks the batch's inbox rows, writes the read-model rows of the new events and moves the
-projection's tracking row past them (``BatchWrites``), as the PostgreSQL recorder does.
+marks the batch's inbox rows, inserts the (user, source event) pairs the events apply (a
+pair already there fails the save: another save applied that event), writes the
+read-model rows of the new events and moves the projection's tracking row past them
+(``BatchWrites``), as the PostgreSQL recorder does.
 The flywheel's tables live in the same SQLite file as eventsourcing's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import (
@@ -26,9 +28,15 @@ from src.adapters.sql_tables import projection_tracking
 from src.adapters.sqlite_batch_sql import CursorExecutor, write_rows
 from src.application.ports import BatchWrites
 
+EVENTS_TABLE = "stored_events"
+"""eventsourcing's name for an SQLite application's events table."""
+
 
 class BatchSQLiteRecorder(SQLiteApplicationRecorder):
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+    honours_batches: ClassVar[bool] = True
+    """Checked at start (``eventsourcing_env.require_batch_recorder``)."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = EVENTS_TABLE):
         super().__init__(datastore, events_table_name)
         stored = table(events_table_name, column("rowid"))
         # Moves the tracking row to the batch's last notification, provided every

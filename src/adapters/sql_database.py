@@ -13,12 +13,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
-from src.adapters.sql_tables import PRIVATE_SCHEMA, metadata
+from src.adapters.eventsourcing_sqlite import EVENTS_TABLE as SQLITE_JOURNEY_EVENTS
+from src.adapters.sql_tables import PRIVATE_SCHEMA, applied_events, journey_entries, metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
@@ -175,6 +176,8 @@ def create_schema(engine: Engine) -> list[str]:
         for table in metadata.tables.values():
             for index in table.indexes:
                 index.create(engine, checkfirst=True)
+        if applied_events.name in missing:
+            _fill_applied_events(engine)
         return missing
     with engine.begin() as connection:
         # One migration at a time (workers started together all migrate): concurrent
@@ -187,6 +190,36 @@ def create_schema(engine: Engine) -> list[str]:
         cursor.execute(postgres_schema_sql())
         cursor.close()
     return missing
+
+
+_SQLITE_APPLIED_FROM_JOURNEYS = f"""
+INSERT OR IGNORE INTO {applied_events.name} (user_id, event_hash)
+SELECT json_extract(activity, '$.user_id'), json_extract(activity, '$.event_hash')
+FROM (
+    SELECT CAST(state AS TEXT) AS activity FROM {SQLITE_JOURNEY_EVENTS}
+    WHERE substr(state, 1, 1) = CAST('{{' AS BLOB)
+) AS stored
+WHERE json_valid(activity)
+  AND json_extract(activity, '$.event_hash') IS NOT NULL
+  AND json_extract(activity, '$.user_id') IS NOT NULL
+"""  # noqa: S608 - names from sql_tables and the journeys' recorder
+
+
+def _fill_applied_events(engine: Engine) -> None:
+    """The applied events of a store an older version made, as the SQL file fills them:
+    from the journeys' read model, and from the journeys' own events (an activity's
+    stored state is its JSON), which the read model may lag after a crash."""
+    with engine.begin() as connection:
+        connection.execute(
+            insert(applied_events)
+            .from_select(
+                ["user_id", "event_hash"],
+                select(journey_entries.c.user_id, journey_entries.c.event_hash),
+            )
+            .prefix_with("OR IGNORE")
+        )
+        if inspect(connection).has_table(SQLITE_JOURNEY_EVENTS):
+            connection.exec_driver_sql(_SQLITE_APPLIED_FROM_JOURNEYS)
 
 
 def _missing_tables(bind: Engine | Connection) -> list[str]:

@@ -194,3 +194,15 @@ projection_tracking = Table(
     Column("position", BigInteger, nullable=False),
     schema=PRIVATE_SCHEMA,
 )
+
+# The source events each user's journey has applied, one row per (user, event hash): the
+# journeys' save inserts its pairs in the commit that stores their events, so the key
+# refuses a second application of an event whatever the worker or the moment. Written
+# and read by the worker alone, hence private.
+applied_events = Table(
+    "phoenix_applied_events",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("event_hash", Text, primary_key=True),
+    schema=PRIVATE_SCHEMA,
+)

@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, delete, select, text
 
-from src.adapters.sql_tables import events, journey_entries, nudges, nudges_sent
+from src.adapters.sql_tables import applied_events, events, journey_entries, nudges, nudges_sent
 from src.adapters.sql_tables import projection_tracking as tracking
 from src.application.errors import UserBusyError
 from src.application.ports import ErasureReport
@@ -89,6 +89,11 @@ class SqlAlchemyUserEraser:
                 if self._delete_snapshots is not None
                 else 0
             )
+            # Left behind, they would make the events the user sends again count as
+            # applied already, into a journey that no longer has them.
+            applied = _count(
+                connection, delete(applied_events).where(applied_events.c.user_id == user_id)
+            )
             connection.execute(
                 select(tracking.c.position)
                 .where(tracking.c.name == PROJECTION_NAME)
@@ -111,6 +116,7 @@ class SqlAlchemyUserEraser:
             journey_entries=entries,
             nudges=removed_nudges,
             nudges_sent=removed_sent,
+            applied_events=applied,
         )
 
 

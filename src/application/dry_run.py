@@ -165,7 +165,7 @@ class _Replay:
             return None
         journey.record(
             UserJourney.ActivityRecorded,
-            event_hash=str(self.users) + ":" + str(len(journey.applied_hashes)),
+            event_hash="",  # each stored event comes once; nothing reads the hash back
             event_type=event.event_type,
             app_source=event.app_source,
             occurred_at=event.timestamp,

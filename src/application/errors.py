@@ -30,5 +30,9 @@ class SchemaMissingError(FlywheelError):
     """The store is reachable but its tables were never created."""
 
 
+class PersistenceModuleInvalidError(FlywheelError):
+    """The journeys' store would not save a batch's unit of work with its journeys."""
+
+
 class UserBusyError(FlywheelError):
     """A worker is processing events of this user right now; forgetting must wait."""

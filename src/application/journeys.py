@@ -17,7 +17,13 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.application.journey_cache import JourneyCache
-from src.application.ports import BatchOutcome, BatchWrites, JourneyHistory
+from src.application.ports import (
+    AppliedEvent,
+    AppliedEvents,
+    BatchOutcome,
+    BatchWrites,
+    JourneyHistory,
+)
 from src.application.read_model_changes import PROJECTION_NAME, read_model_changes
 from src.domain.catalogue import Catalogue
 from src.domain.user_journey import UserJourney, journey_id
@@ -25,16 +31,10 @@ from src.domain.user_journey import UserJourney, journey_id
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 200
+"""A journey is snapshotted each time a save takes it past a multiple of this version:
+loading it then reads its snapshot and fewer than this many events."""
 BATCH_ATTEMPTS = 2
 MAX_CONFLICT_RETRIES = 8
-
-
-def snapshot_due_after(version: int) -> int:
-    """The first snapshot point above ``version``: SNAPSHOT_INTERVAL, then doubling."""
-    point = SNAPSHOT_INTERVAL
-    while point <= version:
-        point *= 2
-    return point
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,14 @@ class JourneyApplication(Application[UUID]):
     One ``save(*aggregates)`` per batch matters: the PostgreSQL recorder locks the table
     per save, so per-aggregate saves are an order of magnitude slower.
 
+    Each source event counts once in its user's journey, however often it is claimed,
+    re-processed or folded by several workers at once: the save inserts the (user, event
+    hash) pairs it applies in its own commit (``BatchWrites.applied``), where the store
+    holds them unique, and a fold first asks the store which of its batch's pairs are
+    applied already (``AppliedEvents``, one query) and skips them. Two folds of the same
+    event racing each other: the second commit fails (the pair, or the journey's version,
+    is taken), and the batch is folded again, now skipping the event.
+
     Snapshots are taken here (``_snapshot``), not by eventsourcing's fixed
     ``snapshotting_intervals``: the store is on, the interval is ours.
     """
@@ -85,14 +93,15 @@ class JourneyApplication(Application[UUID]):
         env: Mapping[str, str] | None = None,
         history: Callable[[JourneyApplication], JourneyHistory] | None = None,
         choose_variant: Callable[[str, str], str] | None = None,
+        *,
+        applied_events: AppliedEvents,
     ) -> None:
         # A bounded cache of journeys, so a journey's old events are read once.
         # ``load_journeys`` brings cached journeys up to date in bulk; the repository's
         # own per-journey fast-forward is off (saves then refresh the cache). A journey
         # changed between load and save shows up as a version conflict, and ``fold``
-        # reloads. The cached journey itself is handed out (no deep copy, which costs as
-        # much as the fold for a long journey): ``_fold_once`` evicts what a failed fold
-        # touched. eventsourcing's cache is bounded by a count; ours by bytes.
+        # reloads. The cached journey itself is handed out (no deep copy, which costs
+        # about as much as the fold): ``_fold_once`` evicts what a failed fold touched.
         cache = {
             "AGGREGATE_CACHE_MAXSIZE": "1",
             "AGGREGATE_CACHE_FASTFORWARD": "n",
@@ -102,6 +111,7 @@ class JourneyApplication(Application[UUID]):
         self._cache = JourneyCache()
         self.repository.cache = self._cache
         self.catalogue = catalogue
+        self._applied_events = applied_events
         # Picks a detected nudge's message variant (see ``VariantAssigner``).
         self._choose_variant = choose_variant
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
@@ -131,10 +141,11 @@ class JourneyApplication(Application[UUID]):
         the read-model rows of the new events are committed with the journeys, on every
         store. With no event to fold, the outcome alone is written.
 
-        A version conflict means another worker saved one of these journeys meanwhile:
-        the journeys are reloaded and the batch folded again (already-applied hashes make
-        that harmless). Under sustained contention a whole batch may keep colliding, so
-        after ``BATCH_ATTEMPTS`` the journeys are saved one by one, each retried alone.
+        A version conflict, or an event another save applied meanwhile, fails the save
+        (``IntegrityError``): the journeys are reloaded and the batch folded again, which
+        skips the events applied since. Under sustained contention a whole batch may keep
+        colliding, so after ``BATCH_ATTEMPTS`` the journeys are saved one by one, each
+        retried alone.
         """
         by_user: dict[str, list[SourceEvent]] = defaultdict(list)
         for source in events:
@@ -288,13 +299,19 @@ class JourneyApplication(Application[UUID]):
                 self._evict([user_id])
 
     def _save_journeys(self, journeys: Sequence[UserJourney], outcome: BatchOutcome | None) -> None:
-        """One ``save``: the journeys, and with an outcome the rest of the unit of work."""
-        if outcome is None:
-            recordings = self.save(*journeys)
-        else:
-            events = [event for journey in journeys for event in journey.pending_events]
-            writes = BatchWrites(outcome, read_model_changes(events), PROJECTION_NAME)
-            recordings = self.save(*journeys, batch=writes)
+        """One ``save``: the journeys and the rest of the batch's unit of work."""
+        events = [event for journey in journeys for event in journey.pending_events]
+        writes = BatchWrites(
+            outcome,
+            read_model_changes(events),
+            PROJECTION_NAME,
+            applied=[
+                AppliedEvent(event.user_id, event.event_hash)
+                for event in events
+                if isinstance(event, UserJourney.ActivityRecorded)
+            ],
+        )
+        recordings = self.save(*journeys, batch=writes)
         first_new: dict[UUID, int] = {}
         for recording in recordings:  # in order: each journey's last event comes last
             key = recording.domain_event.originator_id
@@ -303,13 +320,11 @@ class JourneyApplication(Application[UUID]):
         self._snapshot(journeys, first_new)
 
     def _snapshot(self, journeys: Sequence[UserJourney], first_new: Mapping[UUID, int]) -> None:
-        """Snapshot a journey when a save takes it past version 200, 400, 800, … (doubling).
+        """Snapshot a journey when a save takes it past a multiple of ``SNAPSHOT_INTERVAL``.
 
-        A journey's snapshot holds every hash it applied, so it grows with its history:
-        snapshots at a fixed interval, each reloaded from the store first, cost the square
-        of the history (see docs/benchmarks.md). Doubling writes at most twice the final
-        size in all. The snapshot is taken from the journey just saved, at its new
-        version, with no reload.
+        Taken from the journey just saved, at its new version: eventsourcing's
+        ``snapshotting_intervals`` would reload it from the store first, and want the
+        multiple itself, which a batch's save rarely ends on.
         """
         if self.snapshots is None:
             return
@@ -317,10 +332,23 @@ class JourneyApplication(Application[UUID]):
             UserJourney.Snapshot.take(journey)
             for journey in journeys
             if journey.id in first_new
-            and journey.version >= snapshot_due_after(first_new[journey.id] - 1)
+            and journey.version // SNAPSHOT_INTERVAL
+            > (first_new[journey.id] - 1) // SNAPSHOT_INTERVAL
         ]
         if snapshots:
             self.snapshots.put(snapshots)
+
+    def _record_source(self, journey: UserJourney, source: SourceEvent, keep_days: int) -> None:
+        entry = self.catalogue.event_type(source.event_type, source.app_source)
+        journey.record(
+            entry.journey_event,
+            event_hash=source.event_hash,
+            event_type=source.event_type,
+            app_source=source.app_source,
+            occurred_at=source.timestamp,
+            marks=self.catalogue.marks_for(source.event_type, source.payload),
+            keep_days=keep_days,
+        )
 
     def _fold_once(
         self, by_user: Mapping[str, list[SourceEvent]], outcome: BatchOutcome | None
@@ -340,23 +368,22 @@ class JourneyApplication(Application[UUID]):
         keep_days = self.catalogue.window_days
         changed: list[UserJourney] = []
         recorded = replayed = detected = 0
+        # Asked before the journeys are loaded: an event another worker applies in
+        # between is in the journey loaded, and its pair makes this save fail.
+        applied = self._applied_events.already_applied(
+            {AppliedEvent(user_id, s.event_hash) for user_id, ss in by_user.items() for s in ss}
+        )
         loaded = self.load_journeys(list(by_user)) if by_user else {}
         for user_id, sources in by_user.items():
             journey = loaded[user_id] or UserJourney(user_id=user_id)
             for source in sorted(sources, key=lambda s: (s.timestamp, s.event_id)):
-                entry = self.catalogue.event_type(source.event_type, source.app_source)
-                if journey.record(
-                    entry.journey_event,
-                    event_hash=source.event_hash,
-                    event_type=source.event_type,
-                    app_source=source.app_source,
-                    occurred_at=source.timestamp,
-                    marks=self.catalogue.marks_for(source.event_type, source.payload),
-                    keep_days=keep_days,
-                ):
-                    recorded += 1
-                else:
+                pair = AppliedEvent(user_id, source.event_hash)
+                if pair in applied:
                     replayed += 1
+                else:
+                    applied.add(pair)  # a twin later in the batch is skipped too
+                    self._record_source(journey, source, keep_days)
+                    recorded += 1
                 detected += len(
                     journey.detect_nudges(rules, source.timestamp, self._choose_variant)
                 )

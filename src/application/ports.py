@@ -6,12 +6,12 @@ in-memory fakes) are interchangeable and each is held to one contract test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
@@ -227,6 +227,28 @@ class ReadModelChanges:
     conversions: list[tuple[str, datetime]] = field(default_factory=list)
 
 
+class AppliedEvent(NamedTuple):
+    """A source event folded into its user's journey: the pair the store holds unique."""
+
+    user_id: str
+    event_hash: str
+
+
+class AppliedEvents(Protocol):
+    """Which source events the journeys have applied already, as the store knows it.
+
+    A journey keeps no memory of the events it applied (that would grow with its
+    history); the store keeps one row per (user, source event), written by the save that
+    records the event (``BatchWrites.applied``) and unique, so a second save of the same
+    pair fails the whole commit. This port is the cheap check before folding: one query
+    per batch.
+    """
+
+    def already_applied(self, events: Collection[AppliedEvent]) -> set[AppliedEvent]:
+        """Those of ``events`` a committed save has applied."""
+        ...
+
+
 @dataclass(frozen=True)
 class BatchWrites:
     """What "process one batch" commits besides the journeys: the unit of work's other rows.
@@ -245,6 +267,9 @@ class BatchWrites:
     """The read-model rows of the journey events being stored."""
     projection: str
     """The tracking row moved past the new notifications, when none before is unprojected."""
+    applied: Sequence[AppliedEvent] = ()
+    """The source events these journey events apply: inserted, never upserted, so a pair
+    some other save committed first fails this one (``IntegrityError``)."""
 
 
 class ProjectionTransaction(Protocol):
@@ -337,6 +362,9 @@ class ErasureReport:
     journey_entries: int = 0
     nudges: int = 0
     nudges_sent: int = 0
+    applied_events: int = 0
+    """The (user, source event) pairs kept unique: left behind, they would make the
+    events the user sends again count as already applied."""
 
     @property
     def total(self) -> int:
@@ -347,6 +375,7 @@ class ErasureReport:
             + self.journey_entries
             + self.nudges
             + self.nudges_sent
+            + self.applied_events
         )
 
 

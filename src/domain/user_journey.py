@@ -2,8 +2,6 @@
 
 Invariants it protects:
 
-* a source event (identified by its SHA-256 hash) is folded in at most once, so a replay,
-  a crash between save and acknowledgement, or a force-reprocess never double-counts;
 * a nudge type is detected at most once per user, and converts at most once, when the
   user does what the nudge suggests (an event of its ``converts_on`` types, or any event
   of its target app);
@@ -11,6 +9,14 @@ Invariants it protects:
   condition, see ``src.domain.rules``) are pruned to the longest window the rules asked
   for when the event was recorded, and first/last times are one entry per counter.
   Counters and times are plain text and integers, so snapshots stay JSON.
+
+What it does not remember: which source events it applied. That a source event (named
+by its SHA-256 hash) is recorded at most once, whatever replays, crashes between save
+and acknowledgement or force-reprocessing happen, is the application's rule, kept by the
+store: each save inserts the (user, event hash) pairs it applies into a table where the
+pair is unique, in the commit that stores the journey's events, and the application
+skips the pairs already there (``src.application.journeys``). Kept here, the hashes
+would make a journey, and its snapshots, grow with the user's whole history.
 """
 
 from __future__ import annotations
@@ -76,12 +82,17 @@ def nudge_id(user_id: str, nudge_type: str) -> str:
 class UserJourney(Aggregate):
     """A user's activity across apps, and the nudges it gave rise to."""
 
-    class_version = 2
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, object]) -> None:
         """A snapshot taken before windowed rules: no counters yet (they fill from here)."""
         state.update(daily={}, daily_first={}, first_at={}, last_at={}, mark_totals={})
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, object]) -> None:
+        """A snapshot taken when journeys kept the hashes they applied (the store does now)."""
+        state.pop("applied_hashes", None)
 
     @staticmethod
     def create_id(user_id: str) -> UUID:
@@ -90,7 +101,6 @@ class UserJourney(Aggregate):
     @event("Started")
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
-        self.applied_hashes: dict[str, bool] = {}
         self.activity_by_app: dict[str, int] = {}
         self.activity_by_type: dict[str, int] = {}
         self.nudges: dict[str, NudgeState] = {}
@@ -130,7 +140,6 @@ class UserJourney(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             if not isinstance(aggregate, UserJourney):  # pragma: no cover - wiring error
                 raise TypeError(type(aggregate).__name__)
-            aggregate.applied_hashes[self.event_hash] = True
             by_app = aggregate.activity_by_app
             by_app[self.app_source] = by_app.get(self.app_source, 0) + 1
             by_type = aggregate.activity_by_type
@@ -193,9 +202,6 @@ class UserJourney(Aggregate):
             if not isinstance(aggregate, UserJourney):  # pragma: no cover - wiring error
                 raise TypeError(type(aggregate).__name__)
             aggregate.nudges[self.nudge_type]["status"] = "converted"
-
-    def has_applied(self, event_hash: str) -> bool:
-        return event_hash in self.applied_hashes
 
     def has_activity_in(self, app_source: str) -> bool:
         return self.activity_by_app.get(app_source, 0) > 0
@@ -269,15 +275,13 @@ class UserJourney(Aggregate):
         occurred_at: datetime,
         marks: Iterable[str] = (),
         keep_days: int = 0,
-    ) -> bool:
-        """Fold one source event in; returns False when its hash was already applied.
+    ) -> None:
+        """Fold one source event in: the caller folds each source event once (see above).
 
         ``marks`` and ``keep_days`` come from the rules (``Catalogue.marks_for`` and
         ``Catalogue.window_days``). An event that does what an active nudge suggests
         converts that nudge.
         """
-        if self.has_applied(event_hash):
-            return False
         self.trigger_event(
             activity,
             user_id=self.user_id,
@@ -301,7 +305,6 @@ class UserJourney(Aggregate):
                     converted_at=occurred_at,
                     by_event_hash=event_hash,
                 )
-        return True
 
     def detect_nudges(
         self,

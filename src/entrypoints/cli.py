@@ -26,6 +26,7 @@ from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.adapters.toml_rules import load_rule
 from src.application.dry_run import DEFAULT_DAYS, RuleNotFoundError
 from src.application.errors import (
+    PersistenceModuleInvalidError,
     RequestInvalidError,
     SchemaMissingError,
     StoreUnavailableError,
@@ -146,7 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreUnavailableError, SchemaMissingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_STORE
-    except (EventRejectedError, RequestInvalidError, RuleInvalidError) as error:
+    except (
+        EventRejectedError,
+        RequestInvalidError,
+        RuleInvalidError,
+        PersistenceModuleInvalidError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
     try:
@@ -238,7 +244,11 @@ def _worker(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    container = open_flywheel_retrying(settings, stopping)
+    try:
+        container = open_flywheel_retrying(settings, stopping)
+    except PersistenceModuleInvalidError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT
     if container is None:
         return EXIT_OK  # stopped while waiting for the store
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from dependency_injector import containers, providers
 
-from src.adapters.eventsourcing_env import eventsourcing_env
+from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
+from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
@@ -18,6 +20,7 @@ from src.adapters.system_clock import SystemClock
 from src.adapters.toml_experiments import load_experiments
 from src.application.dry_run import RuleDryRun
 from src.application.erasure import UserErasure
+from src.application.errors import PersistenceModuleInvalidError
 from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
@@ -27,6 +30,17 @@ from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
 from src.entrypoints.analysers import load_analysers
 from src.entrypoints.settings import Settings
+
+
+def batch_journeys(**kwargs: Any) -> JourneyApplication:
+    """The journeys application, refused unless its recorder saves a batch's unit of work."""
+    journeys = JourneyApplication(**kwargs)
+    try:
+        require_batch_recorder(journeys)
+    except PersistenceModuleInvalidError:
+        journeys.close()
+        raise
+    return journeys
 
 
 class Container(containers.DeclarativeContainer):
@@ -56,14 +70,16 @@ class Container(containers.DeclarativeContainer):
     assigner = providers.Singleton(
         VariantAssigner, experiments, read_models, clock, attribution_days
     )
+    applied_events = providers.Singleton(SqlAlchemyAppliedEvents, engine)
     journeys = providers.Singleton(
-        JourneyApplication,
+        batch_journeys,
         catalogue=catalogue,
         env=providers.Callable(eventsourcing_env, database_url),
         history=providers.Callable(
             functools.partial, SqlAlchemyJourneyHistory.for_application, engine
         ),
         choose_variant=assigner.provided.choose,
+        applied_events=applied_events,
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
     policy = providers.Singleton(

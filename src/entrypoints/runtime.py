@@ -15,7 +15,11 @@ from src.adapters.sql_database import (
     ping,
     redact,
 )
-from src.application.errors import SchemaMissingError, StoreUnavailableError
+from src.application.errors import (
+    PersistenceModuleInvalidError,
+    SchemaMissingError,
+    StoreUnavailableError,
+)
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.settings import Settings
 
@@ -53,6 +57,8 @@ def _open_journeys(container: Container, attempts: int = 5) -> None:
     for attempt in range(1, attempts + 1):
         try:
             container.journeys()
+        except PersistenceModuleInvalidError:
+            raise  # a setting: trying again changes nothing
         except Exception:
             if attempt == attempts:
                 raise
@@ -81,7 +87,9 @@ def open_flywheel_retrying(
     Each failure is logged with its reason and the pause, so an operator sees why a
     worker waits rather than a worker that died at start. While the store is
     unreachable, a cheap ping every ``PROBE_INTERVAL_SECONDS`` ends the pause as soon as
-    it answers: a database back after a long outage is used at once.
+    it answers: a database back after a long outage is used at once. A wrong
+    ``PERSISTENCE_MODULE`` is raised at once (``PersistenceModuleInvalidError``): no wait
+    makes it right.
     """
     container = build_container(settings)
     pause = settings.poll_interval_seconds
@@ -93,6 +101,9 @@ def open_flywheel_retrying(
             reason, unreachable = str(error), True
         except SchemaMissingError as error:
             reason = str(error)
+        except PersistenceModuleInvalidError:
+            container.engine().dispose()
+            raise
         except Exception as error:  # noqa: BLE001 - e.g. the journeys' tables unreachable
             reason = f"cannot open {redact(settings.database_url)}: {type(error).__name__}"
             unreachable = True

@@ -16,6 +16,8 @@ from src.adapters.sql_tables import events, journey_entries, nudges, projection_
 from src.application.journeys import SourceEvent
 from src.application.ports import BatchOutcome, Failure, StoredEvent
 from src.application.read_model_changes import PROJECTION_NAME
+from src.domain.apps.letters import LetterGenerated
+from src.domain.user_journey import UserJourney
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
@@ -96,8 +98,16 @@ def test_the_save_marks_the_batch_projects_it_and_moves_the_tracking_row(
 def test_the_tracking_row_waits_for_notifications_saved_before_the_batch(
     flywheel: Container,
 ) -> None:
-    earlier = claim(flywheel, ("letter.generated", "phoenix-letters", "u1"))
-    flywheel.journeys().fold(sources(earlier))  # no outcome: left to the pull projection
+    # A journey saved outside any batch (every fold is one): left to the pull projection.
+    earlier = UserJourney(user_id="u1")
+    earlier.record(
+        LetterGenerated,
+        event_hash="e" * 64,
+        event_type="letter.generated",
+        app_source="phoenix-letters",
+        occurred_at=AT,
+    )
+    flywheel.journeys().save(earlier)
     later = claim(flywheel, ("cv.uploaded", "phoenix-cv", "u2"))
     outcome = BatchOutcome([later[0].id], [], [], AT)
 

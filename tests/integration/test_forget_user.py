@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 from src.adapters.eventsourcing_env import eventsourcing_env
 from src.adapters.sql_database import create_postgres_engine
 from src.adapters.sql_tables import events, journey_entries, nudges, nudges_sent
+from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser, stored_events_tables
 from src.application.errors import UserNotFoundError
 from src.application.journeys import JourneyApplication, SourceEvent
@@ -38,6 +39,7 @@ ZERO = {
     "journey_entries": 0,
     "nudges": 0,
     "nudges_sent": 0,
+    "applied_events": 0,
 }
 
 
@@ -224,6 +226,7 @@ def test_delete_a_user_over_http(client: TestClient[Any]) -> None:
         "journey_entries": 1,
         "nudges": 1,
         "nudges_sent": 1,
+        "applied_events": 1,
     }
     assert body["removed"]["journey_events"] >= 2
     again = client.delete("/api/users/alice")
@@ -334,7 +337,9 @@ def test_the_journeys_tables_are_found_in_whatever_schema_eventsourcing_uses(
     with engine.begin() as connection:
         connection.execute(text("CREATE SCHEMA flywheel_private"))
     env = {**eventsourcing_env(postgres_url), "POSTGRES_SCHEMA": "flywheel_private"}
-    journeys = JourneyApplication(default_catalogue(), env=env)
+    journeys = JourneyApplication(
+        default_catalogue(), env=env, applied_events=SqlAlchemyAppliedEvents(engine)
+    )
     try:
         assert stored_events_tables(engine, journeys) == (
             "flywheel_private.phoenixjourneys_events",

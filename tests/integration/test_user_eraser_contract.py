@@ -34,7 +34,7 @@ from src.domain.user_journey import journey_id
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.fake_erasure import FORGETTABLE, FakeUserEraser
-from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore
+from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore, fake_journeys
 
 
 @dataclass
@@ -70,8 +70,7 @@ def fake_world() -> Iterator[World]:
     clock = FakeClock()
     inbox = FakeEventInbox(clock)
     read_models = FakeReadModelStore()
-    journeys = JourneyApplication(catalogue, env=FORGETTABLE)
-    journeys.recorder.attach(inbox, read_models)  # type: ignore[attr-defined]
+    journeys = fake_journeys(catalogue, env=FORGETTABLE, inbox=inbox, read_models=read_models)
     eraser = FakeUserEraser(inbox, read_models, journeys)
     yield World(
         inbox=inbox,
@@ -189,6 +188,7 @@ def test_forgetting_removes_every_kind_of_row_and_counts_them(world: World) -> N
         journey_entries=3,
         nudges=1,
         nudges_sent=1,
+        applied_events=3,
     )
     assert world.stream("alice") == (0, 0)
     with pytest.raises(UserNotFoundError):
@@ -248,4 +248,18 @@ def test_a_journey_cached_before_forgetting_does_not_come_back(world: World) -> 
     (loaded,) = world.journeys.load_journeys(["alice"]).values()
     assert loaded is not None
     assert loaded.activity_by_app == {"phoenix-cv": 1}
-    assert len(loaded.applied_hashes) == 1
+
+
+def test_the_events_a_forgotten_user_sends_again_count_again(world: World) -> None:
+    """Forgetting takes the user's applied events too: the same events, sent again after
+    the erasure, are a new history, not replays of the forgotten one."""
+    populate(world)
+    world.erasure.forget("alice")
+    world.emit("letter.generated", "phoenix-letters", "alice", "l1")
+    world.emit("letter.generated", "phoenix-letters", "alice", "l2")
+    world.process()
+    (loaded,) = world.journeys.load_journeys(["alice"]).values()
+    assert loaded is not None
+    assert loaded.activity_by_app == {"phoenix-letters": 2}
+    journey = world.queries.get_journey("alice")
+    assert [entry.event_type for entry in journey.events] == ["letter.generated"] * 2

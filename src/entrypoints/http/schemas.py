@@ -200,6 +200,9 @@ class RemovedOut(BaseModel):
     journey_entries: int = Field(description="rows of the journey read model")
     nudges: int = Field(description="nudges detected for the user")
     nudges_sent: int = Field(description="displays of those nudges")
+    applied_events: int = Field(
+        description="the user's source events the journeys applied, kept to count each once"
+    )
 
 
 class ForgetOut(BaseModel):

@@ -17,7 +17,11 @@ from sqlalchemy import Engine
 
 from src.adapters.postgres_wakeup import PostgresWakeup
 from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlalchemy_url
-from src.application.errors import SchemaMissingError, StoreUnavailableError
+from src.application.errors import (
+    PersistenceModuleInvalidError,
+    SchemaMissingError,
+    StoreUnavailableError,
+)
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
@@ -163,6 +167,11 @@ class ServerRuntime:
                     "store not ready, retrying",
                     extra={"error": str(error), "pause_seconds": pause},
                 )
+            except PersistenceModuleInvalidError as error:
+                # A setting: no retry makes it right. /health says why (503).
+                self._open_error = str(error)
+                logger.error("store refused", extra={"error": self._open_error})
+                return False
             except Exception as error:  # noqa: BLE001 - e.g. the journeys' tables unreachable
                 self._open_error = f"cannot open {redact(self.settings.database_url)}: {error}"
                 logger.warning("store not ready, retrying", extra={"error": self._open_error})

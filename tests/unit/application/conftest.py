@@ -15,7 +15,7 @@ from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
-from tests.fakes import FAKE_BATCHES, FakeClock, FakeEventInbox, FakeReadModelStore
+from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore, fake_journeys
 
 
 @dataclass
@@ -56,8 +56,9 @@ def world() -> Iterator[World]:
     read_models = FakeReadModelStore()
     book = load_experiments(None, catalogue)
     assigner = VariantAssigner(book, read_models, clock)
-    journeys = JourneyApplication(catalogue, env=FAKE_BATCHES, choose_variant=assigner.choose)
-    journeys.recorder.attach(inbox, read_models)  # type: ignore[attr-defined]
+    journeys = fake_journeys(
+        catalogue, inbox=inbox, read_models=read_models, choose_variant=assigner.choose
+    )
     yield World(
         clock=clock,
         inbox=inbox,

@@ -13,15 +13,18 @@ from src.application.journeys import JourneyApplication
 from src.application.ports import BatchOutcome
 from src.domain.apps import default_catalogue
 from tests.fake_erasure import FORGETTABLE, FakeUserEraser
-from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore
+from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore, fake_journeys
 
 
 @pytest.fixture
 def parts() -> tuple[FakeClock, FakeEventInbox, JourneyApplication, FakeUserEraser]:
     clock = FakeClock()
     inbox = FakeEventInbox(clock)
-    journeys = JourneyApplication(default_catalogue(), env=FORGETTABLE)
-    return clock, inbox, journeys, FakeUserEraser(inbox, FakeReadModelStore(), journeys)
+    read_models = FakeReadModelStore()
+    journeys = fake_journeys(
+        default_catalogue(), env=FORGETTABLE, inbox=inbox, read_models=read_models
+    )
+    return clock, inbox, journeys, FakeUserEraser(inbox, read_models, journeys)
 
 
 @pytest.mark.parametrize("user_id", ["", "   "])

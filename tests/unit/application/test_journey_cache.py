@@ -1,4 +1,4 @@
-"""The journey cache: least recently used first out, within a byte budget."""
+"""The journey cache: eventsourcing's LRU cache, with each journey's last stored event."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from src.application.journey_cache import HASH_BYTES, JOURNEY_BYTES, JourneyCache, journey_bytes
+from src.application.journey_cache import JourneyCache
 from src.domain.user_journey import UserJourney
 
 
-def journey(hashes: int) -> UserJourney:
-    user = UserJourney(user_id=f"u-{uuid4()}")
-    user.applied_hashes.update({f"h{n}": True for n in range(hashes)})
-    return user
+def journey() -> UserJourney:
+    return UserJourney(user_id=f"u-{uuid4()}")
 
 
 def keys_in(cache: JourneyCache, keys: list[UUID]) -> list[UUID]:
@@ -27,48 +25,21 @@ def keys_in(cache: JourneyCache, keys: list[UUID]) -> list[UUID]:
     return present
 
 
-def test_a_journey_is_estimated_from_its_hashes() -> None:
-    assert journey_bytes(journey(0)) == JOURNEY_BYTES
-    assert journey_bytes(journey(10)) == JOURNEY_BYTES + 10 * HASH_BYTES
-
-
-def test_the_least_recently_used_journeys_leave_once_over_budget() -> None:
-    cache = JourneyCache(budget_bytes=3 * JOURNEY_BYTES)
+def test_the_least_recently_used_journeys_leave_once_full() -> None:
+    cache = JourneyCache(maxsize=3)
     keys = [uuid4() for _ in range(4)]
     for key in keys[:3]:
-        cache.put(key, journey(0))
+        cache.put(key, journey())
     cache.get(keys[0])  # now the most recently used
-    cache.put(keys[3], journey(0))
+    cache.put(keys[3], journey())
     assert keys_in(cache, keys) == [keys[0], keys[2], keys[3]]
-    assert cache.estimated_bytes == 3 * JOURNEY_BYTES
 
 
-def test_a_journey_that_grew_is_estimated_again_when_put_back() -> None:
-    cache = JourneyCache(budget_bytes=JOURNEY_BYTES + 100 * HASH_BYTES)
-    small, growing = uuid4(), uuid4()
-    cache.put(small, journey(0))
-    long_one = journey(0)
-    cache.put(growing, long_one)
-    long_one.applied_hashes.update({f"more{n}": True for n in range(100)})
-    cache.put(growing, long_one)  # as save does after a change
-    assert keys_in(cache, [small, growing]) == [growing]
-    assert cache.estimated_bytes == journey_bytes(long_one)
-
-
-def test_a_journey_larger_than_the_budget_is_kept_alone() -> None:
-    cache = JourneyCache(budget_bytes=JOURNEY_BYTES)
-    first, huge = uuid4(), uuid4()
-    cache.put(first, journey(0))
-    cache.put(huge, journey(1_000))
-    assert keys_in(cache, [first, huge]) == [huge]
-
-
-def test_evicting_returns_the_journey_and_frees_its_bytes() -> None:
+def test_evicting_returns_the_journey() -> None:
     cache = JourneyCache()
-    key, value = uuid4(), journey(3)
+    key, value = uuid4(), journey()
     cache.put(key, value)
     assert cache.get(key, evict=True) is value
-    assert cache.estimated_bytes == 0
     with pytest.raises(KeyError):
         cache.get(key)
     with pytest.raises(KeyError):
@@ -83,19 +54,26 @@ def test_nothing_is_stored_for_no_journey() -> None:
         cache.get(key)
 
 
-def test_the_last_stored_event_is_kept_with_its_journey_and_counted() -> None:
+def test_the_last_stored_event_is_kept_with_its_journey_only() -> None:
     cache = JourneyCache()
     key = uuid4()
     cache.remember_last(key, b"ignored: no such journey")
     assert cache.last_stored(key) is None
-    cache.put(key, journey(0))
+    cache.put(key, journey())
     cache.remember_last(key, b"x" * 100)
     assert cache.last_stored(key) == b"x" * 100
-    assert cache.estimated_bytes == JOURNEY_BYTES + 100
-    cache.put(key, journey(0))  # changed: its last event is another one now
+    cache.put(key, journey())  # changed: its last event is another one now
     assert cache.last_stored(key) is None
-    assert cache.estimated_bytes == JOURNEY_BYTES
     cache.remember_last(key, b"y")
     cache.get(key, evict=True)
     assert cache.last_stored(key) is None
-    assert cache.estimated_bytes == 0
+
+
+def test_a_journey_pushed_out_takes_its_last_stored_event_along() -> None:
+    cache = JourneyCache(maxsize=1)
+    first, second = uuid4(), uuid4()
+    cache.put(first, journey())
+    cache.remember_last(first, b"first's last event")
+    cache.put(second, journey())
+    assert keys_in(cache, [first, second]) == [second]
+    assert cache.last_stored(first) is None

@@ -96,5 +96,6 @@ class UsersController(Controller):
                 journey_entries=report.journey_entries,
                 nudges=report.nudges,
                 nudges_sent=report.nudges_sent,
+                applied_events=report.applied_events,
             ),
         )
