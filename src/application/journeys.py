@@ -137,9 +137,10 @@ class JourneyApplication(Application[UUID]):
     ) -> FoldResult:
         """Record each user's events in timestamp order, detect nudges, save once.
 
-        The save is the batch's unit of work (``BatchWrites``): the batch ``outcome`` and
-        the read-model rows of the new events are committed with the journeys, on every
-        store. With no event to fold, the outcome alone is written.
+        The save is the batch's unit of work (``BatchWrites``): the batch ``outcome``, the
+        events applied and the read-model rows of the new journey events are committed
+        with the journeys, on every store. With no event to fold, the outcome alone is
+        written.
 
         A version conflict, or an event another save applied meanwhile, fails the save
         (``IntegrityError``): the journeys are reloaded and the batch folded again, which
@@ -323,8 +324,8 @@ class JourneyApplication(Application[UUID]):
         """Snapshot a journey when a save takes it past a multiple of ``SNAPSHOT_INTERVAL``.
 
         Taken from the journey just saved, at its new version: eventsourcing's
-        ``snapshotting_intervals`` would reload it from the store first, and want the
-        multiple itself, which a batch's save rarely ends on.
+        ``snapshotting_intervals`` would reload the journey from the store at the
+        multiple first.
         """
         if self.snapshots is None:
             return

@@ -381,6 +381,7 @@ def test_the_journeys_live_in_the_private_schema_out_of_reach(
         PRIVATE_SCHEMA,
     )
     assert [name for (name,) in private] == [
+        "phoenix_applied_events",
         "phoenix_projection_tracking",
         "phoenixjourneys_events",
         "phoenixjourneys_snapshots",
