@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from src.adapters import postgres_batch_sql, sqlite_batch_sql
+from src.adapters import postgres_batch_sql, postgres_event_insert, sqlite_batch_sql
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
@@ -92,14 +92,21 @@ class SqlAlchemyEventInbox:
             }
             for event in new_events
         ]
-        statement = (
-            self._insert(events)
-            .on_conflict_do_nothing(index_elements=["event_hash"])
-            .returning(events.c.id)
-        )
         try:
             with self._engine.begin() as connection:
-                accepted = len(connection.execute(statement, rows).all())
+                if self._postgres:
+                    inserted = connection.execute(
+                        postgres_event_insert.INSERT_NEW_EVENTS,
+                        postgres_event_insert.parameters(rows),
+                    )
+                else:
+                    statement = (
+                        self._insert(events)
+                        .on_conflict_do_nothing(index_elements=["event_hash"])
+                        .returning(events.c.id)
+                    )
+                    inserted = connection.execute(statement, rows)
+                accepted = len(inserted.all())
         except IntegrityError as error:
             raise _refused(error) from None
         return AppendResult(accepted=accepted, duplicates=len(new_events) - accepted)
