@@ -33,7 +33,7 @@ COLUMNS: dict[str, TypeEngine[Any]] = {
 }
 
 
-def _statement() -> ReturningInsert[tuple[str]]:
+def _statement() -> ReturningInsert[str]:
     rows = cast(bindparam("rows", type_=Text), JSON)
     new = (
         func.json_to_recordset(rows)
