@@ -16,7 +16,6 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Scope
 
-from src.application.group_commit import GroupCommit
 from src.entrypoints.http.controllers import CONTROLLERS
 from src.entrypoints.http.errors import EXCEPTION_HANDLERS
 from src.entrypoints.http.monitoring import Monitoring
@@ -71,10 +70,6 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    group_commit = GroupCommit(
-        lambda groups: runtime.require_open().ingestion().append_groups(groups)
-    )
-
     def service(name: str) -> Provide:
         return Provide(lambda: getattr(runtime.require_open(), name)(), sync_to_thread=False)
 
@@ -82,7 +77,6 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
         route_handlers=[*CONTROLLERS, *monitoring.route_handlers()],
         dependencies={
             "runtime": Provide(lambda: runtime, sync_to_thread=False),
-            "group_commit": Provide(lambda: group_commit, sync_to_thread=False),
             "ingestion": service("ingestion"),
             "queries": service("queries"),
             "admin": service("admin"),

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from src.adapters.postgres_wakeup import PostgresWakeup
 from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlalchemy_url
 from src.application.errors import SchemaMissingError, StoreUnavailableError
+from src.application.group_commit import GroupCommit
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
@@ -46,6 +47,10 @@ class ServerRuntime:
         self._manual_drains = 0
         self._manual_done = threading.Condition()
         self._last_problem: str | None = None
+        self.group_commit = GroupCommit(
+            lambda groups: self.require_open().ingestion().append_groups(groups)
+        )
+        """How ``POST /api/events`` writes: with the requests that arrive meanwhile."""
 
     def start(self) -> None:
         self._thread.start()

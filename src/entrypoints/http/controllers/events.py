@@ -9,9 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from src.application.group_commit import GroupCommit
 from src.application.ports import RequeueSelection
-from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
+from src.application.services import FlywheelQueries, QueueAdmin
 from src.entrypoints.http.body_check import json_object_body
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import (
@@ -42,12 +41,10 @@ class EventsController(Controller):
         "stored counts as a duplicate.",
     )
     async def ingest(
-        self,
-        data: JSONBody[IngestIn],
-        ingestion: NamedDependency[EventIngestion],
-        group_commit: NamedDependency[GroupCommit],
-        runtime: NamedDependency[ServerRuntime],
+        self, data: JSONBody[IngestIn], runtime: NamedDependency[ServerRuntime]
     ) -> IngestOut:
+        # One dependency: Litestar resolves several in a task group, a task for each.
+        ingestion = runtime.require_open().ingestion()
         if data.events is not None:
             raw = [event.model_dump() for event in data.events]
         else:
@@ -55,7 +52,7 @@ class EventsController(Controller):
         # Checked here, on the event loop (no I/O); written with the events of the
         # requests that arrive meanwhile, each request answered once its commit is done.
         events = ingestion.validate(raw, batch=data.events is not None)
-        result = await group_commit.append(events)
+        result = await runtime.group_commit.append(events)
         if result.accepted:
             # Processed now rather than at the next poll; polling stays the guarantee.
             runtime.wake_worker()
