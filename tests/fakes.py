@@ -101,6 +101,9 @@ class FakeEventInbox:
             accepted += 1
         return AppendResult(accepted=accepted, duplicates=len(events) - accepted)
 
+    def append_groups(self, groups: Sequence[Sequence[NewEvent]]) -> list[AppendResult]:
+        return [self.append(group) for group in groups]
+
     def claim(
         self, limit: int, now: datetime, lease_until: datetime, holder: str | None = None
     ) -> list[StoredEvent]:

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from src.adapters import postgres_batch_sql, sqlite_batch_sql
+from src.adapters import postgres_batch_sql, postgres_event_insert, sqlite_batch_sql
 from src.adapters.batch_writes import outcome_writes
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
 from src.adapters.sql_database import read_connection
@@ -77,8 +77,11 @@ class SqlAlchemyEventInbox:
         )
 
     def append(self, new_events: Sequence[NewEvent]) -> AppendResult:
-        if not new_events:
-            return AppendResult(accepted=0, duplicates=0)
+        return self.append_groups([new_events])[0]
+
+    def append_groups(self, groups: Sequence[Sequence[NewEvent]]) -> list[AppendResult]:
+        if not any(groups):
+            return [AppendResult(accepted=0, duplicates=0) for _ in groups]
         now = datetime.now(UTC)
         rows = [
             {
@@ -91,19 +94,27 @@ class SqlAlchemyEventInbox:
                 "idempotency_key": event.idempotency_key,
                 "event_hash": event.event_hash,
             }
-            for event in new_events
+            for group in groups
+            for event in group
         ]
-        statement = (
-            self._insert(events)
-            .on_conflict_do_nothing(index_elements=["event_hash"])
-            .returning(events.c.id)
-        )
         try:
             with self._engine.begin() as connection:
-                accepted = len(connection.execute(statement, rows).all())
+                if self._postgres:
+                    inserted = connection.execute(
+                        postgres_event_insert.INSERT_NEW_EVENTS,
+                        postgres_event_insert.parameters(rows),
+                    )
+                else:
+                    statement = (
+                        self._insert(events)
+                        .on_conflict_do_nothing(index_elements=["event_hash"])
+                        .returning(events.c.event_hash)
+                    )
+                    inserted = connection.execute(statement, rows)
+                stored: set[str] = {row[0] for row in inserted}
         except IntegrityError as error:
             raise _refused(error) from None
-        return AppendResult(accepted=accepted, duplicates=len(new_events) - accepted)
+        return [_result(group, stored) for group in groups]
 
     def claim(
         self, limit: int, now: datetime, lease_until: datetime, holder: str | None = None
@@ -413,6 +424,18 @@ def _claim_statement(*, postgres: bool) -> Any:
             events.c.attempts,
         )
     )
+
+
+def _result(group: Sequence[NewEvent], stored: set[str]) -> AppendResult:
+    """A group's share of the rows stored: a hash counts for the first event carrying it
+    (in an earlier group, or earlier in this one), as if the groups were appended in turn.
+    """
+    accepted = 0
+    for event in group:
+        if event.event_hash in stored:
+            stored.discard(event.event_hash)
+            accepted += 1
+    return AppendResult(accepted=accepted, duplicates=len(group) - accepted)
 
 
 def _refused(error: IntegrityError) -> Exception:

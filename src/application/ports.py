@@ -97,6 +97,14 @@ class EventInbox(Protocol):
         """Insert all events in one transaction; a row whose hash exists is skipped."""
         ...
 
+    def append_groups(self, groups: Sequence[Sequence[NewEvent]]) -> list[AppendResult]:
+        """Insert several requests' events in one transaction, with each group's result.
+
+        As if the groups were appended in turn: an event whose hash is stored, or
+        carried by an event before it in the groups, counts as a duplicate of its group.
+        """
+        ...
+
     def claim(
         self, limit: int, now: datetime, lease_until: datetime, holder: str | None = None
     ) -> list[StoredEvent]:

@@ -89,6 +89,10 @@ class EventIngestion:
         """Append events validated elsewhere (the command line validates before connecting)."""
         return self._inbox.append(events)
 
+    def append_groups(self, groups: Sequence[Sequence[NewEvent]]) -> list[AppendResult]:
+        """Append the validated events of several requests in one transaction."""
+        return self._inbox.append_groups(groups)
+
 
 class FlywheelQueries:
     """Read side: queue, journeys, nudges and figures, as the apps and operators see them."""

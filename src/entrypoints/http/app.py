@@ -45,10 +45,13 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
     openapi = openapi_config()
     docs_prefix = (openapi.path or "/schema").rstrip("/")
 
-    def require_token(
+    async def require_token(
         connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
     ) -> None:
         """With a token set, every route needs ``Authorization: Bearer <token>``.
+
+        A coroutine although it never waits: Litestar runs a plain function guard in a
+        worker thread, a hop on every request that cost more than the check itself.
 
         Journeys and nudges are personal data, and the apps call the API from their
         servers, so reads are guarded like writes. Open: what a load balancer polls

@@ -22,6 +22,7 @@ from src.application.errors import (
     SchemaMissingError,
     StoreUnavailableError,
 )
+from src.application.group_commit import GroupCommit
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
@@ -50,6 +51,10 @@ class ServerRuntime:
         self._manual_drains = 0
         self._manual_done = threading.Condition()
         self._last_problem: str | None = None
+        self.group_commit = GroupCommit(
+            lambda groups: self.require_open().ingestion().append_groups(groups)
+        )
+        """How ``POST /api/events`` writes: with the requests that arrive meanwhile."""
 
     def start(self) -> None:
         self._thread.start()

@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from src.application.ports import RequeueSelection
-from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
+from src.application.services import FlywheelQueries, QueueAdmin
 from src.entrypoints.http.body_check import json_object_body
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import (
@@ -34,24 +34,25 @@ class EventsController(Controller):
 
     @post(
         status_code=HTTP_202_ACCEPTED,
-        sync_to_thread=True,
         before_request=json_object_body('one event, or {"events": [...]}'),
         responses=error_responses(400, 401, 413, 503),
         description='Publish one event, or a batch of at most 1,000 (`{"events": [...]}`). '
         "Every event is checked before any is written; an event whose hash is already "
         "stored counts as a duplicate.",
     )
-    def ingest(
-        self,
-        data: JSONBody[IngestIn],
-        ingestion: NamedDependency[EventIngestion],
-        runtime: NamedDependency[ServerRuntime],
+    async def ingest(
+        self, data: JSONBody[IngestIn], runtime: NamedDependency[ServerRuntime]
     ) -> IngestOut:
+        # One dependency: Litestar resolves several in a task group, a task for each.
+        ingestion = runtime.require_open().ingestion()
         if data.events is not None:
             raw = [event.model_dump() for event in data.events]
         else:
             raw = [data.model_dump(include=set(SINGLE_EVENT_FIELDS))]
-        result = ingestion.publish(raw, batch=data.events is not None)
+        # Checked here, on the event loop (no I/O); written with the events of the
+        # requests that arrive meanwhile, each request answered once its commit is done.
+        events = ingestion.validate(raw, batch=data.events is not None)
+        result = await runtime.group_commit.append(events)
         if result.accepted:
             # Processed now rather than at the next poll; polling stays the guarantee.
             runtime.wake_worker()

@@ -121,9 +121,10 @@ class Monitoring:
         )
         return [dashboard, dashboard_data, metrics, static]
 
-    def _require_token(
+    async def _require_token(
         self, connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
     ) -> None:
+        """A coroutine, so Litestar runs it on the event loop, not in a worker thread."""
         if self._token is None:
             return
         scheme, _sep, given = connection.headers.get("authorization", "").partition(" ")
