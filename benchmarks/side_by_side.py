@@ -27,7 +27,9 @@ Nobody runs ANALYZE: autovacuum is off on this server, and on Supabase it runs a
 once a minute, so the processor must cope with the statistics as they are.
 ``--analyze-interval S`` runs one every S seconds beside every contender, to compare.
 
-``--also naive floor`` adds the loop a first version would write (one event per
+``--baseline DIR`` also runs the workers of another checkout (``git archive REV | tar -x
+-C DIR``) on the same templates, for before/after figures from one run. ``--also naive
+floor`` adds the loop a first version would write (one event per
 transaction) and a pure-SQL floor (one statement per batch that claims, marks and
 inserts the journey rows, no Python). Every database is on ``PHOENIX_BENCH_POSTGRES_URL``
 (default: the local server), dropped afterwards. ``--profile N`` instead profiles one
@@ -270,7 +272,7 @@ def autoanalyze(url: str) -> Iterator[None]:
 # --- 1. the processor: real worker processes --------------------------------------------
 
 
-def start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(url: str, log: Path, root: Path = ROOT) -> subprocess.Popen[bytes]:
     """Like ``tests/integration/workers.start_worker``, but stderr goes to a file: a pipe
     nobody reads would block a worker that logs a lot (contention warnings)."""
     env = {
@@ -282,7 +284,7 @@ def start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("ab") as err:
         return subprocess.Popen(
-            cli("worker"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err
+            cli("worker"), cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err
         )
 
 
@@ -302,7 +304,7 @@ def wait_for(condition: Callable[[], bool], what: str, pause: float = 0.1) -> fl
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def run_workers(template: str, events: int, workers: int, path: str) -> Result:
+def run_workers(template: str, events: int, workers: int, path: str, root: Path = ROOT) -> Result:
     log = Path(tempfile.gettempdir()) / f"pf_bench_workers_{events}_{workers}.log"
     log.unlink(missing_ok=True)
     with database(template) as url, autoanalyze(url):
@@ -327,7 +329,7 @@ def run_workers(template: str, events: int, workers: int, path: str) -> Result:
                 return entries.fetchone() == (events,)
 
             started = time.perf_counter()
-            procs = [start_worker(url, log) for _ in range(workers)]
+            procs = [start_worker(url, log, root) for _ in range(workers)]
             try:
                 first = wait_for(first_processed, "the first processed event", 0.05)
                 client_before = sum(cpu_seconds(proc.pid) for proc in procs)
@@ -358,7 +360,8 @@ def run_workers(template: str, events: int, workers: int, path: str) -> Result:
             raise SystemExit(f"{workers} workers left {statuses}: {log.read_text()[-2000:]}")
     return Result(
         events=events,
-        contender=f"processor, {path}, {workers} worker{'s' if workers > 1 else ''}",
+        contender=f"{'processor' if root == ROOT else 'baseline'}, {path}, "
+        f"{workers} worker{'s' if workers > 1 else ''}",
         timed=events,
         seconds=done - started,
         startup_seconds=first - started,
@@ -598,11 +601,19 @@ def run_floor(template: str, events: int, connections: int) -> Result:
 
 # --- the run -----------------------------------------------------------------------------
 
+PEERS = ("tuned", "defaults")
 TUNED_NAME = "pgqueuer tuned"
 DEFAULTS_NAME = "pgqueuer defaults"
 
 
-def measure(events: int, workers: list[int], also: set[str], naive_limit: int) -> list[Result]:
+def measure(
+    events: int,
+    workers: list[int],
+    peers: set[str],
+    also: set[str],
+    naive_limit: int,
+    baseline: Path | None,
+) -> list[Result]:
     results: list[Result] = []
     templates = {path: f"pf_bench_tpl_{uuid.uuid4().hex[:10]}" for path in ("with hash", "no hash")}
     try:
@@ -621,9 +632,16 @@ def measure(events: int, workers: list[int], also: set[str], naive_limit: int) -
                 for w in workers
                 for p in templates
             ),
-            lambda: run_pgqueuer(events, TUNED_NAME, *TUNED),
-            lambda: run_pgqueuer(events, DEFAULTS_NAME, *DEFAULTS),
+            *(
+                lambda w=w, p=p: run_workers(templates[p], events, w, p, baseline)
+                for w in (workers if baseline is not None else [])
+                for p in templates
+            ),
         ]
+        if "tuned" in peers:
+            steps.append(lambda: run_pgqueuer(events, TUNED_NAME, *TUNED))
+        if "defaults" in peers:
+            steps.append(lambda: run_pgqueuer(events, DEFAULTS_NAME, *DEFAULTS))
         if "naive" in also:
             steps.append(lambda: run_naive(templates["with hash"], events, naive_limit))
         if "floor" in also:
@@ -661,15 +679,17 @@ def ratios(results: list[Result]) -> list[str]:
     lines = []
     for events in sorted({r.events for r in results}):
         mine = {r.contender: r for r in results if r.events == events}
-        tuned, defaults = mine[TUNED_NAME], mine[DEFAULTS_NAME]
+        peers = [(name, mine[name]) for name in (TUNED_NAME, DEFAULTS_NAME) if name in mine]
         for result in mine.values():
-            if not result.contender.startswith("processor"):
+            if not result.contender.startswith(("processor", "baseline")):
                 continue
             lines.append(
-                f"N={events:,} {result.contender}: / tuned peer "
-                f"{result.running_rate / tuned.rate:.2f} ({result.rate / tuned.rate:.2f} from"
-                f" spawn), / default peer {result.running_rate / defaults.rate:.2f}"
-                f" ({result.rate / defaults.rate:.2f} from spawn)"
+                f"N={events:,} {result.contender}: "
+                + ", ".join(
+                    f"/ {name} {result.running_rate / peer.rate:.2f}"
+                    f" ({result.rate / peer.rate:.2f} from spawn)"
+                    for name, peer in peers
+                )
             )
     return lines
 
@@ -798,6 +818,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[20_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
     parser.add_argument(
+        "--peers", nargs="*", choices=PEERS, default=list(PEERS), help="pgqueuer's runs"
+    )
+    parser.add_argument(
         "--also", nargs="*", choices=("naive", "floor"), default=[], help="extra contenders"
     )
     parser.add_argument("--naive-limit", type=int, default=5_000)
@@ -806,6 +829,11 @@ def main() -> None:
         type=float,
         default=ANALYZE_INTERVAL,
         help="ANALYZE every this many seconds beside each contender (default 0: never)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the workers of this checkout (another revision), for before/after",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--profile", type=int, metavar="N", help="profile one drain of N")
@@ -831,7 +859,16 @@ def main() -> None:
     print(HEADER)
     results: list[Result] = []
     for events in args.events:
-        results.extend(measure(events, args.workers, set(args.also), args.naive_limit))
+        results.extend(
+            measure(
+                events,
+                args.workers,
+                set(args.peers),
+                set(args.also),
+                args.naive_limit,
+                args.baseline,
+            )
+        )
     load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
     print(f"# load at the end {load}")
     print("ratios (running rate; from spawn in brackets):")
