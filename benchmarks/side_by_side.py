@@ -65,7 +65,8 @@ from src.entrypoints.runtime import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-BATCH_SIZE = 100
+BATCH_SIZE = 100  # the product's default EVENT_BATCH_SIZE; --batch-size for the workers
+WORKER_BATCH_SIZE = BATCH_SIZE
 RUN_TIMEOUT_SECONDS = 3600.0
 UNFINISHED = "status IN ('pending', 'failed', 'processing')"
 TUNED = (2, 1, 200)
@@ -280,7 +281,7 @@ def start_worker(url: str, log: Path, root: Path = ROOT) -> subprocess.Popen[byt
         "DATABASE_URL": url,
         "POLL_INTERVAL_SECONDS": "0.2",
         "LOG_LEVEL": "WARNING",
-        "EVENT_BATCH_SIZE": str(BATCH_SIZE),
+        "EVENT_BATCH_SIZE": str(WORKER_BATCH_SIZE),
     }
     with log.open("ab") as err:
         return subprocess.Popen(
@@ -813,7 +814,7 @@ def profile(events: int, output: Path, *, with_hash: bool) -> None:
 
 
 def main() -> None:
-    global ANALYZE_INTERVAL  # a module setting, read by autoanalyze()
+    global ANALYZE_INTERVAL, WORKER_BATCH_SIZE  # module settings
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[20_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
@@ -824,6 +825,9 @@ def main() -> None:
         "--also", nargs="*", choices=("naive", "floor"), default=[], help="extra contenders"
     )
     parser.add_argument("--naive-limit", type=int, default=5_000)
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="the workers' EVENT_BATCH_SIZE"
+    )
     parser.add_argument(
         "--analyze-interval",
         type=float,
@@ -845,6 +849,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     ANALYZE_INTERVAL = args.analyze_interval
+    WORKER_BATCH_SIZE = args.batch_size
     if args.profile:
         profile(args.profile, args.profile_output, with_hash=not args.without_hash)
         return
@@ -855,6 +860,7 @@ def main() -> None:
     print(
         f"# revision {revision}, {os.cpu_count()} CPUs, load {load} (1, 5, 15 min), "
         + (f"ANALYZE every {ANALYZE_INTERVAL:g} s" if ANALYZE_INTERVAL > 0 else "no ANALYZE")
+        + f", workers' EVENT_BATCH_SIZE {WORKER_BATCH_SIZE}"
     )
     print(HEADER)
     results: list[Result] = []
