@@ -67,9 +67,9 @@ Every event a batch finishes leaves a dead entry in the partial indexes of rows 
 (``status = 'processing'``) until the table is vacuumed, which may be a minute away on
 Supabase and never on a server without autovacuum. A bitmap scan visits the heap page of
 every such entry, on every claim, and never marks them dead: the claim's lookup of the
-users in hand grew with the events drained (docs/benchmarks.md). A plain
-index scan marks the dead entries it meets, so each is visited once. A plan choice that
-does not depend on the table's statistics, which are as stale as its vacuum.
+users in hand grew with the events drained (docs/benchmarks.md). A plain index scan marks
+the dead entries it meets, so each is visited once. A plan choice that does not depend on
+the table's statistics, which are as stale as its vacuum: an ANALYZE would not help.
 """
 
 logger = logging.getLogger(__name__)
