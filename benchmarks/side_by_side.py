@@ -67,6 +67,7 @@ from src.entrypoints.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_SIZE = 100  # the product's default EVENT_BATCH_SIZE; --batch-size for the workers
 WORKER_BATCH_SIZE = BATCH_SIZE
+BEST_BATCH_SIZE = 500  # the processor at its best settings here; --best-batch-size 0: no row
 RUN_TIMEOUT_SECONDS = 3600.0
 UNFINISHED = "status IN ('pending', 'failed', 'processing')"
 TUNED = (2, 1, 200)
@@ -273,7 +274,9 @@ def autoanalyze(url: str) -> Iterator[None]:
 # --- 1. the processor: real worker processes --------------------------------------------
 
 
-def start_worker(url: str, log: Path, root: Path = ROOT) -> subprocess.Popen[bytes]:
+def start_worker(
+    url: str, log: Path, root: Path = ROOT, batch_size: int | None = None
+) -> subprocess.Popen[bytes]:
     """Like ``tests/integration/workers.start_worker``, but stderr goes to a file: a pipe
     nobody reads would block a worker that logs a lot (contention warnings)."""
     env = {
@@ -281,7 +284,7 @@ def start_worker(url: str, log: Path, root: Path = ROOT) -> subprocess.Popen[byt
         "DATABASE_URL": url,
         "POLL_INTERVAL_SECONDS": "0.2",
         "LOG_LEVEL": "WARNING",
-        "EVENT_BATCH_SIZE": str(WORKER_BATCH_SIZE),
+        "EVENT_BATCH_SIZE": str(batch_size or WORKER_BATCH_SIZE),
     }
     with log.open("ab") as err:
         return subprocess.Popen(
@@ -305,7 +308,15 @@ def wait_for(condition: Callable[[], bool], what: str, pause: float = 0.1) -> fl
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def run_workers(template: str, events: int, workers: int, path: str, root: Path = ROOT) -> Result:
+def run_workers(
+    template: str,
+    events: int,
+    workers: int,
+    path: str,
+    root: Path = ROOT,
+    batch_size: int | None = None,
+) -> Result:
+    """``batch_size`` None: the workers' ``--batch-size``; else named in the row."""
     log = Path(tempfile.gettempdir()) / f"pf_bench_workers_{events}_{workers}.log"
     log.unlink(missing_ok=True)
     with database(template) as url, autoanalyze(url):
@@ -330,7 +341,7 @@ def run_workers(template: str, events: int, workers: int, path: str, root: Path 
                 return entries.fetchone() == (events,)
 
             started = time.perf_counter()
-            procs = [start_worker(url, log, root) for _ in range(workers)]
+            procs = [start_worker(url, log, root, batch_size) for _ in range(workers)]
             try:
                 first = wait_for(first_processed, "the first processed event", 0.05)
                 client_before = sum(cpu_seconds(proc.pid) for proc in procs)
@@ -362,7 +373,8 @@ def run_workers(template: str, events: int, workers: int, path: str, root: Path 
     return Result(
         events=events,
         contender=f"{'processor' if root == ROOT else 'baseline'}, {path}, "
-        f"{workers} worker{'s' if workers > 1 else ''}",
+        f"{workers} worker{'s' if workers > 1 else ''}"
+        + (f", batch {batch_size}" if batch_size else ""),
         timed=events,
         seconds=done - started,
         startup_seconds=first - started,
@@ -614,6 +626,7 @@ def measure(
     also: set[str],
     naive_limit: int,
     baseline: Path | None,
+    best_batch_size: int = 0,
 ) -> list[Result]:
     results: list[Result] = []
     templates = {path: f"pf_bench_tpl_{uuid.uuid4().hex[:10]}" for path in ("with hash", "no hash")}
@@ -631,6 +644,11 @@ def measure(
             *(
                 lambda w=w, p=p: run_workers(templates[p], events, w, p)
                 for w in workers
+                for p in templates
+            ),
+            *(
+                lambda w=w, p=p: run_workers(templates[p], events, w, p, batch_size=best_batch_size)
+                for w in (workers if best_batch_size else [])
                 for p in templates
             ),
             *(
@@ -659,7 +677,7 @@ def measure(
 
 
 HEADER = (
-    f"{'N':>7}  {'contender':<31} {'seconds':>8} {'events/s':>9} "
+    f"{'N':>7}  {'contender':<42} {'seconds':>8} {'events/s':>9} "
     f"{'start-up s':>10} {'running/s':>9}  {'CPU us/event':>12}  {'peak RSS MiB':<14} note"
 )
 
@@ -669,7 +687,7 @@ def row(result: Result) -> str:
     startup = f"{result.startup_seconds:10.2f}" if result.startup_seconds is not None else "-" * 10
     timed = "" if result.timed == result.events else f"{result.timed:,} timed; "
     return (
-        f"{result.events:>7}  {result.contender:<31} {result.seconds:8.2f} "
+        f"{result.events:>7}  {result.contender:<42} {result.seconds:8.2f} "
         f"{result.rate:9.0f} {startup} {result.running_rate:9.0f}  "
         f"{result.cpu_us_per_event():>12}  {rss:<14} {timed}{result.note}"
     )
@@ -829,6 +847,12 @@ def main() -> None:
         "--batch-size", type=int, default=BATCH_SIZE, help="the workers' EVENT_BATCH_SIZE"
     )
     parser.add_argument(
+        "--best-batch-size",
+        type=int,
+        default=BEST_BATCH_SIZE,
+        help="also run the workers with this EVENT_BATCH_SIZE, their best here (0: not)",
+    )
+    parser.add_argument(
         "--analyze-interval",
         type=float,
         default=ANALYZE_INTERVAL,
@@ -873,6 +897,7 @@ def main() -> None:
                 set(args.also),
                 args.naive_limit,
                 args.baseline,
+                args.best_batch_size,
             )
         )
     load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
