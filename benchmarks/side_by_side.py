@@ -1,25 +1,39 @@
-"""The processor side by side with a naive loop, pgqueuer and a pure-SQL floor (not a test).
+"""The processor side by side with pgqueuer, tuned and at its defaults (not a test).
 
-    .venv/bin/python -m benchmarks.side_by_side --events 10000 100000
-    .venv/bin/python -m benchmarks.side_by_side --profile 10000
+    .venv/bin/python -m benchmarks.side_by_side --events 20000 100000
+    .venv/bin/python -m benchmarks.side_by_side --profile 20000 [--without-hash]
 
-For each N, the same backlog (N catalogue events over N/5 users, written once into a
-template database and copied for each contender, untimed) is drained by:
+For each N, the same N catalogue events over N/5 users are built as the bridge builds them
+(``phoenix_bridge.rows.build_row``) and loaded with ``COPY`` into two template databases
+made by ``phoenix-flywheel migrate``: one with each row's ``event_hash`` (what the bridge
+inserts), one without (what a plain supabase-py insert or an SQL import leaves). Each
+contender then drains a copy of its template (untimed set-up), or a database of its own:
 
-1. ``phoenix-flywheel worker`` processes (1, 2 and 4 real processes); timed from their
-   spawn until every event is ``processed`` *and* projected into the read models; the peak
-   RSS of each worker is its ``VmHWM`` read just before it is stopped;
-2. the naive loop a first version would write: claim ONE event (``FOR UPDATE SKIP
-   LOCKED``), fold it into its journey, mark it processed, commit, project, repeat (capped
-   at ``--naive-limit`` events, reported as a rate);
-3. pgqueuer (the PyPI job queue) draining N no-op jobs with the settings of its own drain
-   benchmark: asyncpg driver, 5 queue managers, dequeue batch 10, ``mode=drain``;
-4. the floor: one SQL statement per batch of 100 that claims, marks processed and inserts
-   the journey rows and as many event-store rows, with no Python work.
+1. the processor on both paths: ``phoenix-flywheel worker`` processes (``--workers``,
+   2 by default), timed from their spawn until every event is ``processed`` *and*
+   projected into the read models. Their CPU time and that of the server processes that
+   serve them are counted from the first processed event on (imports and connections
+   left out, as for the peer); the peak RSS of each worker is its ``VmHWM``;
+2. pgqueuer tuned, the peer: N no-op jobs drained (``mode=drain``) by 2 processes, each
+   with one queue manager on the asyncpg driver dequeuing batches of 200;
+3. pgqueuer at the defaults of its own drain benchmark: one process, 5 queue managers,
+   batches of 10, asyncpg.
 
-Every contender gets a database of its own on ``PHOENIX_BENCH_POSTGRES_URL`` (default:
-the local server), dropped afterwards. ``--profile N`` instead profiles one in-process
-drain (the worker's own ``drain()``) with pyinstrument and prints where the time goes.
+The peer's processes import pgqueuer and connect before the clock starts (as pgqueuer's
+own benchmark does), so the processor's like-for-like figure is its rate once started:
+from its first processed event on. Both are printed.
+
+Nobody runs ANALYZE: autovacuum is off on this server, and on Supabase it runs at most
+once a minute, so the processor must cope with the statistics as they are.
+``--analyze-interval S`` runs one every S seconds beside every contender, to compare.
+
+``--baseline DIR`` also runs the workers of another checkout (``git archive REV | tar -x
+-C DIR``) on the same templates, for before/after figures from one run. ``--also naive
+floor`` adds the loop a first version would write (one event per
+transaction) and a pure-SQL floor (one statement per batch that claims, marks and
+inserts the journey rows, no Python). Every database is on ``PHOENIX_BENCH_POSTGRES_URL``
+(default: the local server), dropped afterwards. ``--profile N`` instead profiles one
+in-process drain (the worker's own ``drain()``) with pyinstrument.
 """
 
 from __future__ import annotations
@@ -42,16 +56,24 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from phoenix_bridge.rows import build_row
 
+from benchmarks.cpu import cpu_seconds, sampled
 from benchmarks.throughput import ADMIN_URL, backlog
 from src.application.journeys import SourceEvent
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-BATCH_SIZE = 100
+BATCH_SIZE = 100  # the product's default EVENT_BATCH_SIZE; --batch-size for the workers
+WORKER_BATCH_SIZE = BATCH_SIZE
+BEST_BATCH_SIZE = 500  # the processor at its best settings here; --best-batch-size 0: no row
 RUN_TIMEOUT_SECONDS = 3600.0
 UNFINISHED = "status IN ('pending', 'failed', 'processing')"
+TUNED = (2, 1, 200)
+"""pgqueuer tuned: processes, queue managers per process, dequeue batch."""
+DEFAULTS = (1, 5, 10)
+"""pgqueuer at the settings of its own drain benchmark."""
 
 
 @dataclass
@@ -61,6 +83,7 @@ class Result:
     timed: int
     seconds: float
     startup_seconds: float | None = None
+    """Processor only: from the spawn to the first processed event."""
     processed_seconds: float | None = None
     peak_rss_mib: list[float] | None = None
     note: str = ""
@@ -73,8 +96,7 @@ class Result:
 
     @property
     def running_rate(self) -> float:
-        """The rate once the workers run: the peer is timed from its consumers' start,
-        in a process that has already imported it, so this is the like-for-like one."""
+        """The rate once started: the like-for-like one (the peer is timed that way)."""
         if self.startup_seconds is None:
             return self.rate
         running = self.seconds - self.startup_seconds
@@ -90,31 +112,22 @@ class Result:
         )
 
 
-# --- CPU time ----------------------------------------------------------------------------
+# --- CPU time of the server -------------------------------------------------------------
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVER_IS_LOCAL = psycopg.conninfo.conninfo_to_dict(ADMIN_URL).get("host") in (
     None,
     "",
     "127.0.0.1",
     "localhost",
 )
+BENCH_APPLICATION = "pf_bench_harness"
+"""``application_name`` of the benchmark's own probes, left out of the server's CPU."""
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process of this machine has used (0 once it exited)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+def server_cpu(url: str) -> dict[int, float] | None:
+    """CPU time of each server process serving a contender's connection to ``url``.
 
-
-def server_cpu_seconds(url: str, exclude: frozenset[int] = frozenset()) -> float | None:
-    """CPU time of the server processes serving the contender's connections to ``url``.
-
-    Read while they are still connected; ``exclude`` leaves out set-up connections, and
-    the benchmark's own probes are left out by their ``application_name``. A server on
+    The benchmark's own probes are left out by their ``application_name``. A server on
     another machine has no processes here: None.
     """
     if not SERVER_IS_LOCAL:
@@ -125,11 +138,14 @@ def server_cpu_seconds(url: str, exclude: frozenset[int] = frozenset()) -> float
             " AND backend_type = 'client backend' AND application_name <> %s",
             (BENCH_APPLICATION,),
         ).fetchall()
-    return sum(cpu_seconds(pid) for (pid,) in pids if pid not in exclude)
+    return {pid: cpu_seconds(pid) for (pid,) in pids}
 
 
-BENCH_APPLICATION = "pf_bench_harness"
-"""``application_name`` of the benchmark's own probes, left out of the server's CPU."""
+def spent_between(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    """Server CPU spent between two readings; a process new since ``before`` counts whole."""
+    if before is None or after is None:
+        return None
+    return sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
 
 
 # --- databases -------------------------------------------------------------------------
@@ -159,17 +175,64 @@ def settings_for(url: str) -> Settings:
     return Settings(_env_file=None, database_url=url, event_batch_size=BATCH_SIZE)  # type: ignore[call-arg]
 
 
-def fill(url: str, events: int, users: int) -> None:
-    """The schema, then ``events`` pending events published the way the apps publish them."""
-    container = open_flywheel(settings_for(url), migrate=True)
-    try:
-        rows = backlog(events, users)
-        for start in range(0, len(rows), 1000):
-            container.ingestion().publish(rows[start : start + 1000])
-    finally:
-        close_flywheel(container)
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("VACUUM ANALYZE")
+def cli(*arguments: str) -> list[str]:
+    """``phoenix-flywheel`` as a user runs it (the store from ``DATABASE_URL``)."""
+    return [sys.executable, "-m", "src.entrypoints.cli", *arguments]
+
+
+def migrate(url: str) -> None:
+    subprocess.run(
+        cli("migrate"),
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+COPY_COLUMNS = (
+    "event_type",
+    "app_source",
+    "user_id",
+    "payload",
+    "timestamp",
+    "idempotency_key",
+    "event_hash",
+)
+
+
+def fill(url: str, events: int, *, with_hash: bool) -> None:
+    """The production schema, then ``events`` pending rows as the bridge builds them.
+
+    Loaded with ``COPY``, with or without the bridge's hash. No ANALYZE afterwards: an
+    import is followed by no ANALYZE either until autovacuum comes by.
+    """
+    migrate(url)
+    rows = [
+        build_row(
+            str(row["app_source"]),
+            str(row["event_type"]),
+            str(row["user_id"]),
+            dict(row["payload"]),  # type: ignore[call-overload]
+            str(row["idempotency_key"]),
+        )
+        for row in backlog(events, max(events // 5, 1))
+    ]
+    with psycopg.connect(url) as connection, connection.cursor() as cursor:
+        columns = ", ".join(f'"{name}"' for name in COPY_COLUMNS)
+        with cursor.copy(f"COPY phoenix_events ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    (
+                        row["event_type"],
+                        row["app_source"],
+                        row["user_id"],
+                        json.dumps(row["payload"]),
+                        row["timestamp"],
+                        row["idempotency_key"],
+                        row["event_hash"] if with_hash else None,
+                    )
+                )
 
 
 def scalar(url: str, sql: str) -> int:
@@ -178,17 +241,14 @@ def scalar(url: str, sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-ANALYZE_INTERVAL = 5.0  # seconds; set by --analyze-interval, 0 turns it off
+ANALYZE_INTERVAL = 0.0  # seconds; set by --analyze-interval, 0: never
 
 
 @contextmanager
 def autoanalyze(url: str) -> Iterator[None]:
-    """ANALYZE the database every ``ANALYZE_INTERVAL`` s while a contender runs.
+    """ANALYZE the database every ``ANALYZE_INTERVAL`` s while a contender runs (if > 0).
 
-    Stands in for autovacuum's autoanalyze, which a production server (Supabase) runs
-    and this benchmark server has turned off: without fresh statistics PostgreSQL keeps
-    the generic plan it prepared while the event store was empty (a sequential scan),
-    and every journey load scans the whole event store.
+    Off by default: only to compare with a server whose autovacuum analyses often.
     """
     if ANALYZE_INTERVAL <= 0:
         yield
@@ -214,7 +274,9 @@ def autoanalyze(url: str) -> Iterator[None]:
 # --- 1. the processor: real worker processes --------------------------------------------
 
 
-def start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    url: str, log: Path, root: Path = ROOT, batch_size: int | None = None
+) -> subprocess.Popen[bytes]:
     """Like ``tests/integration/workers.start_worker``, but stderr goes to a file: a pipe
     nobody reads would block a worker that logs a lot (contention warnings)."""
     env = {
@@ -222,15 +284,11 @@ def start_worker(url: str, log: Path) -> subprocess.Popen[bytes]:
         "DATABASE_URL": url,
         "POLL_INTERVAL_SECONDS": "0.2",
         "LOG_LEVEL": "WARNING",
-        "EVENT_BATCH_SIZE": str(BATCH_SIZE),
+        "EVENT_BATCH_SIZE": str(batch_size or WORKER_BATCH_SIZE),
     }
     with log.open("ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "src.entrypoints.cli", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
+            cli("worker"), cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err
         )
 
 
@@ -250,7 +308,15 @@ def wait_for(condition: Callable[[], bool], what: str, pause: float = 0.1) -> fl
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def run_workers(template: str, events: int, workers: int) -> Result:
+def run_workers(
+    template: str,
+    events: int,
+    workers: int,
+    path: str,
+    root: Path = ROOT,
+    batch_size: int | None = None,
+) -> Result:
+    """``batch_size`` None: the workers' ``--batch-size``; else named in the row."""
     log = Path(tempfile.gettempdir()) / f"pf_bench_workers_{events}_{workers}.log"
     log.unlink(missing_ok=True)
     with database(template) as url, autoanalyze(url):
@@ -275,14 +341,16 @@ def run_workers(template: str, events: int, workers: int) -> Result:
                 return entries.fetchone() == (events,)
 
             started = time.perf_counter()
-            procs = [start_worker(url, log) for _ in range(workers)]
+            procs = [start_worker(url, log, root, batch_size) for _ in range(workers)]
             try:
                 first = wait_for(first_processed, "the first processed event", 0.05)
+                client_before = sum(cpu_seconds(proc.pid) for proc in procs)
+                server_before = server_cpu(url)
                 processed = wait_for(all_processed, "the drain", 0.25)
                 done = wait_for(all_projected, "the projection", 0.1)
                 peaks = [peak_rss_mib(proc.pid) for proc in procs]
-                client_cpu = sum(cpu_seconds(proc.pid) for proc in procs)
-                server_cpu = server_cpu_seconds(url)
+                client_cpu = sum(cpu_seconds(proc.pid) for proc in procs) - client_before
+                server_spent = spent_between(server_before, server_cpu(url))
                 exited = [
                     f"worker {i + 1} exited ({proc.returncode})"
                     for i, proc in enumerate(procs)
@@ -304,20 +372,99 @@ def run_workers(template: str, events: int, workers: int) -> Result:
             raise SystemExit(f"{workers} workers left {statuses}: {log.read_text()[-2000:]}")
     return Result(
         events=events,
-        contender=f"processor, {workers} worker{'s' if workers > 1 else ''}",
+        contender=f"{'processor' if root == ROOT else 'baseline'}, {path}, "
+        f"{workers} worker{'s' if workers > 1 else ''}"
+        + (f", batch {batch_size}" if batch_size else ""),
         timed=events,
         seconds=done - started,
         startup_seconds=first - started,
         processed_seconds=processed - started,
         peak_rss_mib=peaks,
         client_cpu_seconds=client_cpu,
-        server_cpu_seconds=server_cpu,
+        server_cpu_seconds=server_spent,
         note=f"spawn -> all projected (all marked processed at {processed - started:.2f} s)"
         + (f"; {', '.join(exited)} early, stderr in {log}" if exited else ""),
     )
 
 
-# --- 2. the naive loop -------------------------------------------------------------------
+# --- 2. pgqueuer ------------------------------------------------------------------------
+
+
+async def _enqueue(url: str, events: int) -> None:
+    import asyncpg  # optional group "bench"
+    from pgqueuer import AsyncpgDriver, Queries
+
+    connection = await asyncpg.connect(dsn=url)
+    try:
+        setup = Queries(AsyncpgDriver(connection))
+        await setup.install()
+        for start in range(0, events, 10_000):
+            size = min(10_000, events - start)
+            await setup.enqueue(["noop"] * size, [b""] * size, [0] * size)
+    finally:
+        await connection.close()
+
+
+def run_pgqueuer(events: int, label: str, processes: int, managers: int, batch: int) -> Result:
+    """``processes`` consumer processes (``benchmarks.pgqueuer_peer``), timed from "go"."""
+    with database() as url, autoanalyze(url):
+        asyncio.run(_enqueue(url, events))
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.pgqueuer_peer", url, str(managers), str(batch)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(processes)
+        ]
+        try:
+            backends = [pid for proc in procs for pid in json.loads(_line(proc))["backends"]]
+            with sampled(lambda: backends if SERVER_IS_LOCAL else []) as seen:
+                before = dict(seen)
+                go = time.perf_counter()
+                for proc in procs:
+                    assert proc.stdin is not None
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                reports = [json.loads(_line(proc)) for proc in procs]
+            for proc in procs:
+                proc.wait(timeout=60)
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        left = scalar(url, "SELECT count(*) FROM pgqueuer WHERE status = 'queued'")
+    done = sum(int(report["done"]) for report in reports)
+    if done != events or left:
+        raise SystemExit(f"{label}: ran {done} of {events} jobs, {left} left queued")
+    return Result(
+        events=events,
+        contender=label,
+        timed=done,
+        seconds=max(float(report["ended"]) for report in reports) - go,
+        client_cpu_seconds=sum(float(report["client_cpu"]) for report in reports),
+        server_cpu_seconds=(
+            sum(seen[pid] - before[pid] for pid in backends) if SERVER_IS_LOCAL else None
+        ),
+        note=(
+            f"no-op jobs; asyncpg, {processes} process{'es' if processes > 1 else ''} x "
+            f"{managers} manager{'s' if managers > 1 else ''} x batch {batch}, drain mode"
+        ),
+    )
+
+
+def _line(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise SystemExit(f"pgqueuer consumer exited ({proc.wait()})")
+    return line
+
+
+# --- extras: the naive loop and the floor ------------------------------------------------
 
 NAIVE_CLAIM = """
 SELECT id, event_type, app_source, user_id, "timestamp", event_hash
@@ -342,6 +489,7 @@ def run_naive(template: str, events: int, limit: int) -> Result:
         try:
             with psycopg.connect(url) as connection:
                 started, cpu_started = time.perf_counter(), time.process_time()
+                server_before = server_cpu(url)
                 for _ in range(timed):
                     with connection.transaction():
                         row = connection.execute(NAIVE_CLAIM).fetchone()
@@ -364,7 +512,7 @@ def run_naive(template: str, events: int, limit: int) -> Result:
                     projector.run()
                 seconds = time.perf_counter() - started
                 client_cpu = time.process_time() - cpu_started
-                server_cpu = server_cpu_seconds(url)
+                server_spent = spent_between(server_before, server_cpu(url))
         finally:
             close_flywheel(container)
         processed = scalar(url, "SELECT count(*) FROM phoenix_events WHERE status = 'processed'")
@@ -379,66 +527,9 @@ def run_naive(template: str, events: int, limit: int) -> Result:
         seconds=seconds,
         note=note,
         client_cpu_seconds=client_cpu,
-        server_cpu_seconds=server_cpu,
+        server_cpu_seconds=server_spent,
     )
 
-
-# --- 3. pgqueuer ------------------------------------------------------------------------
-
-PGQ_MANAGERS = 5
-PGQ_BATCH = 10
-
-
-async def _pgqueuer(url: str, events: int) -> tuple[float, int, float, float | None]:
-    import asyncpg  # optional group "bench"
-    from pgqueuer import AsyncpgDriver, Job, Queries, QueueManager
-    from pgqueuer.domain.types import QueueExecutionMode
-
-    setup_connection = await asyncpg.connect(dsn=url)
-    setup = Queries(AsyncpgDriver(setup_connection))
-    await setup.install()
-    for start in range(0, events, 10_000):
-        size = min(10_000, events - start)
-        await setup.enqueue(["noop"] * size, [b""] * size, [0] * size)
-    done = 0
-    managers = []
-    for _ in range(PGQ_MANAGERS):
-        manager = QueueManager(Queries(AsyncpgDriver(await asyncpg.connect(dsn=url))))
-
-        @manager.entrypoint("noop")
-        async def noop(job: Job) -> None:
-            nonlocal done
-            done += 1
-
-        managers.append(manager)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    await asyncio.gather(
-        *(m.run(batch_size=PGQ_BATCH, mode=QueueExecutionMode.drain) for m in managers)
-    )
-    seconds = time.perf_counter() - started
-    client_cpu = time.process_time() - cpu_started
-    server_cpu = server_cpu_seconds(url, exclude=frozenset({setup_connection.get_server_pid()}))
-    left = sum(row.count for row in await setup.queue_size() if row.status == "queued")
-    if done != events or left:
-        raise SystemExit(f"pgqueuer: ran {done} of {events} jobs, {left} left queued")
-    return seconds, done, client_cpu, server_cpu
-
-
-def run_pgqueuer(events: int) -> Result:
-    with database() as url, autoanalyze(url):
-        seconds, done, client_cpu, server_cpu = asyncio.run(_pgqueuer(url, events))
-    return Result(
-        events=events,
-        contender="pgqueuer (no-op jobs)",
-        timed=done,
-        seconds=seconds,
-        client_cpu_seconds=client_cpu,
-        server_cpu_seconds=server_cpu,
-        note=f"asyncpg, {PGQ_MANAGERS} managers x batch {PGQ_BATCH}, drain mode, 1 process",
-    )
-
-
-# --- 4. the floor ------------------------------------------------------------------------
 
 FLOOR_TABLE = """
 CREATE TABLE floor_store (
@@ -507,7 +598,6 @@ def run_floor(template: str, events: int, connections: int) -> Result:
         seconds = time.perf_counter() - started
         processed = scalar(url, "SELECT count(*) FROM phoenix_events WHERE status = 'processed'")
         stored = scalar(url, "SELECT count(*) FROM floor_store")
-    server_cpu = sum(spent) if SERVER_IS_LOCAL else None
     if processed != events or stored != events:
         raise SystemExit(f"floor: processed {processed}, stored {stored} of {events}")
     plural = "s" if connections > 1 else ""
@@ -517,75 +607,109 @@ def run_floor(template: str, events: int, connections: int) -> Result:
         timed=events,
         seconds=seconds,
         client_cpu_seconds=0.0,  # the drain threads only wait for the server
-        server_cpu_seconds=server_cpu,
+        server_cpu_seconds=sum(spent) if SERVER_IS_LOCAL else None,
         note=f"1 SQL statement per batch of {BATCH_SIZE}",
     )
 
 
 # --- the run -----------------------------------------------------------------------------
 
+PEERS = ("tuned", "defaults")
+TUNED_NAME = "pgqueuer tuned"
+DEFAULTS_NAME = "pgqueuer defaults"
 
-def measure(events: int, workers: list[int], naive_limit: int) -> list[Result]:
+
+def measure(
+    events: int,
+    workers: list[int],
+    peers: set[str],
+    also: set[str],
+    naive_limit: int,
+    baseline: Path | None,
+    best_batch_size: int = 0,
+) -> list[Result]:
     results: list[Result] = []
-    template = f"pf_bench_tpl_{uuid.uuid4().hex[:10]}"
-    admin(f'CREATE DATABASE "{template}"')
+    templates = {path: f"pf_bench_tpl_{uuid.uuid4().hex[:10]}" for path in ("with hash", "no hash")}
     try:
-        filled = time.perf_counter()
-        fill(url_for(template), events, max(events // 5, 1))
-        print(f"# N={events:,}: backlog written in {time.perf_counter() - filled:.1f} s")
+        for path, template in templates.items():
+            filled = time.perf_counter()
+            admin(f'CREATE DATABASE "{template}"')
+            fill(url_for(template), events, with_hash=path == "with hash")
+            print(
+                f"# N={events:,}, {path}: {events:,} rows over {max(events // 5, 1):,} users"
+                f" loaded in {time.perf_counter() - filled:.1f} s",
+                flush=True,
+            )
         steps: list[Callable[[], Result]] = [
-            *(lambda w=w: run_workers(template, events, w) for w in workers),
-            lambda: run_naive(template, events, naive_limit),
-            lambda: run_pgqueuer(events),
-            lambda: run_floor(template, events, 1),
-            lambda: run_floor(template, events, 2),
+            *(
+                lambda w=w, p=p: run_workers(templates[p], events, w, p)
+                for w in workers
+                for p in templates
+            ),
+            *(
+                lambda w=w, p=p: run_workers(templates[p], events, w, p, batch_size=best_batch_size)
+                for w in (workers if best_batch_size else [])
+                for p in templates
+            ),
+            *(
+                lambda w=w, p=p: run_workers(templates[p], events, w, p, baseline)
+                for w in (workers if baseline is not None else [])
+                for p in templates
+            ),
         ]
+        if "tuned" in peers:
+            steps.append(lambda: run_pgqueuer(events, TUNED_NAME, *TUNED))
+        if "defaults" in peers:
+            steps.append(lambda: run_pgqueuer(events, DEFAULTS_NAME, *DEFAULTS))
+        if "naive" in also:
+            steps.append(lambda: run_naive(templates["with hash"], events, naive_limit))
+        if "floor" in also:
+            steps.append(lambda: run_floor(templates["with hash"], events, 1))
+            steps.append(lambda: run_floor(templates["with hash"], events, 2))
         for step in steps:
             result = step()
             print(row(result), flush=True)
             results.append(result)
     finally:
-        admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        for template in templates.values():
+            admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
     return results
 
 
 HEADER = (
-    f"{'N':>7}  {'contender':<24} {'timed':>7} {'seconds':>8} {'events/s':>9} "
-    f"{'startup s':>9} {'running/s':>9}  {'CPU us/event':>12}  {'peak RSS MiB (each)':<22} note"
+    f"{'N':>7}  {'contender':<42} {'seconds':>8} {'events/s':>9} "
+    f"{'start-up s':>10} {'running/s':>9}  {'CPU us/event':>12}  {'peak RSS MiB':<14} note"
 )
 
 
 def row(result: Result) -> str:
     rss = "/".join(f"{m:.0f}" for m in result.peak_rss_mib) if result.peak_rss_mib else "-"
-    startup = f"{result.startup_seconds:9.2f}" if result.startup_seconds is not None else "-" * 9
+    startup = f"{result.startup_seconds:10.2f}" if result.startup_seconds is not None else "-" * 10
+    timed = "" if result.timed == result.events else f"{result.timed:,} timed; "
     return (
-        f"{result.events:>7}  {result.contender:<24} {result.timed:>7} {result.seconds:8.2f} "
+        f"{result.events:>7}  {result.contender:<42} {result.seconds:8.2f} "
         f"{result.rate:9.0f} {startup} {result.running_rate:9.0f}  "
-        f"{result.cpu_us_per_event():>12}  {rss:<22} {result.note}"
+        f"{result.cpu_us_per_event():>12}  {rss:<14} {timed}{result.note}"
     )
 
 
 def ratios(results: list[Result]) -> list[str]:
+    """Each processor row against both peers of its N: once started, then from spawn."""
     lines = []
     for events in sorted({r.events for r in results}):
-        mine = [r for r in results if r.events == events]
-        by_name = {r.contender: r for r in mine}
-        workers = [r for r in mine if r.contender.startswith("processor")]
-        floors = [r for r in mine if r.contender.startswith("floor")]
-        one, best = workers[0], max(workers, key=lambda r: r.rate)
-        running = max(workers, key=lambda r: r.running_rate)
-        peer = by_name["pgqueuer (no-op jobs)"]
-        floor = max(floors, key=lambda r: r.rate)
-        naive = by_name["naive loop"]
-        lines.append(
-            f"N={events:,}: 1 worker / peer {one.rate / peer.rate:.2f}, "
-            f"best ({best.contender}) / peer {best.rate / peer.rate:.2f}; "
-            f"1 worker / floor {one.rate / floor.rate:.2f}, best / floor "
-            f"{best.rate / floor.rate:.2f} (best floor: {floor.contender}); "
-            f"best / naive {best.rate / naive.rate:.1f}x; after start-up: best "
-            f"({running.contender}) / peer {running.running_rate / peer.rate:.2f}, "
-            f"/ floor {running.running_rate / floor.rate:.2f}"
-        )
+        mine = {r.contender: r for r in results if r.events == events}
+        peers = [(name, mine[name]) for name in (TUNED_NAME, DEFAULTS_NAME) if name in mine]
+        for result in mine.values():
+            if not result.contender.startswith(("processor", "baseline")):
+                continue
+            lines.append(
+                f"N={events:,} {result.contender}: "
+                + ", ".join(
+                    f"/ {name} {result.running_rate / peer.rate:.2f}"
+                    f" ({result.rate / peer.rate:.2f} from spawn)"
+                    for name, peer in peers
+                )
+            )
     return lines
 
 
@@ -664,11 +788,11 @@ def count_statements() -> Iterator[dict[str, int]]:
             setattr(psycopg.Cursor, name, original)
 
 
-def profile(events: int, output: Path) -> None:
+def profile(events: int, output: Path, *, with_hash: bool) -> None:
     from pyinstrument import Profiler  # optional group "bench"
 
     with database() as url, autoanalyze(url):
-        fill(url, events, max(events // 5, 1))
+        fill(url, events, with_hash=with_hash)
         container = open_flywheel(settings_for(url))
         try:
             processor = container.processor()
@@ -690,7 +814,8 @@ def profile(events: int, output: Path) -> None:
         raise SystemExit("profile: no samples")
     components, own = breakdown(root)
     print(
-        f"profile: one in-process drain of {events:,} events, {seconds:.2f} s under the "
+        f"profile: one in-process drain of {events:,} events "
+        f"({'with' if with_hash else 'without'} hash), {seconds:.2f} s under the "
         f"profiler ({events / seconds:.0f} events/s); sampled {root.time:.2f} s; "
         f"tree in {output}"
     )
@@ -707,39 +832,77 @@ def profile(events: int, output: Path) -> None:
 
 
 def main() -> None:
-    global ANALYZE_INTERVAL  # a module setting, read by autoanalyze()
+    global ANALYZE_INTERVAL, WORKER_BATCH_SIZE  # module settings
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, nargs="+", default=[10_000])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--events", type=int, nargs="+", default=[20_000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[2])
+    parser.add_argument(
+        "--peers", nargs="*", choices=PEERS, default=list(PEERS), help="pgqueuer's runs"
+    )
+    parser.add_argument(
+        "--also", nargs="*", choices=("naive", "floor"), default=[], help="extra contenders"
+    )
     parser.add_argument("--naive-limit", type=int, default=5_000)
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="the workers' EVENT_BATCH_SIZE"
+    )
+    parser.add_argument(
+        "--best-batch-size",
+        type=int,
+        default=BEST_BATCH_SIZE,
+        help="also run the workers with this EVENT_BATCH_SIZE, their best here (0: not)",
+    )
     parser.add_argument(
         "--analyze-interval",
         type=float,
         default=ANALYZE_INTERVAL,
-        help="ANALYZE every this many seconds during each run (0: never), see autoanalyze()",
+        help="ANALYZE every this many seconds beside each contender (default 0: never)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run the workers of this checkout (another revision), for before/after",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--profile", type=int, metavar="N", help="profile one drain of N")
+    parser.add_argument(
+        "--without-hash", action="store_true", help="profile rows loaded without a hash"
+    )
     parser.add_argument(
         "--profile-output", type=Path, default=Path(tempfile.gettempdir()) / "pf_profile.txt"
     )
     args = parser.parse_args()
     ANALYZE_INTERVAL = args.analyze_interval
+    WORKER_BATCH_SIZE = args.batch_size
     if args.profile:
-        profile(args.profile, args.profile_output)
+        profile(args.profile, args.profile_output, with_hash=not args.without_hash)
         return
     revision = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
     print(
-        f"# revision {revision}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
-        f"ANALYZE every {ANALYZE_INTERVAL:g} s (0 = never)"
+        f"# revision {revision}, {os.cpu_count()} CPUs, load {load} (1, 5, 15 min), "
+        + (f"ANALYZE every {ANALYZE_INTERVAL:g} s" if ANALYZE_INTERVAL > 0 else "no ANALYZE")
+        + f", workers' EVENT_BATCH_SIZE {WORKER_BATCH_SIZE}"
     )
     print(HEADER)
     results: list[Result] = []
     for events in args.events:
-        results.extend(measure(events, args.workers, args.naive_limit))
-    print("ratios:")
+        results.extend(
+            measure(
+                events,
+                args.workers,
+                set(args.peers),
+                set(args.also),
+                args.naive_limit,
+                args.baseline,
+                args.best_batch_size,
+            )
+        )
+    load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    print(f"# load at the end {load}")
+    print("ratios (running rate; from spawn in brackets):")
     for line in ratios(results):
         print("  " + line)
     if args.json:

@@ -54,7 +54,8 @@ def _statement(table: Table, key: str | None, columns: tuple[str, ...], keep_exi
 
 
 ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
-"""For the worker's own transactions: claims, and the commit that saves and marks a batch.
+"""For the worker's own transactions: claims, the commit that saves and marks a batch, and
+the pull projection's (views and tracking position, rebuilt from the position it leaves).
 
 Their commit need not wait for the WAL flush. A crash can only lose such a transaction
 whole: a lost claim leaves its events claimable, a lost save leaves them ``processing``

@@ -61,6 +61,17 @@ UNFINISHED = ("pending", "failed", "processing")
 FIRST_READABLE = datetime(1, 1, 2, tzinfo=UTC)
 LAST_READABLE = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
 UNIQUE_VIOLATION = "23505"
+CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off"
+"""For the claim's transaction: its index lookups walk the index, never build a bitmap.
+
+Every event a batch finishes leaves a dead entry in the partial indexes of rows in hand
+(``status = 'processing'``) until the table is vacuumed, which may be a minute away on
+Supabase and never on a server without autovacuum. A bitmap scan visits the heap page of
+every such entry, on every claim, and never marks them dead: the claim's lookup of the
+users in hand grew with the events drained (docs/benchmarks.md). A plain index scan marks
+the dead entries it meets, so each is visited once. A plan choice that does not depend on
+the table's statistics, which are as stale as its vacuum: an ANALYZE would not help.
+"""
 
 logger = logging.getLogger(__name__)
 
@@ -226,27 +237,37 @@ class SqlAlchemyEventInbox:
         with self._engine.begin() as connection:
             if self._postgres:
                 connection.exec_driver_sql(
-                    f"{ASYNC_COMMIT}; {CLAIM_TURN}" if take_turn else ASYNC_COMMIT
+                    f"{ASYNC_COMMIT}; {CLAIM_PLAN}; {CLAIM_TURN}"
+                    if take_turn
+                    else f"{ASYNC_COMMIT}; {CLAIM_PLAN}"
                 )
             return connection.execute(self._claim, parameters).all()
 
     def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
-        """Two statements for a whole batch: the twins already stored, then one update.
+        """One set-based write for a whole batch, in a commit that need not wait for the WAL.
 
-        A twin another worker commits meanwhile breaks the unique index: the rows are
-        then assigned one at a time, each refused alone if its twin won.
+        PostgreSQL: one statement gives each row its hash unless a row already has it or
+        an earlier row of the batch takes it; SQLite: a look-up of the twins, then one
+        update. A twin another worker commits meanwhile breaks the unique index: the rows
+        are then assigned one at a time, each refused alone if its twin won.
+
+        Like the claim's, this commit may be lost in a crash of the server only with
+        everything after it (``ASYNC_COMMIT``): the event is then claimed again, still
+        without its hash, and hashed again to the same value. Waiting for the WAL flush
+        here made a batch of rows without hash wait for the disk once more.
         """
         if not hashes:
             return set()
+        assign = _assign_hashes_postgres if self._postgres else _assign_hashes
         try:
             with self._engine.begin() as connection:
-                return _assign_hashes(connection, hashes)
+                return assign(connection, hashes)
         except IntegrityError:
             refused: set[int] = set()
             for event_id, event_hash in sorted(hashes.items()):
                 try:
                     with self._engine.begin() as connection:
-                        refused |= _assign_hashes(connection, {event_id: event_hash})
+                        refused |= assign(connection, {event_id: event_hash})
                 except IntegrityError:
                     refused.add(event_id)
             return refused
@@ -322,6 +343,28 @@ class SqlAlchemyEventInbox:
                 )
             )
         return int(result.rowcount)
+
+
+_ASSIGN_HASHES = (
+    "WITH given AS ("  # noqa: S608 - names from sql_tables
+    " SELECT DISTINCT ON (g.event_hash) g.id, g.event_hash"
+    " FROM unnest(%(ids)b::bigint[], %(hashes)b::text[]) AS g(id, event_hash)"
+    f" WHERE NOT EXISTS (SELECT 1 FROM {events.name} AS t WHERE t.event_hash = g.event_hash)"
+    " ORDER BY g.event_hash, g.id)"
+    f" UPDATE {events.name} AS e SET event_hash = given.event_hash"
+    " FROM given WHERE e.id = given.id"
+    " RETURNING e.id"
+)
+"""The rows that take their hash: not stored yet, and the first of the batch's twins."""
+
+
+def _assign_hashes_postgres(connection: Connection, hashes: Mapping[int, str]) -> set[int]:
+    connection.exec_driver_sql(ASYNC_COMMIT)
+    ids = list(hashes)
+    assigned = connection.exec_driver_sql(
+        _ASSIGN_HASHES, {"ids": ids, "hashes": [hashes[event_id] for event_id in ids]}
+    ).scalars()
+    return set(ids).difference(assigned)
 
 
 def _assign_hashes(connection: Connection, hashes: Mapping[int, str]) -> set[int]:

@@ -100,11 +100,19 @@ class _SqlProjectionTransaction:
 class SqlAlchemyReadModelStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = pg_insert if self._postgres else sqlite_insert
 
     @contextmanager
     def projection(self, name: str) -> Iterator[_SqlProjectionTransaction]:
         with self._engine.begin() as connection:
+            if self._postgres:
+                # The views and the tracking position commit or vanish together, and
+                # what they are made of is stored durably elsewhere: a commit lost in a
+                # crash is pulled again from the position it leaves. So the commit need
+                # not wait for the WAL flush, which batch saves waiting on this row
+                # would otherwise wait for too.
+                connection.exec_driver_sql(postgres_batch_sql.ASYNC_COMMIT)
             connection.execute(
                 self._insert(projection_tracking)
                 .values(name=name, position=0)
