@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from phoenix_bridge.rows import build_row
+from phoenix_bridge.rows import EVENT_COLUMNS, build_row
 
 from benchmarks.cpu import cpu_seconds, sampled
 from benchmarks.throughput import ADMIN_URL, backlog
@@ -190,17 +190,6 @@ def migrate(url: str) -> None:
     )
 
 
-COPY_COLUMNS = (
-    "event_type",
-    "app_source",
-    "user_id",
-    "payload",
-    "timestamp",
-    "idempotency_key",
-    "event_hash",
-)
-
-
 def fill(url: str, events: int, *, with_hash: bool) -> None:
     """The production schema, then ``events`` pending rows as the bridge builds them.
 
@@ -219,7 +208,7 @@ def fill(url: str, events: int, *, with_hash: bool) -> None:
         for row in backlog(events, max(events // 5, 1))
     ]
     with psycopg.connect(url) as connection, connection.cursor() as cursor:
-        columns = ", ".join(f'"{name}"' for name in COPY_COLUMNS)
+        columns = ", ".join(f'"{name}"' for name in EVENT_COLUMNS)
         with cursor.copy(f"COPY phoenix_events ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(

@@ -69,6 +69,19 @@ def refusal(field: str, value: object) -> str | None:
     return None
 
 
+EVENT_COLUMNS = (
+    "event_type",
+    "app_source",
+    "user_id",
+    "payload",
+    "timestamp",
+    "idempotency_key",
+    "event_hash",
+)
+"""The event's own fields, the row ``build_row`` makes: all an app may insert (the store's
+column grants allow these and nothing else)."""
+
+
 def build_row(
     app_source: str,
     event_type: str,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from phoenix_bridge.rows import EVENT_COLUMNS
 from phoenix_bridge.transport import (
     EVENT_HASH_CONSTRAINT,
     Nudge,
@@ -30,15 +31,6 @@ from phoenix_bridge.transport import (
     refused_by_rights,
 )
 
-_EVENT_COLUMNS = (
-    "event_type",
-    "app_source",
-    "user_id",
-    "payload",
-    "timestamp",
-    "idempotency_key",
-    "event_hash",
-)
 # A key or JWT the gateway or PostgREST refuses (forged, expired): every row would be,
 # so they wait.
 _PERMISSION_CODES = {"PGRST301", "PGRST302", "PGRST303", "401", "403"}
@@ -125,7 +117,7 @@ class SupabaseRestTransport:
 
     def deliver(self, rows: Sequence[Row], *, access_token: str | None = None) -> int:
         """One request for the batch; when a twin makes PostgREST refuse it, row by row."""
-        prepared = [{k: row[k] for k in _EVENT_COLUMNS if k in row} for row in rows]
+        prepared = [{k: row[k] for k in EVENT_COLUMNS if k in row} for row in rows]
         try:
             self._insert(prepared, access_token)
             return 0
