@@ -14,23 +14,27 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import DateTime, Text, bindparam, cast, column, func, select
-from sqlalchemy.dialects.postgresql import JSON, JSONB, insert
+from sqlalchemy import Text, bindparam, cast, column, func, select
+from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeEngine
 
 from src.adapters.sql_tables import events
 
 COLUMNS: dict[str, TypeEngine[Any]] = {
-    "event_type": Text(),
-    "app_source": Text(),
-    "user_id": Text(),
-    "payload": JSONB(),
-    "timestamp": DateTime(timezone=True),
-    "received_at": DateTime(timezone=True),
-    "idempotency_key": Text(),
-    "event_hash": Text(),
+    name: events.c[name].type
+    for name in (
+        "event_type",
+        "app_source",
+        "user_id",
+        "payload",
+        "timestamp",
+        "received_at",
+        "idempotency_key",
+        "event_hash",
+    )
 }
+"""The columns a new event fills, typed as the table declares them."""
 
 
 def _statement() -> ReturningInsert[str]:
