@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from src.domain.errors import FlywheelError
+from src.domain.nudges import message_in
 
 MODES = ("ab", "bandit")
 DEFAULT_MIN_SHARE = 0.1
@@ -49,7 +50,7 @@ class Variant:
 
     def message(self, language: str) -> str:
         """The message in ``language``, else French (always present)."""
-        return self.messages.get(language) or self.messages["fr"]
+        return message_in(self.messages, language) or self.variant
 
 
 @dataclass(frozen=True)
