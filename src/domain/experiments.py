@@ -19,7 +19,6 @@ import hashlib
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Literal
 
 from src.domain.errors import FlywheelError
@@ -143,24 +142,6 @@ class ExperimentBook:
 
     def __iter__(self) -> Iterator[Experiment]:
         return iter(self.experiments.values())
-
-
-Outcome = Literal["converted", "organic"]
-
-
-def attribute(
-    exposed_at: datetime | None, reached_at: datetime | None, window: timedelta
-) -> Outcome | None:
-    """Whether reaching the target counts for the nudge, or happened on its own.
-
-    A conversion is an action in the target after the exposure (the first display) and
-    within the attribution window; any other action is organic. ``None``: no action yet.
-    """
-    if reached_at is None:
-        return None
-    if exposed_at is not None and exposed_at <= reached_at <= exposed_at + window:
-        return "converted"
-    return "organic"
 
 
 def _unit(text: str) -> float:
