@@ -732,11 +732,11 @@ SELECT user_id, event_type, app_source, "timestamp"
 FROM phoenix_events
 WHERE status NOT IN ('duplicate', 'dead');
 
--- The degraded mode: the nudge types the events alone decide (kind cross_app: active in
--- the app it is shown in, never in its target, twins and dead events aside, pending ones
--- counted) that the worker has not detected for the user, whatever became of them since.
--- Built from the catalogue, so a new app's module brings its own; phoenix_active_nudges
--- offers these to the apps until the worker catches up.
+-- The degraded mode: the nudges the events alone decide (nudge types of kind cross_app:
+-- the user is active in the app it is shown in and never in its target, twins and dead
+-- events aside, pending ones counted), with their French wording. Built from the
+-- catalogue, so a new app's module brings its own. phoenix_active_nudges offers those the
+-- worker has not detected (yet) to the apps.
 CREATE OR REPLACE VIEW phoenix_nudge_opportunities WITH (security_invoker = true) AS
 WITH activity AS (
     SELECT user_id, array_agg(DISTINCT app_source) AS apps
@@ -748,11 +748,7 @@ SELECT a.user_id, t.nudge_type, t.shown_in, t.target_app, w.message
 FROM activity AS a
 JOIN phoenix_nudge_types AS t
     ON t.kind = 'cross_app' AND t.shown_in = ANY (a.apps) AND NOT t.target_app = ANY (a.apps)
-CROSS JOIN LATERAL phoenix_nudge_wording(t.nudge_type, '', 'fr') AS w
-WHERE NOT EXISTS (
-    SELECT 1 FROM phoenix_nudges AS n
-    WHERE n.user_id = a.user_id AND n.nudge_type = t.nudge_type
-);
+CROSS JOIN LATERAL phoenix_nudge_wording(t.nudge_type, '', 'fr') AS w;
 
 -- The nudges to show a user in an app now, worded in p_lang (French when it has none):
 -- the worker's active nudges (by detection, then type), then the degraded mode's offers
@@ -792,6 +788,10 @@ BEGIN
                    p.nudge_type, p.target_app
             FROM phoenix_nudge_opportunities AS p
             WHERE p.user_id = p_user_id AND p.shown_in = p_app
+              AND NOT EXISTS (  -- the worker's, whatever became of it since
+                  SELECT 1 FROM phoenix_nudges AS n
+                  WHERE n.user_id = p_user_id AND n.nudge_type = p.nudge_type
+              )
         ) AS o
     ), visible AS (
         SELECT c.*, EXISTS (

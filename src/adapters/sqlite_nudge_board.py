@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Engine, distinct, select
+from sqlalchemy import Engine, select
 
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import events, nudge_offers, nudges, nudges_sent
@@ -49,9 +49,9 @@ class SqliteNudgeBoard:
                 ],
                 active_apps=set(
                     connection.execute(
-                        select(distinct(events.c.app_source)).where(
-                            events.c.user_id == user_id, events.c.status.not_in(NOT_COUNTED)
-                        )
+                        select(events.c.app_source)
+                        .distinct()
+                        .where(events.c.user_id == user_id, events.c.status.not_in(NOT_COUNTED))
                     ).scalars()
                 ),
                 offered=dict(

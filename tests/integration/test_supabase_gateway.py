@@ -331,8 +331,8 @@ ORDER BY 1
 
 
 # What a signed-in user may read whole, as it holds no user's data: the experiments'
-# wordings, so that their nudges show the variant chosen for them.
-NO_USER_DATA = {"phoenix_nudge_variants"}
+# wordings and the nudge types, so that the opportunities they read have their wording.
+NO_USER_DATA = {"phoenix_nudge_variants", "phoenix_nudge_types"}
 
 
 def test_every_table_in_public_has_row_level_security_and_no_key_reads_or_deletes_another_users_rows(  # noqa: E501
@@ -382,6 +382,7 @@ def test_the_journeys_live_in_the_private_schema_out_of_reach(
     )
     assert [name for (name,) in private] == [
         "phoenix_applied_events",
+        "phoenix_nudge_offers",
         "phoenix_projection_tracking",
         "phoenixjourneys_events",
         "phoenixjourneys_snapshots",
