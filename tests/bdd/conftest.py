@@ -21,7 +21,7 @@ import pytest
 from dependency_injector import providers
 from pytest_bdd import given, parsers, then, when
 
-from src.adapters.toml_experiments import default_experiments_text
+from src.adapters.toml_experiments import shipped_experiments_text
 from src.application.experiments import VariantAssigner
 from src.application.ports import EventAnalyser, RequeueSelection
 from src.application.processor import DrainSummary
@@ -380,7 +380,7 @@ def uploads_cv_later(story: Story, user: str, days: int) -> None:
     )
 )
 def bandit(story: Story, tmp_path: Path, nudge_type: str, share: int) -> None:
-    text = default_experiments_text().replace(
+    text = shipped_experiments_text().replace(
         f'[{nudge_type}]\nmode = "ab"',
         f'[{nudge_type}]\nmode = "bandit"\nmin_share = {share / 100}',
     )
@@ -394,7 +394,7 @@ def bandit(story: Story, tmp_path: Path, nudge_type: str, share: int) -> None:
         c.experiments,
         c.read_models,
         c.clock,
-        c.attribution_days,
+        c.board,
         refresh=timedelta(0),
     )
 

@@ -11,9 +11,9 @@ from src.adapters.toml_experiments import load_experiments
 from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.ports import EventAnalyser
-from src.application.rule_book import rule_book
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.rule_book import rule_book
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
 from tests.fakes import (

@@ -1,5 +1,5 @@
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoder
