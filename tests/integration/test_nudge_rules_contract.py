@@ -206,18 +206,18 @@ def test_a_display_before_the_worker_is_kept_with_its_wording_and_counts_as_expo
     store.process()
     # The user saw "chances": the worker keeps it. The other gets the experiment's own.
     assert store.variant_of(seen, "letters_to_cv") == "chances"
-    assert store.variant_of(unseen, "letters_to_cv") == BOOK.experiments[
-        "letters_to_cv"
-    ].sticky(unseen)
+    assert store.variant_of(unseen, "letters_to_cv") == BOOK.experiments["letters_to_cv"].sticky(
+        unseen
+    )
     assert store.nudges(seen) == []  # displayed: the cooldown runs from that display
     counts = store.container.read_models().experiment_counts()["letters_to_cv"]
     assert counts["chances"].exposed == 1
     # Acting on it converts it: the display before the worker was the exposure.
     store.emit(seen, "cv.uploaded")
     store.process()
-    assert store.container.read_models().experiment_counts()["letters_to_cv"][
-        "chances"
-    ].converted == 1
+    assert (
+        store.container.read_models().experiment_counts()["letters_to_cv"]["chances"].converted == 1
+    )
 
 
 # --- Displays and what they achieve ------------------------------------------------------
