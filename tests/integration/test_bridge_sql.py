@@ -239,3 +239,53 @@ def test_only_a_twin_of_the_event_hash_counts_as_a_duplicate(store: str, tmp_pat
         outcome = bridge.emit("cv.uploaded", "u1", {"cv_id": "c1"})
     assert outcome == EmitOutcome.REJECTED
     assert [row[1] for row in stored(store)] == ["someone"]
+
+
+# What the store's catalogue refuses, the SQL transport answers as refused for good, with
+# the words the HTTP API gives; a misspelt field is refused by the bridge itself.
+REFUSED = [
+    (
+        "phoenix-cv",
+        "cv.burned",
+        {},
+        {},
+        "event_type: unknown event type 'cv.burned'; known types: cv.generated, cv.uploaded, "
+        "job_offer.analyzed, letter.generated, rise.coaching_session, rise.journal_entry, "
+        "rise.meditation",
+    ),
+    (
+        "phoenix-rise",
+        "rise.journal_entry",
+        {},
+        {},
+        "payload.stress_level: is required (an integer from 0 to 10)",
+    ),
+    (
+        "phoenix-letters",
+        "cv.uploaded",
+        {},
+        {},
+        "app_source: event type 'cv.uploaded' is published by 'phoenix-cv', not 'phoenix-letters'",
+    ),
+    ("phoenix-letters", "letter.generated", {}, {"payolad": {"id": 1}}, "payolad: unknown field"),
+    ("phoenix-letters", "letter.generated", {}, {"idempotency_kye": "k"}, "idempotency_kye"),
+]
+
+
+@pytest.mark.parametrize(("app", "event_type", "payload", "misspelt", "reason"), REFUSED)
+def test_what_the_catalogue_refuses_is_rejected_naming_the_field(
+    store: str,
+    tmp_path: Path,
+    app: str,
+    event_type: str,
+    payload: dict[str, Any],
+    misspelt: dict[str, Any],
+    reason: str,
+) -> None:
+    config = sql_config(store, tmp_path / "o.db")
+    with PhoenixEventBridge(app, config, background_flush=False) as bridge:
+        outcome = bridge.emit(event_type, "u1", payload, **misspelt)
+        assert outcome == EmitOutcome.REJECTED
+        assert reason in outcome.reason
+        assert bridge.pending() == 0  # refused for good: not queued behind the others
+    assert stored(store) == []

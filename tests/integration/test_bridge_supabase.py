@@ -305,3 +305,23 @@ def test_the_token_stays_out_of_the_outbox_and_queued_events_go_with_the_bridges
     assert [(row[0], row[2]["n"]) for row in events(supabase_store)] == [(ALICE, 1)]
     posts = [headers for method, _, headers in rest.requests if method == "POST"]
     assert [headers["authorization"] for headers in posts] == [f"Bearer {ANON_KEY}"]
+
+
+def test_what_the_catalogue_refuses_is_rejected_with_the_apis_words(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    alice = user_token(ALICE)
+    config = rest_config(rest.url, ANON_KEY, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-rise", config, background_flush=False) as bridge:
+        for token in (None, alice):
+            missing = bridge.emit("rise.journal_entry", ALICE, {}, access_token=token)
+            assert missing == EmitOutcome.REJECTED
+            assert "payload.stress_level: is required (an integer from 0 to 10)" in missing.reason
+            burned = bridge.emit("rise.burned", ALICE, access_token=token)
+            assert burned == EmitOutcome.REJECTED
+            assert "event_type: unknown event type 'rise.burned'; known types:" in burned.reason
+        misspelt = bridge.emit("rise.meditation", ALICE, payolad={"minutes": 10})
+        assert misspelt == EmitOutcome.REJECTED
+        assert misspelt.reason.startswith("payolad: unknown field")
+        assert bridge.pending() == 0
+    assert events(supabase_store) == []
