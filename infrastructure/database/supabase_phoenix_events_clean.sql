@@ -376,18 +376,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
-DO $trigger$
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_trigger
-        WHERE tgrelid = 'phoenix_events'::regclass AND tgname = 'phoenix_events_inserted'
-    ) THEN
-        CREATE TRIGGER phoenix_events_inserted
-            AFTER INSERT ON phoenix_events
-            FOR EACH STATEMENT EXECUTE FUNCTION phoenix_events_notify();
-    END IF;
-END
-$trigger$;
 
 -- Rows the worker could not read back are refused on the way in, from every role: a
 -- timestamp out of what Python's datetime holds (infinity, beyond year 9999, BC; a day
@@ -423,18 +411,6 @@ BEGIN
     RETURN NEW;
 END
 $$;
-DO $trigger$
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_trigger
-        WHERE tgrelid = 'phoenix_events'::regclass AND tgname = 'phoenix_events_check_new'
-    ) THEN
-        CREATE TRIGGER phoenix_events_check_new
-            BEFORE INSERT ON phoenix_events
-            FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_new();
-    END IF;
-END
-$trigger$;
 
 -- The catalogue's check: new events of an unknown app or type, of a type another app
 -- publishes, or whose payload misses a declared field (or has it of the wrong kind, or
@@ -546,18 +522,26 @@ BEGIN
     RETURN NEW;
 END
 $$;
-DO $trigger$
+
+-- The triggers on new events, each created once (an existing one is kept as it is).
+DO $triggers$
+DECLARE
+    wanted record;
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_trigger
-        WHERE tgrelid = 'phoenix_events'::regclass AND tgname = 'phoenix_events_check_catalogue'
-    ) THEN
-        CREATE TRIGGER phoenix_events_check_catalogue
-            BEFORE INSERT ON phoenix_events
-            FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_catalogue();
-    END IF;
+    FOR wanted IN SELECT * FROM (VALUES
+        ('phoenix_events_inserted', 'AFTER INSERT ON phoenix_events FOR EACH STATEMENT EXECUTE FUNCTION phoenix_events_notify()'),
+        ('phoenix_events_check_new', 'BEFORE INSERT ON phoenix_events FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_new()'),
+        ('phoenix_events_check_catalogue', 'BEFORE INSERT ON phoenix_events FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_catalogue()')
+    ) AS t(name, definition) LOOP
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_trigger
+            WHERE tgrelid = 'phoenix_events'::regclass AND tgname = wanted.name
+        ) THEN
+            EXECUTE format('CREATE TRIGGER %I ', wanted.name) || wanted.definition;
+        END IF;
+    END LOOP;
 END
-$trigger$;
+$triggers$;
 
 -- Analytics: the same figures as GET /api/analytics/ecosystem?days=N --------------------
 
