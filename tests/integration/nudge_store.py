@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Engine, Table, select, update
 
 from src.adapters.sql_tables import events, journey_entries, nudge_offers, nudges, nudges_sent
 from src.application.nudge_policy import ActiveNudge
@@ -30,6 +30,22 @@ TIMES: dict[Table, tuple[str, ...]] = {
     journey_entries: ("timestamp",),
     nudge_offers: ("offered_at",),
 }
+
+
+def back_date(engine: Engine, back: timedelta) -> None:
+    """Every stored moment moves back by ``back``: as if that much time had passed, on a
+    store whose clock (PostgreSQL's ``now()``) no test can move."""
+    with engine.begin() as connection:
+        for table, columns in TIMES.items():
+            keys = list(table.primary_key.columns)
+            for row in connection.execute(select(*keys, *(table.c[c] for c in columns))):
+                moved = {c: row._mapping[c] - back for c in columns if row._mapping[c]}
+                if moved:
+                    connection.execute(
+                        update(table)
+                        .where(*(key == row._mapping[key.name] for key in keys))
+                        .values(**moved)
+                    )
 
 
 @dataclass
@@ -74,19 +90,7 @@ class NudgeStore:
         return self.container.board().mark_shown(nudge, app)
 
     def time_passes(self, **delta: float) -> None:
-        """Every stored moment moves back by ``delta``: as if that much time had passed."""
-        back = timedelta(**delta)
-        with self.container.engine().begin() as connection:
-            for table, columns in TIMES.items():
-                keys = list(table.primary_key.columns)
-                for row in connection.execute(select(*keys, *(table.c[c] for c in columns))):
-                    moved = {c: row._mapping[c] - back for c in columns if row._mapping[c]}
-                    if moved:
-                        connection.execute(
-                            update(table)
-                            .where(*(key == row._mapping[key.name] for key in keys))
-                            .values(**moved)
-                        )
+        back_date(self.container.engine(), timedelta(**delta))
 
     def displays(self, nudge: str) -> int:
         with self.container.engine().connect() as connection:

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from src.adapters.sql_tables import nudge_variants
+from src.application.nudge_policy import NudgeSettings
+from src.application.rule_book import rule_book
 from src.domain.experiments import Experiment, ExperimentBook, Variant
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
@@ -38,32 +40,37 @@ def published(container: Container) -> list[tuple[Any, ...]]:
                     nudge_variants.c.variant,
                     nudge_variants.c.position,
                     nudge_variants.c.mode,
-                    nudge_variants.c.attribution_days,
                 ).order_by(nudge_variants.c.nudge_type, nudge_variants.c.position)
             )
         ]
 
 
-def test_the_worker_publishes_its_experiments_at_start(flywheel: Container) -> None:
+def test_the_worker_publishes_its_experiments_and_settings_at_start(
+    flywheel: Container,
+) -> None:
     v1 = ("cv_to_letters", "letters_to_cv")
     assert [row for row in published(flywheel) if row[0] in v1] == [
-        ("cv_to_letters", "complete", 0, "ab", 7),
-        ("cv_to_letters", "stand_out", 1, "ab", 7),
-        ("letters_to_cv", "chances", 0, "ab", 7),
-        ("letters_to_cv", "difference", 1, "ab", 7),
+        ("cv_to_letters", "complete", 0, "ab"),
+        ("cv_to_letters", "stand_out", 1, "ab"),
+        ("letters_to_cv", "chances", 0, "ab"),
+        ("letters_to_cv", "difference", 1, "ab"),
     ]
+    assert flywheel.read_models().nudge_settings() == NudgeSettings(24, 1, 7)
 
 
 def test_publishing_other_experiments_replaces_the_earlier_ones(flywheel: Container) -> None:
     three = tuple(Variant(name, {"fr": name.upper()}) for name in ("a", "b", "c"))
     book = ExperimentBook({"cv_to_letters": Experiment("cv_to_letters", "bandit", three)})
-    flywheel.read_models().save_experiments(book, 3)
-    flywheel.read_models().save_experiments(book, 3)  # a second worker starting
+    settings = NudgeSettings(cooldown_hours=2, max_per_day=3, attribution_days=3)
+    published_book = rule_book(flywheel.catalogue(), book, settings)
+    flywheel.rule_book().publish(published_book)
+    flywheel.rule_book().publish(published_book)  # a second worker starting
     assert published(flywheel) == [
-        ("cv_to_letters", "a", 0, "bandit", 3),
-        ("cv_to_letters", "b", 1, "bandit", 3),
-        ("cv_to_letters", "c", 2, "bandit", 3),
+        ("cv_to_letters", "a", 0, "bandit"),
+        ("cv_to_letters", "b", 1, "bandit"),
+        ("cv_to_letters", "c", 2, "bandit"),
     ]
+    assert flywheel.read_models().nudge_settings() == settings
 
 
 def publish(container: Container, *events: tuple[str, str, str, datetime | None]) -> None:
