@@ -11,11 +11,16 @@ from typing import Any
 import psycopg
 import pytest
 
+from src.adapters.sql_database import create_postgres_engine
+from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.application.errors import EventRefusedError
-from src.domain.apps import default_catalogue
+from src.application.nudge_policy import NudgeSettings
+from src.application.rule_book import rule_book
+from src.domain.apps import default_catalogue, discover_apps
+from src.domain.catalogue import AppModule, Catalogue, EventType
 from src.domain.errors import EventRejectedError
 from src.domain.events import new_event
-from src.domain.user_journey import nudge_id
+from src.domain.user_journey import UserJourney, nudge_id
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
@@ -133,3 +138,40 @@ def test_the_store_gives_a_nudge_the_id_the_worker_gives_it(migrated: str) -> No
                     "SELECT phoenix_private.phoenix_nudge_id(%s, %s)", (user, nudge_type)
                 ).fetchone()
                 assert found == nudge_id(user, nudge_type), (user, nudge_type)
+
+
+class SessionHeld(UserJourney.ActivityRecorded):
+    """A coaching app's session: an app these tests add."""
+
+
+COACH = AppModule(
+    "phoenix-coach",
+    "Phoenix Coach",
+    (EventType("coach.session", SessionHeld, "a session was held"),),
+)
+
+
+@pytest.mark.postgres
+def test_a_new_apps_module_reaches_the_store_and_a_removed_one_leaves_it(migrated: str) -> None:
+    """What ``migrate`` and every start publish is the store's catalogue: the new app's
+    events are let in; once it is gone, new ones are refused and the stored ones stay."""
+    engine = create_postgres_engine(migrated)
+    store = SqlAlchemyRuleBookStore(engine)
+    settings = NudgeSettings(cooldown_hours=24, max_per_day=1, attribution_days=7)
+    try:
+        with_coach = Catalogue([*discover_apps(), COACH])
+        store.publish(rule_book(with_coach, with_coach.experiments, settings))
+        with psycopg.connect(migrated) as connection:
+            connection.execute(INSERT, ("coach.session", "phoenix-coach", "u1", "{}", "h1"))
+        catalogue = default_catalogue()
+        store.publish(rule_book(catalogue, catalogue.experiments, settings))
+        with (
+            psycopg.connect(migrated) as connection,
+            pytest.raises(psycopg.errors.CheckViolation, match="unknown app 'phoenix-coach'"),
+        ):
+            connection.execute(INSERT, ("coach.session", "phoenix-coach", "u1", "{}", "h2"))
+        with psycopg.connect(migrated) as connection:
+            stored = connection.execute("SELECT event_hash FROM phoenix_events").fetchall()
+    finally:
+        engine.dispose()
+    assert stored == [("h1",)]
