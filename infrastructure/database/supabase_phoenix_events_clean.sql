@@ -416,7 +416,7 @@ $$;
 -- publishes, or whose payload misses a declared field (or has it of the wrong kind, or
 -- out of range) are refused, in the words of the flywheel's own check
 -- (src/domain/catalogue.py) and naming the field (the error's COLUMN, and the message's
--- start), with the event's hash in DETAIL. The catalogue is the one the code that ran
+-- start), with the event's hash in DETAIL; in a batch, the first such event inserted. The catalogue is the one the code that ran
 -- last wrote (phoenix_apps, phoenix_event_types). Inserts only: rows already stored are
 -- not checked again. It reads the catalogue as its owner (SECURITY DEFINER): inserting
 -- roles need no right on it.
@@ -452,74 +452,79 @@ $$;
 CREATE OR REPLACE FUNCTION phoenix_private.phoenix_events_check_catalogue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    owner text;
-    declared_fields jsonb;
-    declared jsonb;
-    value jsonb;
-    kind_ok boolean;
-    failed text;
+    refused record;
     field text;
     message text;
 BEGIN
-    SELECT t.app_source, t.payload_fields INTO owner, declared_fields
-    FROM public.phoenix_event_types AS t WHERE t.event_type = NEW.event_type;
-    IF owner IS DISTINCT FROM NEW.app_source THEN
-        IF NOT EXISTS (SELECT 1 FROM public.phoenix_apps AS a WHERE a.app_source = NEW.app_source) THEN
-            field := 'app_source';
-            message := format('unknown app %s; known apps: %s',
-                phoenix_private.phoenix_quoted(NEW.app_source),
-                (SELECT string_agg(a.app_source, ', ' ORDER BY a.app_source COLLATE "C")
-                 FROM public.phoenix_apps AS a));
-        ELSIF owner IS NULL THEN
-            field := 'event_type';
-            message := format('unknown event type %s; known types: %s',
-                phoenix_private.phoenix_quoted(NEW.event_type),
-                (SELECT string_agg(t.event_type, ', ' ORDER BY t.event_type COLLATE "C")
-                 FROM public.phoenix_event_types AS t));
-        ELSE
-            field := 'app_source';
-            message := format('event type %s is published by %s, not %s',
-                phoenix_private.phoenix_quoted(NEW.event_type),
-                phoenix_private.phoenix_quoted(owner),
-                phoenix_private.phoenix_quoted(NEW.app_source));
-        END IF;
-    ELSIF jsonb_typeof(NEW.payload) = 'object' THEN  -- not an object: the check below says so
-        FOR declared IN SELECT jsonb_array_elements(declared_fields) LOOP
-            value := NEW.payload -> (declared ->> 'name');
-            kind_ok := CASE declared ->> 'kind'
-                -- a number without a fractional part, as the flywheel's check has it
-                WHEN 'integer' THEN jsonb_typeof(value) = 'number'
-                    AND (value #>> '{}')::numeric = trunc((value #>> '{}')::numeric)
-                WHEN 'number' THEN jsonb_typeof(value) = 'number'
-                WHEN 'text' THEN jsonb_typeof(value) = 'string'
-                WHEN 'boolean' THEN jsonb_typeof(value) = 'boolean'
-                ELSE false
-            END;
-            IF value IS NULL OR jsonb_typeof(value) = 'null' THEN
-                failed := CASE WHEN (declared ->> 'required')::boolean THEN 'missing' END;
-            ELSIF NOT kind_ok THEN
-                failed := 'wrong_kind';
-            ELSIF jsonb_typeof(value) = 'number' AND (
-                (value #>> '{}')::numeric < (declared ->> 'minimum')::numeric
-                OR (value #>> '{}')::numeric > (declared ->> 'maximum')::numeric
-            ) THEN
-                failed := 'out_of_range';
-            END IF;
-            IF failed IS NOT NULL THEN
-                field := declared ->> 'field';
-                message := declared -> 'messages' ->> failed;
-                EXIT;
-            END IF;
-        END LOOP;
+    -- The first new row (in the order inserted) the catalogue refuses, and why: its app or
+    -- type, else its first declared payload field that fails.
+    SELECT n.event_type, n.app_source, n.event_hash, t.app_source AS owner,
+           f.declared ->> 'field' AS field, f.declared -> 'messages' ->> f.failed AS words
+    INTO refused
+    FROM new_events AS n
+    LEFT JOIN public.phoenix_event_types AS t ON t.event_type = n.event_type
+    LEFT JOIN LATERAL (
+        SELECT c.declared, c.failed
+        FROM (
+            SELECT e.declared, e.position, CASE
+                WHEN v.value IS NULL OR jsonb_typeof(v.value) = 'null' THEN
+                    CASE WHEN (e.declared ->> 'required')::boolean THEN 'missing' END
+                WHEN NOT CASE e.declared ->> 'kind'
+                    -- a number without a fractional part, as the flywheel's check has it
+                    WHEN 'integer' THEN jsonb_typeof(v.value) = 'number'
+                        AND (v.value #>> '{}')::numeric = trunc((v.value #>> '{}')::numeric)
+                    WHEN 'number' THEN jsonb_typeof(v.value) = 'number'
+                    WHEN 'text' THEN jsonb_typeof(v.value) = 'string'
+                    WHEN 'boolean' THEN jsonb_typeof(v.value) = 'boolean'
+                    ELSE false
+                END THEN 'wrong_kind'
+                WHEN jsonb_typeof(v.value) = 'number' AND (
+                    (v.value #>> '{}')::numeric < (e.declared ->> 'minimum')::numeric
+                    OR (v.value #>> '{}')::numeric > (e.declared ->> 'maximum')::numeric
+                ) THEN 'out_of_range'
+            END AS failed
+            FROM jsonb_array_elements(t.payload_fields) WITH ORDINALITY AS e(declared, position)
+            CROSS JOIN LATERAL (SELECT n.payload -> (e.declared ->> 'name') AS value) AS v
+        ) AS c
+        WHERE c.failed IS NOT NULL
+        ORDER BY c.position
+        LIMIT 1
+    ) AS f ON t.app_source = n.app_source AND jsonb_typeof(n.payload) = 'object'
+    WHERE t.app_source IS DISTINCT FROM n.app_source OR f.failed IS NOT NULL
+    ORDER BY n.id
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
     END IF;
-    IF field IS NOT NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'check_violation',
-            MESSAGE = field || ': ' || message,
-            COLUMN = field,
-            DETAIL = 'event_hash: ' || coalesce(NEW.event_hash, '(none)');
+    IF refused.owner IS NOT DISTINCT FROM refused.app_source THEN
+        field := refused.field;
+        message := refused.words;
+    ELSIF NOT EXISTS (
+        SELECT 1 FROM public.phoenix_apps AS a WHERE a.app_source = refused.app_source
+    ) THEN
+        field := 'app_source';
+        message := format('unknown app %s; known apps: %s',
+            phoenix_private.phoenix_quoted(refused.app_source),
+            (SELECT string_agg(a.app_source, ', ' ORDER BY a.app_source COLLATE "C")
+             FROM public.phoenix_apps AS a));
+    ELSIF refused.owner IS NULL THEN
+        field := 'event_type';
+        message := format('unknown event type %s; known types: %s',
+            phoenix_private.phoenix_quoted(refused.event_type),
+            (SELECT string_agg(t.event_type, ', ' ORDER BY t.event_type COLLATE "C")
+             FROM public.phoenix_event_types AS t));
+    ELSE
+        field := 'app_source';
+        message := format('event type %s is published by %s, not %s',
+            phoenix_private.phoenix_quoted(refused.event_type),
+            phoenix_private.phoenix_quoted(refused.owner),
+            phoenix_private.phoenix_quoted(refused.app_source));
     END IF;
-    RETURN NEW;
+    RAISE EXCEPTION USING
+        ERRCODE = 'check_violation',
+        MESSAGE = field || ': ' || message,
+        COLUMN = field,
+        DETAIL = 'event_hash: ' || coalesce(refused.event_hash, '(none)');
 END
 $$;
 
@@ -531,7 +536,10 @@ BEGIN
     FOR wanted IN SELECT * FROM (VALUES
         ('phoenix_events_inserted', 'AFTER INSERT ON phoenix_events FOR EACH STATEMENT EXECUTE FUNCTION phoenix_events_notify()'),
         ('phoenix_events_check_new', 'BEFORE INSERT ON phoenix_events FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_new()'),
-        ('phoenix_events_check_catalogue', 'BEFORE INSERT ON phoenix_events FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_catalogue()')
+        -- Once per statement, over its new rows at once: far cheaper for a batch.
+        ('phoenix_events_check_catalogue', 'AFTER INSERT ON phoenix_events'
+            ' REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT'
+            ' EXECUTE FUNCTION phoenix_private.phoenix_events_check_catalogue()')
     ) AS t(name, definition) LOOP
         IF NOT EXISTS (
             SELECT 1 FROM pg_trigger
