@@ -219,23 +219,6 @@ CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_nudge_offers (
 );
 CREATE INDEX IF NOT EXISTS ix_phoenix_nudge_offers_user ON phoenix_private.phoenix_nudge_offers (user_id);
 
--- An older version kept the attribution window with each variant: it moves to the
--- settings (the column itself goes once the view below no longer reads it).
-DO $attribution$
-BEGIN
-    IF EXISTS (
-        SELECT 1 FROM pg_attribute
-        WHERE attrelid = 'phoenix_nudge_variants'::regclass AND attname = 'attribution_days'
-            AND NOT attisdropped
-    ) THEN
-        EXECUTE 'INSERT INTO phoenix_nudge_settings (cooldown_hours, max_per_day, attribution_days)
-                 SELECT 24, 1, max(attribution_days) FROM phoenix_nudge_variants
-                 HAVING count(*) > 0
-                 ON CONFLICT DO NOTHING';
-    END IF;
-END
-$attribution$;
-
 -- Where the worker's projection stands in the journeys' notification log.
 CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_projection_tracking (
     name     text PRIMARY KEY,
@@ -313,6 +296,8 @@ SELECT nudge_id, user_id, nudge_type, variant, detected_at, reached_at, exposed_
        converted, reached_at IS NOT NULL AND NOT converted AS organic
 FROM classified;
 
+-- An older version kept the attribution window with each variant: it is a setting now
+-- (phoenix_nudge_settings, written with the others when the worker starts).
 DO $retired$
 BEGIN
     IF EXISTS (

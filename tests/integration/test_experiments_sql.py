@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, select
 
 from src.adapters.sql_tables import nudge_variants
 from src.application.nudge_policy import NudgeSettings
@@ -157,3 +157,29 @@ def test_a_store_made_before_experiments_gets_the_variant_column(store_url: str)
         )
     finally:
         close_flywheel(container)
+
+
+def test_a_store_that_kept_the_window_with_each_variant_is_brought_up_to_date(
+    sqlite_url: str,
+) -> None:
+    """An older version kept the attribution window in phoenix_nudge_variants (NOT NULL):
+    the column goes, and the start publishes the window with the other settings."""
+    settings = make_settings(sqlite_url, nudge_attribution_days=3)
+    close_flywheel(open_flywheel(settings, migrate=True))
+    engine = create_engine(sqlite_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "ALTER TABLE phoenix_nudge_variants "
+                "ADD COLUMN attribution_days INTEGER NOT NULL DEFAULT 7"
+            )
+        container = open_flywheel(settings)
+        try:
+            assert container.read_models().nudge_settings().attribution_days == 3
+            assert len(published(container)) == 8
+        finally:
+            close_flywheel(container)
+        columns = {c["name"] for c in inspect(engine).get_columns("phoenix_nudge_variants")}
+    finally:
+        engine.dispose()
+    assert "attribution_days" not in columns
