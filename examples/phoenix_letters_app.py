@@ -47,10 +47,9 @@ def main() -> None:
     for nudge in bridge().get_nudges(user_id):
         target = str(nudge["target_app"])
         st.info(f"{nudge['message']} ({TITLES.get(target, target)})")
-        shown = st.session_state.setdefault("shown", set())
-        if nudge["nudge_id"] and nudge["nudge_id"] not in shown:
-            bridge().mark_shown(nudge["nudge_id"])
-            shown.add(nudge["nudge_id"])
+        # Recorded once shown: the store then hides it for the cooldown, on the next
+        # rerun or reload too, and counts this display as its exposure.
+        bridge().mark_shown(nudge["nudge_id"])
 
     offer = st.text_area("Job offer")
     if st.button("Generate the letter") and offer:

@@ -25,3 +25,11 @@ Feature: Cross-app nudges
     And the flywheel processes the queue
     When Phoenix Letters shows Alice her nudge
     Then Phoenix Letters shows Alice no nudge
+
+  Scenario: Before the flywheel has run, the nudge the events call for is shown, and once only
+    Given Alice generated a cover letter for "Airbus"
+    When Phoenix Letters shows Alice her nudge
+    Then Phoenix Letters shows Alice no nudge
+    When the flywheel processes the queue
+    Then Phoenix Letters shows Alice no nudge
+    And the ecosystem counts 1 nudge seen, 0 converted and 0 organic

@@ -158,13 +158,16 @@ class FakeUserEraser:
         snapshots: Any = self._journeys.snapshots.recorder if self._journeys.snapshots else None
         store = self._read_models
         entries = [h for h, entry in store.entries.items() if entry.user_id == user_id]
+        offers = {n for n, offer in store.offers.items() if offer.user_id == user_id}
         nudge_ids = {n for n, nudge in store.nudges.items() if nudge.user_id == user_id}
-        shown = [s for s in store.shown if s[0] in nudge_ids]
+        shown = [s for s in store.shown if s[0] in nudge_ids | offers]
         for event_hash in entries:
             del store.entries[event_hash]
         for nudge_id in nudge_ids:
             del store.nudges[nudge_id]
-        store.shown[:] = [s for s in store.shown if s[0] not in nudge_ids]
+        for nudge_id in offers:
+            del store.offers[nudge_id]
+        store.shown[:] = [s for s in store.shown if s[0] not in nudge_ids | offers]
         return ErasureReport(
             events=len(mine),
             journey_events=recorder.forget(journey_id),
@@ -173,4 +176,5 @@ class FakeUserEraser:
             nudges=len(nudge_ids),
             nudges_sent=len(shown),
             applied_events=recorder.applied.forget(user_id) if recorder.applied else 0,
+            nudge_offers=len(offers),
         )

@@ -15,6 +15,18 @@ from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
 from src.application.journeys import JourneyApplication
+from src.application.nudge_policy import (
+    ActiveNudge,
+    Display,
+    NudgeRules,
+    NudgeSettings,
+    Offer,
+    UserNudges,
+    exposed_at,
+    needs_display,
+    nudges_to_show,
+    outcome,
+)
 from src.application.ports import (
     AppendResult,
     AppliedEvent,
@@ -32,7 +44,7 @@ from src.application.ports import (
 )
 from src.domain.catalogue import Catalogue
 from src.domain.events import NewEvent
-from src.domain.experiments import ExperimentBook, VariantCounts, attribute
+from src.domain.experiments import VariantCounts
 
 
 class FakeClock:
@@ -241,12 +253,19 @@ class _FakeProjectionTransaction:
         self._store.positions[self._name] = position
 
 
+TEST_SETTINGS = NudgeSettings(cooldown_hours=24, max_per_day=1, attribution_days=7)
+
+
 class FakeReadModelStore:
-    def __init__(self) -> None:
+    """The read models in memory; the nudges' outcomes by the rules of ``nudge_policy``."""
+
+    def __init__(self, settings: NudgeSettings = TEST_SETTINGS) -> None:
         self.entries: dict[str, JourneyEntry] = {}
         self.nudges: dict[str, NudgeRecord] = {}
         self.shown: list[tuple[str, str, datetime]] = []
+        self.offers: dict[str, Offer] = {}
         self.positions: dict[str, int] = {}
+        self.settings = settings
 
     @contextmanager
     def projection(self, name: str) -> Iterator[_FakeProjectionTransaction]:
@@ -267,28 +286,7 @@ class FakeReadModelStore:
             nudges=tuple(found),
         )
 
-    def list_active_nudges(
-        self, user_id: str, shown_in: str, shown_since: datetime
-    ) -> list[NudgeRecord]:
-        recently = {nudge_id for nudge_id, _app, at in self.shown if at > shown_since}
-        return [
-            n
-            for n in self.nudges.values()
-            if n.user_id == user_id
-            and n.shown_in == shown_in
-            and n.status == "active"
-            and n.nudge_id not in recently
-        ]
-
-    def get_nudge(self, nudge_id: str) -> NudgeRecord | None:
-        return self.nudges.get(nudge_id)
-
-    def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
-        self.shown.append((nudge_id, app, at))
-
-    def ecosystem(
-        self, since: datetime, period_days: int, attribution_days: int = 7
-    ) -> EcosystemFigures:
+    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
         recent = [e for e in self.entries.values() if e.timestamp >= since]
         apps_by_user: dict[str, set[str]] = {}
         by_app: dict[str, int] = {}
@@ -297,11 +295,12 @@ class FakeReadModelStore:
             apps_by_user.setdefault(entry.user_id, set()).add(entry.app_source)
             by_app[entry.app_source] = by_app.get(entry.app_source, 0) + 1
             by_type[entry.event_type] = by_type.get(entry.event_type, 0) + 1
-        window = timedelta(days=attribution_days)
-        exposures = [self.exposed_at(n) for n in self.nudges.values()]
-        outcomes = [
-            (n, attribute(exposed, n.converted_at, window))
-            for n, exposed in zip(self.nudges.values(), exposures, strict=True)
+        outcomes = [(n, self.first_shown(n.nudge_id)) for n in self.nudges.values()]
+        days = self.settings.attribution_days
+        reached = [
+            (n, outcome(first, n.converted_at, days))
+            for n, first in outcomes
+            if n.converted_at is not None and n.converted_at >= since
         ]
         return EcosystemFigures(
             period_days=period_days,
@@ -311,52 +310,96 @@ class FakeReadModelStore:
             events_by_app=dict(sorted(by_app.items())),
             events_by_type=dict(sorted(by_type.items())),
             nudges_detected=sum(1 for n in self.nudges.values() if n.detected_at >= since),
-            nudges_shown=sum(1 for at in exposures if at is not None and at >= since),
-            nudges_converted=sum(
+            nudges_shown=sum(
                 1
-                for n, outcome in outcomes
-                if outcome == "converted" and n.converted_at and n.converted_at >= since
+                for n, first in outcomes
+                if (at := exposed_at(first, n.converted_at)) is not None and at >= since
             ),
-            nudges_organic=sum(
-                1
-                for n, outcome in outcomes
-                if outcome == "organic" and n.converted_at and n.converted_at >= since
-            ),
+            nudges_converted=sum(1 for _, verdict in reached if verdict == "converted"),
+            nudges_organic=sum(1 for _, verdict in reached if verdict == "organic"),
             app_combinations=app_combinations(
                 Counter(frozenset(apps) for apps in apps_by_user.values())
             ),
         )
 
-    def exposed_at(self, nudge: NudgeRecord) -> datetime | None:
-        """The first display, unless the user had reached the target before it."""
-        first = min((at for n, _a, at in self.shown if n == nudge.nudge_id), default=None)
-        if first is None or (nudge.converted_at is not None and first > nudge.converted_at):
-            return None
-        return first
+    def first_shown(self, nudge_id: str) -> datetime | None:
+        return min((at for n, _a, at in self.shown if n == nudge_id), default=None)
 
-    def nudges_shown_since(self, user_id: str, app: str, since: datetime) -> set[str]:
-        return {
-            nudge_id
-            for nudge_id, shown_app, at in self.shown
-            if shown_app == app and at > since and self.nudges[nudge_id].user_id == user_id
-        }
-
-    def experiment_counts(self, attribution_days: int) -> dict[str, dict[str, VariantCounts]]:
-        window = timedelta(days=attribution_days)
+    def experiment_counts(self) -> dict[str, dict[str, VariantCounts]]:
+        days = self.settings.attribution_days
         counts: dict[str, dict[str, VariantCounts]] = {}
         for nudge in self.nudges.values():
-            exposed = self.exposed_at(nudge)
+            first = self.first_shown(nudge.nudge_id)
             before = counts.setdefault(nudge.nudge_type, {}).get(nudge.variant, VariantCounts())
             counts[nudge.nudge_type][nudge.variant] = VariantCounts(
                 assigned=before.assigned + 1,
-                exposed=before.exposed + (exposed is not None),
+                exposed=before.exposed + (exposed_at(first, nudge.converted_at) is not None),
                 converted=before.converted
-                + (attribute(exposed, nudge.converted_at, window) == "converted"),
+                + (outcome(first, nudge.converted_at, days) == "converted"),
             )
         return counts
 
-    def save_experiments(self, book: ExperimentBook, attribution_days: int) -> None:
-        self.published = (book, attribution_days)
+    def nudge_settings(self) -> NudgeSettings:
+        return self.settings
+
+
+class FakeNudgeBoard:
+    """The nudges to show and their displays, by the rules of ``nudge_policy`` over the
+    fakes' rows, as the SQLite store applies them over its own."""
+
+    def __init__(
+        self,
+        read_models: FakeReadModelStore,
+        inbox: FakeEventInbox,
+        clock: FakeClock,
+        rules: NudgeRules,
+    ) -> None:
+        self._read_models = read_models
+        self._inbox = inbox
+        self._clock = clock
+        self._rules = rules
+
+    def active_nudges(self, user_id: str, app: str, language: str) -> list[ActiveNudge]:
+        store = self._read_models
+        mine = [n for n in store.nudges.values() if n.user_id == user_id]
+        ids = {n.nudge_id for n in mine} | {
+            o.nudge_id for o in store.offers.values() if o.user_id == user_id
+        }
+        user = UserNudges(
+            nudges=mine,
+            displays=[Display(n, a, at) for n, a, at in store.shown if n in ids],
+            active_apps={
+                row.event.app_source
+                for row in self._inbox.rows.values()
+                if row.event.user_id == user_id and row.status not in ("duplicate", "dead")
+            },
+            offered={o.nudge_id: o.variant for o in store.offers.values() if o.user_id == user_id},
+        )
+        rules = replace(self._rules, settings=store.settings)
+        shown, offers = nudges_to_show(user_id, app, language, self._clock.now(), user, rules)
+        for offer in offers:
+            store.offers.setdefault(offer.nudge_id, offer)
+        return shown
+
+    def mark_shown(self, nudge_id: str, app: str | None = None) -> datetime | None:
+        store = self._read_models
+        found = store.nudges.get(nudge_id) or store.offers.get(nudge_id)
+        if found is None:
+            return None
+        now = self._clock.now()
+        displays = [Display(n, a, at) for n, a, at in store.shown if n == nudge_id]
+        if not needs_display(displays, now, store.settings):
+            return max(d.shown_at for d in displays)
+        store.shown.append((nudge_id, app or found.shown_in, now))
+        return now
+
+    def displayed_offers(self, user_ids: Collection[str]) -> dict[tuple[str, str], str]:
+        shown = {n for n, _a, _at in self._read_models.shown}
+        return {
+            (o.user_id, o.nudge_type): o.variant
+            for o in self._read_models.offers.values()
+            if o.user_id in user_ids and o.nudge_id in shown
+        }
 
 
 class RecordingAnalyser:

@@ -9,9 +9,11 @@
 --                  app_source, user_id, payload, timestamp, idempotency_key, event_hash);
 --                  reads nothing.
 --   authenticated  the same for its own user (auth.uid()), reads its own events and
---                  nudges and the nudges' wordings (the experiments' variants, no user
---                  data), and records that one of its nudges was shown.
---   service_role   everything in public (admin tools).
+--                  nudges and the nudges' wordings (the experiments' variants and the
+--                  nudge types, no user data), and records that one of its nudges was
+--                  shown. It calls phoenix_active_nudges and phoenix_mark_nudge_shown for
+--                  its own user only.
+--   service_role   everything in public (admin tools), any user's nudges included.
 -- The worker itself connects as the tables' owner, which row-level security does not limit.
 -- What only the worker keeps (its journeys' event store and snapshots, written by the
 -- eventsourcing library, and its projection's position) lives in the schema
@@ -29,6 +31,12 @@
 
 CREATE SCHEMA IF NOT EXISTS phoenix_private;
 REVOKE ALL ON SCHEMA phoenix_private FROM PUBLIC;
+
+-- UUID v5, for the id the worker gives a nudge (phoenix_private.phoenix_nudge_id). Supabase
+-- keeps extensions in the schema extensions; one already installed in public (a plain
+-- PostgreSQL set up by hand) stays there, and the functions below find it either way.
+CREATE SCHEMA IF NOT EXISTS extensions;
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
 
 DO $private$
 DECLARE
@@ -148,8 +156,9 @@ CREATE INDEX IF NOT EXISTS ix_phoenix_nudges_sent_nudge ON phoenix_nudges_sent (
 -- The daily cap: what a user was shown in an app lately.
 CREATE INDEX IF NOT EXISTS ix_phoenix_nudges_sent_user_app ON phoenix_nudges_sent (user_id, app, shown_at);
 
--- The experiments on the nudge messages, as the worker runs them (its experiments file,
--- NUDGE_ATTRIBUTION_DAYS): published at each start, read by the results view below.
+-- The experiments on the nudge messages, as the worker runs them (the app modules' own,
+-- or an experiments file): published at each start, read by the nudges to show and the
+-- results view below.
 CREATE TABLE IF NOT EXISTS phoenix_nudge_variants (
     nudge_type       text             NOT NULL,
     variant          text             NOT NULL,
@@ -157,9 +166,58 @@ CREATE TABLE IF NOT EXISTS phoenix_nudge_variants (
     mode             text             NOT NULL,
     weight           double precision NOT NULL,
     messages         jsonb            NOT NULL,
-    attribution_days integer          NOT NULL,
     PRIMARY KEY (nudge_type, variant)
 );
+
+-- The values the nudge rules need (NUDGE_COOLDOWN_HOURS, NUDGE_MAX_PER_DAY,
+-- NUDGE_ATTRIBUTION_DAYS), one row, written at each start of the worker or the server:
+-- every path reads the same ones here.
+CREATE TABLE IF NOT EXISTS phoenix_nudge_settings (
+    id               integer          NOT NULL DEFAULT 1 PRIMARY KEY,
+    cooldown_hours   double precision NOT NULL,
+    max_per_day      integer          NOT NULL,
+    attribution_days integer          NOT NULL,
+    CONSTRAINT phoenix_nudge_settings_one_row CHECK (id = 1)
+);
+
+-- The catalogue of the app modules, written at each start (and shipped below for a store
+-- set up by pasting this file): the insert check of new events and the degraded mode
+-- read it. An entry a module no longer declares is removed at the next start.
+CREATE TABLE IF NOT EXISTS phoenix_apps (
+    app_source text PRIMARY KEY,
+    title      text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS phoenix_event_types (
+    event_type     text  PRIMARY KEY,
+    app_source     text  NOT NULL,
+    description    text  NOT NULL DEFAULT '',
+    -- Each declared payload field: name, kind, bounds, and what each failure says.
+    payload_fields jsonb NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS phoenix_nudge_types (
+    nudge_type text  PRIMARY KEY,
+    shown_in   text  NOT NULL,
+    target_app text  NOT NULL,
+    -- cross_app: the events alone decide it (the degraded mode offers it); journey: only
+    -- the worker's journeys can.
+    kind       text  NOT NULL,
+    -- The default wording, shown when no experiment runs on the nudge type.
+    messages   jsonb NOT NULL
+);
+
+-- The degraded mode's opportunities as phoenix_active_nudges offered them before the worker
+-- detected them: a display of one is recorded under the id the worker will give the
+-- nudge, and the worker keeps the wording the user saw.
+CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_nudge_offers (
+    nudge_id   text        PRIMARY KEY,
+    user_id    text        NOT NULL,
+    nudge_type text        NOT NULL,
+    shown_in   text        NOT NULL,
+    target_app text        NOT NULL,
+    variant    text        NOT NULL,
+    offered_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS ix_phoenix_nudge_offers_user ON phoenix_private.phoenix_nudge_offers (user_id);
 
 -- Where the worker's projection stands in the journeys' notification log.
 CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_projection_tracking (
@@ -202,8 +260,9 @@ $applied$;
 
 -- What became of each nudge: its exposure (the first display, unless the user had already
 -- reached the target), and whether reaching the target counts as the nudge's conversion
--- (after the exposure, within the attribution window the worker published) or as
--- organic. The same rules as GET /api/experiments and /api/analytics/ecosystem.
+-- (after the exposure, within the attribution window of the settings) or as organic.
+-- The one definition on PostgreSQL: GET /api/experiments, /api/analytics/ecosystem, the
+-- dashboard and get_phoenix_ecosystem_stats all read this view.
 DO $outcomes$
 BEGIN
     IF to_regclass('phoenix_nudge_outcomes') IS NOT NULL AND (
@@ -218,7 +277,7 @@ END
 $outcomes$;
 CREATE OR REPLACE VIEW phoenix_nudge_outcomes WITH (security_invoker = true) AS
 WITH settings AS (
-    SELECT coalesce(max(attribution_days), 7) AS attribution_days FROM phoenix_nudge_variants
+    SELECT coalesce(max(attribution_days), 7) AS attribution_days FROM phoenix_nudge_settings
 ), first_shown AS (
     SELECT nudge_id, min(shown_at) AS shown_at FROM phoenix_nudges_sent GROUP BY nudge_id
 ), classified AS (
@@ -237,6 +296,62 @@ SELECT nudge_id, user_id, nudge_type, variant, detected_at, reached_at, exposed_
        converted, reached_at IS NOT NULL AND NOT converted AS organic
 FROM classified;
 
+-- An older version kept the attribution window with each variant: it is a setting now
+-- (phoenix_nudge_settings, written with the others when the worker starts).
+DO $retired$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_attribute
+        WHERE attrelid = 'phoenix_nudge_variants'::regclass AND attname = 'attribution_days'
+            AND NOT attisdropped
+    ) THEN
+        ALTER TABLE phoenix_nudge_variants DROP COLUMN attribution_days;
+    END IF;
+END
+$retired$;
+
+-- The shipped catalogue, experiments and settings -------------------------------------
+-- <shipped catalogue>
+-- Generated from the app modules: edit them, then run
+-- `python -m src.entrypoints.shipped_catalogue --write`. It fills what is missing only;
+-- `migrate` and every start of the worker or the server write the live catalogue.
+INSERT INTO phoenix_apps (app_source, title) VALUES
+    ('phoenix-cv', 'Phoenix CV'),
+    ('phoenix-letters', 'Phoenix Letters'),
+    ('phoenix-rise', 'Phoenix Rise')
+ON CONFLICT DO NOTHING;
+INSERT INTO phoenix_event_types (event_type, app_source, description, payload_fields) VALUES
+    ('cv.uploaded', 'phoenix-cv', 'a CV was uploaded', '[]'::jsonb),
+    ('cv.generated', 'phoenix-cv', 'a CV was generated', '[]'::jsonb),
+    ('letter.generated', 'phoenix-letters', 'a cover letter was generated', '[]'::jsonb),
+    ('job_offer.analyzed', 'phoenix-letters', 'a job offer was analysed', '[]'::jsonb),
+    ('rise.coaching_session', 'phoenix-rise', 'a coaching session was held', '[]'::jsonb),
+    ('rise.meditation', 'phoenix-rise', 'a meditation was completed', '[]'::jsonb),
+    ('rise.journal_entry', 'phoenix-rise', 'a journal entry was written', '[{"field": "payload.stress_level", "kind": "integer", "maximum": 10, "messages": {"missing": "is required (an integer from 0 to 10)", "out_of_range": "is out of range (an integer from 0 to 10)", "wrong_kind": "is not an integer from 0 to 10"}, "minimum": 0, "name": "stress_level", "required": true}]'::jsonb)
+ON CONFLICT DO NOTHING;
+INSERT INTO phoenix_nudge_types (nudge_type, shown_in, target_app, kind, messages) VALUES
+    ('cv_to_letters', 'phoenix-cv', 'phoenix-letters', 'cross_app', '{"en": "Complete your application with a Phoenix Letters cover letter!", "fr": "Complétez votre candidature avec une lettre Phoenix Letters !"}'::jsonb),
+    ('letters_to_cv', 'phoenix-letters', 'phoenix-cv', 'cross_app', '{"en": "Boost your chances with Phoenix CV!", "fr": "Optimisez vos chances avec Phoenix CV !"}'::jsonb),
+    ('stress_relief', 'phoenix-rise', 'phoenix-rise', 'journey', '{"en": "You seem under pressure: take ten minutes to meditate.", "fr": "Vous semblez sous pression : prenez dix minutes pour méditer."}'::jsonb),
+    ('letters_to_rise', 'phoenix-letters', 'phoenix-rise', 'journey', '{"en": "An intense job search? Phoenix Rise helps you keep up the pace.", "fr": "Une recherche intense ? Phoenix Rise vous aide à tenir le rythme."}'::jsonb)
+ON CONFLICT DO NOTHING;
+INSERT INTO phoenix_nudge_settings (id, cooldown_hours, max_per_day, attribution_days) VALUES
+    (1, 24, 1, 7)
+ON CONFLICT DO NOTHING;
+INSERT INTO phoenix_nudge_variants (nudge_type, variant, position, mode, weight, messages)
+SELECT * FROM (VALUES
+    ('cv_to_letters', 'complete', 0, 'ab', 1, '{"en": "Complete your application with a Phoenix Letters cover letter!", "fr": "Complétez votre candidature avec une lettre Phoenix Letters !"}'::jsonb),
+    ('cv_to_letters', 'stand_out', 1, 'ab', 1, '{"en": "Stand out with a Phoenix Letters cover letter!", "fr": "Démarquez-vous avec une lettre de motivation Phoenix Letters !"}'::jsonb),
+    ('letters_to_cv', 'chances', 0, 'ab', 1, '{"en": "Boost your chances with Phoenix CV!", "fr": "Optimisez vos chances avec Phoenix CV !"}'::jsonb),
+    ('letters_to_cv', 'difference', 1, 'ab', 1, '{"en": "A polished CV makes the difference: build yours with Phoenix CV!", "fr": "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !"}'::jsonb),
+    ('stress_relief', 'meditate', 0, 'ab', 1, '{"en": "You seem under pressure: take ten minutes to meditate.", "fr": "Vous semblez sous pression : prenez dix minutes pour méditer."}'::jsonb),
+    ('stress_relief', 'breathe', 1, 'ab', 1, '{"en": "Time for a break: a guided meditation is waiting for you in Phoenix Rise.", "fr": "Une pause s''impose : une méditation guidée vous attend dans Phoenix Rise."}'::jsonb),
+    ('letters_to_rise', 'pace', 0, 'ab', 1, '{"en": "An intense job search? Phoenix Rise helps you keep up the pace.", "fr": "Une recherche intense ? Phoenix Rise vous aide à tenir le rythme."}'::jsonb),
+    ('letters_to_rise', 'coach', 1, 'ab', 1, '{"en": "Lots of applications this week: a Phoenix Rise coach can back you up.", "fr": "Beaucoup de candidatures cette semaine : un coach Phoenix Rise peut vous épauler."}'::jsonb)
+) AS shipped (nudge_type, variant, position, mode, weight, messages)
+WHERE NOT EXISTS (SELECT 1 FROM phoenix_nudge_variants);
+-- </shipped catalogue>
+
 -- New events wake the workers at once (LISTEN phoenix_events_inserted) -----------------
 
 CREATE OR REPLACE FUNCTION phoenix_events_notify() RETURNS trigger
@@ -246,18 +361,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
-DO $trigger$
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_trigger
-        WHERE tgrelid = 'phoenix_events'::regclass AND tgname = 'phoenix_events_inserted'
-    ) THEN
-        CREATE TRIGGER phoenix_events_inserted
-            AFTER INSERT ON phoenix_events
-            FOR EACH STATEMENT EXECUTE FUNCTION phoenix_events_notify();
-    END IF;
-END
-$trigger$;
 
 -- Rows the worker could not read back are refused on the way in, from every role: a
 -- timestamp out of what Python's datetime holds (infinity, beyond year 9999, BC; a day
@@ -293,18 +396,145 @@ BEGIN
     RETURN NEW;
 END
 $$;
-DO $trigger$
+
+-- The catalogue's check: new events of an unknown app or type, of a type another app
+-- publishes, or whose payload misses a declared field (or has it of the wrong kind, or
+-- out of range) are refused, in the words of the flywheel's own check
+-- (src/domain/catalogue.py) and naming the field (the error's COLUMN, and the message's
+-- start), with the event's hash in DETAIL; in a batch, the first such event inserted. The catalogue is the one the code that ran
+-- last wrote (phoenix_apps, phoenix_event_types). Inserts only: rows already stored are
+-- not checked again. It reads the catalogue as its owner (SECURITY DEFINER): inserting
+-- roles need no right on it.
+
+-- A text as Python's repr() writes it (quotes, backslashes, control characters), so that
+-- both checks quote a name alike.
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_quoted(value text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $$
+DECLARE
+    quote CONSTANT text := CASE WHEN strpos(value, '''') > 0 AND strpos(value, '"') = 0
+                                THEN '"' ELSE '''' END;
+    result text := '';
+    ch text;
+    code integer;
 BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_trigger
-        WHERE tgrelid = 'phoenix_events'::regclass AND tgname = 'phoenix_events_check_new'
-    ) THEN
-        CREATE TRIGGER phoenix_events_check_new
-            BEFORE INSERT ON phoenix_events
-            FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_new();
-    END IF;
+    FOREACH ch IN ARRAY regexp_split_to_array(value, '') LOOP
+        code := ascii(ch);
+        result := result || CASE
+            WHEN ch = '\' THEN '\\'
+            WHEN ch = quote THEN '\' || quote
+            WHEN ch = E'\n' THEN '\n'
+            WHEN ch = E'\r' THEN '\r'
+            WHEN ch = E'\t' THEN '\t'
+            WHEN code < 32 OR code BETWEEN 127 AND 160 OR code = 173
+                THEN '\x' || lpad(to_hex(code), 2, '0')
+            ELSE ch
+        END;
+    END LOOP;
+    RETURN quote || result || quote;
 END
-$trigger$;
+$$;
+
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_events_check_catalogue() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    refused record;
+    field text;
+    message text;
+BEGIN
+    -- The first new row (in the order inserted) the catalogue refuses, and why: its app or
+    -- type, else its first declared payload field that fails.
+    SELECT n.event_type, n.app_source, n.event_hash, t.app_source AS owner,
+           f.declared ->> 'field' AS field, f.declared -> 'messages' ->> f.failed AS words
+    INTO refused
+    FROM new_events AS n
+    LEFT JOIN public.phoenix_event_types AS t ON t.event_type = n.event_type
+    LEFT JOIN LATERAL (
+        SELECT c.declared, c.failed
+        FROM (
+            SELECT e.declared, e.position, CASE
+                WHEN v.value IS NULL OR jsonb_typeof(v.value) = 'null' THEN
+                    CASE WHEN (e.declared ->> 'required')::boolean THEN 'missing' END
+                WHEN NOT CASE e.declared ->> 'kind'
+                    -- a number without a fractional part, as the flywheel's check has it
+                    WHEN 'integer' THEN jsonb_typeof(v.value) = 'number'
+                        AND (v.value #>> '{}')::numeric = trunc((v.value #>> '{}')::numeric)
+                    WHEN 'number' THEN jsonb_typeof(v.value) = 'number'
+                    WHEN 'text' THEN jsonb_typeof(v.value) = 'string'
+                    WHEN 'boolean' THEN jsonb_typeof(v.value) = 'boolean'
+                    ELSE false
+                END THEN 'wrong_kind'
+                WHEN jsonb_typeof(v.value) = 'number' AND (
+                    (v.value #>> '{}')::numeric < (e.declared ->> 'minimum')::numeric
+                    OR (v.value #>> '{}')::numeric > (e.declared ->> 'maximum')::numeric
+                ) THEN 'out_of_range'
+            END AS failed
+            FROM jsonb_array_elements(t.payload_fields) WITH ORDINALITY AS e(declared, position)
+            CROSS JOIN LATERAL (SELECT n.payload -> (e.declared ->> 'name') AS value) AS v
+        ) AS c
+        WHERE c.failed IS NOT NULL
+        ORDER BY c.position
+        LIMIT 1
+    ) AS f ON t.app_source = n.app_source AND jsonb_typeof(n.payload) = 'object'
+    WHERE t.app_source IS DISTINCT FROM n.app_source OR f.failed IS NOT NULL
+    ORDER BY n.id
+    LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF refused.owner IS NOT DISTINCT FROM refused.app_source THEN
+        field := refused.field;
+        message := refused.words;
+    ELSIF NOT EXISTS (
+        SELECT 1 FROM public.phoenix_apps AS a WHERE a.app_source = refused.app_source
+    ) THEN
+        field := 'app_source';
+        message := format('unknown app %s; known apps: %s',
+            phoenix_private.phoenix_quoted(refused.app_source),
+            (SELECT string_agg(a.app_source, ', ' ORDER BY a.app_source COLLATE "C")
+             FROM public.phoenix_apps AS a));
+    ELSIF refused.owner IS NULL THEN
+        field := 'event_type';
+        message := format('unknown event type %s; known types: %s',
+            phoenix_private.phoenix_quoted(refused.event_type),
+            (SELECT string_agg(t.event_type, ', ' ORDER BY t.event_type COLLATE "C")
+             FROM public.phoenix_event_types AS t));
+    ELSE
+        field := 'app_source';
+        message := format('event type %s is published by %s, not %s',
+            phoenix_private.phoenix_quoted(refused.event_type),
+            phoenix_private.phoenix_quoted(refused.owner),
+            phoenix_private.phoenix_quoted(refused.app_source));
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'check_violation',
+        MESSAGE = field || ': ' || message,
+        COLUMN = field,
+        DETAIL = 'event_hash: ' || coalesce(refused.event_hash, '(none)');
+END
+$$;
+
+-- The triggers on new events, each created once (an existing one is kept as it is).
+DO $triggers$
+DECLARE
+    wanted record;
+BEGIN
+    FOR wanted IN SELECT * FROM (VALUES
+        ('phoenix_events_inserted', 'AFTER INSERT ON phoenix_events FOR EACH STATEMENT EXECUTE FUNCTION phoenix_events_notify()'),
+        ('phoenix_events_check_new', 'BEFORE INSERT ON phoenix_events FOR EACH ROW EXECUTE FUNCTION phoenix_private.phoenix_events_check_new()'),
+        -- Once per statement, over its new rows at once: far cheaper for a batch.
+        ('phoenix_events_check_catalogue', 'AFTER INSERT ON phoenix_events'
+            ' REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT'
+            ' EXECUTE FUNCTION phoenix_private.phoenix_events_check_catalogue()')
+    ) AS t(name, definition) LOOP
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_trigger
+            WHERE tgrelid = 'phoenix_events'::regclass AND tgname = wanted.name
+        ) THEN
+            EXECUTE format('CREATE TRIGGER %I ', wanted.name) || wanted.definition;
+        END IF;
+    END LOOP;
+END
+$triggers$;
 
 -- Analytics: the same figures as GET /api/analytics/ecosystem?days=N --------------------
 
@@ -376,10 +606,78 @@ BEGIN
 END
 $$;
 
--- Views: a user's journey, and the v1 nudges computed straight from the events ---------
--- (the degraded mode: apps still get basic nudges while no worker runs). Both run with
--- the rights of whoever queries them (security_invoker), so row-level security applies
--- through them. A view left by an older version of this file with other columns is
+-- The nudges apps show ---------------------------------------------------------------
+-- One home for their rules on PostgreSQL: the service (HTTP API), the bridge's SQL
+-- transport and Supabase's REST API (rpc) all call phoenix_active_nudges and
+-- phoenix_mark_nudge_shown (the embedded SQLite store has src/application/nudge_policy.py,
+-- held to the same answers by one contract suite).
+
+-- What a nudge of this variant says in this language: the variant's message, else the
+-- experiment's first variant's (a variant since removed, or none chosen yet); without an
+-- experiment, the nudge type's default wording, as variant 'default'. French when the
+-- language has none. Wordings hold no user data: any signed-in user may read them.
+CREATE OR REPLACE FUNCTION phoenix_nudge_wording(
+    p_nudge_type text, p_variant text, p_lang text DEFAULT 'fr'
+) RETURNS TABLE (variant text, message text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT coalesce(v.variant, nullif(p_variant, ''), 'default'),
+           coalesce(nullif(coalesce(v.messages, t.messages) ->> p_lang, ''),
+                    nullif(coalesce(v.messages, t.messages) ->> 'fr', ''),
+                    p_nudge_type)
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+        SELECT v.variant, v.messages FROM phoenix_nudge_variants AS v
+        WHERE v.nudge_type = p_nudge_type
+        ORDER BY v.variant = p_variant DESC, v.position
+        LIMIT 1
+    ) AS v ON true
+    LEFT JOIN phoenix_nudge_types AS t ON t.nudge_type = p_nudge_type
+$$;
+
+-- The id the worker gives a user's nudge of a type (nudge_id in
+-- src/domain/user_journey.py): UUID v5 of the type in the namespace of the user's
+-- journey, itself UUID v5 of the user id in the flywheel's namespace.
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_nudge_id(p_user_id text, p_nudge_type text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = public, extensions, pg_temp AS $$
+BEGIN
+    RETURN uuid_generate_v5(
+        uuid_generate_v5(
+            uuid_generate_v5(uuid_ns_url(), 'https://phoenix.app/flywheel/user-journey'),
+            p_user_id
+        ),
+        p_nudge_type
+    )::text;
+END
+$$;
+
+-- Who may reach a user's nudges through the functions below, which run as their owner:
+-- the owner's roles (the worker, the service, the SQL editor) and the service role, any
+-- user; a signed-in user (authenticated), their own only (auth.uid()); anyone else,
+-- nobody. The role before the switch to the owner is the session's (current_setting).
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_check_caller(p_user_id text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    caller CONSTANT text := current_setting('role', true);
+BEGIN
+    IF caller IS NULL OR caller IN ('none', 'service_role')
+       OR pg_has_role(caller, current_user, 'USAGE') THEN
+        RETURN;
+    END IF;
+    IF caller = 'authenticated' AND to_regprocedure('auth.uid()') IS NOT NULL THEN
+        IF p_user_id = (SELECT auth.uid()::text) THEN
+            RETURN;
+        END IF;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'insufficient_privilege',
+        MESSAGE = 'permission denied: a signed-in user reaches only their own nudges';
+END
+$$;
+
+-- Views: a user's journey, the degraded mode's opportunities, the experiments' results.
+-- They run with the rights of whoever queries them (security_invoker), so row-level
+-- security applies through them. A view left by an older version of this file with other columns is
 -- replaced (CREATE OR REPLACE VIEW cannot drop columns); an up-to-date one is kept.
 
 DO $views$
@@ -411,30 +709,140 @@ SELECT user_id, event_type, app_source, "timestamp"
 FROM phoenix_events
 WHERE status NOT IN ('duplicate', 'dead');
 
--- The v1 nudge rules: letters activity and no CV activity -> letters_to_cv, shown in
--- Phoenix Letters; CV activity and no letters activity -> cv_to_letters, shown in Phoenix CV.
+-- The degraded mode: the nudges the events alone decide (nudge types of kind cross_app:
+-- the user is active in the app it is shown in and never in its target, twins and dead
+-- events aside, pending ones counted), with their French wording. Built from the
+-- catalogue, so a new app's module brings its own. phoenix_active_nudges offers those the
+-- worker has not detected (yet) to the apps.
 CREATE OR REPLACE VIEW phoenix_nudge_opportunities WITH (security_invoker = true) AS
 WITH activity AS (
-    SELECT user_id,
-           bool_or(app_source = 'phoenix-letters') AS has_letters,
-           bool_or(app_source = 'phoenix-cv') AS has_cv
+    SELECT user_id, array_agg(DISTINCT app_source) AS apps
     FROM phoenix_events
     WHERE status NOT IN ('duplicate', 'dead')
     GROUP BY user_id
 )
-SELECT user_id,
-       'letters_to_cv'::text AS nudge_type,
-       'phoenix-letters'::text AS shown_in,
-       'phoenix-cv'::text AS target_app,
-       'Optimisez vos chances avec Phoenix CV !'::text AS message
-FROM activity WHERE has_letters AND NOT has_cv
-UNION ALL
-SELECT user_id,
-       'cv_to_letters'::text,
-       'phoenix-cv'::text,
-       'phoenix-letters'::text,
-       'Complétez votre candidature avec une lettre Phoenix Letters !'::text
-FROM activity WHERE has_cv AND NOT has_letters;
+SELECT a.user_id, t.nudge_type, t.shown_in, t.target_app, w.message
+FROM activity AS a
+JOIN phoenix_nudge_types AS t
+    ON t.kind = 'cross_app' AND t.shown_in = ANY (a.apps) AND NOT t.target_app = ANY (a.apps)
+CROSS JOIN LATERAL phoenix_nudge_wording(t.nudge_type, '', 'fr') AS w;
+
+-- The nudges to show a user in an app now, worded in p_lang (French when it has none):
+-- the worker's active nudges (by detection, then type), then the degraded mode's offers
+-- (by type), each carrying the id the worker gives or will give it. A nudge displayed
+-- within the cooldown is hidden; at most max_per_day distinct nudges are displayed to a
+-- user in an app in 24 hours (one already displayed then keeps its place). Each offer
+-- returned is recorded, so that its display can be, and so that the worker keeps its
+-- wording; an offer recorded earlier keeps the wording it had.
+CREATE OR REPLACE FUNCTION phoenix_active_nudges(
+    p_user_id text, p_app text, p_lang text DEFAULT 'fr'
+) RETURNS TABLE (nudge_id text, nudge_type text, target_app text, message text, variant text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, extensions, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM phoenix_private.phoenix_check_caller(p_user_id);
+    RETURN QUERY
+    WITH settings AS (
+        SELECT coalesce(max(s.cooldown_hours), 24) AS cooldown_hours,
+               coalesce(max(s.max_per_day), 1) AS max_per_day
+        FROM phoenix_nudge_settings AS s
+    ), candidates AS (
+        SELECT n.nudge_id, n.nudge_type, n.target_app, n.variant, false AS offered,
+               n.detected_at
+        FROM phoenix_nudges AS n
+        WHERE n.user_id = p_user_id AND n.shown_in = p_app AND n.status = 'active'
+        UNION ALL
+        SELECT o.nudge_id, o.nudge_type, o.target_app,
+               coalesce(
+                   (SELECT r.variant FROM phoenix_private.phoenix_nudge_offers AS r
+                    WHERE r.nudge_id = o.nudge_id),
+                   (SELECT v.variant FROM phoenix_nudge_variants AS v
+                    WHERE v.nudge_type = o.nudge_type ORDER BY v.position LIMIT 1),
+                   ''),
+               true, NULL::timestamptz
+        FROM (
+            SELECT phoenix_private.phoenix_nudge_id(p.user_id, p.nudge_type) AS nudge_id,
+                   p.nudge_type, p.target_app
+            FROM phoenix_nudge_opportunities AS p
+            WHERE p.user_id = p_user_id AND p.shown_in = p_app
+              AND NOT EXISTS (  -- the worker's, whatever became of it since
+                  SELECT 1 FROM phoenix_nudges AS n
+                  WHERE n.user_id = p_user_id AND n.nudge_type = p.nudge_type
+              )
+        ) AS o
+    ), visible AS (
+        SELECT c.*, EXISTS (
+            SELECT 1 FROM phoenix_nudges_sent AS s
+            WHERE s.nudge_id = c.nudge_id AND s.user_id = p_user_id AND s.app = p_app
+              AND s.shown_at > now() - interval '1 day'
+        ) AS shown_today
+        FROM candidates AS c CROSS JOIN settings AS st
+        WHERE NOT EXISTS (
+            SELECT 1 FROM phoenix_nudges_sent AS s
+            WHERE s.nudge_id = c.nudge_id
+              AND s.shown_at > now() - st.cooldown_hours * interval '1 hour'
+        )
+    ), ranked AS (
+        SELECT v.*, count(*) FILTER (WHERE NOT v.shown_today) OVER (
+            ORDER BY v.offered, v.detected_at, v.nudge_type COLLATE "C", v.nudge_id COLLATE "C"
+            ROWS UNBOUNDED PRECEDING
+        ) AS nth_new
+        FROM visible AS v
+    ), kept AS (
+        SELECT r.* FROM ranked AS r CROSS JOIN settings AS st
+        WHERE r.shown_today OR r.nth_new <= st.max_per_day - (
+            SELECT count(DISTINCT s.nudge_id) FROM phoenix_nudges_sent AS s
+            WHERE s.user_id = p_user_id AND s.app = p_app
+              AND s.shown_at > now() - interval '1 day'
+        )
+    ), recorded AS (
+        INSERT INTO phoenix_private.phoenix_nudge_offers
+            (nudge_id, user_id, nudge_type, shown_in, target_app, variant)
+        SELECT k.nudge_id, p_user_id, k.nudge_type, p_app, k.target_app, k.variant
+        FROM kept AS k WHERE k.offered
+        ON CONFLICT DO NOTHING
+    )
+    SELECT k.nudge_id, k.nudge_type, k.target_app, w.message, w.variant
+    FROM kept AS k
+    CROSS JOIN LATERAL phoenix_nudge_wording(k.nudge_type, k.variant, p_lang) AS w
+    ORDER BY k.offered, k.detected_at, k.nudge_type COLLATE "C", k.nudge_id COLLATE "C";
+END
+$$;
+
+-- Records that a nudge (the worker's, or an offer) was displayed, in p_app (by default
+-- the app it is shown in): true. Within the cooldown a second call writes nothing and
+-- still answers true (an app showing it again on a rerun or a reload). False for an
+-- unknown id. The nudge is held while its display is written: a user being forgotten
+-- meanwhile loses both, or the display is refused.
+CREATE OR REPLACE FUNCTION phoenix_mark_nudge_shown(p_nudge_id text, p_app text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    owner text;
+    shown_in text;
+BEGIN
+    SELECT n.user_id, n.shown_in INTO owner, shown_in
+    FROM phoenix_nudges AS n WHERE n.nudge_id = p_nudge_id FOR UPDATE;
+    IF owner IS NULL THEN
+        SELECT o.user_id, o.shown_in INTO owner, shown_in
+        FROM phoenix_private.phoenix_nudge_offers AS o WHERE o.nudge_id = p_nudge_id FOR UPDATE;
+    END IF;
+    IF owner IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM phoenix_private.phoenix_check_caller(owner);
+    IF NOT EXISTS (
+        SELECT 1 FROM phoenix_nudges_sent AS s
+        WHERE s.nudge_id = p_nudge_id AND s.shown_at > now() - (
+            SELECT coalesce(max(c.cooldown_hours), 24) FROM phoenix_nudge_settings AS c
+        ) * interval '1 hour'
+    ) THEN
+        INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app)
+        VALUES (p_nudge_id, owner, coalesce(p_app, shown_in));
+    END IF;
+    RETURN true;
+END
+$$;
 
 -- The experiments' results, as GET /api/experiments reports them (less the probability
 -- of being best and the p-value, which need sampling): per variant, nudges assigned,
@@ -478,14 +886,23 @@ ALTER TABLE phoenix_journey_entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudges_sent ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_nudge_variants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_nudge_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_apps ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_event_types ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_nudge_types ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_private.phoenix_projection_tracking ENABLE ROW LEVEL SECURITY;
 ALTER TABLE phoenix_private.phoenix_applied_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_private.phoenix_nudge_offers ENABLE ROW LEVEL SECURITY;
 -- Left by an older version on the tracking table, which it kept in public.
 DROP POLICY IF EXISTS phoenix_projection_tracking_service_all
     ON phoenix_private.phoenix_projection_tracking;
 
--- The figures cover every user: not for the public.
+-- The figures cover every user: not for the public. Nor are the nudges (the functions
+-- check whose they are, and are granted below to the roles that may call them).
 REVOKE ALL ON FUNCTION get_phoenix_ecosystem_stats(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION phoenix_active_nudges(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION phoenix_mark_nudge_shown(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION phoenix_nudge_wording(text, text, text) FROM PUBLIC;
 
 -- Supabase's roles: grants and policies, each only where the role exists (a plain
 -- PostgreSQL has none of them, and no auth schema). Supabase grants everything in public
@@ -501,7 +918,11 @@ DECLARE
     sent_seq CONSTANT text := pg_get_serial_sequence('phoenix_nudges_sent', 'id');
     everything CONSTANT text := 'phoenix_events, phoenix_journey_entries, phoenix_nudges, '
         'phoenix_nudges_sent, phoenix_user_journey, phoenix_nudge_opportunities, '
-        'phoenix_nudge_variants, phoenix_nudge_outcomes, phoenix_nudge_experiment_results';
+        'phoenix_nudge_variants, phoenix_nudge_outcomes, phoenix_nudge_experiment_results, '
+        'phoenix_nudge_settings, phoenix_apps, phoenix_event_types, phoenix_nudge_types';
+    -- The functions of the nudges a user may call (each checks whose nudges they are).
+    nudge_functions CONSTANT text := 'phoenix_active_nudges(text, text, text), '
+        'phoenix_mark_nudge_shown(text, text), phoenix_nudge_wording(text, text, text)';
     own CONSTANT text := 'user_id = (SELECT auth.uid()::text)';
     -- An event's own fields: never id, status, attempts or the worker's other columns.
     event_fields CONSTANT text :=
@@ -524,6 +945,8 @@ BEGIN
             -- The wordings of the nudges (no user data): a signed-in app shows them.
             (has_authenticated, 'phoenix_nudge_variants', 'phoenix_nudge_variants_user_select',
              'SELECT', 'authenticated', 'true', NULL),
+            (has_authenticated, 'phoenix_nudge_types', 'phoenix_nudge_types_user_select',
+             'SELECT', 'authenticated', 'true', NULL),
             (has_authenticated, 'phoenix_nudges_sent', 'phoenix_nudges_sent_user_insert',
              'INSERT', 'authenticated', NULL,
              own || $$ AND EXISTS (SELECT 1 FROM phoenix_nudges AS n
@@ -540,6 +963,14 @@ BEGIN
             (has_service, 'phoenix_nudges_sent', 'phoenix_nudges_sent_service_all', 'ALL',
              'service_role', 'true', 'true'),
             (has_service, 'phoenix_nudge_variants', 'phoenix_nudge_variants_service_all',
+             'ALL', 'service_role', 'true', 'true'),
+            (has_service, 'phoenix_nudge_settings', 'phoenix_nudge_settings_service_all',
+             'ALL', 'service_role', 'true', 'true'),
+            (has_service, 'phoenix_apps', 'phoenix_apps_service_all',
+             'ALL', 'service_role', 'true', 'true'),
+            (has_service, 'phoenix_event_types', 'phoenix_event_types_service_all',
+             'ALL', 'service_role', 'true', 'true'),
+            (has_service, 'phoenix_nudge_types', 'phoenix_nudge_types_service_all',
              'ALL', 'service_role', 'true', 'true')
         ) AS p(wanted, tbl, name, command, role, using_expr, check_expr)
         WHERE wanted
@@ -577,12 +1008,15 @@ BEGIN
                        grantee.rolname);
         EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_applied_events FROM %I',
                        grantee.rolname);
+        EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_nudge_offers FROM %I',
+                       grantee.rolname);
     END LOOP;
 
     IF has_anon THEN
         EXECUTE 'REVOKE ALL ON ' || everything || ' FROM anon';
         EXECUTE format('REVOKE ALL ON SEQUENCE %s, %s FROM anon', events_seq, sent_seq);
         REVOKE ALL ON FUNCTION get_phoenix_ecosystem_stats(integer) FROM anon;
+        EXECUTE 'REVOKE ALL ON FUNCTION ' || nudge_functions || ' FROM anon';
         EXECUTE 'GRANT INSERT (' || event_fields || ') ON phoenix_events TO anon';
         EXECUTE format('GRANT USAGE ON SEQUENCE %s TO anon', events_seq);
     END IF;
@@ -593,6 +1027,7 @@ BEGIN
         EXECUTE 'REVOKE ALL ON ' || everything || ' FROM authenticated';
         EXECUTE format('REVOKE ALL ON SEQUENCE %s, %s FROM authenticated', events_seq, sent_seq);
         REVOKE ALL ON FUNCTION get_phoenix_ecosystem_stats(integer) FROM authenticated;
+        EXECUTE 'REVOKE ALL ON FUNCTION ' || nudge_functions || ' FROM authenticated';
     END IF;
 
     IF has_authenticated THEN
@@ -601,7 +1036,8 @@ BEGIN
         GRANT SELECT ON phoenix_nudges, phoenix_user_journey, phoenix_nudge_opportunities
             TO authenticated;
         GRANT INSERT (nudge_id, user_id, app) ON phoenix_nudges_sent TO authenticated;
-        GRANT SELECT ON phoenix_nudge_variants TO authenticated;
+        GRANT SELECT ON phoenix_nudge_variants, phoenix_nudge_types TO authenticated;
+        EXECUTE 'GRANT EXECUTE ON FUNCTION ' || nudge_functions || ' TO authenticated';
         EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO authenticated', events_seq, sent_seq);
     END IF;
 
@@ -609,6 +1045,7 @@ BEGIN
         EXECUTE 'GRANT ALL ON ' || everything || ' TO service_role';
         EXECUTE format('GRANT ALL ON SEQUENCE %s, %s TO service_role', events_seq, sent_seq);
         GRANT EXECUTE ON FUNCTION get_phoenix_ecosystem_stats(integer) TO service_role;
+        EXECUTE 'GRANT EXECUTE ON FUNCTION ' || nudge_functions || ' TO service_role';
     END IF;
 END
 $supabase$;

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
 from src.adapters.eventsourcing_sqlite import EVENTS_TABLE as SQLITE_JOURNEY_EVENTS
+from src.adapters.sql_nudge_outcomes import register_sqlite_functions
 from src.adapters.sql_tables import PRIVATE_SCHEMA, applied_events, journey_entries, metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
@@ -108,6 +109,7 @@ def create_sqlite_engine(database_url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(base, "begin")
     def _on_begin(connection: Any) -> None:
@@ -171,6 +173,7 @@ def create_schema(engine: Engine) -> list[str]:
         missing = _missing_tables(engine)
         metadata.create_all(engine, checkfirst=True)
         _add_missing_columns(engine, {t.name for t in metadata.tables.values()} - set(missing))
+        _drop_retired_columns(engine)
         # create_all adds indexes only with the tables it creates: an index a newer
         # version added to an existing table is created here.
         for table in metadata.tables.values():
@@ -243,6 +246,27 @@ def _add_missing_columns(engine: Engine, tables: set[str]) -> None:
         for table, column in missing:
             definition = CreateColumn(table.c[column]).compile(dialect=engine.dialect)
             connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {definition}")
+
+
+RETIRED_COLUMNS = {"phoenix_nudge_variants": ("attribution_days",)}
+"""Columns an older version made that the code no longer writes (SQLite only: the
+PostgreSQL file drops its own). ``attribution_days``: the window is a setting now."""
+
+
+def _drop_retired_columns(engine: Engine) -> None:
+    inspector = inspect(engine)
+    retired = [
+        (table, column)
+        for table, columns in RETIRED_COLUMNS.items()
+        if inspector.has_table(table)
+        for column in columns
+        if column in {c["name"] for c in inspector.get_columns(table)}
+    ]
+    if not retired:
+        return
+    with engine.begin() as connection:
+        for table, column in retired:
+            connection.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
 
 
 def _missing_columns(engine: Engine, tables: set[str]) -> list[tuple[Table, str]]:

@@ -172,9 +172,9 @@ nudges_sent = Table(
     Index("ix_phoenix_nudges_sent_user_app", "user_id", "app", "shown_at"),
 )
 
-# The experiments the worker runs (from the experiments file), published at each start so
-# SQL readers (the results view, the stats function, the bridge) know the variants, their
-# messages and the attribution window without reading the worker's settings.
+# The experiments the worker runs (the app modules', or an experiments file), published
+# at each start so SQL readers (the nudges to show, the results view) know the variants
+# and their messages without reading the worker's settings.
 nudge_variants = Table(
     "phoenix_nudge_variants",
     metadata,
@@ -184,7 +184,50 @@ nudge_variants = Table(
     Column("mode", Text, nullable=False),
     Column("weight", Float, nullable=False),
     Column("messages", Payload, nullable=False),
+)
+
+# The values the nudge rules need (NUDGE_COOLDOWN_HOURS, NUDGE_MAX_PER_DAY,
+# NUDGE_ATTRIBUTION_DAYS): one row, written at each start, read by every path.
+nudge_settings = Table(
+    "phoenix_nudge_settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False, server_default=text("1")),
+    Column("cooldown_hours", Float, nullable=False),
+    Column("max_per_day", Integer, nullable=False),
     Column("attribution_days", Integer, nullable=False),
+    CheckConstraint("id = 1", name="phoenix_nudge_settings_one_row"),
+)
+
+# The catalogue of the app modules, written at each start: the store's insert check of
+# new events and the degraded mode read it.
+apps = Table(
+    "phoenix_apps",
+    metadata,
+    Column("app_source", Text, primary_key=True),
+    Column("title", Text, nullable=False),
+)
+
+event_types = Table(
+    "phoenix_event_types",
+    metadata,
+    Column("event_type", Text, primary_key=True),
+    Column("app_source", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    # Each declared payload field: name, kind, bounds, and what each failure says.
+    Column("payload_fields", Payload, nullable=False, server_default=text("'[]'")),
+)
+
+nudge_types = Table(
+    "phoenix_nudge_types",
+    metadata,
+    Column("nudge_type", Text, primary_key=True),
+    Column("shown_in", Text, nullable=False),
+    Column("target_app", Text, nullable=False),
+    # cross_app: the events alone decide it (the degraded mode offers it); journey: only
+    # the worker can.
+    Column("kind", Text, nullable=False),
+    # The default wording, shown when no experiment runs on the nudge type.
+    Column("messages", Payload, nullable=False),
 )
 
 projection_tracking = Table(
@@ -204,5 +247,22 @@ applied_events = Table(
     metadata,
     Column("user_id", Text, primary_key=True),
     Column("event_hash", Text, primary_key=True),
+    schema=PRIVATE_SCHEMA,
+)
+
+# The degraded mode's opportunities as they were offered to an app before the worker
+# detected them: a display of one is recorded under the id the worker will give the nudge,
+# and the worker keeps the wording the user saw. Written by the store's own functions.
+nudge_offers = Table(
+    "phoenix_nudge_offers",
+    metadata,
+    Column("nudge_id", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("nudge_type", Text, nullable=False),
+    Column("shown_in", Text, nullable=False),
+    Column("target_app", Text, nullable=False),
+    Column("variant", Text, nullable=False),
+    Column("offered_at", UtcDateTime, nullable=False, server_default=utcnow()),
+    Index("ix_phoenix_nudge_offers_user", "user_id"),
     schema=PRIVATE_SCHEMA,
 )

@@ -43,7 +43,7 @@ from src.adapters.batch_writes import outcome_writes
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
-from src.application.errors import RequestInvalidError, StoreUnavailableError
+from src.application.errors import EventRefusedError, RequestInvalidError, StoreUnavailableError
 from src.application.ports import (
     AppendResult,
     BatchOutcome,
@@ -61,6 +61,8 @@ UNFINISHED = ("pending", "failed", "processing")
 FIRST_READABLE = datetime(1, 1, 2, tzinfo=UTC)
 LAST_READABLE = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
 UNIQUE_VIOLATION = "23505"
+CATALOGUE_DETAIL = "event_hash: "
+"""How the store's catalogue check names the event it refused (its DETAIL)."""
 CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off"
 """For the claim's transaction: its index lookups walk the index, never build a bitmap.
 
@@ -492,4 +494,14 @@ def _refused(error: IntegrityError) -> Exception:
     reason = str(original or error).strip().splitlines()[0]
     if getattr(original, "sqlstate", UNIQUE_VIOLATION) == UNIQUE_VIOLATION:
         return StoreUnavailableError(f"the store refused the events for now: {reason}")
+    diag = getattr(original, "diag", None)
+    field = getattr(diag, "column_name", None)
+    if field:  # the catalogue's check: its words and field are the flywheel's own
+        primary = str(getattr(diag, "message_primary", "") or reason)
+        detail = str(getattr(diag, "message_detail", "") or "")
+        return EventRefusedError(
+            field,
+            primary.removeprefix(f"{field}: "),
+            detail.removeprefix(CATALOGUE_DETAIL) if detail.startswith(CATALOGUE_DETAIL) else None,
+        )
     return RequestInvalidError("events", f"the store refused them: {reason}")

@@ -8,15 +8,14 @@ from datetime import datetime
 from sqlalchemy import Engine, distinct, func, select
 
 from src.adapters.sql_database import read_connection
+from src.adapters.sql_nudge_outcomes import nudge_outcomes
 from src.adapters.sql_tables import events, journey_entries
-from src.adapters.sqlalchemy_read_models import nudge_outcomes
 from src.application.monitoring import EventError, NudgeTypeFigures
 
 
 class SqlAlchemyOperationsReadModel:
-    def __init__(self, engine: Engine, attribution_days: int = 7) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._attribution_days = attribution_days
 
     def users_by_app(self, since: datetime) -> Mapping[str, int]:
         users = func.count(distinct(journey_entries.c.user_id))
@@ -31,9 +30,10 @@ class SqlAlchemyOperationsReadModel:
 
     def nudge_funnel(self, since: datetime) -> Sequence[NudgeTypeFigures]:
         """Per nudge type, the same exposure and attribution as the API and the experiments:
-        one definition (``nudge_outcomes``), so the page and the figures never disagree."""
+        one definition per store (``nudge_outcomes``), so the page and the figures never
+        disagree."""
         with read_connection(self._engine) as connection:
-            outcome = nudge_outcomes(connection.dialect.name, self._attribution_days)
+            outcome = nudge_outcomes(connection.dialect.name)
             rows = connection.execute(
                 select(
                     outcome.c.nudge_type,

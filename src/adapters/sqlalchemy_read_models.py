@@ -10,24 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Integer,
-    Subquery,
-    and_,
     case,
-    delete,
     distinct,
-    exists,
     func,
-    literal,
-    or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -36,14 +27,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from src.adapters import postgres_batch_sql, sqlite_batch_sql
 from src.adapters.batch_writes import read_model_writes
 from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import (
-    journey_entries,
-    nudge_variants,
-    nudges,
-    nudges_sent,
-    projection_tracking,
-)
-from src.application.errors import NudgeNotFoundError
+from src.adapters.sql_nudge_outcomes import nudge_outcomes
+from src.adapters.sql_tables import journey_entries, nudges, projection_tracking
+from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
+from src.application.nudge_policy import NudgeSettings
 from src.application.ports import (
     EcosystemFigures,
     Journey,
@@ -52,7 +39,7 @@ from src.application.ports import (
     ReadModelChanges,
     app_combinations,
 )
-from src.domain.experiments import ExperimentBook, VariantCounts
+from src.domain.experiments import VariantCounts
 
 
 def _users_by_app_set(
@@ -102,6 +89,7 @@ class SqlAlchemyReadModelStore:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = pg_insert if self._postgres else sqlite_insert
+        self._rule_book = SqlAlchemyRuleBookStore(engine)
 
     @contextmanager
     def projection(self, name: str) -> Iterator[_SqlProjectionTransaction]:
@@ -146,52 +134,7 @@ class SqlAlchemyReadModelStore:
         apps = tuple(sorted({entry.app_source for entry in entries}))
         return Journey(user_id=user_id, apps=apps, events=tuple(entries), nudges=tuple(found))
 
-    def list_active_nudges(
-        self, user_id: str, shown_in: str, shown_since: datetime
-    ) -> list[NudgeRecord]:
-        recently_shown = exists().where(
-            nudges_sent.c.nudge_id == nudges.c.nudge_id, nudges_sent.c.shown_at > shown_since
-        )
-        with read_connection(self._engine) as connection:
-            return [
-                NudgeRecord(**row._mapping)
-                for row in connection.execute(
-                    select(nudges)
-                    .where(
-                        nudges.c.user_id == user_id,
-                        nudges.c.shown_in == shown_in,
-                        nudges.c.status == "active",
-                        ~recently_shown,
-                    )
-                    .order_by(nudges.c.detected_at)
-                )
-            ]
-
-    def get_nudge(self, nudge_id: str) -> NudgeRecord | None:
-        with read_connection(self._engine) as connection:
-            row = connection.execute(select(nudges).where(nudges.c.nudge_id == nudge_id)).first()
-        return NudgeRecord(**row._mapping) if row is not None else None
-
-    def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
-        with self._engine.begin() as connection:
-            # The nudge is held while its display is written: a user being forgotten
-            # meanwhile loses both, or the display is refused; never an orphan display.
-            user_id = connection.execute(
-                select(nudges.c.user_id)
-                .where(nudges.c.nudge_id == nudge_id)
-                .with_for_update(read=True)
-            ).scalar_one_or_none()
-            if user_id is None:
-                raise NudgeNotFoundError(f"no nudge with id {nudge_id!r}")
-            connection.execute(
-                nudges_sent.insert().values(
-                    nudge_id=nudge_id, user_id=user_id, app=app, shown_at=at
-                )
-            )
-
-    def ecosystem(
-        self, since: datetime, period_days: int, attribution_days: int = 7
-    ) -> EcosystemFigures:
+    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
         recent = journey_entries.c.timestamp >= since
         with read_connection(self._engine) as connection:
             total, users = connection.execute(
@@ -220,7 +163,7 @@ class SqlAlchemyReadModelStore:
                 ).all()
             )
             by_app_set = _users_by_app_set(connection, recent, sorted(by_app))
-            outcome = nudge_outcomes(connection.dialect.name, attribution_days)
+            outcome = nudge_outcomes(connection.dialect.name)
             detected, shown, converted, organic = connection.execute(
                 select(
                     func.count().filter(outcome.c.detected_at >= since),
@@ -243,23 +186,9 @@ class SqlAlchemyReadModelStore:
             app_combinations=app_combinations(by_app_set),
         )
 
-    def nudges_shown_since(self, user_id: str, app: str, since: datetime) -> set[str]:
+    def experiment_counts(self) -> dict[str, dict[str, VariantCounts]]:
         with read_connection(self._engine) as connection:
-            return set(
-                connection.execute(
-                    select(nudges_sent.c.nudge_id)
-                    .distinct()
-                    .where(
-                        nudges_sent.c.user_id == user_id,
-                        nudges_sent.c.app == app,
-                        nudges_sent.c.shown_at > since,
-                    )
-                ).scalars()
-            )
-
-    def experiment_counts(self, attribution_days: int) -> dict[str, dict[str, VariantCounts]]:
-        with read_connection(self._engine) as connection:
-            outcome = nudge_outcomes(connection.dialect.name, attribution_days)
+            outcome = nudge_outcomes(connection.dialect.name)
             rows = connection.execute(
                 select(
                     outcome.c.nudge_type,
@@ -276,91 +205,5 @@ class SqlAlchemyReadModelStore:
             )
         return counts
 
-    def save_experiments(self, book: ExperimentBook, attribution_days: int) -> None:
-        rows = [
-            {
-                "nudge_type": experiment.nudge_type,
-                "variant": variant.variant,
-                "position": position,
-                "mode": experiment.mode,
-                "weight": variant.weight,
-                "messages": dict(variant.messages),
-                "attribution_days": attribution_days,
-            }
-            for experiment in book
-            for position, variant in enumerate(experiment.variants)
-        ]
-        with self._engine.begin() as connection:
-            # An upsert, not delete-then-insert: workers starting together publish the
-            # same rows, and two inserts of one key would collide.
-            if rows:
-                statement = self._insert(nudge_variants)
-                connection.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["nudge_type", "variant"],
-                        set_={name: statement.excluded[name] for name in _VARIANT_SETTINGS},
-                    ),
-                    rows,
-                )
-            keep = [(row["nudge_type"], row["variant"]) for row in rows]
-            connection.execute(
-                delete(nudge_variants).where(
-                    ~tuple_(nudge_variants.c.nudge_type, nudge_variants.c.variant).in_(keep)
-                )
-                if keep
-                else delete(nudge_variants)
-            )
-
-
-_VARIANT_SETTINGS = ("position", "mode", "weight", "messages", "attribution_days")
-
-
-def nudge_outcomes(dialect: str, attribution_days: int) -> Subquery:
-    """One row per nudge: when it was exposed, and whether reaching the target counts.
-
-    The exposure is the first display, unless the user had already reached the target
-    by then (a display after that is no exposure). Reaching the target after the
-    exposure and within ``attribution_days`` is a conversion; any other reach is organic.
-    Derived from the displays at query time, so a display written by any client (the
-    API, the bridge's SQL or REST transports) counts, and re-processing changes nothing.
-    """
-    first = (
-        select(
-            nudges_sent.c.nudge_id.label("nudge_id"),
-            func.min(nudges_sent.c.shown_at).label("first_shown"),
-        )
-        .group_by(nudges_sent.c.nudge_id)
-        .subquery()
-    )
-    reached = nudges.c.converted_at
-    shown = first.c.first_shown
-    exposed = and_(shown.is_not(None), or_(reached.is_(None), shown <= reached))
-    converted = and_(
-        shown.is_not(None),
-        reached.is_not(None),
-        shown <= reached,
-        _within_days(dialect, shown, reached, attribution_days),
-    )
-    return (
-        select(
-            nudges.c.nudge_type,
-            nudges.c.variant,
-            nudges.c.detected_at,
-            reached.label("reached_at"),
-            case((exposed, shown), else_=None).label("exposed_at"),
-            case((exposed, 1), else_=0).label("exposed"),
-            case((converted, 1), else_=0).label("converted"),
-            case((converted, 0), (reached.is_not(None), 1), else_=0).label("organic"),
-        )
-        .select_from(nudges.outerjoin(first, first.c.nudge_id == nudges.c.nudge_id))
-        .subquery()
-    )
-
-
-def _within_days(
-    dialect: str, start: ColumnElement[Any], end: ColumnElement[Any], days: int
-) -> ColumnElement[bool]:
-    """``end <= start + days``, in each store's date arithmetic."""
-    if dialect == "postgresql":
-        return end <= start + func.make_interval(0, 0, 0, literal(days, Integer))
-    return func.julianday(end) - func.julianday(start) <= days
+    def nudge_settings(self) -> NudgeSettings:
+        return self._rule_book.nudge_rules().settings

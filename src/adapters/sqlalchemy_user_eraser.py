@@ -20,7 +20,14 @@ from uuid import UUID
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, delete, select, text
 
-from src.adapters.sql_tables import applied_events, events, journey_entries, nudges, nudges_sent
+from src.adapters.sql_tables import (
+    applied_events,
+    events,
+    journey_entries,
+    nudge_offers,
+    nudges,
+    nudges_sent,
+)
 from src.adapters.sql_tables import projection_tracking as tracking
 from src.application.errors import UserBusyError
 from src.application.ports import ErasureReport
@@ -101,8 +108,12 @@ class SqlAlchemyUserEraser:
             )
             if self._rewind is not None and journey_events:
                 connection.execute(self._rewind)
-            # The nudges before their displays: a display being recorded holds its nudge.
+            # The nudges (and offers) before their displays: a display being recorded
+            # holds its nudge.
             removed_nudges = _count(connection, delete(nudges).where(nudges.c.user_id == user_id))
+            offers = _count(
+                connection, delete(nudge_offers).where(nudge_offers.c.user_id == user_id)
+            )
             removed_sent = _count(
                 connection, delete(nudges_sent).where(nudges_sent.c.user_id == user_id)
             )
@@ -117,6 +128,7 @@ class SqlAlchemyUserEraser:
             nudges=removed_nudges,
             nudges_sent=removed_sent,
             applied_events=applied,
+            nudge_offers=offers,
         )
 
 

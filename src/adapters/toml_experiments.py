@@ -1,8 +1,12 @@
 """The experiments file (TOML) read into an ``ExperimentBook``, every mistake named by line.
 
 A product owner edits this file without touching code, so its errors must read like a
-proofreader's notes: "line 12: weight must be a number above 0", not a traceback. The
-shipped defaults live beside this module; ``NUDGE_EXPERIMENTS_FILE`` replaces them.
+proofreader's notes: "line 12: weight must be a number above 0", not a traceback.
+
+The experiments themselves are declared by the app modules, beside their rules; a file
+named by ``NUDGE_EXPERIMENTS_FILE`` replaces that book. The file shipped beside this
+module is a commented copy of the modules' book, for product owners to start from (a
+test holds the two equal); it is never read as the default.
 """
 
 from __future__ import annotations
@@ -34,14 +38,16 @@ class ExperimentFileError(FlywheelError):
     """The experiments file cannot be used; the message names the file and the line."""
 
 
-def default_experiments_text() -> str:
+def shipped_experiments_text() -> str:
+    """The commented copy of the modules' experiments that ships with the flywheel."""
     return (resources.files("src.adapters") / "config" / DEFAULT_FILE).read_text(encoding="utf-8")
 
 
 def load_experiments(path: Path | None, catalogue: Catalogue) -> ExperimentBook:
-    """The file at ``path`` (the shipped defaults when None), checked against the catalogue."""
+    """The file at ``path`` checked against the catalogue; the app modules' own
+    experiments when None."""
     if path is None:
-        return parse_experiments(default_experiments_text(), catalogue, "the default experiments")
+        return catalogue.experiments
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

@@ -22,6 +22,16 @@ class RequestInvalidError(FlywheelError):
         self.message = message
 
 
+class EventRefusedError(RequestInvalidError):
+    """The store's own check refused an event for good (its catalogue, on PostgreSQL):
+    ``field`` and ``message`` as the flywheel's check words them, ``event_hash`` the
+    event's, so that a batch's error can name the event's index."""
+
+    def __init__(self, field: str, message: str, event_hash: str | None) -> None:
+        super().__init__(field, message)
+        self.event_hash = event_hash
+
+
 class StoreUnavailableError(FlywheelError):
     """The event store cannot be reached; the message says where and why, without secrets."""
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from src.application.nudge_ports import NudgeBoard
 from src.application.ports import Clock, ReadModelStore
 from src.domain.experiment_stats import (
     probability_best,
@@ -19,11 +20,14 @@ DEFAULT_REFRESH = timedelta(seconds=5)
 
 
 class VariantAssigner:
-    """``choose_variant`` for ``UserJourney.detect_nudges``.
+    """Chooses the variant of each nudge a batch detects (``UserJourney.detect_nudges``).
 
-    ``ab`` experiments need nothing but the user id. Bandits need every variant's
-    exposures and conversions: read from the read models, at most once per ``refresh``
-    (a backlog detects thousands of nudges a second; the figures move far slower).
+    A nudge the user was already shown as the degraded mode's offer keeps the variant of
+    that offer: the user saw that wording. The offers are asked for once per batch, and
+    only once the batch detects a nudge. Otherwise ``ab`` experiments need nothing but the
+    user id; bandits need every variant's exposures and conversions, read from the read
+    models at most once per ``refresh`` (a backlog detects thousands of nudges a second;
+    the figures move far slower).
     """
 
     def __init__(
@@ -31,17 +35,33 @@ class VariantAssigner:
         book: ExperimentBook,
         read_models: ReadModelStore,
         clock: Clock,
-        attribution_days: int = 7,
+        offers: NudgeBoard | None = None,
         refresh: timedelta = DEFAULT_REFRESH,
     ) -> None:
         self._book = book
         self._read_models = read_models
         self._clock = clock
-        self._attribution_days = attribution_days
+        self._offers = offers
         self._refresh = refresh
         self._lock = threading.Lock()
         self._counts: dict[str, dict[str, VariantCounts]] = {}
         self._read_at: datetime | None = None
+
+    def for_batch(self, user_ids: Collection[str]) -> Callable[[str, str], str]:
+        """``choose`` for the nudges of a batch of these users' events."""
+        offers = self._offers
+        if offers is None:
+            return self.choose
+        shown: dict[tuple[str, str], str] | None = None
+
+        def choose(nudge_type: str, user_id: str) -> str:
+            nonlocal shown
+            if shown is None:
+                shown = offers.displayed_offers(user_ids)
+            kept = shown.get((user_id, nudge_type))
+            return kept if kept is not None else self.choose(nudge_type, user_id)
+
+        return choose
 
     def choose(self, nudge_type: str, user_id: str) -> str:
         experiment = self._book.get(nudge_type)
@@ -55,7 +75,7 @@ class VariantAssigner:
         with self._lock:
             now = self._clock.now()
             if self._read_at is None or now - self._read_at >= self._refresh:
-                self._counts = self._read_models.experiment_counts(self._attribution_days)
+                self._counts = self._read_models.experiment_counts()
                 self._read_at = now
             return self._counts
 

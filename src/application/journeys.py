@@ -6,10 +6,10 @@ import contextlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -35,6 +35,12 @@ SNAPSHOT_INTERVAL = 200
 loading it then reads its snapshot and fewer than this many events."""
 BATCH_ATTEMPTS = 2
 MAX_CONFLICT_RETRIES = 8
+
+
+class VariantChooser(Protocol):
+    def for_batch(self, user_ids: Collection[str]) -> Callable[[str, str], str]:
+        """``choose(nudge_type, user_id)`` for the nudges a batch of these users detects."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ class JourneyApplication(Application[UUID]):
         catalogue: Catalogue,
         env: Mapping[str, str] | None = None,
         history: Callable[[JourneyApplication], JourneyHistory] | None = None,
-        choose_variant: Callable[[str, str], str] | None = None,
+        variants: VariantChooser | None = None,
         *,
         applied_events: AppliedEvents,
     ) -> None:
@@ -113,7 +119,7 @@ class JourneyApplication(Application[UUID]):
         self.catalogue = catalogue
         self._applied_events = applied_events
         # Picks a detected nudge's message variant (see ``VariantAssigner``).
-        self._choose_variant = choose_variant
+        self._variants = variants
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
         self._fold_lock = threading.Lock()
@@ -384,6 +390,7 @@ class JourneyApplication(Application[UUID]):
             {AppliedEvent(user_id, s.event_hash) for user_id, ss in by_user.items() for s in ss}
         )
         loaded = self.load_journeys(list(by_user)) if by_user else {}
+        choose = self._variants.for_batch(list(by_user)) if self._variants else None
         for user_id, sources in by_user.items():
             journey = loaded[user_id] or UserJourney(user_id=user_id)
             for source in sorted(sources, key=lambda s: (s.timestamp, s.event_id)):
@@ -394,9 +401,7 @@ class JourneyApplication(Application[UUID]):
                     applied.add(pair)  # a twin later in the batch is skipped too
                     self._record_source(journey, source, keep_days)
                     recorded += 1
-                detected += len(
-                    journey.detect_nudges(rules, source.timestamp, self._choose_variant)
-                )
+                detected += len(journey.detect_nudges(rules, source.timestamp, choose))
             if journey.pending_events:
                 changed.append(journey)
         if changed or outcome is not None:

@@ -11,13 +11,16 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.domain.events import NewEvent
-from src.domain.experiments import ExperimentBook, VariantCounts
+from src.domain.experiments import VariantCounts
+
+if TYPE_CHECKING:  # the rules' module reads this one's records
+    from src.application.nudge_policy import NudgeSettings
 
 STATUSES = ("pending", "processing", "processed", "duplicate", "failed", "dead")
 
@@ -298,33 +301,16 @@ class ReadModelStore(Protocol):
 
     def get_journey(self, user_id: str) -> Journey | None: ...
 
-    def list_active_nudges(
-        self, user_id: str, shown_in: str, shown_since: datetime
-    ) -> list[NudgeRecord]:
-        """Active nudges for ``shown_in`` not displayed since ``shown_since`` (the cooldown)."""
+    def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
+        """The figures since ``since``; the nudges' outcomes as the store defines them."""
         ...
 
-    def get_nudge(self, nudge_id: str) -> NudgeRecord | None: ...
-
-    def record_shown(self, nudge_id: str, app: str, at: datetime) -> None:
-        """A display; the first one (before the target is reached) is the exposure."""
-        ...
-
-    def ecosystem(
-        self, since: datetime, period_days: int, attribution_days: int = 7
-    ) -> EcosystemFigures: ...
-
-    def nudges_shown_since(self, user_id: str, app: str, since: datetime) -> set[str]:
-        """The nudges displayed to ``user_id`` in ``app`` since ``since`` (the daily cap)."""
-        ...
-
-    def experiment_counts(self, attribution_days: int) -> dict[str, dict[str, VariantCounts]]:
+    def experiment_counts(self) -> dict[str, dict[str, VariantCounts]]:
         """Per nudge type and variant: nudges assigned, exposed, and converted (attributed)."""
         ...
 
-    def save_experiments(self, book: ExperimentBook, attribution_days: int) -> None:
-        """Publish the experiments (variants, messages, window) for SQL readers and the
-        bridge; replaces what an earlier start published."""
+    def nudge_settings(self) -> NudgeSettings:
+        """The values the store's nudge rules use (the attribution window among them)."""
         ...
 
 
@@ -373,6 +359,8 @@ class ErasureReport:
     applied_events: int = 0
     """The (user, source event) pairs kept unique: left behind, they would make the
     events the user sends again count as already applied."""
+    nudge_offers: int = 0
+    """The degraded mode's offers made to the user before the worker detected them."""
 
     @property
     def total(self) -> int:
@@ -384,6 +372,7 @@ class ErasureReport:
             + self.nudges
             + self.nudges_sent
             + self.applied_events
+            + self.nudge_offers
         )
 
 

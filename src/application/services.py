@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from src.application.errors import NudgeNotFoundError, RequestInvalidError, UserNotFoundError
+from src.application.errors import (
+    EventRefusedError,
+    NudgeNotFoundError,
+    RequestInvalidError,
+    UserNotFoundError,
+)
 from src.application.experiments import ExperimentReport, experiment_reports
+from src.application.nudge_policy import ActiveNudge
+from src.application.nudge_ports import NudgeBoard
 from src.application.ports import (
     AppendResult,
     Clock,
     EcosystemFigures,
     EventInbox,
     Journey,
-    NudgeRecord,
     QueueStatus,
     ReadModelStore,
     RequeueSelection,
@@ -23,7 +28,7 @@ from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.events import NewEvent, new_event, utc_timestamp
 from src.domain.experiments import ExperimentBook
-from src.domain.nudges import DEFAULT_LANGUAGE, message_for
+from src.domain.nudges import DEFAULT_LANGUAGE
 
 MAX_EVENTS_PER_REQUEST = 1000
 # Ids per force-reprocess request. Far below the bound-parameter limits of the stores
@@ -33,21 +38,20 @@ MAX_REQUEUE_IDS = 10_000
 MAX_EVENT_ID = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class ActiveNudge:
-    nudge_id: str
-    nudge_type: str
-    target_app: str
-    message: str
-    variant: str
-
-
 class EventIngestion:
-    """Validates every event of a request before writing any, then appends them at once."""
+    """Validates every event of a request before writing any, then appends them at once.
 
-    def __init__(self, inbox: EventInbox, catalogue: Catalogue) -> None:
+    A store that checks new events against the catalogue itself (PostgreSQL's insert
+    check, which every client's inserts meet) is left to decide that part alone: its
+    refusal is told with the field, and in a batch the event's index, as this check would.
+    """
+
+    def __init__(
+        self, inbox: EventInbox, catalogue: Catalogue, *, store_checks_catalogue: bool = False
+    ) -> None:
         self._inbox = inbox
         self._catalogue = catalogue
+        self._store_checks_catalogue = store_checks_catalogue
 
     def validate(
         self, raw_events: Sequence[Mapping[str, object]], *, batch: bool = False
@@ -64,7 +68,7 @@ class EventIngestion:
             try:
                 events.append(
                     new_event(
-                        self._catalogue,
+                        None if self._store_checks_catalogue else self._catalogue,
                         event_type=raw.get("event_type"),
                         app_source=raw.get("app_source"),
                         user_id=raw.get("user_id"),
@@ -83,19 +87,48 @@ class EventIngestion:
     def publish(
         self, raw_events: Sequence[Mapping[str, object]], *, batch: bool = False
     ) -> AppendResult:
-        return self.append(self.validate(raw_events, batch=batch))
+        return self.append(self.validate(raw_events, batch=batch), batch=batch)
 
-    def append(self, events: Sequence[NewEvent]) -> AppendResult:
+    def append(self, events: Sequence[NewEvent], *, batch: bool = False) -> AppendResult:
         """Append events validated elsewhere (the command line validates before connecting)."""
-        return self._inbox.append(events)
+        try:
+            return self._inbox.append(events)
+        except EventRefusedError as refused:
+            raise located(refused, events, batch=batch) from None
+
+    async def commit(
+        self,
+        events: Sequence[NewEvent],
+        append: Callable[[Sequence[NewEvent]], Awaitable[AppendResult]],
+        *,
+        batch: bool = False,
+    ) -> AppendResult:
+        """``append`` (a group commit), its store's refusal told as ``append`` tells it."""
+        try:
+            return await append(events)
+        except EventRefusedError as refused:
+            raise located(refused, events, batch=batch) from None
 
     def append_groups(self, groups: Sequence[Sequence[NewEvent]]) -> list[AppendResult]:
         """Append the validated events of several requests in one transaction."""
         return self._inbox.append_groups(groups)
 
 
+def located(refused: EventRefusedError, events: Sequence[NewEvent], *, batch: bool) -> Exception:
+    """The store's refusal of one of ``events``, its field prefixed with the event's index
+    in a batch (``events.2.payload.stress_level``), as the flywheel's own check names it."""
+    index = next((i for i, e in enumerate(events) if e.event_hash == refused.event_hash), None)
+    field = refused.field if not batch or index is None else f"events.{index}.{refused.field}"
+    return EventRejectedError(field, refused.message)
+
+
 class FlywheelQueries:
-    """Read side: queue, journeys, nudges and figures, as the apps and operators see them."""
+    """Read side: queue, journeys, nudges and figures, as the apps and operators see them.
+
+    The nudges' rules (cooldown, cap, wording, degraded mode, attribution) are the
+    store's own (``NudgeBoard``, ``ReadModelStore``): none is applied here, so the API
+    answers what an app reading the store directly gets.
+    """
 
     def __init__(
         self,
@@ -103,19 +136,15 @@ class FlywheelQueries:
         read_models: ReadModelStore,
         catalogue: Catalogue,
         clock: Clock,
-        nudge_cooldown_hours: float = 24.0,
+        board: NudgeBoard,
         experiments: ExperimentBook | None = None,
-        max_per_day: int = 1,
-        attribution_days: int = 7,
     ) -> None:
         self._inbox = inbox
         self._read_models = read_models
         self._catalogue = catalogue
         self._clock = clock
-        self._cooldown = timedelta(hours=nudge_cooldown_hours)
+        self._board = board
         self._experiments = experiments or ExperimentBook()
-        self._max_per_day = max_per_day
-        self._attribution_days = attribution_days
 
     def get_queue_status(self) -> QueueStatus:
         return self._inbox.queue_status(self._clock.now())
@@ -129,9 +158,8 @@ class FlywheelQueries:
     def list_active_nudges(
         self, user_id: str, app: str, language: str = DEFAULT_LANGUAGE
     ) -> list[ActiveNudge]:
-        """The nudges to show now in ``app``: active, not shown within the cooldown, and
-        within the daily cap (``max_per_day`` distinct nudges per user and app in the
-        last 24 hours; a nudge already shown today does not count twice)."""
+        """The nudges to show now in ``app``, in ``language``: unknown apps and languages
+        no wording has are refused, rather than answered with nothing or in French."""
         if app not in self._catalogue.app_sources:
             known = ", ".join(self._catalogue.app_sources)
             raise RequestInvalidError("app", f"unknown app {app!r}; known apps: {known}")
@@ -142,64 +170,25 @@ class FlywheelQueries:
             raise RequestInvalidError(
                 "lang", f"unsupported language {language!r}; supported: {', '.join(languages)}"
             )
-        now = self._clock.now()
-        records = self._read_models.list_active_nudges(user_id, app, now - self._cooldown)
-        if records:
-            shown_today = self._read_models.nudges_shown_since(
-                user_id, app, now - timedelta(days=1)
-            )
-            room = self._max_per_day - len(shown_today)
-            kept = []
-            for record in records:
-                if record.nudge_id in shown_today:
-                    kept.append(record)
-                elif room > 0:
-                    kept.append(record)
-                    room -= 1
-            records = kept
-        return [self._active(record, language) for record in records]
-
-    def _active(self, record: NudgeRecord, language: str) -> ActiveNudge:
-        """The record with the message of its variant.
-
-        A nudge detected before experiments (no variant), or whose variant was since
-        removed from the experiments file, shows the experiment's first variant.
-        """
-        experiment = self._experiments.get(record.nudge_type)
-        if experiment is not None:
-            variant = experiment.get(record.variant) or experiment.variants[0]
-            message, variant_id = variant.message(language), variant.variant
-        else:
-            rule = self._catalogue.rules_by_type.get(record.nudge_type)
-            message = message_for(rule, language) if rule is not None else record.nudge_type
-            variant_id = record.variant or "default"
-        return ActiveNudge(
-            nudge_id=record.nudge_id,
-            nudge_type=record.nudge_type,
-            target_app=record.target_app,
-            message=message,
-            variant=variant_id,
-        )
+        return self._board.active_nudges(user_id, app, language)
 
     def list_experiments(self, language: str = DEFAULT_LANGUAGE) -> list[ExperimentReport]:
         """Every experiment's figures: conversions are attributed ones only."""
-        counts = self._read_models.experiment_counts(self._attribution_days)
-        return experiment_reports(self._experiments, counts, self._attribution_days, language)
+        counts = self._read_models.experiment_counts()
+        days = self._read_models.nudge_settings().attribution_days
+        return experiment_reports(self._experiments, counts, days, language)
 
     def record_nudge_shown(self, nudge_id: str) -> datetime:
-        nudge = self._read_models.get_nudge(nudge_id)
-        if nudge is None:
+        """Records a display where the nudge is shown; when it was displayed last."""
+        at = self._board.mark_shown(nudge_id)
+        if at is None:
             raise NudgeNotFoundError(f"no nudge with id {nudge_id!r}")
-        at = self._clock.now()
-        self._read_models.record_shown(nudge_id, nudge.shown_in, at)
         return at
 
     def get_ecosystem(self, days: int = 30) -> EcosystemFigures:
         if not 1 <= days <= 3650:
             raise RequestInvalidError("days", "must be a whole number of days from 1 to 3650")
-        return self._read_models.ecosystem(
-            self._clock.now() - timedelta(days=days), days, self._attribution_days
-        )
+        return self._read_models.ecosystem(self._clock.now() - timedelta(days=days), days)
 
 
 class QueueAdmin:

@@ -15,6 +15,7 @@ from src.domain.errors import (
     EventTypeUnknownError,
     PayloadInvalidError,
 )
+from src.domain.experiments import Experiment, ExperimentBook
 from src.domain.nudges import NudgeRule
 from src.domain.rules import RuleInvalidError
 from src.domain.user_journey import UserJourney
@@ -43,30 +44,47 @@ class PayloadField:
             )
 
     def check(self, payload: Mapping[str, object]) -> None:
-        field = f"payload.{self.name}"
-        if self.name not in payload or payload[self.name] is None:
+        """Raises ``PayloadInvalidError`` naming the field when it fails its declaration.
+
+        An integer is a number without a fractional part (JSON tells no integer from a
+        number: ``7.0`` is seven, as a store reading the JSON sees it). The messages do
+        not quote the value, so that a store checking the same declaration answers in
+        the same words (see ``messages``).
+        """
+        value = payload.get(self.name)
+        if value is None:
             if self.required:
-                raise PayloadInvalidError(field, f"is required ({self._expected()})")
+                raise PayloadInvalidError(self.field, self.messages["missing"])
             return
-        value = payload[self.name]
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
         ok = {
-            "integer": isinstance(value, int) and not isinstance(value, bool),
-            "number": is_number,
+            "integer": isinstance(number, int) or (number is not None and number.is_integer()),
+            "number": number is not None,
             "text": isinstance(value, str),
             "boolean": isinstance(value, bool),
         }[self.kind]
         if not ok:
-            raise PayloadInvalidError(field, f"{value!r} is not {self._expected()}")
-        if (
-            is_number
-            and isinstance(value, int | float)
-            and (
-                (self.minimum is not None and value < self.minimum)
-                or (self.maximum is not None and value > self.maximum)
-            )
+            raise PayloadInvalidError(self.field, self.messages["wrong_kind"])
+        if number is not None and (
+            (self.minimum is not None and number < self.minimum)
+            or (self.maximum is not None and number > self.maximum)
         ):
-            raise PayloadInvalidError(field, f"{value!r} is out of range ({self._expected()})")
+            raise PayloadInvalidError(self.field, self.messages["out_of_range"])
+
+    @property
+    def field(self) -> str:
+        return f"payload.{self.name}"
+
+    @property
+    def messages(self) -> Mapping[str, str]:
+        """What each failure says, per case: the store's own check of the declaration
+        reads these very words from the catalogue it is given."""
+        expected = self._expected()
+        return {
+            "missing": f"is required ({expected})",
+            "wrong_kind": f"is not {expected}",
+            "out_of_range": f"is out of range ({expected})",
+        }
 
     def _expected(self) -> str:
         article = "an" if self.kind == "integer" else "a"
@@ -97,12 +115,15 @@ class EventType:
 
 @dataclass(frozen=True)
 class AppModule:
-    """What an app contributes: its name, its event types and its nudge rules."""
+    """What an app contributes: its name, its event types, its nudge rules, and the
+    experiments on its nudges' wordings (each rule's ``messages`` is its default wording,
+    shown when no experiment runs on it)."""
 
     app_source: str
     title: str
     event_types: tuple[EventType, ...]
     nudge_rules: tuple[NudgeRule, ...] = ()
+    experiments: tuple[Experiment, ...] = ()
 
 
 class Catalogue:
@@ -126,6 +147,13 @@ class Catalogue:
         for rule in app.nudge_rules:
             if rule.nudge_type in self._rules:
                 raise CatalogueConflictError(f"nudge type {rule.nudge_type!r} is registered twice")
+        own = {rule.nudge_type for rule in app.nudge_rules}
+        for experiment in app.experiments:
+            if experiment.nudge_type not in own:
+                raise CatalogueConflictError(
+                    f"app {app.app_source!r} runs an experiment on {experiment.nudge_type!r}, "
+                    "which is not one of its nudge rules"
+                )
         self._apps[app.app_source] = app
         for entry in app.event_types:
             self._event_types[entry.name] = (app, entry)
@@ -139,6 +167,18 @@ class Catalogue:
     @property
     def event_type_names(self) -> list[str]:
         return sorted(self._event_types)
+
+    @property
+    def apps(self) -> list[AppModule]:
+        """The registered apps, by name."""
+        return [self._apps[name] for name in sorted(self._apps)]
+
+    @property
+    def experiments(self) -> ExperimentBook:
+        """The experiments the app modules declare: the book when no file overrides it."""
+        return ExperimentBook(
+            {e.nudge_type: e for app in self._apps.values() for e in app.experiments}
+        )
 
     @property
     def nudge_rules(self) -> list[NudgeRule]:

@@ -43,7 +43,7 @@ class NewEvent:
 
 
 def new_event(
-    catalogue: Catalogue,
+    catalogue: Catalogue | None,
     *,
     event_type: object,
     app_source: object,
@@ -55,14 +55,16 @@ def new_event(
     """Validate the fields an app sent (of any type) and hash them.
 
     Raises an ``EventRejectedError`` naming the first offending field; nothing is written
-    before every field has passed.
+    before every field has passed. Without a ``catalogue``, the event type, its app and
+    its declared payload fields are left to a store that checks them on insert.
     """
     event_type = _text(event_type, "event_type")
     app_source = _text(app_source, "app_source")
-    entry = catalogue.event_type(event_type, app_source)
+    entry = catalogue.event_type(event_type, app_source) if catalogue is not None else None
     user_id = check_user_id(user_id)
     checked_payload = check_payload(payload)
-    entry.check_payload(checked_payload)
+    if entry is not None:
+        entry.check_payload(checked_payload)
     if idempotency_key is not None:
         if not isinstance(idempotency_key, str) or len(idempotency_key) > MAX_ID_LENGTH:
             raise IdempotencyKeyInvalidError(

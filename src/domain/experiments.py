@@ -19,10 +19,10 @@ import hashlib
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Literal
 
 from src.domain.errors import FlywheelError
+from src.domain.nudges import message_in
 
 MODES = ("ab", "bandit")
 DEFAULT_MIN_SHARE = 0.1
@@ -49,7 +49,7 @@ class Variant:
 
     def message(self, language: str) -> str:
         """The message in ``language``, else French (always present)."""
-        return self.messages.get(language) or self.messages["fr"]
+        return message_in(self.messages, language) or self.variant
 
 
 @dataclass(frozen=True)
@@ -142,24 +142,6 @@ class ExperimentBook:
 
     def __iter__(self) -> Iterator[Experiment]:
         return iter(self.experiments.values())
-
-
-Outcome = Literal["converted", "organic"]
-
-
-def attribute(
-    exposed_at: datetime | None, reached_at: datetime | None, window: timedelta
-) -> Outcome | None:
-    """Whether reaching the target counts for the nudge, or happened on its own.
-
-    A conversion is an action in the target after the exposure (the first display) and
-    within the attribution window; any other action is organic. ``None``: no action yet.
-    """
-    if reached_at is None:
-        return None
-    if exposed_at is not None and exposed_at <= reached_at <= exposed_at + window:
-        return "converted"
-    return "organic"
 
 
 def _unit(text: str) -> float:

@@ -88,11 +88,7 @@ class CrossAppNudgeRule:
         )
 
 
-def message_for(rule: NudgeRule, language: str = DEFAULT_LANGUAGE) -> str:
-    """The rule's message in ``language``, falling back to French, then to any message."""
-    messages = rule.messages
-    if language in messages:
-        return messages[language]
-    if DEFAULT_LANGUAGE in messages:
-        return messages[DEFAULT_LANGUAGE]
-    return next(iter(messages.values()), rule.nudge_type)
+def message_in(messages: Mapping[str, str], language: str) -> str | None:
+    """The message in ``language``, else the French one (which every wording should have);
+    None when there is neither."""
+    return messages.get(language) or messages.get(DEFAULT_LANGUAGE) or None

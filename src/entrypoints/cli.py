@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import signal
 import socket
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -53,8 +55,8 @@ EXIT_OK, EXIT_STORE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3
 EXIT_BUSY = 3  # the same code: try again in a moment
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> _Parser:
+    parser = _Parser(
         prog="phoenix-flywheel",
         description="Cross-app event pipeline and nudge engine for the Phoenix apps.",
         epilog="Settings come from the environment or a .env file (DATABASE_URL, EVENT_*).",
@@ -99,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(f"error: {unknown_option(args, unknown[0])}", file=sys.stderr)
+        return EXIT_INPUT
     try:
         settings = Settings()
     except ValidationError as error:
@@ -168,6 +174,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_STORE
     finally:
         close_flywheel(container)
+
+
+def unknown_option(args: argparse.Namespace, given: str) -> str:
+    """What an unknown argument is, named, with the closest option of its command."""
+    command: _Parser = args.command_parser
+    name = given.split("=", 1)[0]
+    if not name.startswith("-"):
+        return f"unexpected argument {given!r} for {command.prog}"
+    close = difflib.get_close_matches(name, command.long_options, n=1)
+    options = ", ".join(command.long_options) or "none"
+    hint = f" (did you mean {close[0]}?)" if close else f"; its options: {options}"
+    return f"unknown option {name} for {command.prog}{hint}"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Remembers its long options, to name the closest one to a misspelt option."""
+
+    long_options: list[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.long_options = []
+        super().__init__(*args, **kwargs)
+        self.set_defaults(command_parser=self)
+
+    def add_argument(self, *names: Any, **kwargs: Any) -> argparse.Action:
+        long = [n for n in names if isinstance(n, str) and n.startswith("--") and n != "--help"]
+        self.long_options += long
+        return super().add_argument(*names, **kwargs)
 
 
 def _parse_payload(text: str) -> object:

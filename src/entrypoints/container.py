@@ -8,6 +8,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
+from src.adapters.postgres_nudge_board import PostgresNudgeBoard
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
@@ -15,7 +16,9 @@ from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
+from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
+from src.adapters.sqlite_nudge_board import SqliteNudgeBoard
 from src.adapters.system_clock import SystemClock
 from src.adapters.toml_experiments import load_experiments
 from src.application.dry_run import RuleDryRun
@@ -54,22 +57,27 @@ class Container(containers.DeclarativeContainer):
     )
     processing_stats = providers.Singleton(ProcessingStats, clock)
 
+    kind = providers.Callable(store_kind, database_url)
     engine = providers.Selector(
-        providers.Callable(store_kind, database_url),
+        kind,
         sqlite=providers.Singleton(create_sqlite_engine, database_url),
         postgresql=providers.Singleton(create_postgres_engine, database_url),
     )
     inbox = providers.Singleton(SqlAlchemyEventInbox, engine)
     read_models = providers.Singleton(SqlAlchemyReadModelStore, engine)
+    rule_book = providers.Singleton(SqlAlchemyRuleBookStore, engine)
+    # The nudges' rules in each store's own home: SQL functions, or the Python module.
+    board = providers.Selector(
+        kind,
+        sqlite=providers.Singleton(SqliteNudgeBoard, engine, clock),
+        postgresql=providers.Singleton(PostgresNudgeBoard, engine),
+    )
     experiments = providers.Singleton(
         load_experiments,
         providers.Callable(lambda s: s.nudge_experiments_file, settings),
         catalogue,
     )
-    attribution_days = providers.Callable(lambda s: s.nudge_attribution_days, settings)
-    assigner = providers.Singleton(
-        VariantAssigner, experiments, read_models, clock, attribution_days
-    )
+    assigner = providers.Singleton(VariantAssigner, experiments, read_models, clock, board)
     applied_events = providers.Singleton(SqlAlchemyAppliedEvents, engine)
     journeys = providers.Singleton(
         batch_journeys,
@@ -78,7 +86,7 @@ class Container(containers.DeclarativeContainer):
         history=providers.Callable(
             functools.partial, SqlAlchemyJourneyHistory.for_application, engine
         ),
-        choose_variant=assigner.provided.choose,
+        variants=assigner,
         applied_events=applied_events,
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
@@ -104,23 +112,27 @@ class Container(containers.DeclarativeContainer):
         analysers=analysers,
         observer=processing_stats,
     )
-    ingestion = providers.Singleton(EventIngestion, inbox, catalogue)
+    # PostgreSQL checks new events against the catalogue itself: the API leaves it that.
+    ingestion = providers.Singleton(
+        EventIngestion,
+        inbox,
+        catalogue,
+        store_checks_catalogue=providers.Callable(lambda k: k == "postgresql", kind),
+    )
     queries = providers.Singleton(
         FlywheelQueries,
         inbox=inbox,
         read_models=read_models,
         catalogue=catalogue,
         clock=clock,
-        nudge_cooldown_hours=providers.Callable(lambda s: s.nudge_cooldown_hours, settings),
+        board=board,
         experiments=experiments,
-        max_per_day=providers.Callable(lambda s: s.nudge_max_per_day, settings),
-        attribution_days=attribution_days,
     )
     admin = providers.Singleton(QueueAdmin, inbox)
     dry_run = providers.Singleton(
         RuleDryRun, catalogue, providers.Singleton(SqlAlchemyEventHistory, engine), clock
     )
-    operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine, attribution_days)
+    operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)
     monitor = providers.Singleton(
         OperationsMonitor,
         queue_status=inbox,

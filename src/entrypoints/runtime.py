@@ -20,6 +20,7 @@ from src.application.errors import (
     SchemaMissingError,
     StoreUnavailableError,
 )
+from src.application.rule_book import rule_book
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.settings import Settings
 
@@ -42,8 +43,9 @@ def prepare_store(container: Container, *, migrate: bool = False) -> None:
         create_schema(engine)
     else:
         check_schema(engine)
-    container.read_models().save_experiments(
-        container.experiments(), settings.nudge_attribution_days
+    # What the store decides on its own follows the code and the settings that start.
+    container.rule_book().publish(
+        rule_book(container.catalogue(), container.experiments(), settings.nudge_settings)
     )
     _open_journeys(container)
 

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import ArgumentError
 
 from src.adapters.sql_database import redact, sqlalchemy_url, store_kind
+from src.application.nudge_policy import NudgeSettings
 from src.entrypoints.analysers import parse_specs
 
 
@@ -76,3 +77,12 @@ class Settings(BaseSettings):
     @property
     def store_kind(self) -> str:
         return store_kind(self.database_url)
+
+    @property
+    def nudge_settings(self) -> NudgeSettings:
+        """What the nudge rules need, as the store keeps them for every path to read."""
+        return NudgeSettings(
+            cooldown_hours=self.nudge_cooldown_hours,
+            max_per_day=self.nudge_max_per_day,
+            attribution_days=self.nudge_attribution_days,
+        )

@@ -21,7 +21,7 @@ import pytest
 from dependency_injector import providers
 from pytest_bdd import given, parsers, then, when
 
-from src.adapters.toml_experiments import default_experiments_text
+from src.adapters.toml_experiments import shipped_experiments_text
 from src.application.experiments import VariantAssigner
 from src.application.ports import EventAnalyser, RequeueSelection
 from src.application.processor import DrainSummary
@@ -35,6 +35,7 @@ from src.entrypoints.container import Container, build_container
 from src.entrypoints.runtime import close_flywheel, prepare_store
 from tests.conftest import make_settings
 from tests.fakes import FailingAnalyser, FakeClock, RecordingAnalyser
+from tests.integration.nudge_store import back_date
 
 LETTERS, CV = "phoenix-letters", "phoenix-cv"
 APPS = {"Phoenix Letters": LETTERS, "Phoenix CV": CV}
@@ -380,7 +381,7 @@ def uploads_cv_later(story: Story, user: str, days: int) -> None:
     )
 )
 def bandit(story: Story, tmp_path: Path, nudge_type: str, share: int) -> None:
-    text = default_experiments_text().replace(
+    text = shipped_experiments_text().replace(
         f'[{nudge_type}]\nmode = "ab"',
         f'[{nudge_type}]\nmode = "bandit"\nmin_share = {share / 100}',
     )
@@ -394,7 +395,7 @@ def bandit(story: Story, tmp_path: Path, nudge_type: str, share: int) -> None:
         c.experiments,
         c.read_models,
         c.clock,
-        c.attribution_days,
+        c.board,
         refresh=timedelta(0),
     )
 
@@ -465,7 +466,7 @@ def sticky(story: Story) -> None:
 
 @then(parsers.parse('both wordings of "{nudge_type}" are shown to some users'))
 def both_wordings(story: Story, nudge_type: str) -> None:
-    counts = story.flywheel.read_models().experiment_counts(7)[nudge_type]
+    counts = story.flywheel.read_models().experiment_counts()[nudge_type]
     assert len(counts) == 2
     assert all(c.assigned > 0 for c in counts.values())
 
@@ -510,8 +511,7 @@ def ecosystem_funnel(story: Story, shown: str, converted: str, organic: str) -> 
 
 @then(parsers.parse("the next day {app} shows {user} {count:d} nudge"))
 def next_day(story: Story, app: str, user: str, count: int) -> None:
-    assert story.clock is not None
-    story.clock.advance(hours=25)
+    back_date(story.flywheel.engine(), timedelta(hours=25))
     assert len(story.flywheel.queries().list_active_nudges(user, APPS[app])) == count
 
 

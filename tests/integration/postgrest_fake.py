@@ -14,6 +14,11 @@ the requests the apps send, and leaves every decision about rights to PostgreSQL
   needed), ``return=representation`` with it;
 * only ``public`` is served: another table or schema is PostgREST's 404 ``PGRST205`` or
   406 ``PGRST106``;
+* ``POST /rest/v1/rpc/<function>`` calls a function of ``public`` with the body's JSON
+  object as named arguments, in the same transaction as the role: a set of rows answers
+  as a JSON array, a single value as itself; an unknown function or argument is
+  PostgREST's 404 ``PGRST202``. The grants on the function, and whatever it checks of
+  the caller, are the database's;
 * errors are PostgREST's JSON (``code``, ``message``, ``details``, ``hint``) with its
   status for the SQLSTATE (42501: 401 for anon, 403 otherwise; 23505: 409; ...).
 
@@ -165,6 +170,11 @@ def make_it_supabase(url: str) -> None:
 
 
 # --- The HTTP side -----------------------------------------------------------------------
+
+
+def _argument(value: object) -> str:
+    """A JSON argument as the text PostgreSQL casts to the parameter's type."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _default(value: object) -> str:
@@ -322,6 +332,8 @@ class SupabaseGateway:
                 406, "PGRST106", f"The schema must be one of the following: {EXPOSED_SCHEMA}"
             )
         name = path.removeprefix("/rest/v1/")
+        if name.startswith("rpc/") and method == "POST":
+            return self._rpc(name.removeprefix("rpc/"), body, role, claims, path)
         if not NAME.match(name) or not self._exposed(name):
             raise RequestError(
                 404,
@@ -376,6 +388,60 @@ class SupabaseGateway:
                 statement = sql.SQL("DELETE FROM {}{}{}").format(table, where, returning)
                 cursor = connection.execute(statement, values)
             return (200, self._rows(cursor)) if representation else (204, None)
+
+    def _rpc(
+        self, name: str, body: bytes, role: str, claims: dict[str, Any], path: str
+    ) -> tuple[int, object]:
+        """A function of the exposed schema, called with named arguments as the role."""
+        arguments = json.loads(body or b"{}")
+        if not isinstance(arguments, dict):
+            raise RequestError(400, "PGRST102", "Expected a JSON object of arguments")
+        function = self._function(name)
+        if function is None or not set(arguments) <= set(function[1]):
+            raise RequestError(
+                404,
+                "PGRST202",
+                f"Could not find the function {EXPOSED_SCHEMA}.{name}"
+                f"({', '.join(sorted(arguments))}) in the schema cache",
+            )
+        tabular, types = function
+        call = sql.SQL("{}({})").format(
+            sql.Identifier(EXPOSED_SCHEMA, name),
+            sql.SQL(", ").join(
+                sql.SQL("{} => %s::{}").format(sql.Identifier(key), sql.SQL(types[key]))
+                for key in arguments
+            ),
+        )
+        statement = sql.SQL("SELECT * FROM {}" if tabular else "SELECT {}").format(call)
+        values = [None if v is None else _argument(v) for v in arguments.values()]
+        with self._transaction(role, claims, "POST", path) as connection:
+            cursor = connection.execute(statement, values)
+            if tabular:
+                return 200, self._rows(cursor)
+            row = cursor.fetchone()
+            return 200, row[0] if row else None
+
+    def _function(self, name: str) -> tuple[bool, dict[str, str]] | None:
+        """Whether it returns rows, and its input arguments' types by name."""
+        if not NAME.match(name):
+            return None
+        with psycopg.connect(self.database_url) as connection:
+            found = connection.execute(
+                "SELECT p.proretset OR t.typtype = 'c', p.proargnames, p.proargmodes,"
+                " ARRAY(SELECT format_type(a, NULL) FROM unnest(p.proargtypes) AS a)"
+                " FROM pg_proc AS p JOIN pg_type AS t ON t.oid = p.prorettype"
+                " WHERE p.pronamespace = %s::regnamespace AND p.proname = %s",
+                (EXPOSED_SCHEMA, name),
+            ).fetchone()
+        if found is None:
+            return None
+        tabular, names, modes, types = found
+        inputs = [
+            n
+            for n, m in zip(names or [], modes or ["i"] * len(names or []), strict=True)
+            if m in ("i", "b", "v")
+        ]
+        return bool(tabular), dict(zip(inputs, types, strict=True))
 
     def _exposed(self, name: str) -> bool:
         """PostgREST's schema cache: the relations of the exposed schema."""

@@ -7,10 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from phoenix_bridge.transport import NUDGE_MESSAGES
-
-from src.domain.apps import discover_apps
-
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("eventsourcing", "litestar", "sqlalchemy", "dependency_injector", "pydantic")
 
@@ -31,9 +27,3 @@ def test_importing_the_bridge_loads_none_of_the_workers_dependencies(tmp_path: P
     loaded = set(json.loads(result.stdout))
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
     assert "psycopg" not in loaded, "transport libraries are imported on first use only"
-
-
-def test_the_bridge_knows_the_same_nudge_messages_as_the_rules() -> None:
-    rules = {rule.nudge_type: rule for app in discover_apps() for rule in app.nudge_rules}
-    for nudge_type, message in NUDGE_MESSAGES.items():
-        assert message == rules[nudge_type].messages["fr"]

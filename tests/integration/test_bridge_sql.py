@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
+from src.domain.user_journey import nudge_id
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.bridge_support import TcpProxy, closed_port, hold_the_next_id, outbox_hashes
@@ -99,31 +100,34 @@ def test_the_worker_processes_bridge_events_and_nudges_come_back(
     with PhoenixEventBridge("phoenix-letters", config) as bridge:
         assert bridge.get_nudges("u1") == []  # nothing yet, and no error
         bridge.emit("letter.generated", "u1", {"letter_id": "L1"})
-        # No worker ran: the view gives the degraded-mode nudge.
-        [opportunity] = bridge.get_nudges("u1")
-        assert opportunity["nudge_type"] == "letters_to_cv"
-        assert opportunity["message"] == "Optimisez vos chances avec Phoenix CV !"
-        assert opportunity["nudge_id"] is None
+        # No worker ran: the store offers the nudge the worker will detect, under its id,
+        # with the experiment's first wording.
+        [offer] = bridge.get_nudges("u1")
+        assert offer == {
+            "nudge_id": nudge_id("u1", "letters_to_cv"),
+            "nudge_type": "letters_to_cv",
+            "target_app": "phoenix-cv",
+            "message": "Optimisez vos chances avec Phoenix CV !",
+            "variant": "chances",
+        }
+        [english] = bridge.get_nudges("u1", lang="en")
+        assert english["message"] == "Boost your chances with Phoenix CV!"
+        assert bridge.mark_shown(offer["nudge_id"]) is True
+        assert bridge.get_nudges("u1") == []  # displayed: the cooldown hides it
         container = open_flywheel(make_settings(store))
         try:
             asyncio.run(container.processor().drain())
         finally:
             close_flywheel(container)
-        [nudge] = bridge.get_nudges("u1")
-        assert nudge["nudge_id"]
-        assert nudge["target_app"] == "phoenix-cv"
-        # The variant chosen at detection, with its message, as the API would answer.
-        assert (nudge["variant"], nudge["message"]) in {
-            ("chances", "Optimisez vos chances avec Phoenix CV !"),
-            ("difference", "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !"),
-        }
-        assert bridge.mark_shown(nudge["nudge_id"]) is True
-        # Shown: the cooldown hides it; the view still offers the basic one.
-        assert all(found["nudge_id"] is None for found in bridge.get_nudges("u1"))
+        # The worker's nudge is the one displayed: still hidden, with the wording seen.
+        assert bridge.get_nudges("u1") == []
+        assert bridge.mark_shown(offer["nudge_id"]) is True  # within the cooldown: no write
         assert bridge.mark_shown("no-such-nudge") is False
     with psycopg.connect(store) as connection:
         sent = connection.execute("SELECT nudge_id, app FROM phoenix_nudges_sent").fetchall()
-    assert sent == [(nudge["nudge_id"], "phoenix-letters")]
+        detected = connection.execute("SELECT nudge_id, variant FROM phoenix_nudges").fetchall()
+    assert sent == [(offer["nudge_id"], "phoenix-letters")]
+    assert detected == [(offer["nudge_id"], "chances")]
 
 
 def test_an_unreachable_store_queues_quickly_and_a_later_bridge_delivers_in_order(
@@ -235,3 +239,53 @@ def test_only_a_twin_of_the_event_hash_counts_as_a_duplicate(store: str, tmp_pat
         outcome = bridge.emit("cv.uploaded", "u1", {"cv_id": "c1"})
     assert outcome == EmitOutcome.REJECTED
     assert [row[1] for row in stored(store)] == ["someone"]
+
+
+# What the store's catalogue refuses, the SQL transport answers as refused for good, with
+# the words the HTTP API gives; a misspelt field is refused by the bridge itself.
+REFUSED = [
+    (
+        "phoenix-cv",
+        "cv.burned",
+        {},
+        {},
+        "event_type: unknown event type 'cv.burned'; known types: cv.generated, cv.uploaded, "
+        "job_offer.analyzed, letter.generated, rise.coaching_session, rise.journal_entry, "
+        "rise.meditation",
+    ),
+    (
+        "phoenix-rise",
+        "rise.journal_entry",
+        {},
+        {},
+        "payload.stress_level: is required (an integer from 0 to 10)",
+    ),
+    (
+        "phoenix-letters",
+        "cv.uploaded",
+        {},
+        {},
+        "app_source: event type 'cv.uploaded' is published by 'phoenix-cv', not 'phoenix-letters'",
+    ),
+    ("phoenix-letters", "letter.generated", {}, {"payolad": {"id": 1}}, "payolad: unknown field"),
+    ("phoenix-letters", "letter.generated", {}, {"idempotency_kye": "k"}, "idempotency_kye"),
+]
+
+
+@pytest.mark.parametrize(("app", "event_type", "payload", "misspelt", "reason"), REFUSED)
+def test_what_the_catalogue_refuses_is_rejected_naming_the_field(
+    store: str,
+    tmp_path: Path,
+    app: str,
+    event_type: str,
+    payload: dict[str, Any],
+    misspelt: dict[str, Any],
+    reason: str,
+) -> None:
+    config = sql_config(store, tmp_path / "o.db")
+    with PhoenixEventBridge(app, config, background_flush=False) as bridge:
+        outcome = bridge.emit(event_type, "u1", payload, **misspelt)
+        assert outcome == EmitOutcome.REJECTED
+        assert reason in outcome.reason
+        assert bridge.pending() == 0  # refused for good: not queued behind the others
+    assert stored(store) == []

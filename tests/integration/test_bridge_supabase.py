@@ -41,12 +41,6 @@ def rest_config(url: str, key: str, outbox: Path, **more: Any) -> BridgeConfig:
     )
 
 
-def has_view(url: str, name: str) -> bool:
-    with psycopg.connect(url) as connection:
-        row = connection.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
-    return bool(row and row[0])
-
-
 def events(url: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as connection:
         return connection.execute(
@@ -78,8 +72,8 @@ def test_the_anon_key_inserts_with_return_minimal_and_twins_are_delivered(
         assert bridge.emit("letter.generated", ALICE, {"letter_id": "L1"}) == EmitOutcome.DUPLICATE
         # The anon key may read nothing back: no nudges, and no error either.
         assert bridge.get_nudges(ALICE) == []
-    posts = [headers for method, _, headers in rest.requests if method == "POST"]
-    assert all("return=minimal" in headers.get("prefer", "") for headers in posts)
+    inserts = [h for method, path, h in rest.requests if method == "POST" and "rpc/" not in path]
+    assert all("return=minimal" in headers.get("prefer", "") for headers in inserts)
     [(user, kind, payload, event_hash, status)] = events(supabase_store)
     assert (user, kind, payload, status) == (
         ALICE,
@@ -106,26 +100,23 @@ def test_a_signed_in_user_emits_reads_and_marks_shown_with_their_token_per_call(
     with PhoenixEventBridge("phoenix-letters", config) as bridge:
         outcome = bridge.emit("letter.generated", ALICE, {"letter_id": "L1"}, access_token=alice)
         assert outcome == EmitOutcome.DELIVERED
-        if has_view(supabase_store, "phoenix_nudge_opportunities"):
-            [opportunity] = bridge.get_nudges(ALICE, access_token=alice)
-            assert opportunity["nudge_type"] == "letters_to_cv"
-            assert opportunity["message"] == "Optimisez vos chances avec Phoenix CV !"
+        # Before the worker: the store offers the nudge it will detect, under its id.
+        [offer] = bridge.get_nudges(ALICE, access_token=alice)
+        assert (offer["nudge_type"], offer["variant"]) == ("letters_to_cv", "chances")
+        assert offer["message"] == "Optimisez vos chances avec Phoenix CV !"
         drain(supabase_store)
         assert bridge.get_nudges(ALICE) == []  # the anon key alone reads nobody's nudges
         [nudge] = bridge.get_nudges(ALICE, access_token=alice)
-        assert nudge["nudge_id"]
+        assert nudge["nudge_id"] == offer["nudge_id"] == user_nudge(supabase_store, ALICE)
         assert nudge["target_app"] == "phoenix-cv"
-        # The variant chosen at detection, with its message, as the API would answer: the
-        # user's token reads the experiment's wordings.
+        # The variant chosen at detection, with its message, as the API would answer.
         assert (nudge["variant"], nudge["message"]) in {
             ("chances", "Optimisez vos chances avec Phoenix CV !"),
             ("difference", "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !"),
         }
         assert bridge.mark_shown(nudge["nudge_id"]) is False  # the anon key may not
         assert bridge.mark_shown(nudge["nudge_id"], access_token=alice) is True
-        assert all(
-            found["nudge_id"] is None for found in bridge.get_nudges(ALICE, access_token=alice)
-        )
+        assert bridge.get_nudges(ALICE, access_token=alice) == []  # the cooldown hides it
     # Every call carried the anon key as apikey; the user's calls her token as Bearer.
     assert {headers["apikey"] for _, _, headers in rest.requests} == {ANON_KEY}
     bearers = {headers["authorization"] for _, _, headers in rest.requests}
@@ -305,3 +296,23 @@ def test_the_token_stays_out_of_the_outbox_and_queued_events_go_with_the_bridges
     assert [(row[0], row[2]["n"]) for row in events(supabase_store)] == [(ALICE, 1)]
     posts = [headers for method, _, headers in rest.requests if method == "POST"]
     assert [headers["authorization"] for headers in posts] == [f"Bearer {ANON_KEY}"]
+
+
+def test_what_the_catalogue_refuses_is_rejected_with_the_apis_words(
+    rest: PostgrestFake, supabase_store: str, tmp_path: Path
+) -> None:
+    alice = user_token(ALICE)
+    config = rest_config(rest.url, ANON_KEY, tmp_path / "o.db")
+    with PhoenixEventBridge("phoenix-rise", config, background_flush=False) as bridge:
+        for token in (None, alice):
+            missing = bridge.emit("rise.journal_entry", ALICE, {}, access_token=token)
+            assert missing == EmitOutcome.REJECTED
+            assert "payload.stress_level: is required (an integer from 0 to 10)" in missing.reason
+            burned = bridge.emit("rise.burned", ALICE, access_token=token)
+            assert burned == EmitOutcome.REJECTED
+            assert "event_type: unknown event type 'rise.burned'; known types:" in burned.reason
+        misspelt = bridge.emit("rise.meditation", ALICE, payolad={"minutes": 10})
+        assert misspelt == EmitOutcome.REJECTED
+        assert misspelt.reason.startswith("payolad: unknown field")
+        assert bridge.pending() == 0
+    assert events(supabase_store) == []

@@ -59,6 +59,11 @@ EMIT = ["emit", "cv.uploaded", "--app", "phoenix-cv"]
             [*EMIT, "--user", "u", "--payload", nested(100_000)],
             f"nested more than {MAX_PAYLOAD_DEPTH} levels",
         ),
+        (
+            [*EMIT, "--user", "u", "--payolad", "{}"],
+            "unknown option --payolad for phoenix-flywheel emit (did you mean --payload?)",
+        ),
+        ([*EMIT, "--user", "u", "--kye=k"], "unknown option --kye for phoenix-flywheel emit"),
     ],
 )
 def test_bad_input_exits_2_naming_the_field_on_both_stores(

@@ -126,3 +126,22 @@ def test_a_nudge_names_the_target_app_by_its_title(
     wordings = {f"{variant.message('fr')} (Phoenix CV)" for variant in experiment.variants}
     assert len(infos) == 1
     assert infos[0] in wordings
+
+
+@pytest.mark.postgres
+def test_a_nudge_shown_is_not_shown_again_on_a_rerun_or_a_reload(
+    streamlit: FakeStreamlit, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker has run: the store offers the nudge from the events; once the page has
+    shown it, the reruns (any click) and a reload (a new session) no longer do."""
+    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    run_page(streamlit, "phoenix_cv_app.py", "Generate a new CV")
+    for _ in range(3):
+        run_page(streamlit, "phoenix_cv_app.py")
+    streamlit.session_state.clear()
+    run_page(streamlit, "phoenix_cv_app.py")
+    infos = [text for kind, text in streamlit.shown if kind == "info"]
+    assert infos == [
+        "Complétez votre candidature avec une lettre Phoenix Letters ! (Phoenix Letters)"
+    ]

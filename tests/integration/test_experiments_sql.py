@@ -10,9 +10,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, select
 
 from src.adapters.sql_tables import nudge_variants
+from src.application.nudge_policy import NudgeSettings
+from src.application.rule_book import rule_book
 from src.domain.experiments import Experiment, ExperimentBook, Variant
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
@@ -38,32 +40,37 @@ def published(container: Container) -> list[tuple[Any, ...]]:
                     nudge_variants.c.variant,
                     nudge_variants.c.position,
                     nudge_variants.c.mode,
-                    nudge_variants.c.attribution_days,
                 ).order_by(nudge_variants.c.nudge_type, nudge_variants.c.position)
             )
         ]
 
 
-def test_the_worker_publishes_its_experiments_at_start(flywheel: Container) -> None:
+def test_the_worker_publishes_its_experiments_and_settings_at_start(
+    flywheel: Container,
+) -> None:
     v1 = ("cv_to_letters", "letters_to_cv")
     assert [row for row in published(flywheel) if row[0] in v1] == [
-        ("cv_to_letters", "complete", 0, "ab", 7),
-        ("cv_to_letters", "stand_out", 1, "ab", 7),
-        ("letters_to_cv", "chances", 0, "ab", 7),
-        ("letters_to_cv", "difference", 1, "ab", 7),
+        ("cv_to_letters", "complete", 0, "ab"),
+        ("cv_to_letters", "stand_out", 1, "ab"),
+        ("letters_to_cv", "chances", 0, "ab"),
+        ("letters_to_cv", "difference", 1, "ab"),
     ]
+    assert flywheel.read_models().nudge_settings() == NudgeSettings(24, 1, 7)
 
 
 def test_publishing_other_experiments_replaces_the_earlier_ones(flywheel: Container) -> None:
     three = tuple(Variant(name, {"fr": name.upper()}) for name in ("a", "b", "c"))
     book = ExperimentBook({"cv_to_letters": Experiment("cv_to_letters", "bandit", three)})
-    flywheel.read_models().save_experiments(book, 3)
-    flywheel.read_models().save_experiments(book, 3)  # a second worker starting
+    settings = NudgeSettings(cooldown_hours=2, max_per_day=3, attribution_days=3)
+    published_book = rule_book(flywheel.catalogue(), book, settings)
+    flywheel.rule_book().publish(published_book)
+    flywheel.rule_book().publish(published_book)  # a second worker starting
     assert published(flywheel) == [
-        ("cv_to_letters", "a", 0, "bandit", 3),
-        ("cv_to_letters", "b", 1, "bandit", 3),
-        ("cv_to_letters", "c", 2, "bandit", 3),
+        ("cv_to_letters", "a", 0, "bandit"),
+        ("cv_to_letters", "b", 1, "bandit"),
+        ("cv_to_letters", "c", 2, "bandit"),
     ]
+    assert flywheel.read_models().nudge_settings() == settings
 
 
 def publish(container: Container, *events: tuple[str, str, str, datetime | None]) -> None:
@@ -150,3 +157,29 @@ def test_a_store_made_before_experiments_gets_the_variant_column(store_url: str)
         )
     finally:
         close_flywheel(container)
+
+
+def test_a_store_that_kept_the_window_with_each_variant_is_brought_up_to_date(
+    sqlite_url: str,
+) -> None:
+    """An older version kept the attribution window in phoenix_nudge_variants (NOT NULL):
+    the column goes, and the start publishes the window with the other settings."""
+    settings = make_settings(sqlite_url, nudge_attribution_days=3)
+    close_flywheel(open_flywheel(settings, migrate=True))
+    engine = create_engine(sqlite_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "ALTER TABLE phoenix_nudge_variants "
+                "ADD COLUMN attribution_days INTEGER NOT NULL DEFAULT 7"
+            )
+        container = open_flywheel(settings)
+        try:
+            assert container.read_models().nudge_settings().attribution_days == 3
+            assert len(published(container)) == 8
+        finally:
+            close_flywheel(container)
+        columns = {c["name"] for c in inspect(engine).get_columns("phoenix_nudge_variants")}
+    finally:
+        engine.dispose()
+    assert "attribution_days" not in columns

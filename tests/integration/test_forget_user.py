@@ -40,6 +40,7 @@ ZERO = {
     "nudges": 0,
     "nudges_sent": 0,
     "applied_events": 0,
+    "nudge_offers": 0,
 }
 
 
@@ -227,6 +228,7 @@ def test_delete_a_user_over_http(client: TestClient[Any]) -> None:
         "nudges": 1,
         "nudges_sent": 1,
         "applied_events": 1,
+        "nudge_offers": 0,
     }
     assert body["removed"]["journey_events"] >= 2
     again = client.delete("/api/users/alice")

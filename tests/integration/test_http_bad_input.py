@@ -61,6 +61,14 @@ def pending(client: TestClient[Any]) -> int:
         (letter("team/alice"), "user_id", "must not contain '/'"),
         ({**letter(), "timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp", "years 1 to 9999"),
         ({**letter(), "timestamp": "9999-12-31T23:00:00-05:00"}, "timestamp", "years 1 to 9999"),
+        # A field that is none of an event's: misspelt, its value would be lost unsaid.
+        ({**letter(), "payolad": {"letter_id": "L1"}}, "payolad", "not permitted"),
+        (
+            {"events": [letter(), letter(), {**letter(), "idempotency_kye": "k"}]},
+            "events.2.idempotency_kye",
+            "not permitted",
+        ),
+        ({"events": [letter()], "user": "u1"}, "user", "not permitted"),
     ],
 )
 def test_an_event_the_stores_cannot_keep_or_serve_is_refused_naming_its_field(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from src.adapters.sql_tables import events
 from src.entrypoints.container import Container
+from tests.conftest import as_stored_before_the_check
 
 
 def publish(flywheel: Container, event_type: str, app: str, user: str, at: datetime) -> None:
@@ -31,7 +32,8 @@ def test_users_funnel_and_errors(flywheel: Container) -> None:
     # u3 acts after seeing the nudge (a conversion); u2 without having seen it (organic).
     publish(flywheel, "cv.uploaded", "phoenix-cv", "u2", now + timedelta(seconds=1))
     publish(flywheel, "cv.uploaded", "phoenix-cv", "u3", now + timedelta(seconds=1))
-    with flywheel.engine().begin() as connection:  # a manual INSERT of an unknown type
+    with flywheel.engine().begin() as connection:  # an unknown type, stored long ago
+        as_stored_before_the_check(connection)
         connection.execute(
             events.insert().values(
                 event_type="letter.sent", app_source="phoenix-letters", user_id="u5", payload={}

@@ -331,8 +331,8 @@ ORDER BY 1
 
 
 # What a signed-in user may read whole, as it holds no user's data: the experiments'
-# wordings, so that their nudges show the variant chosen for them.
-NO_USER_DATA = {"phoenix_nudge_variants"}
+# wordings and the nudge types, so that the opportunities they read have their wording.
+NO_USER_DATA = {"phoenix_nudge_variants", "phoenix_nudge_types"}
 
 
 def test_every_table_in_public_has_row_level_security_and_no_key_reads_or_deletes_another_users_rows(  # noqa: E501
@@ -382,6 +382,7 @@ def test_the_journeys_live_in_the_private_schema_out_of_reach(
     )
     assert [name for (name,) in private] == [
         "phoenix_applied_events",
+        "phoenix_nudge_offers",
         "phoenix_projection_tracking",
         "phoenixjourneys_events",
         "phoenixjourneys_snapshots",
@@ -412,3 +413,72 @@ def test_the_journeys_live_in_the_private_schema_out_of_reach(
         owner_rows(project, "SELECT count(*) FROM phoenix_private.phoenixjourneys_events")
         == journey_events
     )
+
+
+# --- The nudges' functions, through rpc ------------------------------------------------------
+
+
+def nudges_of(supabase: Client, user: str) -> Any:
+    return (
+        supabase.rpc(
+            "phoenix_active_nudges",
+            {"p_user_id": user, "p_app": "phoenix-letters", "p_lang": "en"},
+        )
+        .execute()
+        .data
+    )
+
+
+def test_the_nudges_functions_reach_a_users_own_nudges_only(
+    gateway: SupabaseGateway, project: str
+) -> None:
+    alices = owner_rows(project, "SELECT nudge_id FROM phoenix_nudges WHERE user_id = %s", ALICE)
+    bobs = owner_rows(project, "SELECT nudge_id FROM phoenix_nudges WHERE user_id = %s", BOB)
+    [(alices_nudge,)], [(bobs_nudge,)] = alices, bobs
+    displays = count_rows(project, "phoenix_nudges_sent")
+    # The anon key calls neither (401, as for a table it may not read).
+    for call_it in (
+        lambda s: nudges_of(s, ALICE),
+        lambda s: s.rpc("phoenix_mark_nudge_shown", {"p_nudge_id": alices_nudge}).execute(),
+    ):
+        with pytest.raises(APIError) as refused:
+            call_it(client(gateway))
+        assert refused.value.code == "42501"
+    # A signed-in user: her own nudges, in her language; not Bob's, whichever way asked.
+    alice = client(gateway, token=user_token(ALICE))
+    [mine] = nudges_of(alice, ALICE)
+    assert (mine["nudge_id"], mine["nudge_type"]) == (alices_nudge, "letters_to_cv")
+    assert mine["message"] in (
+        "Boost your chances with Phoenix CV!",
+        "A polished CV makes the difference: build yours with Phoenix CV!",
+    )
+    with pytest.raises(APIError) as refused:
+        nudges_of(alice, BOB)
+    assert refused.value.code == "42501"
+    with pytest.raises(APIError) as refused:
+        alice.rpc("phoenix_mark_nudge_shown", {"p_nudge_id": bobs_nudge}).execute()
+    assert refused.value.code == "42501"
+    unknown = alice.rpc("phoenix_mark_nudge_shown", {"p_nudge_id": "no-such-nudge"}).execute()
+    assert unknown.data is False
+    shown = alice.rpc(
+        "phoenix_mark_nudge_shown", {"p_nudge_id": alices_nudge, "p_app": "phoenix-letters"}
+    ).execute()
+    assert shown.data is True
+    assert nudges_of(alice, ALICE) == []  # shown: hidden for the cooldown
+    # Over raw HTTP, PostgREST's statuses: 401 for anon, 403 for another user's.
+    anon = call(
+        gateway, "POST", "rpc/phoenix_active_nudges", json={"p_user_id": ALICE, "p_app": "x"}
+    )
+    other = call(
+        gateway,
+        "POST",
+        "rpc/phoenix_active_nudges",
+        token=user_token(ALICE),
+        json={"p_user_id": BOB, "p_app": "phoenix-letters"},
+    )
+    assert (anon.status_code, other.status_code) == (401, 403)
+    # The service role reaches anyone's (Bob's was shown by the sample: hidden).
+    service = client(gateway, key=SERVICE_KEY)
+    assert nudges_of(service, BOB) == []
+    assert [n["nudge_id"] for n in nudges_of(service, ALICE)] == []
+    assert count_rows(project, "phoenix_nudges_sent") == displays + 1

@@ -208,8 +208,8 @@ def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bo
             *(("phoenix_events", c) for c in ("timestamp", "idempotency_key", "event_hash")),
             *(("phoenix_nudges_sent", c) for c in ("nudge_id", "user_id", "app")),
         }
-    # events insert + select, own nudges, own displays, and the nudge wordings
-    assert (len(user_policies), len(once["triggers"])) == (5 if supabase else 0, 2)
+    # events insert + select, own nudges, own displays, the nudge wordings and types
+    assert (len(user_policies), len(once["triggers"])) == (6 if supabase else 0, 3)
     with psycopg.connect(postgres_url) as connection:
         assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
 
@@ -313,7 +313,11 @@ def test_the_migrate_command_applies_the_whole_file(
         "app_combinations": {},
     }
     assert [name for (name,) in secured] == sorted(TABLE_NAMES)
-    assert triggers == [("phoenix_events_check_new",), ("phoenix_events_inserted",)]
+    assert triggers == [
+        ("phoenix_events_check_catalogue",),
+        ("phoenix_events_check_new",),
+        ("phoenix_events_inserted",),
+    ]
 
 
 def test_workers_migrating_together_all_succeed(postgres_url: str) -> None:

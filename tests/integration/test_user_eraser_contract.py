@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from src.application.erasure import UserErasure
-from src.application.errors import UserBusyError, UserNotFoundError
+from src.application.errors import NudgeNotFoundError, UserBusyError, UserNotFoundError
 from src.application.journeys import JourneyApplication
 from src.application.ports import (
     Clock,
@@ -28,13 +28,21 @@ from src.application.ports import (
 )
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.rule_book import rule_book
 from src.application.services import EventIngestion, FlywheelQueries
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import journey_id
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.fake_erasure import FORGETTABLE, FakeUserEraser
-from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore, fake_journeys
+from tests.fakes import (
+    TEST_SETTINGS,
+    FakeClock,
+    FakeEventInbox,
+    FakeNudgeBoard,
+    FakeReadModelStore,
+    fake_journeys,
+)
 
 
 @dataclass
@@ -70,6 +78,8 @@ def fake_world() -> Iterator[World]:
     clock = FakeClock()
     inbox = FakeEventInbox(clock)
     read_models = FakeReadModelStore()
+    rules = rule_book(catalogue, catalogue.experiments, TEST_SETTINGS).nudge_rules
+    board = FakeNudgeBoard(read_models, inbox, clock, rules)
     journeys = fake_journeys(catalogue, env=FORGETTABLE, inbox=inbox, read_models=read_models)
     eraser = FakeUserEraser(inbox, read_models, journeys)
     yield World(
@@ -86,7 +96,7 @@ def fake_world() -> Iterator[World]:
         eraser=eraser,
         erasure=UserErasure(eraser, journeys, clock, busy_wait_seconds=0),
         ingestion=EventIngestion(inbox, catalogue),
-        queries=FlywheelQueries(inbox, read_models, catalogue, clock),
+        queries=FlywheelQueries(inbox, read_models, catalogue, clock, board),
         clock=clock,
     )
     journeys.close()
@@ -189,6 +199,7 @@ def test_forgetting_removes_every_kind_of_row_and_counts_them(world: World) -> N
         nudges=1,
         nudges_sent=1,
         applied_events=3,
+        nudge_offers=0,
     )
     assert world.stream("alice") == (0, 0)
     with pytest.raises(UserNotFoundError):
@@ -263,3 +274,16 @@ def test_the_events_a_forgotten_user_sends_again_count_again(world: World) -> No
     assert loaded.activity_by_app == {"phoenix-letters": 2}
     journey = world.queries.get_journey("alice")
     assert [entry.event_type for entry in journey.events] == ["letter.generated"] * 2
+
+
+def test_forgetting_removes_the_offers_made_before_the_worker_ran(world: World) -> None:
+    world.emit("letter.generated", "phoenix-letters", "erin")
+    (offer,) = world.queries.list_active_nudges("erin", "phoenix-letters")
+    world.queries.record_nudge_shown(offer.nudge_id)
+
+    report = world.eraser.forget("erin", journey_id("erin"), world.clock.now())
+
+    assert (report.events, report.nudge_offers, report.nudges_sent) == (1, 1, 1)
+    assert world.queries.list_active_nudges("erin", "phoenix-letters") == []
+    with pytest.raises(NudgeNotFoundError):
+        world.queries.record_nudge_shown(offer.nudge_id)

@@ -1,6 +1,6 @@
 """Phoenix Rise through the bridge: a journal entry without a valid stress level is
-refused for good over HTTP (the reason names the field); over SQL it is stored, then
-marked dead by the worker with the field named, and never blocks the valid ones."""
+refused for good, with the field named, over HTTP and over SQL alike (the store's own
+check of the catalogue), and never blocks the valid ones."""
 
 from __future__ import annotations
 
@@ -40,23 +40,21 @@ def test_over_http_a_bad_stress_level_is_rejected_naming_the_field(
             assert bridge.pending() == 0
 
 
-def test_over_sql_a_bad_stress_level_dies_at_the_worker_naming_the_field(
+def test_over_sql_a_bad_stress_level_is_rejected_naming_the_field(
     store: str, tmp_path: Path
 ) -> None:
     config = BridgeConfig(transport="sql", database_url=store, outbox_path=tmp_path / "o.db")
     with PhoenixEventBridge("phoenix-rise", config) as bridge:
-        assert bridge.emit("rise.journal_entry", "u1", {}) == EmitOutcome.DELIVERED
+        bad = bridge.emit("rise.journal_entry", "u1", {})
+        assert bad == EmitOutcome.REJECTED
+        assert "payload.stress_level: is required" in bad.reason
         assert bridge.emit("rise.meditation", "u1") == EmitOutcome.DELIVERED
     container = open_flywheel(make_settings(store))
     try:
         summary = asyncio.run(container.processor().drain())
     finally:
         close_flywheel(container)
-    assert (summary.processed, summary.dead) == (1, 1)
+    assert (summary.processed, summary.dead) == (1, 0)
     with psycopg.connect(store) as connection:
-        rows = connection.execute(
-            "SELECT event_type, status, ai_processing_error FROM phoenix_events ORDER BY id"
-        ).fetchall()
-    assert rows[0][:2] == ("rise.journal_entry", "dead")
-    assert "payload.stress_level" in rows[0][2]
-    assert rows[1][:2] == ("rise.meditation", "processed")
+        rows = connection.execute("SELECT event_type, status FROM phoenix_events").fetchall()
+    assert rows == [("rise.meditation", "processed")]

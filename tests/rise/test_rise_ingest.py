@@ -19,7 +19,7 @@ from src.entrypoints.cli import main
 from src.entrypoints.container import build_container
 from src.entrypoints.http import create_app
 from src.entrypoints.runtime import close_flywheel, open_flywheel, prepare_store
-from tests.conftest import make_settings
+from tests.conftest import as_stored_before_the_check, make_settings
 
 JSON = {"content-type": "application/json"}
 BAD = [
@@ -91,13 +91,15 @@ def test_the_command_line_exits_2_naming_the_field(
     assert json.loads(capsys.readouterr().out)["pending"] == 0
 
 
-def test_a_row_inserted_by_hand_with_a_bad_stress_level_dies_with_the_field_named(
+def test_a_row_stored_before_with_a_bad_stress_level_dies_with_the_field_named(
     store_url: str,
 ) -> None:
+    """Rows already stored are not checked again by the store: the worker refuses them."""
     container = build_container(make_settings(store_url))
     prepare_store(container, migrate=True)
     try:
         with container.engine().begin() as connection:
+            as_stored_before_the_check(connection)
             connection.execute(
                 events.insert().values(
                     event_type="rise.journal_entry",

@@ -38,6 +38,9 @@ from phoenix_bridge.transport import (
 
 logger = logging.getLogger("phoenix_flywheel.bridge")
 
+EMIT_FIELDS = ("event_type", "user_id", "payload", "idempotency_key")
+"""What an app gives ``emit`` of an event (the bridge adds its app, hash and time)."""
+
 __all__ = ["OutboxUnavailableError", "PhoenixEventBridge"]
 
 
@@ -71,6 +74,7 @@ class PhoenixEventBridge:
         idempotency_key: str | None = None,
         *,
         access_token: str | None = None,
+        **unknown: object,
     ) -> EmitOutcome:
         """Publishes one event; never raises. Falsy when the event will not reach the store:
         ``rejected`` (refused for good) or ``dropped`` (neither store nor outbox took it),
@@ -79,7 +83,15 @@ class PhoenixEventBridge:
         ``access_token``: the signed-in user's (Supabase Auth), sent with this delivery
         only. It is never written to the outbox (a secret, and short-lived): an event
         queued there is delivered later with the bridge's own key.
+
+        A keyword that is none of these (``payolad=``, ``idempotency_kye=``) is refused,
+        naming it, rather than raised into the app or its value silently lost.
         """
+        if unknown:
+            field = sorted(unknown)[0]
+            reason = f"{field}: unknown field; an event has {', '.join(EMIT_FIELDS)}"
+            logger.error("event rejected: %s (%s)", event_type, reason)
+            return EmitOutcome.rejected(reason)
         try:
             row = build_row(self.app_source, event_type, user_id, payload or {}, idempotency_key)
         except UnstorableEventError as error:
@@ -173,52 +185,48 @@ class PhoenixEventBridge:
     # -- nudges ----------------------------------------------------------------------------
 
     def get_nudges(
-        self, user_id: str, app: str | None = None, *, access_token: str | None = None
+        self,
+        user_id: str,
+        app: str | None = None,
+        *,
+        lang: str = "fr",
+        access_token: str | None = None,
     ) -> list[Nudge]:
-        """The nudges to show now: the worker's, else the SQL view's, else none. Never raises.
+        """The nudges to show now in ``app`` (the bridge's own by default), worded in
+        ``lang`` (French where a wording has none); none when the store cannot be read.
+        Never raises.
 
-        ``access_token``: the signed-in user's, so that row-level security lets them read
-        their own nudges (the anon key reads none).
+        What to show is the store's decision (cooldown, daily cap, wording, and before the
+        worker has caught up, the opportunities the events alone give), the same on every
+        transport and as the HTTP API: the bridge applies no rule of its own.
+        ``access_token``: the signed-in user's, who may read their own nudges (the anon
+        key reads none).
         """
-        shown_in = app or self.app_source
         try:
             found = self.transport.active_nudges(
-                user_id, shown_in, self.config.cooldown_hours, access_token=access_token
+                user_id, app or self.app_source, lang, access_token=access_token
             )
-        except Exception as error:  # noqa: BLE001 - degraded mode below
-            logger.warning("worker nudges unavailable for %s: %s", user_id, error)
-            found = []
-        else:
-            self._flusher.store_answered()
-        if found:
-            found = self._not_shown_recently(found)
-        if found:
-            return found
-        try:
-            return self.transport.nudge_opportunities(user_id, shown_in, access_token=access_token)
         except Exception as error:  # noqa: BLE001 - no nudge is better than a broken page
-            logger.warning("nudge opportunities unavailable for %s: %s", user_id, error)
+            logger.warning("nudges unavailable for %s: %s", user_id, error)
             return []
-
-    def _not_shown_recently(self, found: list[Nudge]) -> list[Nudge]:
-        """The cooldown, also kept locally: an anon or user key may not read displays back."""
-        try:
-            recent = self.outbox.shown_since(time.time() - self.config.cooldown_hours * 3600)
-        except Exception:  # noqa: BLE001 - without the local record, the store's filter stands
-            return found
-        return [nudge for nudge in found if nudge.get("nudge_id") not in recent]
+        self._flusher.store_answered()
+        return found
 
     def mark_shown(
         self, nudge_id: str | None, app: str | None = None, *, access_token: str | None = None
     ) -> bool:
-        """Records that the app displayed the nudge; False when it could not. Never raises.
+        """Records that the app displayed the nudge (``app``: the bridge's own by default);
+        True once the store has it (a second display within the cooldown is not written
+        again, and still answers True). False when it could not. Never raises.
 
         ``access_token``: the signed-in user's, who may record displays of their own nudges.
         """
         if not nudge_id:
-            return False  # a view-computed opportunity has no id to record
+            return False
         try:
-            self.transport.mark_shown(nudge_id, app or self.app_source, access_token=access_token)
+            recorded = self.transport.mark_shown(
+                nudge_id, app or self.app_source, access_token=access_token
+            )
         except TransportError as error:
             logger.warning("nudge display not recorded (%s): %s", nudge_id, error)
             return False
@@ -226,11 +234,9 @@ class PhoenixEventBridge:
             logger.exception("nudge display not recorded (%s)", nudge_id)
             return False
         self._flusher.store_answered()
-        try:
-            self.outbox.note_shown(nudge_id)
-        except Exception:  # noqa: BLE001 - the store has it; the local copy is a help
-            logger.warning("nudge display not noted locally (%s)", nudge_id)
-        return True
+        if not recorded:
+            logger.warning("nudge display not recorded (%s): no such nudge", nudge_id)
+        return recorded
 
     # -- lifetime --------------------------------------------------------------------------
 

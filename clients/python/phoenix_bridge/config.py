@@ -38,7 +38,6 @@ class BridgeConfig:
     # Beyond this size the outbox answers as a full disk would (None: only the disk limits).
     outbox_max_bytes: int | None = None
     batch_size: int = 200
-    cooldown_hours: float = 24.0
 
     def __post_init__(self) -> None:
         needed = {

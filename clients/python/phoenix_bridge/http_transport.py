@@ -6,8 +6,7 @@ few events per user action, and a fresh connection is what survives a server res
 Redirects are not followed: a POST silently turned into a GET would look delivered.
 
 The server hashes each event the same way, so a twin is answered as a duplicate, never
-stored twice. The API has no endpoint for the degraded-mode view: when it answers, it
-answers with the worker's nudges.
+stored twice. The nudges come from the API, which reads them from the store's own rules.
 """
 
 from __future__ import annotations
@@ -102,26 +101,23 @@ class HttpApiTransport:
         return int(answer.get("duplicates", 0)) if isinstance(answer, dict) else 0
 
     def active_nudges(
-        self, user_id: str, app: str, cooldown_hours: float, *, access_token: str | None = None
+        self, user_id: str, app: str, lang: str, *, access_token: str | None = None
     ) -> list[Nudge]:
         answer = self._request(
-            "GET", f"/api/users/{quote(user_id, safe='')}/nudges", params={"app": app}
+            "GET",
+            f"/api/users/{quote(user_id, safe='')}/nudges",
+            params={"app": app, "lang": lang},
         )
-        return [
-            {
-                **nudge_dict(item["nudge_id"], item["nudge_type"], item["target_app"]),
-                **item,
-            }
-            for item in answer or []
-        ]
+        return [nudge_dict(item) for item in answer or []]
 
-    def nudge_opportunities(
-        self, user_id: str, app: str, *, access_token: str | None = None
-    ) -> list[Nudge]:
-        return []
-
-    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> None:
-        self._request("POST", f"/api/nudges/{quote(nudge_id, safe='')}/shown")
+    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> bool:
+        try:
+            self._request("POST", f"/api/nudges/{quote(nudge_id, safe='')}/shown")
+        except TransportRejectedError as error:
+            if str(error).startswith("HTTP 404"):
+                return False
+            raise
+        return True
 
     def close(self) -> None:
         """Nothing to release: each request closes its own connection."""

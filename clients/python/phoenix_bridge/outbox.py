@@ -37,10 +37,8 @@ CREATE TABLE IF NOT EXISTS phoenix_outbox_rejected (
     reason TEXT NOT NULL,
     rejected_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS phoenix_shown (
-    nudge_id TEXT PRIMARY KEY,
-    shown_at REAL NOT NULL
-)
+-- Left by an older bridge, which remembered displays itself: the store does.
+DROP TABLE IF EXISTS phoenix_shown;
 """
 
 
@@ -177,25 +175,6 @@ class SqliteOutbox:
                     connection.execute("ROLLBACK")
                 raise
         return int(moved)
-
-    # -- displays ---------------------------------------------------------------------------
-
-    def note_shown(self, nudge_id: str) -> None:
-        """Remembers a display, for stores that do not let this key read them back."""
-        with self._lock:
-            self._db().execute(
-                "INSERT OR REPLACE INTO phoenix_shown (nudge_id, shown_at) VALUES (?, ?)",
-                (nudge_id, time.time()),
-            )
-
-    def shown_since(self, since: float) -> set[str]:
-        with self._lock:
-            rows = (
-                self._db()
-                .execute("SELECT nudge_id FROM phoenix_shown WHERE shown_at > ?", (since,))
-                .fetchall()
-            )
-        return {str(row[0]) for row in rows}
 
     def count(self) -> int:
         with self._lock:

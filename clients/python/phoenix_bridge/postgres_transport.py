@@ -32,30 +32,13 @@ INSERT INTO phoenix_events
 VALUES (%s, %s, %s, %s::jsonb, coalesce(%s::timestamptz, now()), %s, %s)
 ON CONFLICT (event_hash) DO NOTHING
 """
+# The store's own rules (cooldown, daily cap, wording, degraded mode): the functions the
+# HTTP API calls too, so both answer alike.
 _ACTIVE = """
-SELECT n.nudge_id, n.nudge_type, n.target_app, v.variant, v.messages ->> 'fr'
-FROM phoenix_nudges AS n
-LEFT JOIN LATERAL (
-    -- The nudge's variant as the worker published it; a nudge from before experiments
-    -- (or of a variant since removed) gets the first one, as the API answers.
-    SELECT variant, messages FROM phoenix_nudge_variants AS v
-    WHERE v.nudge_type = n.nudge_type
-    ORDER BY v.variant = n.variant DESC, v.position LIMIT 1
-) AS v ON true
-WHERE n.user_id = %s AND n.shown_in = %s AND n.status = 'active'
-  AND NOT EXISTS (
-      SELECT 1 FROM phoenix_nudges_sent AS s
-      WHERE s.nudge_id = n.nudge_id AND s.shown_at > now() - make_interval(secs => %s))
-ORDER BY n.detected_at
+SELECT nudge_id, nudge_type, target_app, message, variant
+FROM phoenix_active_nudges(%s, %s, %s)
 """
-_OPPORTUNITIES = """
-SELECT nudge_type, target_app, message FROM phoenix_nudge_opportunities
-WHERE user_id = %s AND shown_in = %s ORDER BY nudge_type
-"""
-_SHOWN = """
-INSERT INTO phoenix_nudges_sent (nudge_id, user_id, app)
-SELECT nudge_id, user_id, %s FROM phoenix_nudges WHERE nudge_id = %s
-"""
+_SHOWN = "SELECT phoenix_mark_nudge_shown(%s, %s)"
 
 
 def _as_postgres_url(url: str) -> str:
@@ -85,11 +68,16 @@ class PostgresTransport:
             # A grant or a row-level policy refuses these rows: sending them again cannot
             # help. A wrong password or an unknown role fails at connect, as transient.
             raise refused_by_rights(str(error).strip()) from error
-        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
+        except (
+            psycopg.errors.UndefinedTable,
+            psycopg.errors.UndefinedColumn,
+            psycopg.errors.UndefinedFunction,
+        ) as error:
             raise TransportSchemaMissingError(str(error).strip()) from error
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
             # A value or a constraint the store refuses (IntegrityError excludes the twin,
-            # which ON CONFLICT already absorbs): permanent.
+            # which ON CONFLICT already absorbs), the catalogue's check among them:
+            # permanent, with the store's words (the field, as the HTTP API names it).
             raise TransportRejectedError(str(error).strip()) from error
         except psycopg.Error as error:
             # OperationalError (down, timeout, connection lost) and anything unforeseen:
@@ -121,28 +109,19 @@ class PostgresTransport:
         return len(rows) - inserted
 
     def active_nudges(
-        self, user_id: str, app: str, cooldown_hours: float, *, access_token: str | None = None
+        self, user_id: str, app: str, lang: str, *, access_token: str | None = None
     ) -> list[Nudge]:
+        # Committed on leaving: the function records the offers it returns.
         with self._connection() as connection:
-            found = connection.execute(_ACTIVE, (user_id, app, cooldown_hours * 3600)).fetchall()
-        return [
-            nudge_dict(str(nid), str(kind), str(target), message, variant)
-            for nid, kind, target, variant, message in found
-        ]
+            cursor = connection.execute(_ACTIVE, (user_id, app, lang))
+            names = [column.name for column in cursor.description or ()]
+            found = cursor.fetchall()
+        return [nudge_dict(dict(zip(names, row, strict=True))) for row in found]
 
-    def nudge_opportunities(
-        self, user_id: str, app: str, *, access_token: str | None = None
-    ) -> list[Nudge]:
+    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> bool:
         with self._connection() as connection:
-            found = connection.execute(_OPPORTUNITIES, (user_id, app)).fetchall()
-        return [
-            nudge_dict(None, str(kind), str(target), message) for kind, target, message in found
-        ]
-
-    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> None:
-        with self._connection() as connection:
-            if connection.execute(_SHOWN, (app, nudge_id)).rowcount == 0:
-                raise TransportRejectedError(f"no nudge {nudge_id}")
+            row = connection.execute(_SHOWN, (nudge_id, app)).fetchone()
+        return bool(row and row[0])
 
     def close(self) -> None:
         """Nothing held between calls."""

@@ -14,7 +14,6 @@ users served by one process at once never see each other's token.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from phoenix_bridge.rows import EVENT_COLUMNS
@@ -77,7 +76,7 @@ class SupabaseRestTransport:
         self._client: Any = None
         self._http: Any = None
 
-    def _table(self, name: str, access_token: str | None = None) -> Any:
+    def _client_for(self, access_token: str | None) -> Any:
         if self._client is None:
             import httpx
 
@@ -85,11 +84,14 @@ class SupabaseRestTransport:
             self._http = httpx.Client(timeout=self._timeout)
             self._client = self._create_client({})
         if not access_token:
-            return self._client.table(name)
+            return self._client
         # The user's own client for this call, as supabase-py documents it (the token in
         # the Authorization header, the project's key as apikey), on the shared HTTP
         # session: cheap, and no other call ever sees this token.
-        return self._create_client({"Authorization": f"Bearer {access_token}"}).table(name)
+        return self._create_client({"Authorization": f"Bearer {access_token}"})
+
+    def _table(self, name: str, access_token: str | None = None) -> Any:
+        return self._client_for(access_token).table(name)
 
     def _create_client(self, headers: dict[str, str]) -> Any:
         from supabase import ClientOptions, create_client
@@ -131,97 +133,34 @@ class SupabaseRestTransport:
                 duplicates += 1
         return duplicates
 
-    def _select(
-        self, name: str, access_token: str | None = None, **equal: str
-    ) -> list[dict[str, Any]]:
-        query = self._table(name, access_token).select("*")
-        for column, value in equal.items():
-            query = query.eq(column, value)
+    def _rpc(self, function: str, params: dict[str, Any], access_token: str | None) -> Any:
+        """A call of the store's own function, as supabase-py makes it (POST /rpc/...)."""
         try:
-            answer = self._run(query)
-        except _DuplicateError as error:  # cannot happen on a read; told as unavailable
+            answer = self._run(self._client_for(access_token).rpc(function, params))
+        except _DuplicateError as error:  # cannot happen on a call; told as unavailable
             raise TransportUnavailableError(str(error)) from error
-        return list(answer.data or [])
+        return answer.data
 
     def active_nudges(
-        self, user_id: str, app: str, cooldown_hours: float, *, access_token: str | None = None
+        self, user_id: str, app: str, lang: str, *, access_token: str | None = None
     ) -> list[Nudge]:
-        found = self._select(
-            "phoenix_nudges", access_token, user_id=user_id, shown_in=app, status="active"
+        found = self._rpc(
+            "phoenix_active_nudges",
+            {"p_user_id": user_id, "p_app": app, "p_lang": lang},
+            access_token,
         )
-        if not found:
-            return []
-        since = datetime.now(UTC) - timedelta(hours=cooldown_hours)
-        try:
-            sent = self._select("phoenix_nudges_sent", access_token, user_id=user_id)
-        except (TransportPermissionError, TransportRejectedError):  # 42501 on the read
-            sent = []  # a user key may record displays, not read them: the bridge's own record
-        recent = {
-            row["nudge_id"] for row in sent if datetime.fromisoformat(str(row["shown_at"])) > since
-        }
-        found.sort(key=lambda row: str(row.get("detected_at", "")))
-        wordings = self._wordings(access_token)
-        return [
-            nudge_dict(
-                row["nudge_id"],
-                row["nudge_type"],
-                row["target_app"],
-                *_wording(wordings, row["nudge_type"], str(row.get("variant") or "")),
-            )
-            for row in found
-            if row["nudge_id"] not in recent
-        ]
+        return [nudge_dict(row) for row in found or []]
 
-    def _wordings(self, access_token: str | None) -> list[dict[str, Any]]:
-        """The experiments' variants the worker published; none when this key may not read
-        them (the anon key), and the v1 messages are shown instead. A signed-in user's
-        token reads them."""
-        try:
-            rows = self._select("phoenix_nudge_variants", access_token)
-        except (TransportPermissionError, TransportRejectedError, TransportSchemaMissingError):
-            return []
-        return sorted(rows, key=lambda row: int(row.get("position", 0)))
-
-    def nudge_opportunities(
-        self, user_id: str, app: str, *, access_token: str | None = None
-    ) -> list[Nudge]:
-        found = self._select(
-            "phoenix_nudge_opportunities", access_token, user_id=user_id, shown_in=app
+    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> bool:
+        recorded = self._rpc(
+            "phoenix_mark_nudge_shown", {"p_nudge_id": nudge_id, "p_app": app}, access_token
         )
-        return [
-            nudge_dict(None, row["nudge_type"], row["target_app"], row.get("message"))
-            for row in found
-        ]
-
-    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> None:
-        found = self._select("phoenix_nudges", access_token, nudge_id=nudge_id)
-        if not found:
-            raise TransportRejectedError(f"no nudge {nudge_id}")
-        row = {"nudge_id": nudge_id, "user_id": found[0]["user_id"], "app": app}
-        try:
-            self._run(
-                self._table("phoenix_nudges_sent", access_token).insert(row, returning="minimal")
-            )
-        except _DuplicateError as error:
-            raise TransportRejectedError(str(error)) from error
+        return recorded is True
 
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
         self._client = self._http = None
-
-
-def _wording(
-    wordings: list[dict[str, Any]], nudge_type: str, variant: str
-) -> tuple[str | None, str | None]:
-    """(message, variant) of the nudge's variant, or of its experiment's first one."""
-    of_type = [row for row in wordings if row.get("nudge_type") == nudge_type]
-    chosen = next((row for row in of_type if row.get("variant") == variant), None)
-    chosen = chosen or (of_type[0] if of_type else None)
-    if chosen is None:  # the variants cannot be read: the v1 message, as "default"
-        return None, None
-    messages = chosen.get("messages") or {}
-    return messages.get("fr"), str(chosen["variant"])
 
 
 __all__ = ["SupabaseRestTransport", "TransportError"]

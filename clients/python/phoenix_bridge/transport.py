@@ -22,14 +22,8 @@ SCHEMA_HINT = (
     "infrastructure/database/supabase_phoenix_events_clean.sql"
 )
 
-# The v1 nudge messages (DESIGN.md section 5), for transports that read the
-# phoenix_nudges table, which holds no text. A test holds them equal to the domain's rules;
-# the bridge cannot import those, as that would load eventsourcing into every app.
-NUDGE_MESSAGES: Mapping[str, str] = {
-    "letters_to_cv": "Optimisez vos chances avec Phoenix CV !",
-    "cv_to_letters": "Complétez votre candidature avec une lettre Phoenix Letters !",
-}
-DEFAULT_VARIANT = "default"
+NUDGE_FIELDS = ("nudge_id", "nudge_type", "target_app", "message", "variant")
+"""A nudge to show, as every transport hands it over (the HTTP API's shape)."""
 # The unique constraint on phoenix_events.event_hash (PostgreSQL's default name for the
 # column's UNIQUE): its violation, and no other, says the event is in the store already.
 EVENT_HASH_CONSTRAINT = "phoenix_events_event_hash_key"
@@ -130,25 +124,9 @@ def refused_by_rights(detail: str) -> TransportRejectedError:
     return TransportRejectedError(f"{PERMISSION_HINT} ({detail})")
 
 
-def nudge_dict(
-    nudge_id: str | None,
-    nudge_type: str,
-    target_app: str,
-    message: str | None = None,
-    variant: str | None = None,
-) -> Nudge:
-    """The shape the HTTP API answers with, whatever transport read the nudge.
-
-    ``variant`` and ``message`` come from the experiment the worker published when the
-    transport can read it; else the v1 message, as variant ``default``.
-    """
-    return {
-        "nudge_id": nudge_id,
-        "nudge_type": nudge_type,
-        "target_app": target_app,
-        "message": message or NUDGE_MESSAGES.get(nudge_type, nudge_type),
-        "variant": variant or DEFAULT_VARIANT,
-    }
+def nudge_dict(found: Mapping[str, Any]) -> Nudge:
+    """A nudge as the store or the API answered it, in the one shape apps get."""
+    return {name: found.get(name) for name in NUDGE_FIELDS}
 
 
 class BridgeTransport(Protocol):
@@ -165,17 +143,14 @@ class BridgeTransport(Protocol):
         ...
 
     def active_nudges(
-        self, user_id: str, app: str, cooldown_hours: float, *, access_token: str | None = None
+        self, user_id: str, app: str, lang: str, *, access_token: str | None = None
     ) -> list[Nudge]:
-        """The worker's active nudges to show in ``app``, not shown within the cooldown."""
+        """The nudges to show now in ``app``, worded in ``lang``, as the store's (or the
+        API's) own rules decide them: the transport adds none of its own."""
         ...
 
-    def nudge_opportunities(
-        self, user_id: str, app: str, *, access_token: str | None = None
-    ) -> list[Nudge]:
-        """The degraded mode: the view computing the v1 rules straight from the events."""
+    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> bool:
+        """Records a display; False when the store knows no such nudge."""
         ...
-
-    def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> None: ...
 
     def close(self) -> None: ...

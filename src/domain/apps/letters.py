@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from src.domain.catalogue import AppModule, EventType
+from src.domain.experiments import Experiment, Variant
 from src.domain.nudges import CrossAppNudgeRule
 from src.domain.user_journey import UserJourney
 
@@ -13,6 +14,13 @@ class LetterGenerated(UserJourney.ActivityRecorded):
 
 class JobOfferAnalyzed(UserJourney.ActivityRecorded):
     """The user had a job offer analysed (Mirror Match)."""
+
+
+# The default wording of letters_to_cv, and the first variant of its experiment.
+CHANCES = {
+    "fr": "Optimisez vos chances avec Phoenix CV !",
+    "en": "Boost your chances with Phoenix CV!",
+}
 
 
 APP = AppModule(
@@ -27,10 +35,23 @@ APP = AppModule(
             nudge_type="letters_to_cv",
             shown_in="phoenix-letters",
             target_app="phoenix-cv",
-            messages={
-                "fr": "Optimisez vos chances avec Phoenix CV !",
-                "en": "Boost your chances with Phoenix CV!",
-            },
+            messages=CHANCES,
+        ),
+    ),
+    experiments=(
+        Experiment(
+            "letters_to_cv",
+            "ab",
+            (
+                Variant("chances", CHANCES),
+                Variant(
+                    "difference",
+                    {
+                        "fr": "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !",
+                        "en": "A polished CV makes the difference: build yours with Phoenix CV!",
+                    },
+                ),
+            ),
         ),
     ),
 )

@@ -7,6 +7,7 @@ meditation since, or a burst of cover letters from someone who never tried Rise.
 from __future__ import annotations
 
 from src.domain.catalogue import AppModule, EventType, PayloadField
+from src.domain.experiments import Experiment, Variant
 from src.domain.rules import ActiveIn, ActivityNudgeRule, Count, Where
 from src.domain.user_journey import UserJourney
 
@@ -24,6 +25,17 @@ class MeditationCompleted(UserJourney.ActivityRecorded):
 
 class JournalEntryWritten(UserJourney.ActivityRecorded):
     """The user wrote a journal entry, rating their stress from 0 to 10."""
+
+
+# The default wordings of Rise's nudges, each the first variant of its experiment.
+MEDITATE = {
+    "fr": "Vous semblez sous pression : prenez dix minutes pour méditer.",
+    "en": "You seem under pressure: take ten minutes to meditate.",
+}
+PACE = {
+    "fr": "Une recherche intense ? Phoenix Rise vous aide à tenir le rythme.",
+    "en": "An intense job search? Phoenix Rise helps you keep up the pace.",
+}
 
 
 APP = AppModule(
@@ -54,10 +66,7 @@ APP = AppModule(
             ),
             unless_since=("rise.meditation",),
             converts_on=("rise.meditation",),
-            messages={
-                "fr": "Vous semblez sous pression : prenez dix minutes pour méditer.",
-                "en": "You seem under pressure: take ten minutes to meditate.",
-            },
+            messages=MEDITATE,
         ),
         ActivityNudgeRule(
             nudge_type="letters_to_rise",
@@ -65,10 +74,41 @@ APP = AppModule(
             target_app=RISE,
             when=(Count(("letter.generated",), at_least=5, within_days=7),),
             unless=(ActiveIn(RISE),),
-            messages={
-                "fr": "Une recherche intense ? Phoenix Rise vous aide à tenir le rythme.",
-                "en": "An intense job search? Phoenix Rise helps you keep up the pace.",
-            },
+            messages=PACE,
+        ),
+    ),
+    experiments=(
+        Experiment(
+            "stress_relief",
+            "ab",
+            (
+                Variant("meditate", MEDITATE),
+                Variant(
+                    "breathe",
+                    {
+                        "fr": "Une pause s'impose : une méditation guidée vous attend dans "
+                        "Phoenix Rise.",
+                        "en": "Time for a break: a guided meditation is waiting for you in "
+                        "Phoenix Rise.",
+                    },
+                ),
+            ),
+        ),
+        Experiment(
+            "letters_to_rise",
+            "ab",
+            (
+                Variant("pace", PACE),
+                Variant(
+                    "coach",
+                    {
+                        "fr": "Beaucoup de candidatures cette semaine : un coach Phoenix Rise "
+                        "peut vous épauler.",
+                        "en": "Lots of applications this week: a Phoenix Rise coach can back "
+                        "you up.",
+                    },
+                ),
+            ),
         ),
     ),
 )

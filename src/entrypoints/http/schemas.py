@@ -14,7 +14,10 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class EventIn(BaseModel):
-    """One event as an app publishes it; the flywheel adds everything else."""
+    """One event as an app publishes it; the flywheel adds everything else. Any other
+    field is refused (400 naming it): a misspelt one would be lost without a word."""
+
+    model_config = ConfigDict(extra="forbid")
 
     event_type: str = Field(description="a catalogue event type, e.g. letter.generated")
     app_source: str = Field(description="the publishing app, e.g. phoenix-letters")
@@ -31,9 +34,10 @@ class EventIn(BaseModel):
 
 
 class IngestIn(BaseModel):
-    """Either one event (its fields at the top level) or `{"events": [...]}`."""
+    """Either one event (its fields at the top level) or `{"events": [...]}`; any other
+    field is refused."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     events: list[EventIn] | None = Field(
         None, max_length=MAX_BATCH, description=f"a batch of at most {MAX_BATCH} events"
@@ -202,6 +206,9 @@ class RemovedOut(BaseModel):
     nudges_sent: int = Field(description="displays of those nudges")
     applied_events: int = Field(
         description="the user's source events the journeys applied, kept to count each once"
+    )
+    nudge_offers: int = Field(
+        description="nudges offered to the user before the worker detected them"
     )
 
 

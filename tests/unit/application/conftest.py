@@ -13,9 +13,17 @@ from src.application.journeys import JourneyApplication
 from src.application.ports import EventAnalyser
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.rule_book import rule_book
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
-from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore, fake_journeys
+from tests.fakes import (
+    TEST_SETTINGS,
+    FakeClock,
+    FakeEventInbox,
+    FakeNudgeBoard,
+    FakeReadModelStore,
+    fake_journeys,
+)
 
 
 @dataclass
@@ -23,6 +31,7 @@ class World:
     clock: FakeClock
     inbox: FakeEventInbox
     read_models: FakeReadModelStore
+    board: FakeNudgeBoard
     journeys: JourneyApplication
     ingestion: EventIngestion
     queries: FlywheelQueries
@@ -55,17 +64,18 @@ def world() -> Iterator[World]:
     inbox = FakeEventInbox(clock)
     read_models = FakeReadModelStore()
     book = load_experiments(None, catalogue)
-    assigner = VariantAssigner(book, read_models, clock)
-    journeys = fake_journeys(
-        catalogue, inbox=inbox, read_models=read_models, choose_variant=assigner.choose
-    )
+    rules = rule_book(catalogue, book, TEST_SETTINGS).nudge_rules
+    board = FakeNudgeBoard(read_models, inbox, clock, rules)
+    assigner = VariantAssigner(book, read_models, clock, board)
+    journeys = fake_journeys(catalogue, inbox=inbox, read_models=read_models, variants=assigner)
     yield World(
         clock=clock,
         inbox=inbox,
         read_models=read_models,
+        board=board,
         journeys=journeys,
         ingestion=EventIngestion(inbox, catalogue),
-        queries=FlywheelQueries(inbox, read_models, catalogue, clock, experiments=book),
+        queries=FlywheelQueries(inbox, read_models, catalogue, clock, board, experiments=book),
         admin=QueueAdmin(inbox),
     )
     journeys.close()

@@ -1,13 +1,16 @@
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 from src.application.experiments import VariantAssigner, experiment_reports
+from src.application.nudge_policy import NudgeSettings
+from src.application.rule_book import rule_book
 from src.application.services import FlywheelQueries
 from src.domain.apps import discover_apps
 from src.domain.catalogue import AppModule, Catalogue
 from src.domain.experiments import Experiment, ExperimentBook, Variant, VariantCounts
 from src.domain.nudges import CrossAppNudgeRule
-from tests.fakes import FakeClock, FakeReadModelStore
+from tests.fakes import FakeClock, FakeNudgeBoard, FakeReadModelStore
 from tests.unit.application.conftest import World
 
 BOOK = ExperimentBook(
@@ -32,15 +35,12 @@ def test_the_daily_cap_counts_nudges_of_every_type_shown_in_the_app(world: World
         (),
         (CrossAppNudgeRule("letters_to_coach", "phoenix-letters", "phoenix-coach", {"fr": "C"}),),
     )
-    world.journeys.catalogue = Catalogue([*discover_apps(), coach])
-    queries = FlywheelQueries(
-        world.inbox,
-        world.read_models,
-        world.journeys.catalogue,
-        world.clock,
-        nudge_cooldown_hours=1,
-        max_per_day=1,
-    )
+    catalogue = Catalogue([*discover_apps(), coach])
+    world.journeys.catalogue = catalogue
+    world.read_models.settings = NudgeSettings(cooldown_hours=1, max_per_day=1, attribution_days=7)
+    rules = rule_book(catalogue, catalogue.experiments, world.read_models.settings).nudge_rules
+    board = FakeNudgeBoard(world.read_models, world.inbox, world.clock, rules)
+    queries = FlywheelQueries(world.inbox, world.read_models, catalogue, world.clock, board)
     world.emit("letter.generated", "phoenix-letters", "u1")
     drain(world)
     (first,) = queries.list_active_nudges("u1", "phoenix-letters")
@@ -53,10 +53,8 @@ def test_the_daily_cap_counts_nudges_of_every_type_shown_in_the_app(world: World
     ]
     world.clock.advance(hours=23)
     assert len(queries.list_active_nudges("u1", "phoenix-letters")) == 1
-    two = FlywheelQueries(
-        world.inbox, world.read_models, world.journeys.catalogue, world.clock, max_per_day=2
-    )
-    assert len(two.list_active_nudges("u1", "phoenix-letters")) == 2
+    world.read_models.settings = replace(world.read_models.settings, max_per_day=2)
+    assert len(queries.list_active_nudges("u1", "phoenix-letters")) == 2
 
 
 class CountingStore(FakeReadModelStore):
@@ -64,9 +62,9 @@ class CountingStore(FakeReadModelStore):
         super().__init__()
         self.reads = 0
 
-    def experiment_counts(self, attribution_days: int) -> dict[str, dict[str, VariantCounts]]:
+    def experiment_counts(self) -> dict[str, dict[str, VariantCounts]]:
         self.reads += 1
-        return super().experiment_counts(attribution_days)
+        return super().experiment_counts()
 
 
 def test_a_bandit_reads_the_figures_at_most_once_per_refresh() -> None:

@@ -1,11 +1,15 @@
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 
-from src.adapters.toml_experiments import ExperimentFileError, parse_experiments
+from src.adapters.toml_experiments import (
+    ExperimentFileError,
+    parse_experiments,
+    shipped_experiments_text,
+)
 from src.domain.apps import default_catalogue
 from src.domain.experiment_stats import (
     probability_best,
@@ -17,7 +21,6 @@ from src.domain.experiments import (
     ExperimentInvalidError,
     Variant,
     VariantCounts,
-    attribute,
 )
 from src.domain.user_journey import UserJourney
 
@@ -74,15 +77,6 @@ def test_an_experiment_that_cannot_run_is_refused(
 ) -> None:
     with pytest.raises(ExperimentInvalidError, match=problem):
         Experiment("letters_to_cv", "ab", variants)
-
-
-def test_a_conversion_needs_an_exposure_before_it_and_within_the_window() -> None:
-    week = timedelta(days=7)
-    assert attribute(T0, T0 + timedelta(days=1), week) == "converted"
-    assert attribute(None, T0, week) == "organic"
-    assert attribute(T0, T0 - timedelta(minutes=1), week) == "organic"
-    assert attribute(T0, T0 + timedelta(days=8), week) == "organic"
-    assert attribute(T0, None, week) is None
 
 
 def test_wilson_interval_matches_the_textbook_and_stays_in_bounds() -> None:
@@ -201,3 +195,18 @@ def test_a_mistake_in_the_experiments_file_names_its_line(
         parse_experiments(FILE.replace(*change, 1), default_catalogue(), "f.toml")
     assert problem in str(caught.value)
     assert f"line {line}" in str(caught.value)
+
+
+def test_the_shipped_experiments_file_is_a_copy_of_the_modules_own() -> None:
+    """The app modules declare their experiments; the file product owners copy and edit
+    says the same, so that pointing NUDGE_EXPERIMENTS_FILE at an unedited copy changes
+    nothing."""
+    catalogue = default_catalogue()
+    shipped = parse_experiments(shipped_experiments_text(), catalogue, "the shipped file")
+    assert shipped == catalogue.experiments
+    assert list(shipped.experiments) == list(catalogue.experiments.experiments)
+    # Every nudge type runs one, its first wording its rule's default one.
+    for rule in catalogue.nudge_rules:
+        experiment = catalogue.experiments.get(rule.nudge_type)
+        assert experiment is not None, rule.nudge_type
+        assert experiment.variants[0].messages == rule.messages, rule.nudge_type

@@ -51,8 +51,9 @@ class EventsController(Controller):
             raw = [data.model_dump(include=set(SINGLE_EVENT_FIELDS))]
         # Checked here, on the event loop (no I/O); written with the events of the
         # requests that arrive meanwhile, each request answered once its commit is done.
-        events = ingestion.validate(raw, batch=data.events is not None)
-        result = await runtime.group_commit.append(events)
+        batch = data.events is not None
+        events = ingestion.validate(raw, batch=batch)
+        result = await ingestion.commit(events, runtime.group_commit.append, batch=batch)
         if result.accepted:
             # Processed now rather than at the next poll; polling stays the guarantee.
             runtime.wake_worker()

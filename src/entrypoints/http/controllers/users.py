@@ -64,8 +64,10 @@ class UsersController(Controller):
         "/nudges",
         sync_to_thread=True,
         responses=error_responses(400, 401, 503),
-        description="The nudges to show now in `app`: active, and not shown within "
-        "`NUDGE_COOLDOWN_HOURS`.",
+        description="The nudges to show now in `app`: the worker's active ones, then (before "
+        "the worker has caught up) the degraded mode's offers; none shown within "
+        "`NUDGE_COOLDOWN_HOURS`, at most `NUDGE_MAX_PER_DAY` a day; worded in `lang`. The "
+        "store's own rules: what the bridge's SQL and Supabase transports get too.",
     )
     def nudges(
         self,
@@ -97,5 +99,6 @@ class UsersController(Controller):
                 nudges=report.nudges,
                 nudges_sent=report.nudges_sent,
                 applied_events=report.applied_events,
+                nudge_offers=report.nudge_offers,
             ),
         )
