@@ -306,6 +306,37 @@ BEGIN
 END
 $trigger$;
 
+-- The worker's fencing token -------------------------------------------------------------
+-- The commit that saves a batch first calls this, in its own transaction: it locks the
+-- batch's events (in id order, as the claim does) and raises SQLSTATE PF001 unless the
+-- batch (locked_by) still holds every one of them. A worker whose lease ran out while it
+-- was stalled finds its events taken over, finished or erased: its whole commit rolls
+-- back, so it cannot write anything back, not even for a user forgotten meanwhile.
+-- A function because the save is one pipelined round trip: the check must fail on the
+-- server, not in a client reading a count back.
+
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_hold_batch(p_ids bigint[], p_holder text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = public AS $$
+DECLARE
+    held integer;
+BEGIN
+    SELECT count(*) INTO held FROM (
+        SELECT 1 FROM phoenix_events
+        WHERE id = ANY (p_ids) AND status = 'processing' AND locked_by = p_holder
+        ORDER BY id
+        FOR UPDATE
+    ) AS mine;
+    IF held <> cardinality(p_ids) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PF001',
+            MESSAGE = format('batch %s no longer holds %s of its %s events',
+                             p_holder, cardinality(p_ids) - held, cardinality(p_ids)),
+            HINT = 'its lease ran out: the events were taken over, finished or erased';
+    END IF;
+END
+$$;
+
 -- Analytics: the same figures as GET /api/analytics/ecosystem?days=N --------------------
 
 CREATE OR REPLACE FUNCTION get_phoenix_ecosystem_stats(days integer DEFAULT 30)

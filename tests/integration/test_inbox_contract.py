@@ -106,14 +106,6 @@ def test_assign_hashes_gives_a_batch_its_hashes_the_first_of_twins_winning(
     assert inbox.assign_hashes({}) == set()
 
 
-def test_release_puts_events_back_without_an_attempt(inbox: EventInbox) -> None:
-    inbox.append([event()])
-    (claimed,) = inbox.claim(10, T0, LATER)
-    inbox.release([claimed.id])
-    (again,) = inbox.claim(10, T0, LATER)
-    assert again.attempts == 1
-
-
 def test_requeue_by_status_ids_and_since(inbox: EventInbox) -> None:
     inbox.append([event(key=str(n), timestamp=T0 + timedelta(days=n)) for n in range(3)])
     a, b, c = (e.id for e in inbox.claim(10, T0, LATER))

@@ -149,15 +149,6 @@ def test_force_reprocess_changes_no_figure(world: World) -> None:
     assert (world.queries.get_ecosystem(30), world.queries.get_journey("u1")) == before
 
 
-def test_release_hands_events_back_without_counting_an_attempt(world: World) -> None:
-    world.emit("letter.generated", "phoenix-letters", "u1")
-    now = world.clock.now()
-    (claimed,) = world.inbox.claim(10, now, now.replace(hour=23))
-    world.inbox.release([claimed.id])
-    assert world.inbox.status_of(claimed.id) == "pending"
-    assert world.inbox.rows[claimed.id].event.attempts == 0
-
-
 def fold_failing_for(world: World, monkeypatch: pytest.MonkeyPatch, user: str) -> None:
     """A save that fails whenever it holds one of ``user``'s events (a trigger, a bug)."""
     real_fold = world.journeys.fold
