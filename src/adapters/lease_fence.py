@@ -27,8 +27,10 @@ from src.adapters.sql_tables import events
 from src.application.errors import LeaseLostError
 from src.application.ports import BatchOutcome
 
+FENCE_FUNCTION = "phoenix_private.phoenix_hold_batch(bigint[], text)"
+"""The check on PostgreSQL, created by the schema file (``migrate``)."""
 LEASE_LOST_SQLSTATE = "PF001"
-"""Raised by ``phoenix_private.phoenix_hold_batch`` (the SQL file): a class of its own."""
+"""What ``FENCE_FUNCTION`` raises when the batch lost its events: a class of its own."""
 
 HOLD_POSTGRES = (
     "SELECT phoenix_private.phoenix_hold_batch(%(fence_ids)b::bigint[], %(fence_holder)s)"
@@ -49,9 +51,6 @@ class Fence:
 
     def lost(self) -> LeaseLostError:
         return LeaseLostError(self.holder, len(self.event_ids))
-
-
-FENCE_FUNCTION = "phoenix_private.phoenix_hold_batch(bigint[], text)"
 
 
 def fence_function_missing(engine: Engine) -> bool:

@@ -2,8 +2,8 @@
 
 SQLite's own cap (``max_page_count``) counts the database's pages only, while in WAL mode
 most of the bytes can sit in the write-ahead log: a log left to grow to its default
-checkpoint (1,000 pages) filled a 2 MB disk with a few hundred events, and then nothing
-could be deleted any more, since a delete needs room in the log too. So here:
+checkpoint can fill a small disk by itself, and then nothing can be deleted any more,
+since a delete needs room in the log too. So here:
 
 * the log is checkpointed after every commit (``wal_autocheckpoint = 1``) and, past a
   large transaction, cut back (``journal_size_limit``): rows live in the database file,
