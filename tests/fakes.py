@@ -158,7 +158,7 @@ class FakeEventInbox:
             return
         for event_id in outcome.event_ids:
             row = self.rows.get(event_id)
-            if row is None or row.status != "processing" or row.locked_by != outcome.holder:
+            if row is None or row.locked_by != outcome.holder:
                 raise LeaseLostError(outcome.holder, len(outcome.event_ids))
 
     def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
@@ -178,14 +178,14 @@ class FakeEventInbox:
         for event_id in outcome.processed:
             row = self.rows[event_id]
             row.status, row.locked_until, row.error = "processed", None, None
-            row.locked_by = None
+            row.locked_by = outcome.holder
         for event_id in outcome.duplicates:
             row = self.rows[event_id]
-            row.status, row.locked_until, row.locked_by = "duplicate", None, None
+            row.status, row.locked_until, row.locked_by = "duplicate", None, outcome.holder
         for failure in outcome.failures:
             row = self.rows[failure.event_id]
             row.status = "failed" if failure.retry_at is not None else "dead"
-            row.locked_until, row.locked_by = failure.retry_at, None
+            row.locked_until, row.locked_by = failure.retry_at, outcome.holder
             row.error = failure.error
 
     def queue_status(self, now: datetime) -> QueueStatus:

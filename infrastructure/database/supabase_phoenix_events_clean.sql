@@ -82,8 +82,9 @@ COMMENT ON TABLE phoenix_events IS
 
 -- Columns added after the first release, for tables an older version of this file made
 -- (checked first: ALTER TABLE would lock the table even when there is nothing to add).
--- locked_by: the worker batch holding the event's lease; it renews that lease while it
--- works and gives the batch back if it loses its connection.
+-- locked_by: the worker batch holding the event's lease (or, once the event is finished,
+-- the batch that finished it); it renews that lease while it works and gives the batch
+-- back if it loses its connection.
 DO $columns$
 BEGIN
     IF NOT EXISTS (
@@ -308,10 +309,12 @@ $trigger$;
 
 -- The worker's fencing token -------------------------------------------------------------
 -- The commit that saves a batch first calls this, in its own transaction: it locks the
--- batch's events (in id order, as the claim does) and raises SQLSTATE PF001 unless the
--- batch (locked_by) still holds every one of them. A worker whose lease ran out while it
--- was stalled finds its events taken over, finished or erased: its whole commit rolls
--- back, so it cannot write anything back, not even for a user forgotten meanwhile.
+-- batch's events (in id order, as the claim does) and raises SQLSTATE PF001 unless every
+-- one of them still carries the batch's name (locked_by: a claim writes it, and a
+-- finished event keeps the name of the batch that finished it). A worker whose lease ran
+-- out while it was stalled finds its events claimed by another batch, or erased: its whole
+-- commit rolls back, so it cannot write anything back, not even for a user forgotten
+-- meanwhile.
 -- A function because the save is one pipelined round trip: the check must fail on the
 -- server, not in a client reading a count back.
 
@@ -323,7 +326,7 @@ DECLARE
 BEGIN
     SELECT count(*) INTO held FROM (
         SELECT 1 FROM phoenix_events
-        WHERE id = ANY (p_ids) AND status = 'processing' AND locked_by = p_holder
+        WHERE id = ANY (p_ids) AND locked_by = p_holder
         ORDER BY id
         FOR UPDATE
     ) AS mine;

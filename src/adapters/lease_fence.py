@@ -5,8 +5,13 @@ recorder's transaction, or the inbox's ``complete``) marks them. A worker stalle
 its lease may wake up after another batch took its events over, finished them, or after
 their user was erased: whatever it commits then brings back what is gone. So the commit
 first locks the events it is about to mark and checks, in its own transaction and before
-it writes anything, that they are all still ``processing`` under its holder; if one is
-not, ``LeaseLostError`` rolls the whole transaction back.
+it writes anything, that they all still carry its holder's name; if one does not (or is
+gone), ``LeaseLostError`` rolls the whole transaction back.
+
+A claim writes the name, and a finished row keeps the name of the batch that finished it
+(``batch_writes.outcome_writes``): the check lets a batch mark again what it finished
+itself (a save redone in parts after part of it went through), never what another batch
+has claimed since.
 
 PostgreSQL does the check on the server (``phoenix_private.phoenix_hold_batch``, raising
 ``LEASE_LOST_SQLSTATE``), so that the recorder's pipelined transaction stays one round
@@ -37,8 +42,7 @@ HOLD_POSTGRES = (
 )
 HOLD_SQLITE = (
     f"UPDATE {events.name} SET locked_by = locked_by"  # noqa: S608 - a name from sql_tables
-    " WHERE id IN (SELECT value FROM json_each(?)) AND status = 'processing'"
-    " AND locked_by = ? RETURNING id"
+    " WHERE id IN (SELECT value FROM json_each(?)) AND locked_by = ? RETURNING id"
 )
 """A write that changes nothing: it takes SQLite's write lock before reading, so no other
 writer slips in between the check and the commit (a read first would not)."""

@@ -70,9 +70,10 @@ class BatchOutcome:
     now: datetime
     holder: str | None = None
     """The fencing token: the batch (``locked_by``) that claimed these events. The commit
-    that writes this outcome first checks, in its own transaction, that the holder still
-    holds every one of them (``LeaseLostError`` otherwise). ``None``: events claimed
-    without a name, as only tests do; nothing to check them against."""
+    that writes this outcome first checks, in its own transaction, that no other batch
+    has claimed any of them since and none was erased (``LeaseLostError`` otherwise); the
+    events keep this name once marked. ``None``: events claimed without a name, as only
+    tests do; nothing to check them against."""
 
     @property
     def event_ids(self) -> list[int]:
