@@ -44,6 +44,7 @@ class ForgettableRecorder(WritesBatches, ApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         with self._lock:
+            self.check_fence(kwargs.get("batch"))
             keys = [(s.originator_id, s.originator_version) for s in stored_events]
             if len(set(keys)) < len(keys) or any(
                 version in self._streams.get(originator, {}) for originator, version in keys

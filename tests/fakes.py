@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
+from src.application.errors import LeaseLostError
 from src.application.journeys import JourneyApplication
 from src.application.nudge_policy import (
     ActiveNudge,
@@ -159,6 +160,19 @@ class FakeEventInbox:
     def reachable(self) -> bool:
         return self.store_answers
 
+    def is_outage(self, error: BaseException) -> bool:
+        """The fakes' outage is Python's own: a ``ConnectionError``."""
+        return isinstance(error, ConnectionError)
+
+    def hold(self, outcome: BatchOutcome) -> None:
+        """The fencing token, as the stores check it: raise unless the holder holds all."""
+        if outcome.holder is None:
+            return
+        for event_id in outcome.event_ids:
+            row = self.rows.get(event_id)
+            if row is None or row.locked_by != outcome.holder:
+                raise LeaseLostError(outcome.holder, len(outcome.event_ids))
+
     def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
         taken = {row.event.event_hash for row in self.rows.values()}
         refused: set[int] = set()
@@ -172,25 +186,19 @@ class FakeEventInbox:
         return refused
 
     def complete(self, outcome: BatchOutcome) -> None:
+        self.hold(outcome)
         for event_id in outcome.processed:
             row = self.rows[event_id]
             row.status, row.locked_until, row.error = "processed", None, None
-            row.locked_by = None
+            row.locked_by = outcome.holder
         for event_id in outcome.duplicates:
             row = self.rows[event_id]
-            row.status, row.locked_until, row.locked_by = "duplicate", None, None
+            row.status, row.locked_until, row.locked_by = "duplicate", None, outcome.holder
         for failure in outcome.failures:
             row = self.rows[failure.event_id]
             row.status = "failed" if failure.retry_at is not None else "dead"
-            row.locked_until, row.locked_by = failure.retry_at, None
+            row.locked_until, row.locked_by = failure.retry_at, outcome.holder
             row.error = failure.error
-
-    def release(self, event_ids: Sequence[int]) -> None:
-        for event_id in event_ids:
-            row = self.rows[event_id]
-            if row.status == "processing":
-                row.status, row.locked_until, row.locked_by = "pending", None, None
-                row.event = replace(row.event, attempts=row.event.attempts - 1)
 
     def queue_status(self, now: datetime) -> QueueStatus:
         def count(status: str) -> int:
@@ -483,6 +491,11 @@ class WritesBatches:
     ) -> None:
         self.inbox, self.read_models, self.applied = inbox, read_models, applied
 
+    def check_fence(self, batch: BatchWrites | None) -> None:
+        """The fencing token, before anything else, as the stores' recorders check it."""
+        if batch is not None and batch.outcome is not None and self.inbox is not None:
+            self.inbox.hold(batch.outcome)
+
     def check_batch(self, batch: BatchWrites | None) -> None:
         if batch is not None and self.applied is not None:
             self.applied.check(batch.applied)
@@ -505,6 +518,7 @@ class WritesBatches:
 class FakeBatchRecorder(WritesBatches, POPOApplicationRecorder):
     def _assert_uniqueness(self, stored_events: Sequence[StoredDomainEvent], **kwargs: Any) -> None:
         """The library's check before anything is stored, under the store's lock."""
+        self.check_fence(kwargs.get("batch"))
         super()._assert_uniqueness(stored_events, **kwargs)
         self.check_batch(kwargs.get("batch"))
 

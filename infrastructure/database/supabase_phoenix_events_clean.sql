@@ -90,8 +90,9 @@ COMMENT ON TABLE phoenix_events IS
 
 -- Columns added after the first release, for tables an older version of this file made
 -- (checked first: ALTER TABLE would lock the table even when there is nothing to add).
--- locked_by: the worker batch holding the event's lease; it renews that lease while it
--- works and gives the batch back if it loses its connection.
+-- locked_by: the worker batch holding the event's lease (or, once the event is finished,
+-- the batch that finished it); it renews that lease while it works and gives the batch
+-- back if it loses its connection.
 DO $columns$
 BEGIN
     IF NOT EXISTS (
@@ -535,6 +536,39 @@ BEGIN
     END LOOP;
 END
 $triggers$;
+
+-- The worker's fencing token -------------------------------------------------------------
+-- The commit that saves a batch first calls this, in its own transaction: it locks the
+-- batch's events (in id order, as the claim does) and raises SQLSTATE PF001 unless every
+-- one of them still carries the batch's name (locked_by: a claim writes it, and a
+-- finished event keeps the name of the batch that finished it). A worker whose lease ran
+-- out while it was stalled finds its events claimed by another batch, or erased: its whole
+-- commit rolls back, so it cannot write anything back, not even for a user forgotten
+-- meanwhile.
+-- A function because the save is one pipelined round trip: the check must fail on the
+-- server, not in a client reading a count back.
+
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_hold_batch(p_ids bigint[], p_holder text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = public AS $$
+DECLARE
+    held integer;
+BEGIN
+    SELECT count(*) INTO held FROM (
+        SELECT 1 FROM phoenix_events
+        WHERE id = ANY (p_ids) AND locked_by = p_holder
+        ORDER BY id
+        FOR UPDATE
+    ) AS mine;
+    IF held <> cardinality(p_ids) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'PF001',
+            MESSAGE = format('batch %s no longer holds %s of its %s events',
+                             p_holder, cardinality(p_ids) - held, cardinality(p_ids)),
+            HINT = 'its lease ran out: the events were taken over, finished or erased';
+    END IF;
+END
+$$;
 
 -- Analytics: the same figures as GET /api/analytics/ecosystem?days=N --------------------
 

@@ -41,10 +41,13 @@ class RowWrite:
 def outcome_writes(outcome: BatchOutcome) -> list[RowWrite]:
     """How each inbox row of the batch ends: processed, duplicate, retried later or dead.
 
-    Every finished row gives its lease back. A duplicate keeps the error it may have had
-    from an earlier attempt (its column is left out); a processed event has none.
+    Every finished row gives its lease back (``locked_until``) and keeps the name of the
+    batch that finished it (``locked_by``): that batch may mark it again (a save redone
+    in parts after some of it went through), a batch that lost it may not (``lease_fence``).
+    A duplicate keeps the error it may have had from an earlier attempt (its column is
+    left out); a processed event has none.
     """
-    released = {"locked_until": None, "locked_by": None}
+    released = {"locked_until": None, "locked_by": outcome.holder}
     writes = [
         RowWrite(
             events,
@@ -75,7 +78,7 @@ def outcome_writes(outcome: BatchOutcome) -> list[RowWrite]:
                     "id": failure.event_id,
                     "status": "failed" if failure.retry_at is not None else "dead",
                     "locked_until": failure.retry_at,
-                    "locked_by": None,
+                    "locked_by": outcome.holder,
                     "ai_processing_error": failure.error[:ERROR_LIMIT],
                 }
                 for failure in outcome.failures

@@ -15,7 +15,9 @@ Two changes to the stock recorder:
   rows of those events. The projection's tracking
   row then moves past the new notifications, provided every notification before them was
   already projected; otherwise the pull projector catches up later, and since the view
-  writes are idempotent, writing these rows twice changes nothing.
+  writes are idempotent, writing these rows twice changes nothing. Before any of it, the
+  batch's fencing token is checked (``lease_fence``): a batch that no longer holds its
+  events writes nothing at all.
 
 The insert itself has no hook of its own: the public ``insert_events`` is overridden,
 keeping the stock method's steps through the recorder's public attributes (its lock
@@ -30,6 +32,7 @@ from typing import Any, ClassVar, cast
 from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
+    PersistenceError,
     ProgrammingError,
     StoredEvent,
 )
@@ -44,6 +47,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from src.adapters.batch_writes import batch_writes
+from src.adapters.lease_fence import fence_of, hold_postgres, lease_lost
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, Execute, write_rows
 from src.adapters.sql_tables import projection_tracking
 from src.application.ports import BatchWrites
@@ -99,8 +103,29 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
         the notification ids. Unlike it, an error never commits: the stock method catches
         an error of the insert and commits before re-raising it, harmless when the server
         raised it (the transaction is aborted already), not when Python did after this
-        recorder's own writes were sent.
+        recorder's own writes were sent. A batch that lost its lease raises
+        ``LeaseLostError``, never retried.
         """
+        batch: BatchWrites | None = kwargs.get("batch")
+        try:
+            notification_ids = self._insert_in_one_trip(stored_events, **kwargs)
+        except PersistenceError as error:
+            fence = fence_of(batch.outcome) if batch is not None else None
+            lost = lease_lost(error, fence) if fence is not None else None
+            if lost is not None:
+                raise lost from None
+            raise
+        if notification_ids is None:
+            return None
+        if len(notification_ids) != len(stored_events):
+            msg = f"got {len(notification_ids)} notification ids for {len(stored_events)} events"
+            raise ProgrammingError(msg)
+        return notification_ids
+
+    def _insert_in_one_trip(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> list[int] | None:
+        batch: BatchWrites | None = kwargs.get("batch")
         with (
             self.datastore.get_connection() as conn,
             conn.pipeline() as pipeline,
@@ -119,29 +144,31 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
                 "topics": [event.topic for event in stored_events],
                 "states": [event.state for event in stored_events],
             }
-            batch: BatchWrites | None = kwargs.get("batch")
             if batch is not None:
                 params["projection"] = batch.projection
                 curs.execute(self._insert_and_track_statement, params)
             else:
                 curs.execute(self._insert_arrays_statement, params)
             pipeline.sync()  # a version conflict raises here, as IntegrityError
-            notification_ids = [row["notification_id"] for row in curs.fetchall()]
-        if len(notification_ids) != len(stored_events):
-            msg = f"got {len(notification_ids)} notification ids for {len(stored_events)} events"
-            raise ProgrammingError(msg)
-        return notification_ids
+            return [row["notification_id"] for row in curs.fetchall()]
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        """eventsourcing's hook for extra rows in the events' transaction, before the lock."""
+        """eventsourcing's hook for extra rows in the events' transaction, before the lock.
+
+        The fencing token first, so that a batch that lost its lease writes nothing.
+        """
         batch: BatchWrites | None = kwargs.get("batch")
         if batch is None:
             return
+        execute = cast(Execute, curs.execute)
+        fence = fence_of(batch.outcome)
+        if fence is not None:
+            hold_postgres(execute, fence)
         if batch.outcome is not None:
             curs.execute(ASYNC_COMMIT)
-        write_rows(cast(Execute, curs.execute), batch_writes(batch))
+        write_rows(execute, batch_writes(batch))
 
 
 class BatchInsertFactory(PostgresFactory):

@@ -5,7 +5,8 @@ journeys' events (its process recorder writes tracking records there); this reco
 marks the batch's inbox rows, inserts the (user, source event) pairs the events apply (a
 pair already there fails the save: another save applied that event), writes the
 read-model rows of the new events and moves the projection's tracking row past them
-(``BatchWrites``), as the PostgreSQL recorder does.
+(``BatchWrites``), as the PostgreSQL recorder does; and before all of it, checks the
+batch's fencing token (``lease_fence``).
 The flywheel's tables live in the same SQLite file as eventsourcing's.
 """
 
@@ -24,6 +25,7 @@ from eventsourcing.sqlite import (
 from sqlalchemy import bindparam, column, func, select, table, update
 
 from src.adapters.batch_writes import batch_writes
+from src.adapters.lease_fence import fence_of, hold_sqlite
 from src.adapters.sql_tables import projection_tracking
 from src.adapters.sqlite_batch_sql import CursorExecutor, write_rows
 from src.application.ports import BatchWrites
@@ -59,8 +61,16 @@ class BatchSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
         batch: BatchWrites | None = kwargs.get("batch")
+        fence = fence_of(batch.outcome) if batch is not None else None
+        if fence is not None:
+
+            def fetch(statement: str, parameters: tuple[Any, ...]) -> Sequence[Any]:
+                c.execute(statement, parameters)
+                return list(c.fetchall())
+
+            hold_sqlite(fetch, fence)
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
         if batch is None:
             return notification_ids
         execute = CursorExecutor(c)

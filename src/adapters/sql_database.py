@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
 from src.adapters.eventsourcing_sqlite import EVENTS_TABLE as SQLITE_JOURNEY_EVENTS
+from src.adapters.lease_fence import FENCE_FUNCTION, fence_function_missing
 from src.adapters.sql_nudge_outcomes import register_sqlite_functions
 from src.adapters.sql_tables import PRIVATE_SCHEMA, applied_events, journey_entries, metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
@@ -307,10 +308,13 @@ def check_schema(engine: Engine) -> None:
         # Tables an older version made lack the columns a newer one added.
         try:
             columns = _missing_columns(engine, {t.name for t in metadata.tables.values()})
+            no_fence = fence_function_missing(engine)
         except SQLAlchemyError as error:
             raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
         missing = [f"{table.name}.{column}" for table, column in columns]
         what = f"no column {', '.join(missing)}"
+        if not missing and no_fence:
+            missing, what = [FENCE_FUNCTION], f"no function {FENCE_FUNCTION}"
     if missing:
         raise SchemaMissingError(
             f"the store has {what}: run `phoenix-flywheel migrate` "

@@ -100,9 +100,11 @@ events = Table(
     Column("locked_until", UtcDateTime),
     Column("processed_at", UtcDateTime),
     Column("ai_processing_error", Text),
-    # Who holds the lease (a worker's batch): its heartbeat renews it, and a worker that
-    # lost its connection mid-batch gives its claims back by this name. Last, because
-    # `migrate` adds it to older tables at the end.
+    # Who holds the lease (a worker's batch; once the event is finished, the batch that
+    # finished it): its heartbeat renews it, a worker that lost its connection mid-batch
+    # gives its claims back by this name, and a commit holds only while its batch's name
+    # is still there (``lease_fence``). Last, because `migrate` adds it to older tables at
+    # the end.
     Column("locked_by", Text),
     CheckConstraint(f"status IN ({_status_list})", name="phoenix_events_status_check"),
     # The claim scans unfinished rows in id order; finished rows stay out of this index.

@@ -38,8 +38,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from src.adapters import postgres_batch_sql, postgres_event_insert, sqlite_batch_sql
+from src.adapters import postgres_batch_sql, postgres_event_insert, sqlite_batch_sql, store_outage
 from src.adapters.batch_writes import outcome_writes
+from src.adapters.lease_fence import fence_of, hold_postgres, hold_sqlite, lease_lost
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
@@ -235,6 +236,9 @@ class SqlAlchemyEventInbox:
             return False
         return True
 
+    def is_outage(self, error: BaseException) -> bool:
+        return store_outage.is_outage(error)
+
     def _claim_rows(self, parameters: dict[str, Any], *, take_turn: bool) -> Sequence[Any]:
         with self._engine.begin() as connection:
             if self._postgres:
@@ -275,28 +279,30 @@ class SqlAlchemyEventInbox:
             return refused
 
     def complete(self, outcome: BatchOutcome) -> None:
-        """The statements the journeys' recorder runs in a batch's own commit."""
-        with self._engine.begin() as connection:
-            if self._postgres:
-                connection.exec_driver_sql(ASYNC_COMMIT)
-                postgres_batch_sql.write_rows(connection.exec_driver_sql, outcome_writes(outcome))
-            else:
-                sqlite_batch_sql.write_rows(connection.execute, outcome_writes(outcome))
-
-    def release(self, event_ids: Sequence[int]) -> None:
-        if not event_ids:
-            return
-        with self._engine.begin() as connection:
-            connection.execute(
-                update(events)
-                .where(events.c.id.in_(event_ids), events.c.status == "processing")
-                .values(
-                    status="pending",
-                    locked_until=None,
-                    locked_by=None,
-                    attempts=events.c.attempts - 1,
-                )
-            )
+        """The statements the journeys' recorder runs in a batch's own commit, fencing
+        token first."""
+        fence = fence_of(outcome)
+        try:
+            with self._engine.begin() as connection:
+                if self._postgres:
+                    if fence is not None:
+                        hold_postgres(connection.exec_driver_sql, fence)
+                    connection.exec_driver_sql(ASYNC_COMMIT)
+                    postgres_batch_sql.write_rows(
+                        connection.exec_driver_sql, outcome_writes(outcome)
+                    )
+                else:
+                    if fence is not None:
+                        hold_sqlite(
+                            lambda sql, params: connection.exec_driver_sql(sql, params).all(),
+                            fence,
+                        )
+                    sqlite_batch_sql.write_rows(connection.execute, outcome_writes(outcome))
+        except SQLAlchemyError as error:
+            lost = lease_lost(error, fence) if fence is not None else None
+            if lost is not None:
+                raise lost from None
+            raise
 
     def queue_status(self, now: datetime) -> QueueStatus:
         with read_connection(self._engine) as connection:

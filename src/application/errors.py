@@ -46,3 +46,19 @@ class PersistenceModuleInvalidError(FlywheelError):
 
 class UserBusyError(FlywheelError):
     """A worker is processing events of this user right now; forgetting must wait."""
+
+
+class LeaseLostError(FlywheelError):
+    """A batch's commit found events its holder no longer holds: the whole commit is off.
+
+    Its lease ran out (a stalled or cut-off worker) and the events were taken over by
+    another batch, finished, or erased with their user meanwhile. Nothing of the commit
+    was written; the events are someone else's now, so this batch neither retries nor
+    gives anything back.
+    """
+
+    def __init__(self, holder: str, events: int) -> None:
+        super().__init__(f"batch {holder} no longer holds all the {events} events it marks")
+        self.holder = holder
+        self.events = events
+        """How many events the refused commit was to mark."""

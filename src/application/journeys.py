@@ -7,7 +7,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -152,7 +152,8 @@ class JourneyApplication(Application[UUID]):
         (``IntegrityError``): the journeys are reloaded and the batch folded again, which
         skips the events applied since. Under sustained contention a whole batch may keep
         colliding, so after ``BATCH_ATTEMPTS`` the journeys are saved one by one, each
-        retried alone.
+        retried alone. A save refused because the batch lost its lease
+        (``LeaseLostError``, the outcome's holder) is no conflict: it is raised at once.
         """
         by_user: dict[str, list[SourceEvent]] = defaultdict(list)
         for source in events:
@@ -174,16 +175,21 @@ class JourneyApplication(Application[UUID]):
                 )
         recorded = replayed = detected = 0
         for user_id, sources in by_user.items():
-            # Each user's events are marked with that user's journey.
+            # Each user's events are marked with that user's journey, under the same holder.
             mine = None
             if outcome is not None:
-                mine = BatchOutcome([source.event_id for source in sources], [], [], outcome.now)
+                mine = replace(
+                    outcome,
+                    processed=[source.event_id for source in sources],
+                    duplicates=[],
+                    failures=[],
+                )
             result = self._fold_user_alone(user_id, sources, mine)
             recorded += result.recorded
             replayed += result.replayed
             detected += result.nudges_detected
         if outcome is not None and (outcome.duplicates or outcome.failures):
-            self._fold_once({}, BatchOutcome([], outcome.duplicates, outcome.failures, outcome.now))
+            self._fold_once({}, replace(outcome, processed=[]))
         return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)
 
     def _fold_user_alone(

@@ -71,6 +71,17 @@ class BatchOutcome:
     duplicates: Sequence[int]
     failures: Sequence[Failure]
     now: datetime
+    holder: str | None = None
+    """The fencing token: the batch (``locked_by``) that claimed these events. The commit
+    that writes this outcome first checks, in its own transaction, that no other batch
+    has claimed any of them since and none was erased (``LeaseLostError`` otherwise); the
+    events keep this name once marked. ``None``: events claimed without a name, as only
+    tests do; nothing to check them against."""
+
+    @property
+    def event_ids(self) -> list[int]:
+        """Every event this outcome marks."""
+        return [*self.processed, *self.duplicates, *(f.event_id for f in self.failures)]
 
 
 @dataclass(frozen=True)
@@ -127,15 +138,25 @@ class EventInbox(Protocol):
         """Make the events these holders still have in hand claimable now, uncounted.
 
         For batches a worker lost track of because the store failed it (a connection
-        cut, a database restart): the store's fault, not the events', so like
-        ``release`` the attempt is not counted, and a database restarting a few times in
-        a row cannot make innocent events ``dead``. (A worker that dies holding events
-        leaves them to the lease, whose expiry does count the attempt.)
+        cut, a database restart), or let go of at shutdown: no fault of the events, so
+        the attempt is not counted, and a database restarting a few times in a row cannot
+        make innocent events ``dead``. (A worker that dies holding events leaves them to
+        the lease, whose expiry does count the attempt.) By holder, never by event id:
+        an event another batch took over since is that batch's.
         """
         ...
 
     def reachable(self) -> bool:
         """Whether the store answers now: tells a fault of the store from a fault of data."""
+        ...
+
+    def is_outage(self, error: BaseException) -> bool:
+        """Whether ``error``, raised by any adapter of this store, says the store itself
+        failed (refused or lost the connection, shut down) rather than the data.
+
+        Asked of the error, not of the store: a store that comes back within the second
+        answers ``reachable()`` although the failure was its own.
+        """
         ...
 
     def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
@@ -147,11 +168,7 @@ class EventInbox(Protocol):
         ...
 
     def complete(self, outcome: BatchOutcome) -> None:
-        """Record a batch's outcome in one transaction."""
-        ...
-
-    def release(self, event_ids: Sequence[int]) -> None:
-        """Hand leased events back untouched (graceful shutdown): the attempt is not counted."""
+        """Record a batch's outcome in one transaction, fenced by its ``holder``."""
         ...
 
     def queue_status(self, now: datetime) -> QueueStatus: ...

@@ -12,9 +12,12 @@ The steps of a batch, and why they are safe to repeat:
    a failure is retried with exponential backoff, then the event is ``dead``;
 4. fold the survivors into journeys and save them once, in one unit of work with the
    batch's outcome and the read-model rows of its events (``BatchWrites``): on every
-   store they commit together or not at all. When that save fails while the store
-   answers, the batch is saved in halves, and so on, until the events that cannot be
-   saved are alone: only they count a failure;
+   store they commit together or not at all, and only while the batch still holds its
+   events (its holder is the commit's fencing token). When that save fails for a
+   reason of the data, the batch is saved in halves, and so on, until the events that
+   cannot be saved are alone: only they count a failure. A failure of the store itself
+   blames no event, and a batch that lost its lease leaves its events to their new
+   holder;
 5. project the read models: the pull projection catches up with what a batch could not
    project itself (notifications saved out of order by other workers).
 """
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
+from src.application.errors import LeaseLostError
 from src.application.journeys import JourneyApplication, SourceEvent
 from src.application.ports import (
     BatchOutcome,
@@ -86,11 +90,14 @@ class DrainSummary:
     dead: int = 0
     nudges_detected: int = 0
     batches: int = 0
+    lost: int = 0
+    """Events of batches that lost their lease before their save: left to their new holder."""
     duration_ms: float = 0.0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DrainSummary) -> None:
         self.claimed += other.claimed
+        self.lost += other.lost
         self.processed += other.processed
         self.duplicates += other.duplicates
         self.failed += other.failed
@@ -189,15 +196,27 @@ class EventQueueProcessor:
                 duplicates, failures, candidates = self._triage(claimed)
                 analysed, analysis_failures = await self._analyse(candidates)
                 failures.extend(analysis_failures)
-                detected, save_failures = self._save(claimed, analysed, duplicates, failures)
+                detected, save_failures = self._save(
+                    claimed, analysed, duplicates, failures, holder
+                )
             except asyncio.CancelledError:
                 # Shutdown: nothing of this batch was saved, so it goes back untouched.
                 self._stranded.add(holder)
-                self._inbox.release([event.id for event in claimed])
+                self._inbox.give_back([holder])
                 self._stranded.discard(holder)
                 raise
-            except Exception:
-                if not self._inbox.reachable():
+            except LeaseLostError:
+                # Stalled past its lease: the events are another batch's now, or were
+                # finished or erased. Nothing was written; nothing is given back.
+                logger.warning(
+                    "batch lost its lease before its save; nothing of it was written",
+                    extra={"holder": holder, "events": len(claimed)},
+                )
+                summary.lost = len(claimed)
+                summary.duration_ms = (time.perf_counter() - started) * 1000
+                return summary
+            except Exception as error:
+                if self._store_failed(error):
                     # The store failed us mid-batch: no event is to blame, and what was
                     # not saved goes back, uncounted, as soon as the store answers.
                     self._stranded.add(holder)
@@ -268,19 +287,27 @@ class EventQueueProcessor:
         analysed: Sequence[SourceEvent],
         duplicates: Sequence[int],
         failures: Sequence[Failure],
+        holder: str,
     ) -> tuple[int, list[Failure]]:
-        """Save the batch at once; if that fails while the store answers, isolate the fault.
+        """Save the batch at once; if that fails for a reason of the data, isolate the fault.
 
         Returns the nudges detected and the events that could not be saved. A failure the
-        store itself causes (unreachable) is raised: no event is to blame for it.
+        store itself causes (unreachable, connections cut) is raised, as is the loss of the
+        lease: no event is to blame for either, and neither is worth saving in parts.
         """
         outcome = BatchOutcome(
-            [source.event_id for source in analysed], duplicates, failures, self._clock.now()
+            [source.event_id for source in analysed],
+            duplicates,
+            failures,
+            self._clock.now(),
+            holder,
         )
         try:
             return self._commit(analysed, outcome), []
+        except LeaseLostError:
+            raise
         except Exception as error:
-            if not self._inbox.reachable():
+            if self._store_failed(error):
                 raise
             logger.warning(
                 "batch save failed; saving it in parts to find the events at fault",
@@ -290,9 +317,10 @@ class EventQueueProcessor:
         # Parts keep a user's events together and in order, as far as halving allows.
         ordered = sorted(analysed, key=lambda s: (s.user_id, s.timestamp, s.event_id))
         save_failures: list[Failure] = []
-        detected = self._isolate(ordered, by_id, save_failures)
+        detected = self._isolate(ordered, by_id, save_failures, holder)
         self._commit(
-            [], BatchOutcome([], duplicates, [*failures, *save_failures], self._clock.now())
+            [],
+            BatchOutcome([], duplicates, [*failures, *save_failures], self._clock.now(), holder),
         )
         return detected, save_failures
 
@@ -301,6 +329,7 @@ class EventQueueProcessor:
         sources: Sequence[SourceEvent],
         by_id: dict[int, StoredEvent],
         failures: list[Failure],
+        holder: str,
     ) -> int:
         """Save ``sources``, whose save together failed, in halves, recursively.
 
@@ -310,12 +339,14 @@ class EventQueueProcessor:
         if not sources:
             return 0
         if len(sources) == 1:
-            # Once more, alone: a passing fault (a deadlock, a connection cut just then)
-            # does not blame the event; a fault of the event fails again.
+            # Once more, alone: a passing fault (a deadlock, say) does not blame the
+            # event; a fault of the event fails again.
             try:
-                return self._commit(sources, self._processed(sources))
+                return self._commit(sources, self._processed(sources, holder))
+            except LeaseLostError:
+                raise
             except Exception as again:
-                if not self._inbox.reachable():
+                if self._store_failed(again):
                     raise
                 event = by_id[sources[0].event_id]
                 failures.append(self._failure(event, f"save failed: {describe(again)}"))
@@ -324,15 +355,24 @@ class EventQueueProcessor:
         detected = 0
         for part in (sources[:middle], sources[middle:]):
             try:
-                detected += self._commit(part, self._processed(part))
-            except Exception:
-                if not self._inbox.reachable():
+                detected += self._commit(part, self._processed(part, holder))
+            except LeaseLostError:
+                raise
+            except Exception as error:
+                if self._store_failed(error):
                     raise
-                detected += self._isolate(part, by_id, failures)
+                detected += self._isolate(part, by_id, failures, holder)
         return detected
 
-    def _processed(self, sources: Sequence[SourceEvent]) -> BatchOutcome:
-        return BatchOutcome([source.event_id for source in sources], [], [], self._clock.now())
+    def _store_failed(self, error: Exception) -> bool:
+        """Whether the store, not the data, failed: said by the error itself, or, for an
+        error no adapter recognised, by a store that does not answer now."""
+        return self._inbox.is_outage(error) or not self._inbox.reachable()
+
+    def _processed(self, sources: Sequence[SourceEvent], holder: str) -> BatchOutcome:
+        return BatchOutcome(
+            [source.event_id for source in sources], [], [], self._clock.now(), holder
+        )
 
     def _commit(self, sources: Sequence[SourceEvent], outcome: BatchOutcome) -> int:
         """Fold and save ``sources`` and mark ``outcome``, in one commit; the nudges detected."""

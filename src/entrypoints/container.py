@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import secrets
+import socket
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -44,6 +47,16 @@ def batch_journeys(**kwargs: Any) -> JourneyApplication:
         journeys.close()
         raise
     return journeys
+
+
+def worker_name() -> str:
+    """This process's name on the batches it claims (``locked_by``, with the batch's number).
+
+    The host and process id tell an operator which worker holds a stuck batch; the random
+    part keeps a restarted process that got the same id from renewing or giving back
+    what its predecessor left.
+    """
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class Container(containers.DeclarativeContainer):
@@ -111,6 +124,7 @@ class Container(containers.DeclarativeContainer):
         policy=policy,
         analysers=analysers,
         observer=processing_stats,
+        worker_id=providers.Callable(worker_name),
     )
     # PostgreSQL checks new events against the catalogue itself: the API leaves it that.
     ingestion = providers.Singleton(

@@ -137,3 +137,39 @@ def hold_the_next_id(connection: psycopg.Connection[Any]) -> None:
         "VALUES (100, 'cv.uploaded', 'phoenix-cv', 'someone')"
     )
     connection.execute("SELECT setval(pg_get_serial_sequence('phoenix_events', 'id'), 99)")
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "2m") -> Iterator[Path]:
+    """A real file system of ``size`` (a tmpfs) mounted on ``folder`` while in use.
+
+    Only root may mount one: another user's run skips the test, saying so; a mount that
+    fails for root skips it too, but fails it under CI (``CI=true``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip(f"mounting a {size} tmpfs needs root; these tests run as uid {os.geteuid()}")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        reason = f"cannot mount a {size} tmpfs on {folder}: {done.stderr.decode().strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def fill_up(folder: Path) -> Path:
+    """A file that takes every byte left on ``folder``'s file system."""
+    ballast = folder / "ballast"
+    with ballast.open("wb", buffering=0) as file:
+        chunk = b"\0" * 4096
+        with contextlib.suppress(OSError):  # ENOSPC: the disk is full
+            while True:
+                file.write(chunk)
+    return ballast

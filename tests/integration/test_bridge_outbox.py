@@ -226,37 +226,45 @@ def test_a_read_only_outbox_file_is_flushed_without_raising_and_emits_go_direct(
     ):
         # Events wait and none can be added: straight out rather than lost.
         assert bridge.emit("letter.generated", "new") == EmitOutcome.DELIVERED
-        # Delivered, then not crossed off the read-only file: no exception, still waiting.
-        assert bridge.flush() == 3
-        assert bridge.flush() == 3  # sent again: twins, stored once
+        # Delivered, and not deleted from the read-only file: no exception, and crossed
+        # off all the same, so never sent again by this bridge.
+        assert bridge.flush() == 0
+        assert bridge.pending() == 0
         assert bridge.outbox_problem()
+        assert len(outbox_hashes(outbox)) == 3
     assert users(store) == ["new", "old0", "old1", "old2"]
+    # A later bridge on the writable file sends them once more (twins, stored once).
     with PhoenixEventBridge(LETTERS, sql_config(store, outbox), background_flush=False) as bridge:
         assert bridge.flush() == 0
+    assert outbox_hashes(outbox) == []
     assert len(stored(store)) == 4
 
 
 @pytest.mark.postgres
 def test_a_full_outbox_drops_only_what_the_store_cannot_take_and_says_so_once(
-    store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store: str, proxy: TcpProxy, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A real SQLITE_FULL, from the outbox's own size cap: a full disk answers the same
-    # ("database or disk is full"), and filling the test machine's disk is not an option.
+    # Full by the outbox's own size cap: a full disk answers the same way
+    # (tests/integration/test_bridge_small_disk.py fills a real one).
     outbox = tmp_path / "o.db"
-    cap = {"outbox_max_bytes": 48 * 1024}
+    config = sql_config(with_port(store, proxy.port), outbox, outbox_max_bytes=192 * 1024)
     big = {"text": "x" * 3000}
-    with PhoenixEventBridge(LETTERS, down(store, outbox, **cap), background_flush=False) as bridge:
-        outcomes = [bridge.emit("letter.generated", f"u{n}", big) for n in range(40)]
+    with PhoenixEventBridge(LETTERS, config, background_flush=False) as bridge:
+        proxy.cut()
+        outcomes = [bridge.emit("letter.generated", f"u{n}", big) for n in range(60)]
         queued = outcomes.count(EmitOutcome.QUEUED)
-        assert 0 < queued < 40
-        assert outcomes[queued:] == [EmitOutcome.DROPPED] * (40 - queued)
+        assert 0 < queued < 60
+        assert outcomes[queued:] == [EmitOutcome.DROPPED] * (60 - queued)
         assert "full" in outcomes[-1].reason
         assert "full" in str(bridge.outbox_problem())
-    assert caplog.text.count("cannot keep events") == 1
-    with PhoenixEventBridge(LETTERS, sql_config(store, outbox, **cap)) as bridge:
+        proxy.restore()
         # The store is back and the outbox still full: new events go straight out.
         assert bridge.emit("letter.generated", "fresh", big) == EmitOutcome.DELIVERED
-        wait_for(lambda: bridge.pending() == 0, what="the outbox to drain")
+        assert bridge.flush() == 0
+        # The delivered rows left: their room takes the next outage's events.
+        proxy.cut()
+        assert bridge.emit("letter.generated", "later", big) == EmitOutcome.QUEUED
+    assert caplog.text.count("cannot keep events") == 1
     assert len(stored(store)) == queued + 1
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from src.application.errors import LeaseLostError
 from src.application.ports import BatchOutcome, EventInbox, Failure, RequeueSelection
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
@@ -106,14 +109,6 @@ def test_assign_hashes_gives_a_batch_its_hashes_the_first_of_twins_winning(
     assert inbox.assign_hashes({}) == set()
 
 
-def test_release_puts_events_back_without_an_attempt(inbox: EventInbox) -> None:
-    inbox.append([event()])
-    (claimed,) = inbox.claim(10, T0, LATER)
-    inbox.release([claimed.id])
-    (again,) = inbox.claim(10, T0, LATER)
-    assert again.attempts == 1
-
-
 def test_requeue_by_status_ids_and_since(inbox: EventInbox) -> None:
     inbox.append([event(key=str(n), timestamp=T0 + timedelta(days=n)) for n in range(3)])
     a, b, c = (e.id for e in inbox.claim(10, T0, LATER))
@@ -170,3 +165,24 @@ def test_an_outcome_ends_the_hold(inbox: EventInbox) -> None:
 
 def test_the_store_answers(inbox: EventInbox) -> None:
     assert inbox.reachable() is True
+
+
+def test_an_outcome_is_written_only_while_its_batch_holds_the_events(inbox: EventInbox) -> None:
+    inbox.append([event()])
+    (stalled,) = inbox.claim(10, T0, LATER, "worker-a:1")
+    inbox.claim(10, LATER, LATER + timedelta(minutes=5), "worker-b:1")  # a's lease ran out
+    with pytest.raises(LeaseLostError, match="worker-a:1"):
+        inbox.complete(BatchOutcome([stalled.id], [], [], T0, "worker-a:1"))
+    assert (inbox.queue_status(T0).processing, inbox.renew("worker-b:1", LATER)) == (1, 1)
+    inbox.complete(BatchOutcome([stalled.id], [], [], T0, "worker-b:1"))
+    assert inbox.queue_status(T0).processed == 1
+    # Its own batch may mark it again (a save redone in parts); the stalled one still not.
+    inbox.complete(BatchOutcome([stalled.id], [], [], T0, "worker-b:1"))
+    with pytest.raises(LeaseLostError):
+        inbox.complete(BatchOutcome([stalled.id], [], [], T0, "worker-a:1"))
+
+
+def test_an_outage_is_told_from_the_error_itself(inbox: EventInbox) -> None:
+    assert inbox.is_outage(ConnectionResetError("connection reset by peer"))
+    assert not inbox.is_outage(ValueError("a value the store refused"))
+    assert not inbox.is_outage(LeaseLostError("worker-a:1", 1))

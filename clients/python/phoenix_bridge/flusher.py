@@ -3,7 +3,9 @@ refuses for good.
 
 Delivery is in batches; when the store refuses a batch for good, the rows go one by one
 so that only the refused ones are set aside (with the store's reason) and the others are
-delivered in order. A transient failure stops the round and keeps the rows. A daemon
+delivered in order. A transient failure stops the round and keeps the rows. A delivered
+row the outbox cannot delete (a full disk) is not sent again: the outbox remembers it,
+and each round tries the delete again, so room that returns is used at once. A daemon
 thread runs rounds: at once when an event is queued while the store is healthy, every
 ``flush_interval_seconds`` otherwise, backing off up to ``max_backoff_seconds`` while the
 store stays away, and at once again as soon as the store answers the app.
@@ -41,8 +43,12 @@ class OutboxFlusher:
         """Sends what the outbox holds, oldest first; returns how many still wait.
 
         Never raises: a failure of the store keeps the rows for the next round, and a
-        failure of the outbox after a delivery only means the rows go again (as twins)."""
+        failure of the outbox after a delivery leaves the rows in the file, crossed off
+        (sent again, as twins, only by a later process)."""
         with self._lock:
+            if self.outbox.undeleted:
+                with contextlib.suppress(OutboxUnavailableError):
+                    self.guard.write(self.outbox.purge)
             while True:
                 nothing: list[tuple[int, Row]] = []
                 batch = self.guard.read(
@@ -61,10 +67,8 @@ class OutboxFlusher:
                 except Exception as error:  # noqa: BLE001 - kept for the next attempt
                     return self._paused(seqs, error)
                 self.failing = False
-                try:
+                with contextlib.suppress(OutboxUnavailableError):  # crossed off all the same
                     self.guard.write(self.outbox.remove, seqs)
-                except OutboxUnavailableError:
-                    return self._left(len(batch))
                 logger.info(
                     "outbox flushed %d events (%d already in the store)", len(seqs), duplicates
                 )
@@ -90,10 +94,8 @@ class OutboxFlusher:
             except Exception as error:  # noqa: BLE001 - kept for the next attempt
                 self._paused([seq], error)
                 return False
-            try:
+            with contextlib.suppress(OutboxUnavailableError):  # crossed off all the same
                 self.guard.write(self.outbox.remove, [seq])
-            except OutboxUnavailableError:
-                return False
         return True
 
     def _paused(self, seqs: list[int], error: Exception) -> int:

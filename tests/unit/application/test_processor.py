@@ -149,15 +149,6 @@ def test_force_reprocess_changes_no_figure(world: World) -> None:
     assert (world.queries.get_ecosystem(30), world.queries.get_journey("u1")) == before
 
 
-def test_release_hands_events_back_without_counting_an_attempt(world: World) -> None:
-    world.emit("letter.generated", "phoenix-letters", "u1")
-    now = world.clock.now()
-    (claimed,) = world.inbox.claim(10, now, now.replace(hour=23))
-    world.inbox.release([claimed.id])
-    assert world.inbox.status_of(claimed.id) == "pending"
-    assert world.inbox.rows[claimed.id].event.attempts == 0
-
-
 def fold_failing_for(world: World, monkeypatch: pytest.MonkeyPatch, user: str) -> None:
     """A save that fails whenever it holds one of ``user``'s events (a trigger, a bug)."""
     real_fold = world.journeys.fold
@@ -232,6 +223,29 @@ def test_a_store_that_went_away_fails_no_event_and_gets_its_batch_back(
     world.inbox.store_answers = True
     assert asyncio.run(processor.drain()).processed == 2
     assert [world.inbox.rows[i].event.attempts for i in (1, 2)] == [1, 1]
+
+
+def test_an_outage_the_error_tells_of_blames_no_event_though_the_store_answers_again(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for index in range(4):
+        world.emit("letter.generated", "phoenix-letters", f"u{index}")
+    real_fold = world.journeys.fold
+
+    def cut_off(events: object, outcome: object = None) -> None:
+        # The connection was lost mid-save; the store was back before anyone asked.
+        raise ConnectionResetError("server closed the connection unexpectedly")
+
+    processor = world.processor(max_attempts=1)
+    monkeypatch.setattr(world.journeys, "fold", cut_off)
+    with caplog.at_level(logging.INFO), pytest.raises(ConnectionResetError):
+        asyncio.run(processor.drain())
+    assert "saving it in parts" not in caplog.text
+    assert {world.inbox.status_of(i) for i in range(1, 5)} == {"processing"}
+    monkeypatch.setattr(world.journeys, "fold", real_fold)
+    summary = asyncio.run(processor.drain())  # given back at once, uncounted
+    assert (summary.processed, summary.failed, summary.dead) == (4, 0, 0)
+    assert {world.inbox.rows[i].event.attempts for i in range(1, 5)} == {1}
 
 
 def test_a_batch_failing_while_the_store_answers_comes_back_counted_after_the_lease(

@@ -1,6 +1,7 @@
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -48,6 +49,29 @@ def test_a_stop_during_a_stuck_batch_releases_its_events(world: World) -> None:
     assert not thread.is_alive()
     assert world.inbox.status_of(1) == "pending"
     assert world.inbox.rows[1].event.attempts == 0
+
+
+def test_a_stop_during_a_batch_that_lost_its_lease_leaves_the_events_to_their_holder(
+    world: World,
+) -> None:
+    world.emit("letter.generated", "phoenix-letters", "stuck")
+    analyser = FailingAnalyser({"stuck"}, hang=True)
+    worker = BackgroundWorker(
+        world.processor(analysers=(analyser,), timeout_seconds=3600, lease_seconds=3600),
+        poll_interval_seconds=0.02,
+        grace_seconds=0.1,
+    )
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(lambda: analyser.calls == 1)
+    world.clock.advance(hours=2)  # the lease ran out while the batch hung
+    now = world.clock.now()
+    assert [e.id for e in world.inbox.claim(10, now, now + timedelta(hours=1), "other:1")] == [1]
+    worker.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert (world.inbox.status_of(1), world.inbox.rows[1].locked_by) == ("processing", "other:1")
+    assert world.inbox.rows[1].event.attempts == 2
 
 
 def test_a_failing_store_does_not_kill_the_worker(world: World) -> None:
