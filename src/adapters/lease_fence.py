@@ -26,8 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
-
 from src.adapters.sql_tables import events
 from src.application.errors import LeaseLostError
 from src.application.ports import BatchOutcome
@@ -55,17 +53,6 @@ class Fence:
 
     def lost(self) -> LeaseLostError:
         return LeaseLostError(self.holder, len(self.event_ids))
-
-
-def fence_function_missing(engine: Engine) -> bool:
-    """Whether a PostgreSQL store lacks the check (a schema an older version made)."""
-    if engine.dialect.name != "postgresql":
-        return False
-    with engine.connect() as connection:
-        found = connection.exec_driver_sql(
-            "SELECT to_regprocedure(%(name)s) IS NOT NULL", {"name": FENCE_FUNCTION}
-        ).scalar()
-    return not found
 
 
 def fence_of(outcome: BatchOutcome | None) -> Fence | None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
 from src.adapters.eventsourcing_sqlite import EVENTS_TABLE as SQLITE_JOURNEY_EVENTS
-from src.adapters.lease_fence import FENCE_FUNCTION, fence_function_missing
+from src.adapters.lease_fence import FENCE_FUNCTION
 from src.adapters.sql_nudge_outcomes import register_sqlite_functions
 from src.adapters.sql_tables import PRIVATE_SCHEMA, applied_events, journey_entries, metadata
 from src.application.errors import SchemaMissingError, StoreUnavailableError
@@ -32,6 +32,16 @@ MIGRATION_LOCK_KEY = 0x70686F656E6978  # "phoenix", the advisory lock `migrate` 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
 CONNECT_TIMEOUT_SECONDS = 5
+STORE_FUNCTIONS = (
+    FENCE_FUNCTION,
+    "phoenix_active_nudges(text, text, text)",
+    "phoenix_mark_nudge_shown(text, text)",
+    "phoenix_private.phoenix_events_check_catalogue()",
+)
+"""The schema file's functions the code calls on PostgreSQL (the fence, the nudge board's
+two, the insert check's trigger function): a store an older version made lacks them.
+Without the catalogue check the store would take any event, since ingestion leaves that
+check to the store there."""
 
 
 def store_kind(database_url: str) -> str:
@@ -283,6 +293,20 @@ def _missing_columns(engine: Engine, tables: set[str]) -> list[tuple[Table, str]
     return missing
 
 
+def _missing_functions(engine: Engine) -> list[str]:
+    """Which of ``STORE_FUNCTIONS`` a PostgreSQL store lacks (SQLite needs none)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as connection:
+        return [
+            name
+            for name in STORE_FUNCTIONS
+            if connection.exec_driver_sql(
+                "SELECT to_regprocedure(%(name)s) IS NULL", {"name": name}
+            ).scalar()
+        ]
+
+
 def postgres_schema_sql() -> str:
     """The text of ``infrastructure/database/supabase_phoenix_events_clean.sql``.
 
@@ -308,13 +332,13 @@ def check_schema(engine: Engine) -> None:
         # Tables an older version made lack the columns a newer one added.
         try:
             columns = _missing_columns(engine, {t.name for t in metadata.tables.values()})
-            no_fence = fence_function_missing(engine)
+            functions = _missing_functions(engine)
         except SQLAlchemyError as error:
             raise StoreUnavailableError(f"cannot read the store's tables: {error}") from None
         missing = [f"{table.name}.{column}" for table, column in columns]
         what = f"no column {', '.join(missing)}"
-        if not missing and no_fence:
-            missing, what = [FENCE_FUNCTION], f"no function {FENCE_FUNCTION}"
+        if not missing and functions:
+            missing, what = functions, f"no function {', '.join(functions)}"
     if missing:
         raise SchemaMissingError(
             f"the store has {what}: run `phoenix-flywheel migrate` "

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from src.adapters.sql_tables import applied_events, events, journey_entries, nudges
-from src.application.errors import LeaseLostError, SchemaMissingError
+from src.application.errors import LeaseLostError
 from src.application.journeys import SourceEvent
 from src.application.ports import BatchOutcome, StoredEvent
 from src.domain.user_journey import journey_id
@@ -116,19 +116,3 @@ def test_a_batch_whose_user_was_forgotten_meanwhile_saves_nothing(flywheel: Cont
     for table in (events, journey_entries, applied_events, nudges):
         assert rows(flywheel, table, "victim") == 0, table.name
     assert list(flywheel.journeys().recorder.select_events(journey_id("victim"))) == []
-
-
-@pytest.mark.postgres
-def test_a_store_without_the_fence_asks_for_migrate(postgres_url: str) -> None:
-    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
-    container = open_flywheel(make_settings(postgres_url))
-    try:
-        with container.engine().begin() as connection:
-            connection.exec_driver_sql(
-                "DROP FUNCTION phoenix_private.phoenix_hold_batch(bigint[], text)"
-            )
-    finally:
-        close_flywheel(container)
-    with pytest.raises(SchemaMissingError, match=r"phoenix_hold_batch.*migrate"):
-        open_flywheel(make_settings(postgres_url))
-    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
