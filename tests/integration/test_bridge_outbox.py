@@ -9,6 +9,7 @@ flusher that backed off drains as soon as the store answers the app again.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -300,3 +301,27 @@ def test_with_default_settings_the_outbox_drains_as_soon_as_the_store_answers_ag
     assert recovered < 5, recovered
     assert outbox_hashes(outbox) == []
     assert len(stored(store)) == 20
+
+
+def flusher_cpu_seconds(app: str) -> float:
+    """The CPU time the bridge's flush thread has used so far."""
+    (thread,) = [t for t in threading.enumerate() if t.name == f"phoenix-outbox-{app}"]
+    assert thread.ident is not None
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+def test_a_flusher_backing_off_waits_without_spinning_when_events_are_queued(
+    tmp_path: Path,
+) -> None:
+    # A queued event wakes the flusher, which must still wait out its backoff: asleep,
+    # not polling its wake-up flag (the app's own thread then waited for the
+    # interpreter's lock at every call, and a burst of emits in an outage crawled).
+    config = down("postgresql://postgres@127.0.0.1/x", tmp_path / "o.db", max_backoff_seconds=30)
+    with PhoenixEventBridge(LETTERS, config) as bridge:
+        assert bridge.emit("letter.generated", "u0") == EmitOutcome.QUEUED
+        wait_for(lambda: outbox_attempts(tmp_path / "o.db") >= 2, what="two failed rounds")
+        assert bridge.emit("letter.generated", "u1") == EmitOutcome.QUEUED
+        before = flusher_cpu_seconds(LETTERS)
+        time.sleep(1.0)  # the flusher's backoff is at least 1 s by now
+        used = flusher_cpu_seconds(LETTERS) - before
+    assert used < 0.2, f"the flusher used {used:.2f} s of CPU while waiting"

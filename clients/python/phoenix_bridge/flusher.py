@@ -145,7 +145,13 @@ class OutboxFlusher:
                 woken = self._wake.is_set()
                 if remaining <= 0 or (woken and (delay <= interval or self._store_back.is_set())):
                     break
-                self._wake.wait(remaining if not woken else min(remaining, 0.05))
+                if woken:
+                    # The wake-up stays set for after the backoff: waiting on it would
+                    # return at once and spin. Only the store's return cuts the wait short;
+                    # a stop is seen within the poll.
+                    self._store_back.wait(min(remaining, 0.05))
+                else:
+                    self._wake.wait(remaining)
             self._wake.clear()
             self._store_back.clear()
             if self._stop.is_set():
