@@ -51,15 +51,9 @@ from src.application.ports import (
     RequeueSelection,
     StoredEvent,
 )
-from src.domain.events import NewEvent
+from src.domain.events import FIRST_READABLE, LAST_READABLE, NewEvent
 
 UNFINISHED = ("pending", "failed", "processing")
-# Timestamps PostgreSQL stores but Python's datetime cannot hold (infinity, BC, year
-# 10000 and beyond) come back as NULL from the claim; a day of margin on each side keeps
-# the driver's conversion to any session time zone in range too. The same bounds as the
-# store's insert check (supabase_phoenix_events_clean.sql), so what it lets in is read.
-FIRST_READABLE = datetime(1, 1, 2, tzinfo=UTC)
-LAST_READABLE = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
 UNIQUE_VIOLATION = "23505"
 CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off"
 """For the claim's transaction: its index lookups walk the index, never build a bitmap.

@@ -39,7 +39,7 @@ from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
 from src.domain.events import MAX_PAYLOAD_DEPTH, NewEvent, new_event
 from src.domain.rules import RuleInvalidError
-from src.entrypoints import demo
+from src.entrypoints import demo, json_input
 from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
 from src.entrypoints.dry_run_output import DryRunProgress, dry_run_json, format_dry_run
@@ -172,13 +172,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parse_payload(text: str) -> object:
     try:
-        payload = json.loads(text)
+        payload = json_input.loads(text)
     except json.JSONDecodeError as error:
         raise EventRejectedError("payload", f"is not valid JSON ({error.msg})") from None
     except RecursionError:
         raise EventRejectedError(
             "payload", f"is nested more than {MAX_PAYLOAD_DEPTH} levels deep"
         ) from None
+    problem = json_input.first_problem(payload, "payload")
+    if problem is not None:
+        raise EventRejectedError(*problem)
     if payload is None:
         # The default is an empty object; an explicit null is a mistake worth naming.
         raise EventRejectedError("payload", "must be a JSON object, not null (omit --payload)")
