@@ -53,6 +53,9 @@ class BackgroundWorker:
         self._stop_requested_at: float | None = None
         self.running = False
         self.last_error: str | None = None
+        """Why the drains fail, in full: for the log and the operator's eyes only."""
+        self.last_failure: Exception | None = None
+        """The exception itself, so a public answer can say what kind of failure it is."""
         self.failing_since: datetime | None = None
         self._failing_started: float | None = None
         self._store_seen_down = False
@@ -93,6 +96,7 @@ class BackgroundWorker:
                 return
             except Exception as error:  # noqa: BLE001 - a supervisor loop survives any fault
                 self.last_error = describe(error)
+                self.last_failure = error
                 if self._failing_started is None:
                     self._failing_started = time.monotonic()
                     self.failing_since = self._now()
@@ -103,7 +107,7 @@ class BackgroundWorker:
                 await self._pause_after_failure(pause)
                 pause = min(pause * 2, MAX_ERROR_PAUSE_SECONDS)
                 continue
-            self.last_error = None
+            self.last_error = self.last_failure = None
             self.failing_since = self._failing_started = None
             self._store_seen_down = False
             pause = self._poll_interval

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
+import logging
 import signal
 import socket
 import sys
@@ -49,6 +51,8 @@ from src.entrypoints.progress import ProgressLine
 from src.entrypoints.runtime import close_flywheel, open_flywheel, open_flywheel_retrying
 from src.entrypoints.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 EXIT_OK, EXIT_STORE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3
 EXIT_BUSY = 3  # the same code: try again in a moment
 
@@ -61,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="HTTP API on port 8000 plus the background worker")
-    serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default: all)")  # noqa: S104 - a service in a container listens on all interfaces
+    serve.add_argument(
+        "--host",
+        default="0.0.0.0",  # noqa: S104 - a service in a container listens on all interfaces
+        help="interface to listen on (default: all; set FLYWHEEL_API_TOKEN then)",
+    )
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     commands.add_parser("worker", help="run the background worker until interrupted")
     commands.add_parser("process", help="drain the queue once, print a summary")
@@ -290,6 +298,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
             file=sys.stderr,
         )
         return EXIT_LISTEN
+    announce_address(listening, guarded=settings.flywheel_api_token is not None)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),
@@ -303,6 +312,32 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     with listening:
         server.run(sockets=[listening])
     return EXIT_OK if server.started else EXIT_LISTEN
+
+
+def announce_address(listening: socket.socket, *, guarded: bool) -> None:
+    """Say where the API listens; warn when anyone beyond this machine may call it freely.
+
+    The default ``--host 0.0.0.0`` suits a container, whose port the host publishes; on
+    a machine of its own it is every interface, and without a token journeys and nudges
+    (personal data) are served to whoever reaches it.
+    """
+    address, port = listening.getsockname()[:2]
+    shown = f"[{address}]" if ":" in address else address
+    logger.info(
+        "listening on http://%s:%s",
+        shown,
+        port,
+        extra={"host": address, "port": port, "token": "required" if guarded else "none"},
+    )
+    if not guarded and not ipaddress.ip_address(address).is_loopback:
+        logger.warning(
+            "listening on %s:%s, beyond loopback, without FLYWHEEL_API_TOKEN: anyone who "
+            "reaches this address can read and erase users' journeys and nudges; set "
+            "FLYWHEEL_API_TOKEN, or listen on 127.0.0.1 (--host)",
+            shown,
+            port,
+            extra={"host": address, "port": port},
+        )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

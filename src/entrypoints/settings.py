@@ -57,6 +57,29 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    @field_validator("flywheel_api_token")
+    @classmethod
+    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Set means guarded: a token no client can send would leave the API open or shut.
+
+        ``FLYWHEEL_API_TOKEN=`` (a line left empty in ``.env``) used to mean "no token",
+        silently serving journeys and nudges to anyone.
+        """
+        if value is None:
+            return None
+        token = value.get_secret_value()
+        if not token.strip():
+            raise ValueError(
+                "FLYWHEEL_API_TOKEN is set but empty: give it a value (e.g. the output of "
+                "`openssl rand -hex 32`), or remove the line to run without a token"
+            )
+        if token != token.strip() or not all(" " <= c <= "~" for c in token):
+            raise ValueError(
+                "FLYWHEEL_API_TOKEN must be printable ASCII without spaces around it, "
+                "as an Authorization header carries it"
+            )
+        return value
+
     @field_validator("event_analysers")
     @classmethod
     def _analyser_specs(cls, value: str) -> str:
