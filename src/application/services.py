@@ -135,13 +135,7 @@ class FlywheelQueries:
         if app not in self._catalogue.app_sources:
             known = ", ".join(self._catalogue.app_sources)
             raise RequestInvalidError("app", f"unknown app {app!r}; known apps: {known}")
-        rules = self._catalogue.rules_by_type
-        languages = sorted({lang for rule in rules.values() for lang in rule.messages})
-        if language not in languages:
-            # Answering in another language labelled as the one asked would mislead the app.
-            raise RequestInvalidError(
-                "lang", f"unsupported language {language!r}; supported: {', '.join(languages)}"
-            )
+        self._check_language(language)
         now = self._clock.now()
         records = self._read_models.list_active_nudges(user_id, app, now - self._cooldown)
         if records:
@@ -158,6 +152,15 @@ class FlywheelQueries:
                     room -= 1
             records = kept
         return [self._active(record, language) for record in records]
+
+    def _check_language(self, language: str) -> None:
+        """Answering in another language labelled as the one asked would mislead the app."""
+        rules = self._catalogue.rules_by_type
+        languages = sorted({lang for rule in rules.values() for lang in rule.messages})
+        if language not in languages:
+            raise RequestInvalidError(
+                "lang", f"unsupported language {language!r}; supported: {', '.join(languages)}"
+            )
 
     def _active(self, record: NudgeRecord, language: str) -> ActiveNudge:
         """The record with the message of its variant.
@@ -183,6 +186,7 @@ class FlywheelQueries:
 
     def list_experiments(self, language: str = DEFAULT_LANGUAGE) -> list[ExperimentReport]:
         """Every experiment's figures: conversions are attributed ones only."""
+        self._check_language(language)
         counts = self._read_models.experiment_counts(self._attribution_days)
         return experiment_reports(self._experiments, counts, self._attribution_days, language)
 

@@ -255,6 +255,19 @@ def test_an_unsupported_language_is_a_400_listing_the_supported_ones(
     assert client.get("/api/users/u1/nudges?app=phoenix-letters&lang=en").status_code == 200
 
 
+@pytest.mark.parametrize("lang", ["xx", "de", "FR", ""])
+def test_experiments_refuse_an_unsupported_language_as_nudges_do(
+    client: TestClient[Any], lang: str
+) -> None:
+    response = client.get("/api/experiments", params={"lang": lang})
+    assert response.status_code == 400, response.text[:200]
+    assert response.json() == {
+        "error": f"lang: unsupported language {lang!r}; supported: en, fr",
+        "field": "lang",
+    }
+    assert client.get("/api/experiments", params={"lang": "en"}).status_code == 200
+
+
 def test_head_health_answers_like_get_without_a_body(client: TestClient[Any]) -> None:
     response = client.head("/health")
     assert response.status_code == 200
