@@ -23,7 +23,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from src.adapters.sql_database import ping
+from src.adapters.sql_database import ping, redact
 from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.adapters.toml_rules import load_rule
 from src.application.dry_run import DEFAULT_DAYS, RuleNotFoundError
@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     emit.add_argument("--user", required=True, help="user id")
     emit.add_argument("--payload", default="{}", help="a JSON object (default: {})")
     emit.add_argument("--key", default=None, help="idempotency key (tells real twins apart)")
-    commands.add_parser("demo", help="fill the store with a sample, process it, show results")
+    demo_command = commands.add_parser(
+        "demo", help="fill the store with a sample, process it, show results"
+    )
+    demo_command.add_argument(
+        "--yes", action="store_true", help="add the sample to a store that already holds events"
+    )
     experiments = commands.add_parser(
         "experiments", help="how each nudge message converts (A/B or bandit results)"
     )
@@ -369,7 +374,21 @@ def _forget(container: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo(container: Container, _args: argparse.Namespace) -> int:
+def _demo(container: Container, args: argparse.Namespace) -> int:
+    status = container.queries().get_queue_status()
+    counts = (status.pending, status.processing, status.processed, status.duplicates)
+    held = sum(counts) + status.failed + status.dead
+    if held and not args.yes:
+        # DATABASE_URL may name a production store: fake users there would skew its
+        # figures and experiments, and be mistaken for real ones.
+        settings: Settings = container.settings()
+        print(
+            f"error: the store at {redact(settings.database_url)} already holds {held} "
+            f"events; demo would add {demo.EVENTS_WRITTEN} sample events of made-up users "
+            "to them. Point DATABASE_URL at an empty store, or add --yes to add them anyway",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
     return demo.run(container, drain_with_progress, format_summary)
 
 
