@@ -468,11 +468,14 @@ def _result(group: Sequence[NewEvent], stored: set[str]) -> AppendResult:
     (in an earlier group, or earlier in this one), as if the groups were appended in turn.
     """
     accepted = 0
+    duplicates: list[str] = []
     for event in group:
         if event.event_hash in stored:
             stored.discard(event.event_hash)
             accepted += 1
-    return AppendResult(accepted=accepted, duplicates=len(group) - accepted)
+        else:
+            duplicates.append(event.event_hash)
+    return AppendResult(accepted, len(duplicates), tuple(duplicates))
 
 
 def _refused(error: IntegrityError) -> Exception:

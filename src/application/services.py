@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,9 +22,12 @@ from src.application.ports import (
 )
 from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError
+from src.domain.event_hash import short_hash
 from src.domain.events import NewEvent, new_event, utc_timestamp
 from src.domain.experiments import ExperimentBook
 from src.domain.nudges import DEFAULT_LANGUAGE, message_for
+
+logger = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_REQUEST = 1000
 # Ids per force-reprocess request. Far below the bound-parameter limits of the stores
@@ -87,11 +91,27 @@ class EventIngestion:
 
     def append(self, events: Sequence[NewEvent]) -> AppendResult:
         """Append events validated elsewhere (the command line validates before connecting)."""
-        return self._inbox.append(events)
+        result = self._inbox.append(events)
+        _log_duplicates([result])
+        return result
 
     def append_groups(self, groups: Sequence[Sequence[NewEvent]]) -> list[AppendResult]:
         """Append the validated events of several requests in one transaction."""
-        return self._inbox.append_groups(groups)
+        results = self._inbox.append_groups(groups)
+        _log_duplicates(results)
+        return results
+
+
+def _log_duplicates(results: Sequence[AppendResult]) -> None:
+    """One line per twin the store refused, in the words of the deployment guide's
+    troubleshooting ("Duplicate event hash": normal, de-duplication at work)."""
+    for result in results:
+        for event_hash in result.duplicate_hashes:
+            logger.info(
+                "Duplicate event hash (hash: %s)",
+                short_hash(event_hash),
+                extra={"event_hash": event_hash},
+            )
 
 
 class FlywheelQueries:

@@ -59,6 +59,7 @@ class BackgroundWorker:
         self.failing_since: datetime | None = None
         self._failing_started: float | None = None
         self._store_seen_down = False
+        self._idle = False
 
     def stop(self) -> None:
         self._stop_requested_at = time.monotonic()
@@ -97,6 +98,7 @@ class BackgroundWorker:
             except Exception as error:  # noqa: BLE001 - a supervisor loop survives any fault
                 self.last_error = describe(error)
                 self.last_failure = error
+                self._idle = False  # a later empty drain starts a new idle period
                 if self._failing_started is None:
                     self._failing_started = time.monotonic()
                     self.failing_since = self._now()
@@ -115,6 +117,7 @@ class BackgroundWorker:
                 self._log_stop(summary)
                 return
             _log_drain(summary)
+            self._log_idle(summary)
             await self._sleep(self._poll_interval)
 
     async def _drain(self) -> DrainSummary:
@@ -154,6 +157,15 @@ class BackgroundWorker:
             return self._probe()
         except Exception:  # noqa: BLE001 - a probe that cannot run means "not answering"
             return False
+
+    def _log_idle(self, summary: DrainSummary) -> None:
+        """Once per idle period, in the deployment guide's words: a worker that only ever
+        says this while apps publish is reading another store (check ``DATABASE_URL``)."""
+        if summary.claimed:
+            self._idle = False
+        elif not self._idle:
+            self._idle = True
+            logger.info("Aucun événement à traiter")
 
     def _log_stop(self, summary: DrainSummary) -> None:
         """A stop ends the drain between batches: say what is left, never "queue drained"."""

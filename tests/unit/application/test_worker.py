@@ -169,3 +169,30 @@ def test_a_stop_mid_drain_says_how_many_events_are_left_not_queue_drained(
     messages = [record.getMessage() for record in caplog.records]
     assert "worker stopping with 15 events pending" in messages
     assert "queue drained" not in messages
+
+
+def test_an_empty_queue_is_said_once_per_idle_period_in_the_guides_words(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="src.application.worker")
+    worker = BackgroundWorker(world.processor(), poll_interval_seconds=0.01)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+
+    def idle_lines() -> int:
+        return sum(r.getMessage() == "Aucun événement à traiter" for r in caplog.records)
+
+    try:
+        wait_for(lambda: idle_lines() == 1)
+        drains = world.inbox.claims  # many polls later, still one line
+        wait_for(lambda: world.inbox.claims >= drains + 5)
+        assert idle_lines() == 1
+        world.emit("cv.uploaded", "phoenix-cv", "u1")
+        wait_for(lambda: world.inbox.status_of(1) == "processed")
+        wait_for(lambda: idle_lines() == 2)  # idle again: a new period, one more line
+        drains = world.inbox.claims
+        wait_for(lambda: world.inbox.claims >= drains + 5)
+        assert idle_lines() == 2
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
