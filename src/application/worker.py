@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_ERROR_PAUSE_SECONDS = 30.0
 PROBE_INTERVAL_SECONDS = 1.0
 TICK_SECONDS = 0.05
+HEARTBEAT_SECONDS = 1.0
 
 
 class BackgroundWorker:
@@ -37,10 +38,15 @@ class BackgroundWorker:
         grace_seconds: float = 10.0,
         probe: Callable[[], bool] | None = None,
         pending: Callable[[], int] | None = None,
+        heartbeat: Callable[[], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``probe`` says whether the store answers now (cheaply); ``pending`` counts the
-        events left in the queue, for the log line of a stop."""
+        events left in the queue, for the log line of a stop; ``heartbeat`` is called
+        about every ``HEARTBEAT_SECONDS`` while the loop goes round (idle, draining or
+        pausing after a failure), for a health check in another process."""
+        self._heartbeat = heartbeat
+        self._last_beat = float("-inf")
         self._processor = processor
         self._probe = probe
         self._pending = pending
@@ -125,6 +131,7 @@ class BackgroundWorker:
         task = asyncio.ensure_future(self._processor.drain(should_stop=self._stop.is_set))
         while not task.done():
             await asyncio.wait({task}, timeout=TICK_SECONDS)
+            self._beat()
             requested = self._stop_requested_at
             if requested is not None and time.monotonic() - requested > self._grace:
                 task.cancel()
@@ -140,6 +147,7 @@ class BackgroundWorker:
         deadline = time.monotonic() + seconds
         next_probe = time.monotonic() + min(PROBE_INTERVAL_SECONDS, seconds)
         while not self._wake.is_set() and time.monotonic() < deadline:
+            self._beat()
             if self._probe is not None and time.monotonic() >= next_probe:
                 answers = await asyncio.to_thread(self._probe_store)
                 if answers and self._store_seen_down:
@@ -185,7 +193,17 @@ class BackgroundWorker:
         """Wait ``seconds``, or less when woken or stopped."""
         deadline = time.monotonic() + seconds
         while not self._wake.is_set() and time.monotonic() < deadline:
+            self._beat()
             await asyncio.sleep(min(TICK_SECONDS, max(deadline - time.monotonic(), 0)))
+
+    def _beat(self) -> None:
+        if self._heartbeat is None or time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        self._last_beat = time.monotonic()
+        try:
+            self._heartbeat()
+        except Exception as error:  # noqa: BLE001 - a health signal never stops the work
+            logger.warning("heartbeat not written", extra={"error": describe(error)})
 
 
 def _log_drain(summary: DrainSummary) -> None:

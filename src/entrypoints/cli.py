@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
-import logging
-import signal
-import socket
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 
 from pydantic import ValidationError
 
-from src.adapters.sql_database import ping, redact
+from src.adapters.sql_database import redact
 from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.adapters.toml_rules import load_rule
 from src.application.dry_run import DEFAULT_DAYS, RuleNotFoundError
@@ -35,7 +29,6 @@ from src.application.errors import (
     UserBusyError,
 )
 from src.application.processor import DrainSummary
-from src.application.worker import BackgroundWorker
 from src.domain.apps import default_catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
@@ -45,16 +38,14 @@ from src.entrypoints import demo, json_input
 from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
 from src.entrypoints.dry_run_output import DryRunProgress, dry_run_json, format_dry_run
+from src.entrypoints.exit_codes import EXIT_BUSY, EXIT_INPUT, EXIT_OK, EXIT_STORE
 from src.entrypoints.experiment_table import format_experiments
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.progress import ProgressLine
-from src.entrypoints.runtime import close_flywheel, open_flywheel, open_flywheel_retrying
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.serve_command import serve
 from src.entrypoints.settings import Settings
-
-logger = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_STORE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3
-EXIT_BUSY = 3  # the same code: try again in a moment
+from src.entrypoints.worker_command import HEARTBEAT_MAX_AGE_SECONDS, run_worker, worker_alive
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     commands.add_parser("worker", help="run the background worker until interrupted")
+    alive = commands.add_parser(
+        "worker-alive",
+        help="exit 0 when the worker's heartbeat (WORKER_HEARTBEAT_FILE) is fresh: a health check",
+    )
+    alive.add_argument(
+        "--max-age",
+        type=float,
+        default=HEARTBEAT_MAX_AGE_SECONDS,
+        help=f"seconds (default {HEARTBEAT_MAX_AGE_SECONDS:g})",
+    )
     commands.add_parser("process", help="drain the queue once, print a summary")
     commands.add_parser("status", help="print the queue status as JSON")
     commands.add_parser("migrate", help="create or upgrade the schema (idempotent)")
@@ -135,11 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         # The server opens the store itself, in the background: it must answer /health
         # (503) even while the store is down, and recover when it comes back.
-        return _serve(settings, args.host, args.port)
+        return serve(settings, args.host, args.port)
     if args.command == "worker":
         # Like the server, the worker waits for a store that is down or not migrated yet:
         # workers started while the database restarts must not die without a supervisor.
-        return _worker(settings)
+        return run_worker(settings)
+    if args.command == "worker-alive":
+        return worker_alive(settings, args.max_age)  # never touches the store
     handler = _COMMANDS[args.command]
     try:
         if args.command == "emit":
@@ -247,116 +250,6 @@ def format_summary(summary: DrainSummary) -> str:
         f"nudges detected {summary.nudges_detected} "
         f"in {seconds:.2f}s ({rate:.0f} events/s)"
     )
-
-
-def _worker(settings: Settings) -> int:
-    stopping = threading.Event()
-    workers: list[BackgroundWorker] = []
-
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-        for worker in workers:
-            worker.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        container = open_flywheel_retrying(settings, stopping)
-    except PersistenceModuleInvalidError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INPUT
-    if container is None:
-        return EXIT_OK  # stopped while waiting for the store
-    try:
-        engine, queries = container.engine(), container.queries()
-        worker = BackgroundWorker(
-            container.processor(),
-            settings.poll_interval_seconds,
-            probe=lambda: ping(engine) is None,
-            pending=lambda: queries.get_queue_status().pending,
-        )
-        workers.append(worker)
-        if stopping.is_set():
-            return EXIT_OK
-        print("worker started; Ctrl+C to stop", file=sys.stderr)
-        worker.run()
-        print("worker stopped", file=sys.stderr)
-    finally:
-        close_flywheel(container)
-    return EXIT_OK
-
-
-def _serve(settings: Settings, host: str, port: int) -> int:
-    import uvicorn
-
-    from src.entrypoints.http import create_app
-
-    # The address is taken before anything else: a port in use is said at once, before
-    # the store is opened (and the SQLite file created).
-    try:
-        listening = bind_socket(host, port)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        print(
-            f"error: cannot listen on {host}:{port}: {reason} "
-            "(another server on this port? choose one with --port)",
-            file=sys.stderr,
-        )
-        return EXIT_LISTEN
-    announce_address(listening, guarded=settings.flywheel_api_token is not None)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=host,  # for its log line; it listens on the socket given below
-            port=port,
-            log_config=None,  # keep our structured logging
-            access_log=False,  # the app logs each request itself, with its duration
-            timeout_graceful_shutdown=30,
-        )
-    )
-    with listening:
-        server.run(sockets=[listening])
-    return EXIT_OK if server.started else EXIT_LISTEN
-
-
-def announce_address(listening: socket.socket, *, guarded: bool) -> None:
-    """Say where the API listens; warn when anyone beyond this machine may call it freely.
-
-    The default ``--host 0.0.0.0`` suits a container, whose port the host publishes; on
-    a machine of its own it is every interface, and without a token journeys and nudges
-    (personal data) are served to whoever reaches it.
-    """
-    address, port = listening.getsockname()[:2]
-    shown = f"[{address}]" if ":" in address else address
-    logger.info(
-        "listening on http://%s:%s",
-        shown,
-        port,
-        extra={"host": address, "port": port, "token": "required" if guarded else "none"},
-    )
-    if not guarded and not ipaddress.ip_address(address).is_loopback:
-        logger.warning(
-            "listening on %s:%s, beyond loopback, without FLYWHEEL_API_TOKEN: anyone who "
-            "reaches this address can read and erase users' journeys and nudges; set "
-            "FLYWHEEL_API_TOKEN, or listen on 127.0.0.1 (--host)",
-            shown,
-            port,
-            extra={"host": address, "port": port},
-        )
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port``, as uvicorn binds one (address reuse on)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listening = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind((host, port))
-    except OSError:
-        listening.close()
-        raise
-    listening.set_inheritable(True)
-    return listening
 
 
 def _experiments(container: Container, args: argparse.Namespace) -> int:

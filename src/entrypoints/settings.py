@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     supabase_url: str | None = None
     supabase_anon_key: SecretStr | None = None
     supabase_service_role_key: SecretStr | None = None
+    # The worker touches it while its loop runs; ``worker-alive`` reads its age (the
+    # container health check of docker-compose.yml). Unset: no file.
+    worker_heartbeat_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -196,3 +196,29 @@ def test_an_empty_queue_is_said_once_per_idle_period_in_the_guides_words(
     finally:
         worker.stop()
         thread.join(timeout=10)
+
+
+def test_the_heartbeat_goes_on_while_idle_and_while_the_store_is_away(world: World) -> None:
+    beats: list[float] = []
+    world.inbox.store_answers = True
+    worker = BackgroundWorker(
+        world.processor(), poll_interval_seconds=0.05, heartbeat=lambda: beats.append(1.0)
+    )
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_for(lambda: len(beats) >= 2, timeout=10)  # idle: one beat a second
+
+        def broken_claim(*_args: object) -> list[StoredEvent]:
+            raise ConnectionError("store unreachable")
+
+        world.inbox.claim = broken_claim  # type: ignore[method-assign]
+        wait_for(lambda: worker.last_error is not None)
+        seen = len(beats)
+        wait_for(lambda: len(beats) >= seen + 2, timeout=10)  # pausing after failures
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+    count = len(beats)
+    time.sleep(1.5)
+    assert len(beats) == count, "no heartbeat once the loop has stopped"
