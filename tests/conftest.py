@@ -3,11 +3,20 @@
 Each PostgreSQL test gets a database of its own, created and dropped here, so runs never
 see each other's data. Outside CI a missing PostgreSQL skips those tests; in CI
 (``CI=true``) it fails them, so a green CI always means PostgreSQL was exercised.
+
+A run interrupted (Ctrl+C, SIGTERM) drops its databases on the way out; one killed
+outright leaves them, and the next run drops them. Each run's databases carry its id
+(``pf_test_r<run>_…``) and the run holds a session advisory lock on that id while it
+lives: a run sweeps only the databases of runs whose lock is free, so runs side by side
+never drop each other's.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,10 +49,76 @@ def database_url_for(name: str) -> str:
     return f"{base}/{name}"
 
 
+RUN_ID = secrets.randbelow(2**31 - 1) + 1
+RUN_LOCK_CLASS = 0x7066  # "pf": the first key of each run's advisory lock, its id the second
+TEST_DATABASES = re.compile(r"^pf_test_r([0-9a-f]+)_[0-9a-f]+$")
+
+
+def new_database_name() -> str:
+    """A database name of this run, which the sweeps recognise."""
+    return f"pf_test_r{RUN_ID:x}_{uuid.uuid4().hex[:12]}"
+
+
+def _run_databases(admin: psycopg.Connection[Any]) -> dict[int, list[str]]:
+    rows = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'pf_test_r%'")
+    runs: dict[int, list[str]] = {}
+    for (name,) in rows.fetchall():
+        if matched := TEST_DATABASES.match(name):
+            runs.setdefault(int(matched.group(1), 16), []).append(name)
+    return runs
+
+
+def sweep_test_databases(admin: psycopg.Connection[Any], *, own: bool) -> list[str]:
+    """Drop the databases of runs that are gone (their lock is free), and this run's own
+    when ``own``; returns the names dropped."""
+    dropped: list[str] = []
+    for run, names in _run_databases(admin).items():
+        if run == RUN_ID:
+            if not own:
+                continue
+        else:
+            free = admin.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, run)
+            ).fetchone()
+            if not (free and free[0]):
+                continue  # that run is alive: its databases are in use
+        for name in names:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            dropped.append(name)
+        if run != RUN_ID:
+            admin.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK_CLASS, run))
+    return dropped
+
+
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # so the session's teardown runs, as on Ctrl+C
+
+
+@pytest.fixture(scope="session", autouse=True)
+def swept_test_databases() -> Iterator[None]:
+    """Holds this run's lock; sweeps dead runs' databases at start, its own at the end."""
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError:
+        yield  # no PostgreSQL: the tests that need it say so themselves
+        return
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        admin.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, RUN_ID))
+        sweep_test_databases(admin, own=False)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        try:
+            sweep_test_databases(admin, own=True)
+        finally:
+            admin.close()  # releases the lock
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for this test, dropped afterwards."""
-    name = f"pf_test_{uuid.uuid4().hex[:12]}"
+    name = new_database_name()
     with _admin_connection() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

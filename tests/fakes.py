@@ -75,6 +75,8 @@ class FakeEventInbox:
         self.rows: dict[int, _Row] = {}
         self._next_id = 1
         self.store_answers = True
+        self.claims = 0
+        """How many claims were asked for (each drain asks at least one)."""
 
     def insert_raw(self, **fields: object) -> int:
         """A row as a manual INSERT would write it: no hash unless given."""
@@ -98,8 +100,10 @@ class FakeEventInbox:
     def append(self, events: Sequence[NewEvent]) -> AppendResult:
         known = {row.event.event_hash for row in self.rows.values()}
         accepted = 0
+        duplicates: list[str] = []
         for event in events:
             if event.event_hash in known:
+                duplicates.append(event.event_hash)
                 continue
             known.add(event.event_hash)
             self.insert_raw(
@@ -112,7 +116,7 @@ class FakeEventInbox:
                 event_hash=event.event_hash,
             )
             accepted += 1
-        return AppendResult(accepted=accepted, duplicates=len(events) - accepted)
+        return AppendResult(accepted, len(duplicates), tuple(duplicates))
 
     def append_groups(self, groups: Sequence[Sequence[NewEvent]]) -> list[AppendResult]:
         return [self.append(group) for group in groups]
@@ -120,6 +124,7 @@ class FakeEventInbox:
     def claim(
         self, limit: int, now: datetime, lease_until: datetime, holder: str | None = None
     ) -> list[StoredEvent]:
+        self.claims += 1
         claimed: list[StoredEvent] = []
         in_hand = {
             row.event.user_id

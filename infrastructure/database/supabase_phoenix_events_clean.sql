@@ -365,7 +365,8 @@ $$;
 
 -- Rows the worker could not read back are refused on the way in, from every role: a
 -- timestamp out of what Python's datetime holds (infinity, beyond year 9999, BC; a day
--- of margin either side for any session time zone), a payload that is not a JSON object
+-- of margin either side for any session time zone: FIRST_READABLE and LAST_READABLE in
+-- src/domain/events.py, which ingest checks first), a payload that is not a JSON object
 -- or is nested more than 64 levels deep (MAX_PAYLOAD_DEPTH in src/domain/events.py).
 -- Inserts only, so rows already stored stay updatable. The depth test is one jsonpath
 -- walk in C, cheap even on a 64 KiB payload.

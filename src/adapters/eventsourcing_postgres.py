@@ -37,6 +37,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
@@ -44,7 +45,7 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from src.adapters.batch_writes import batch_writes
 from src.adapters.lease_fence import fence_of, hold_postgres, lease_lost
@@ -53,7 +54,40 @@ from src.adapters.sql_tables import projection_tracking
 from src.application.ports import BatchWrites
 
 
-class BatchInsertRecorder(PostgresApplicationRecorder):
+class TypeCreatedOnce(PostgresAggregateRecorder):
+    """Creates eventsourcing's row type only when the store lacks it.
+
+    The stock ``create_table`` runs ``CREATE TYPE`` (which has no ``IF NOT EXISTS``) on
+    every start, for the events and the snapshots recorders alike, and swallows the
+    "already exists" error, which the server still writes to its log as an ERROR, twice
+    per start. Here the type's statement is left out of the list when the type is
+    there; everything else (tables, indexes) runs as the stock method runs it.
+    """
+
+    def create_table(self) -> None:
+        statements = self.sql_create_statements
+        if not self._type_exists():
+            super().create_table()
+            return
+        self.sql_create_statements = [s for s in statements if not _creates_type(s)]
+        try:
+            super().create_table()
+        finally:
+            self.sql_create_statements = statements
+
+    def _type_exists(self) -> bool:
+        name = f"{self.datastore.schema}.{self.stored_event_type_name}"
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute("SELECT to_regtype(%s) IS NOT NULL AS present", (name,))
+            row = curs.fetchone()
+        return bool(row and row["present"])
+
+
+def _creates_type(statement: Composed) -> bool:
+    return "CREATE TYPE" in statement.as_string()
+
+
+class BatchInsertRecorder(TypeCreatedOnce, PostgresApplicationRecorder):
     honours_batches: ClassVar[bool] = True
     """Checked at start (``eventsourcing_env.require_batch_recorder``)."""
 
@@ -174,4 +208,5 @@ class BatchInsertRecorder(PostgresApplicationRecorder):
 class BatchInsertFactory(PostgresFactory):
     """``PERSISTENCE_MODULE`` for PostgreSQL: the stock factory with the recorder above."""
 
+    aggregate_recorder_class = TypeCreatedOnce
     application_recorder_class = BatchInsertRecorder

@@ -52,15 +52,9 @@ from src.application.ports import (
     RequeueSelection,
     StoredEvent,
 )
-from src.domain.events import NewEvent
+from src.domain.events import FIRST_READABLE, LAST_READABLE, NewEvent
 
 UNFINISHED = ("pending", "failed", "processing")
-# Timestamps PostgreSQL stores but Python's datetime cannot hold (infinity, BC, year
-# 10000 and beyond) come back as NULL from the claim; a day of margin on each side keeps
-# the driver's conversion to any session time zone in range too. The same bounds as the
-# store's insert check (supabase_phoenix_events_clean.sql), so what it lets in is read.
-FIRST_READABLE = datetime(1, 1, 2, tzinfo=UTC)
-LAST_READABLE = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
 UNIQUE_VIOLATION = "23505"
 CATALOGUE_DETAIL = "event_hash: "
 """How the store's catalogue check names the event it refused (its DETAIL)."""
@@ -482,11 +476,14 @@ def _result(group: Sequence[NewEvent], stored: set[str]) -> AppendResult:
     (in an earlier group, or earlier in this one), as if the groups were appended in turn.
     """
     accepted = 0
+    duplicates: list[str] = []
     for event in group:
         if event.event_hash in stored:
             stored.discard(event.event_hash)
             accepted += 1
-    return AppendResult(accepted=accepted, duplicates=len(group) - accepted)
+        else:
+            duplicates.append(event.event_hash)
+    return AppendResult(accepted, len(duplicates), tuple(duplicates))
 
 
 def _refused(error: IntegrityError) -> Exception:

@@ -36,6 +36,10 @@ class StoreUnavailableError(FlywheelError):
     """The event store cannot be reached; the message says where and why, without secrets."""
 
 
+class StoreStartingError(StoreUnavailableError):
+    """The service has just started and is still opening the store; it will be ready soon."""
+
+
 class SchemaMissingError(FlywheelError):
     """The store is reachable but its tables were never created."""
 

@@ -52,6 +52,8 @@ class AppendResult:
 
     accepted: int
     duplicates: int
+    duplicate_hashes: tuple[str, ...] = field(default=(), compare=False)
+    """The hashes of the events refused as duplicates, for the log."""
 
 
 @dataclass(frozen=True)

@@ -436,8 +436,8 @@ class EventQueueProcessor:
         candidates: list[tuple[StoredEvent, str]] = []
         for event, event_hash in hashed:
             if event.id in twins:
-                logger.info(
-                    "event already processed (hash: %s)",
+                logger.info(  # the deployment guide's words, which operators look for
+                    "Événement déjà traité (hash: %s)",
                     short_hash(event_hash),
                     extra={"event_id": event.id, "event_hash": event_hash},
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -26,9 +27,12 @@ from src.application.ports import (
 )
 from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError
+from src.domain.event_hash import short_hash
 from src.domain.events import NewEvent, new_event, utc_timestamp
 from src.domain.experiments import ExperimentBook
 from src.domain.nudges import DEFAULT_LANGUAGE
+
+logger = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_REQUEST = 1000
 # Ids per force-reprocess request. Far below the bound-parameter limits of the stores
@@ -92,9 +96,11 @@ class EventIngestion:
     def append(self, events: Sequence[NewEvent], *, batch: bool = False) -> AppendResult:
         """Append events validated elsewhere (the command line validates before connecting)."""
         try:
-            return self._inbox.append(events)
+            result = self._inbox.append(events)
         except EventRefusedError as refused:
             raise located(refused, events, batch=batch) from None
+        _log_duplicates([result])
+        return result
 
     async def commit(
         self,
@@ -111,7 +117,21 @@ class EventIngestion:
 
     def append_groups(self, groups: Sequence[Sequence[NewEvent]]) -> list[AppendResult]:
         """Append the validated events of several requests in one transaction."""
-        return self._inbox.append_groups(groups)
+        results = self._inbox.append_groups(groups)
+        _log_duplicates(results)
+        return results
+
+
+def _log_duplicates(results: Sequence[AppendResult]) -> None:
+    """One line per twin the store refused, in the words of the deployment guide's
+    troubleshooting ("Duplicate event hash": normal, de-duplication at work)."""
+    for result in results:
+        for event_hash in result.duplicate_hashes:
+            logger.info(
+                "Duplicate event hash (hash: %s)",
+                short_hash(event_hash),
+                extra={"event_hash": event_hash},
+            )
 
 
 def located(refused: EventRefusedError, events: Sequence[NewEvent], *, batch: bool) -> Exception:
@@ -163,17 +183,21 @@ class FlywheelQueries:
         if app not in self._catalogue.app_sources:
             known = ", ".join(self._catalogue.app_sources)
             raise RequestInvalidError("app", f"unknown app {app!r}; known apps: {known}")
+        self._check_language(language)
+        return self._board.active_nudges(user_id, app, language)
+
+    def _check_language(self, language: str) -> None:
+        """Answering in another language labelled as the one asked would mislead the app."""
         rules = self._catalogue.rules_by_type
         languages = sorted({lang for rule in rules.values() for lang in rule.messages})
         if language not in languages:
-            # Answering in another language labelled as the one asked would mislead the app.
             raise RequestInvalidError(
                 "lang", f"unsupported language {language!r}; supported: {', '.join(languages)}"
             )
-        return self._board.active_nudges(user_id, app, language)
 
     def list_experiments(self, language: str = DEFAULT_LANGUAGE) -> list[ExperimentReport]:
         """Every experiment's figures: conversions are attributed ones only."""
+        self._check_language(language)
         counts = self._read_models.experiment_counts()
         days = self._read_models.nudge_settings().attribution_days
         return experiment_reports(self._experiments, counts, days, language)

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_ERROR_PAUSE_SECONDS = 30.0
 PROBE_INTERVAL_SECONDS = 1.0
 TICK_SECONDS = 0.05
+HEARTBEAT_SECONDS = 1.0
 
 
 class BackgroundWorker:
@@ -37,10 +38,15 @@ class BackgroundWorker:
         grace_seconds: float = 10.0,
         probe: Callable[[], bool] | None = None,
         pending: Callable[[], int] | None = None,
+        heartbeat: Callable[[], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``probe`` says whether the store answers now (cheaply); ``pending`` counts the
-        events left in the queue, for the log line of a stop."""
+        events left in the queue, for the log line of a stop; ``heartbeat`` is called
+        about every ``HEARTBEAT_SECONDS`` while the loop goes round (idle, draining or
+        pausing after a failure), for a health check in another process."""
+        self._heartbeat = heartbeat
+        self._last_beat = float("-inf")
         self._processor = processor
         self._probe = probe
         self._pending = pending
@@ -53,9 +59,13 @@ class BackgroundWorker:
         self._stop_requested_at: float | None = None
         self.running = False
         self.last_error: str | None = None
+        """Why the drains fail, in full: for the log and the operator's eyes only."""
+        self.last_failure: Exception | None = None
+        """The exception itself, so a public answer can say what kind of failure it is."""
         self.failing_since: datetime | None = None
         self._failing_started: float | None = None
         self._store_seen_down = False
+        self._idle = False
 
     def stop(self) -> None:
         self._stop_requested_at = time.monotonic()
@@ -93,6 +103,8 @@ class BackgroundWorker:
                 return
             except Exception as error:  # noqa: BLE001 - a supervisor loop survives any fault
                 self.last_error = describe(error)
+                self.last_failure = error
+                self._idle = False  # a later empty drain starts a new idle period
                 if self._failing_started is None:
                     self._failing_started = time.monotonic()
                     self.failing_since = self._now()
@@ -103,7 +115,7 @@ class BackgroundWorker:
                 await self._pause_after_failure(pause)
                 pause = min(pause * 2, MAX_ERROR_PAUSE_SECONDS)
                 continue
-            self.last_error = None
+            self.last_error = self.last_failure = None
             self.failing_since = self._failing_started = None
             self._store_seen_down = False
             pause = self._poll_interval
@@ -111,6 +123,7 @@ class BackgroundWorker:
                 self._log_stop(summary)
                 return
             _log_drain(summary)
+            self._log_idle(summary)
             await self._sleep(self._poll_interval)
 
     async def _drain(self) -> DrainSummary:
@@ -118,6 +131,7 @@ class BackgroundWorker:
         task = asyncio.ensure_future(self._processor.drain(should_stop=self._stop.is_set))
         while not task.done():
             await asyncio.wait({task}, timeout=TICK_SECONDS)
+            self._beat()
             requested = self._stop_requested_at
             if requested is not None and time.monotonic() - requested > self._grace:
                 task.cancel()
@@ -133,6 +147,7 @@ class BackgroundWorker:
         deadline = time.monotonic() + seconds
         next_probe = time.monotonic() + min(PROBE_INTERVAL_SECONDS, seconds)
         while not self._wake.is_set() and time.monotonic() < deadline:
+            self._beat()
             if self._probe is not None and time.monotonic() >= next_probe:
                 answers = await asyncio.to_thread(self._probe_store)
                 if answers and self._store_seen_down:
@@ -150,6 +165,15 @@ class BackgroundWorker:
             return self._probe()
         except Exception:  # noqa: BLE001 - a probe that cannot run means "not answering"
             return False
+
+    def _log_idle(self, summary: DrainSummary) -> None:
+        """Once per idle period, in the deployment guide's words: a worker that only ever
+        says this while apps publish is reading another store (check ``DATABASE_URL``)."""
+        if summary.claimed:
+            self._idle = False
+        elif not self._idle:
+            self._idle = True
+            logger.info("Aucun événement à traiter")
 
     def _log_stop(self, summary: DrainSummary) -> None:
         """A stop ends the drain between batches: say what is left, never "queue drained"."""
@@ -169,7 +193,17 @@ class BackgroundWorker:
         """Wait ``seconds``, or less when woken or stopped."""
         deadline = time.monotonic() + seconds
         while not self._wake.is_set() and time.monotonic() < deadline:
+            self._beat()
             await asyncio.sleep(min(TICK_SECONDS, max(deadline - time.monotonic(), 0)))
+
+    def _beat(self) -> None:
+        if self._heartbeat is None or time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        self._last_beat = time.monotonic()
+        try:
+            self._heartbeat()
+        except Exception as error:  # noqa: BLE001 - a health signal never stops the work
+            logger.warning("heartbeat not written", extra={"error": describe(error)})
 
 
 def _log_drain(summary: DrainSummary) -> None:

@@ -27,6 +27,13 @@ MAX_PAYLOAD_DEPTH = 64
 # A user id is a path segment of the API (``/api/users/{user_id}/journey``): a ``/`` in it
 # would make the user's journey and nudges unreachable, so such ids are refused at ingest.
 USER_ID_FORBIDDEN = "/"
+# The instants an event may carry: what both stores keep and give back. PostgreSQL holds
+# timestamps (infinity, BC, year 10000 on) that Python's datetime cannot; a day of margin
+# on each side keeps the driver's conversion to any session time zone in range too. The
+# store's insert check (supabase_phoenix_events_clean.sql) refuses the same instants, and
+# the worker's claim reads these bounds to tell an unreadable row.
+FIRST_READABLE = datetime(1, 1, 2, tzinfo=UTC)
+LAST_READABLE = datetime(9999, 12, 31, tzinfo=UTC)  # excluded
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ def new_event(
         app_source=app_source,
         user_id=user_id,
         payload=checked_payload,
-        timestamp=utc_timestamp(timestamp),
+        timestamp=event_timestamp(timestamp),
         idempotency_key=idempotency_key,
         event_hash=compute_event_hash(
             event_type, app_source, user_id, checked_payload, idempotency_key
@@ -199,3 +206,16 @@ def utc_timestamp(value: object, field: str = "timestamp") -> datetime | None:
             field,
             f"{value.isoformat()} falls outside the years 1 to 9999 once converted to UTC",
         ) from None
+
+
+def event_timestamp(value: object) -> datetime | None:
+    """``utc_timestamp``, within what the stores keep (``FIRST_READABLE`` to
+    ``LAST_READABLE``): an event the store would refuse is refused here, naming the field."""
+    timestamp = utc_timestamp(value)
+    if timestamp is not None and not FIRST_READABLE <= timestamp < LAST_READABLE:
+        raise TimestampInvalidError(
+            "timestamp",
+            f"{timestamp.isoformat()} is outside what the store keeps: from "
+            f"{FIRST_READABLE.isoformat()} to before {LAST_READABLE.isoformat()} (UTC)",
+        )
+    return timestamp

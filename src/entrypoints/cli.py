@@ -11,19 +11,15 @@ import argparse
 import asyncio
 import difflib
 import json
-import signal
-import socket
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from pydantic import ValidationError
 
-from src.adapters.sql_database import ping
+from src.adapters.sql_database import redact
 from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.adapters.toml_rules import load_rule
 from src.application.dry_run import DEFAULT_DAYS, RuleNotFoundError
@@ -35,24 +31,23 @@ from src.application.errors import (
     UserBusyError,
 )
 from src.application.processor import DrainSummary
-from src.application.worker import BackgroundWorker
 from src.domain.apps import default_catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
 from src.domain.events import MAX_PAYLOAD_DEPTH, NewEvent, new_event
 from src.domain.rules import RuleInvalidError
-from src.entrypoints import demo
+from src.entrypoints import demo, json_input
 from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
 from src.entrypoints.dry_run_output import DryRunProgress, dry_run_json, format_dry_run
+from src.entrypoints.exit_codes import EXIT_BUSY, EXIT_INPUT, EXIT_OK, EXIT_STORE
 from src.entrypoints.experiment_table import format_experiments
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.progress import ProgressLine
-from src.entrypoints.runtime import close_flywheel, open_flywheel, open_flywheel_retrying
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.serve_command import serve
 from src.entrypoints.settings import Settings
-
-EXIT_OK, EXIT_STORE, EXIT_INPUT, EXIT_LISTEN = 0, 1, 2, 3
-EXIT_BUSY = 3  # the same code: try again in a moment
+from src.entrypoints.worker_command import HEARTBEAT_MAX_AGE_SECONDS, run_worker, worker_alive
 
 
 def build_parser() -> _Parser:
@@ -63,9 +58,23 @@ def build_parser() -> _Parser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="HTTP API on port 8000 plus the background worker")
-    serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default: all)")  # noqa: S104 - a service in a container listens on all interfaces
+    serve.add_argument(
+        "--host",
+        default="0.0.0.0",  # noqa: S104 - a service in a container listens on all interfaces
+        help="interface to listen on (default: all; set FLYWHEEL_API_TOKEN then)",
+    )
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     commands.add_parser("worker", help="run the background worker until interrupted")
+    alive = commands.add_parser(
+        "worker-alive",
+        help="exit 0 when the worker's heartbeat (WORKER_HEARTBEAT_FILE) is fresh: a health check",
+    )
+    alive.add_argument(
+        "--max-age",
+        type=float,
+        default=HEARTBEAT_MAX_AGE_SECONDS,
+        help=f"seconds (default {HEARTBEAT_MAX_AGE_SECONDS:g})",
+    )
     commands.add_parser("process", help="drain the queue once, print a summary")
     commands.add_parser("status", help="print the queue status as JSON")
     commands.add_parser("migrate", help="create or upgrade the schema (idempotent)")
@@ -75,7 +84,12 @@ def build_parser() -> _Parser:
     emit.add_argument("--user", required=True, help="user id")
     emit.add_argument("--payload", default="{}", help="a JSON object (default: {})")
     emit.add_argument("--key", default=None, help="idempotency key (tells real twins apart)")
-    commands.add_parser("demo", help="fill the store with a sample, process it, show results")
+    demo_command = commands.add_parser(
+        "demo", help="fill the store with a sample, process it, show results"
+    )
+    demo_command.add_argument(
+        "--yes", action="store_true", help="add the sample to a store that already holds events"
+    )
     experiments = commands.add_parser(
         "experiments", help="how each nudge message converts (A/B or bandit results)"
     )
@@ -128,11 +142,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         # The server opens the store itself, in the background: it must answer /health
         # (503) even while the store is down, and recover when it comes back.
-        return _serve(settings, args.host, args.port)
+        return serve(settings, args.host, args.port)
     if args.command == "worker":
         # Like the server, the worker waits for a store that is down or not migrated yet:
         # workers started while the database restarts must not die without a supervisor.
-        return _worker(settings)
+        return run_worker(settings)
+    if args.command == "worker-alive":
+        return worker_alive(settings, args.max_age)  # never touches the store
     handler = _COMMANDS[args.command]
     try:
         if args.command == "emit":
@@ -206,13 +222,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _parse_payload(text: str) -> object:
     try:
-        payload = json.loads(text)
+        payload = json_input.loads(text)
     except json.JSONDecodeError as error:
         raise EventRejectedError("payload", f"is not valid JSON ({error.msg})") from None
     except RecursionError:
         raise EventRejectedError(
             "payload", f"is nested more than {MAX_PAYLOAD_DEPTH} levels deep"
         ) from None
+    problem = json_input.first_problem(payload, "payload")
+    if problem is not None:
+        raise EventRejectedError(*problem)
     if payload is None:
         # The default is an empty object; an explicit null is a mistake worth naming.
         raise EventRejectedError("payload", "must be a JSON object, not null (omit --payload)")
@@ -267,89 +286,6 @@ def format_summary(summary: DrainSummary) -> str:
     )
 
 
-def _worker(settings: Settings) -> int:
-    stopping = threading.Event()
-    workers: list[BackgroundWorker] = []
-
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-        for worker in workers:
-            worker.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        container = open_flywheel_retrying(settings, stopping)
-    except PersistenceModuleInvalidError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INPUT
-    if container is None:
-        return EXIT_OK  # stopped while waiting for the store
-    try:
-        engine, queries = container.engine(), container.queries()
-        worker = BackgroundWorker(
-            container.processor(),
-            settings.poll_interval_seconds,
-            probe=lambda: ping(engine) is None,
-            pending=lambda: queries.get_queue_status().pending,
-        )
-        workers.append(worker)
-        if stopping.is_set():
-            return EXIT_OK
-        print("worker started; Ctrl+C to stop", file=sys.stderr)
-        worker.run()
-        print("worker stopped", file=sys.stderr)
-    finally:
-        close_flywheel(container)
-    return EXIT_OK
-
-
-def _serve(settings: Settings, host: str, port: int) -> int:
-    import uvicorn
-
-    from src.entrypoints.http import create_app
-
-    # The address is taken before anything else: a port in use is said at once, before
-    # the store is opened (and the SQLite file created).
-    try:
-        listening = bind_socket(host, port)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        print(
-            f"error: cannot listen on {host}:{port}: {reason} "
-            "(another server on this port? choose one with --port)",
-            file=sys.stderr,
-        )
-        return EXIT_LISTEN
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=host,  # for its log line; it listens on the socket given below
-            port=port,
-            log_config=None,  # keep our structured logging
-            access_log=False,  # the app logs each request itself, with its duration
-            timeout_graceful_shutdown=30,
-        )
-    )
-    with listening:
-        server.run(sockets=[listening])
-    return EXIT_OK if server.started else EXIT_LISTEN
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port``, as uvicorn binds one (address reuse on)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listening = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind((host, port))
-    except OSError:
-        listening.close()
-        raise
-    listening.set_inheritable(True)
-    return listening
-
-
 def _experiments(container: Container, args: argparse.Namespace) -> int:
     reports = container.queries().list_experiments()
     if args.json:
@@ -365,7 +301,21 @@ def _forget(container: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _demo(container: Container, _args: argparse.Namespace) -> int:
+def _demo(container: Container, args: argparse.Namespace) -> int:
+    status = container.queries().get_queue_status()
+    counts = (status.pending, status.processing, status.processed, status.duplicates)
+    held = sum(counts) + status.failed + status.dead
+    if held and not args.yes:
+        # DATABASE_URL may name a production store: fake users there would skew its
+        # figures and experiments, and be mistaken for real ones.
+        settings: Settings = container.settings()
+        print(
+            f"error: the store at {redact(settings.database_url)} already holds {held} "
+            f"events; demo would add {demo.EVENTS_WRITTEN} sample events of made-up users "
+            "to them. Point DATABASE_URL at an empty store, or add --yes to add them anyway",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
     return demo.run(container, drain_with_progress, format_summary)
 
 

@@ -31,6 +31,10 @@ FOLLOW_UP = (
 )
 # Letter writers beyond the named few, so the experiment has figures to compare.
 COHORT = 30
+COHORT_ACTING = range(0, COHORT, 3)
+"""The letter writers who later upload a CV."""
+EVENTS_WRITTEN = len(SAMPLE) + COHORT + len(FOLLOW_UP) + len(COHORT_ACTING)
+"""Events a run stores (its double click is refused as a duplicate)."""
 
 
 def run(
@@ -112,11 +116,11 @@ def run(
             "user_id": user,
             "timestamp": later.isoformat(),
         }
-        for user in cohort[::3]
+        for user in (cohort[index] for index in COHORT_ACTING)
     ]
     for raw in acting[: len(FOLLOW_UP)]:
         print(f"  {raw['user_id']:<12} {raw['app_source']:<16} {raw['event_type']}")
-    print(f"  ... and {len(cohort[::3])} of the {COHORT} letter writers upload a CV")
+    print(f"  ... and {len(COHORT_ACTING)} of the {COHORT} letter writers upload a CV")
     container.ingestion().publish(acting)
     print(format_summary(drain(container)))
     print()

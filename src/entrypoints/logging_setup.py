@@ -76,7 +76,8 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
-        return json.dumps(document, default=str)
+        # Non-ASCII kept as is: operators grep for the guide's French lines in either format.
+        return json.dumps(document, default=str, ensure_ascii=False)
 
 
 def configure_logging(log_format: Literal["text", "json"], level: str) -> None:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     supabase_url: str | None = None
     supabase_anon_key: SecretStr | None = None
     supabase_service_role_key: SecretStr | None = None
+    # The worker touches it while its loop runs; ``worker-alive`` reads its age (the
+    # container health check of docker-compose.yml). Unset: no file.
+    worker_heartbeat_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -56,6 +59,29 @@ class Settings(BaseSettings):
                 f"DATABASE_URL is not a database URL (got {redact(value)!r}); "
                 "e.g. sqlite:///phoenix_flywheel.db or postgresql://user:password@host/db"
             ) from None
+        return value
+
+    @field_validator("flywheel_api_token")
+    @classmethod
+    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Set means guarded: a token no client can send would leave the API open or shut.
+
+        ``FLYWHEEL_API_TOKEN=`` (a line left empty in ``.env``) used to mean "no token",
+        silently serving journeys and nudges to anyone.
+        """
+        if value is None:
+            return None
+        token = value.get_secret_value()
+        if not token.strip():
+            raise ValueError(
+                "FLYWHEEL_API_TOKEN is set but empty: give it a value (e.g. the output of "
+                "`openssl rand -hex 32`), or remove the line to run without a token"
+            )
+        if token != token.strip() or not all(" " <= c <= "~" for c in token):
+            raise ValueError(
+                "FLYWHEEL_API_TOKEN must be printable ASCII without spaces around it, "
+                "as an Authorization header carries it"
+            )
         return value
 
     @field_validator("event_analysers")

@@ -239,8 +239,7 @@ def processed_and_duplicates(story: Story, processed: int, duplicates: int) -> N
 @then("the log says the event was already processed")
 def log_says(story: Story, caplog: pytest.LogCaptureFixture) -> None:
     assert any(
-        record.getMessage().startswith("event already processed (hash: ")
-        for record in caplog.records
+        record.getMessage().startswith("Événement déjà traité (hash: ") for record in caplog.records
     )
 
 

@@ -7,7 +7,7 @@ pages make is recorded: one to another host would mean the page breaks offline.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,23 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-SCREENSHOT = ROOT / "docs" / "dashboard.png"
+DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"
+UPDATE_SCREENSHOT = "PHOENIX_UPDATE_DASHBOARD_PNG"
+"""Set to 1 to write the screenshot over the tracked ``docs/dashboard.png``."""
+
+
+def screenshot_path(tmp_path: Path, environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the test saves its screenshot: the run's own folder, unless asked for the
+    docs' copy, so a normal run never changes a tracked file."""
+    return DOCS_SCREENSHOT if environ.get(UPDATE_SCREENSHOT) == "1" else tmp_path / "dashboard.png"
+
+
+def test_a_normal_run_never_writes_the_tracked_screenshot(tmp_path: Path) -> None:
+    assert screenshot_path(tmp_path, {}) == tmp_path / "dashboard.png"
+    assert screenshot_path(tmp_path, {UPDATE_SCREENSHOT: "0"}) == tmp_path / "dashboard.png"
+    assert screenshot_path(tmp_path, {UPDATE_SCREENSHOT: "1"}) == DOCS_SCREENSHOT
+
+
 # For each chart of the page: does any of its series hold a value other than 0?
 CHARTS_WITH_DATA = """() => Object.fromEntries(
   Object.entries(window.flywheelDashboard.charts)
@@ -146,7 +162,7 @@ def dead_total(server: Server) -> float:
 
 
 def test_the_dashboard_charts_a_processed_sample_offline_and_requeues_dead_events(
-    migrated_url: str, browser: Any
+    migrated_url: str, browser: Any, tmp_path: Path
 ) -> None:
     with running_server(migrated_url, FLYWHEEL_API_TOKEN=TOKEN) as server:
         base_url = str(server.client.base_url).rstrip("/")
@@ -182,8 +198,9 @@ def test_the_dashboard_charts_a_processed_sample_offline_and_requeues_dead_event
         server.wait_until(
             lambda: page.evaluate(QUEUE_SAMPLES) >= 3, timeout=30, what="three queue samples"
         )
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        screenshot = screenshot_path(tmp_path)
+        page.screenshot(path=str(screenshot), full_page=True)
+        assert screenshot.read_bytes().startswith(b"\x89PNG")
 
         dialogs: list[str] = []
 

@@ -64,6 +64,12 @@ EMIT = ["emit", "cv.uploaded", "--app", "phoenix-cv"]
             "unknown option --payolad for phoenix-flywheel emit (did you mean --payload?)",
         ),
         ([*EMIT, "--user", "u", "--kye=k"], "unknown option --kye for phoenix-flywheel emit"),
+        (
+            [*EMIT, "--user", "u", "--payload", '{"n": [' + "7" * 4301 + "]}"],
+            "payload.n.0: is an integer of 4301 digits",
+        ),
+        ([*EMIT, "--user", "u", "--payload", '{"n": NaN}'], "payload.n: NaN is not a JSON"),
+        ([*EMIT, "--user", "u", "--payload", '{"n": -1e999}'], "payload.n: -1e999 is a number"),
     ],
 )
 def test_bad_input_exits_2_naming_the_field_on_both_stores(

@@ -68,6 +68,7 @@ def wait_open(client: TestClient[Any]) -> None:
 
 
 def test_health_reports_the_store_and_the_worker(client: TestClient[Any]) -> None:
+    wait_open(client)
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json() == {

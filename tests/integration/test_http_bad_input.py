@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from src.application.services import MAX_REQUEUE_IDS
 from src.domain.events import MAX_PAYLOAD_DEPTH
 from src.entrypoints.http import create_app
+from src.entrypoints.http.body_check import explain_body
 from src.entrypoints.http.schemas import MAX_BODY_BYTES
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
@@ -147,6 +148,65 @@ def test_a_body_that_is_not_one_json_object_is_explained(
     assert pending(client) == 0
 
 
+HUGE = "9" * 4301  # one digit past what Python turns into an int by default
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "field", "words"),
+    [
+        (
+            "/api/events",
+            '{"event_type":"letter.generated","app_source":"phoenix-letters",'
+            '"user_id":"u1","payload":{"n":' + HUGE + "}}",
+            "payload.n",
+            "an integer of 4301 digits",
+        ),
+        (
+            "/api/events",
+            '{"events":[{"event_type":"letter.generated","app_source":"phoenix-letters",'
+            '"user_id":"u1","payload":{"a":[1,-' + HUGE + "]}}]}",
+            "events.0.payload.a.1",
+            "an integer of 4301 digits",
+        ),
+        (
+            "/api/events/force-reprocess",
+            '{"event_ids":[1,' + "1" * 100_000 + "]}",
+            "event_ids.1",
+            "an integer of 100000 digits",
+        ),
+        ("/api/events", '{"payload":{"x":1e400}}', "payload.x", "1e400 is a number out of range"),
+        ("/api/events", '{"payload":{"x":-Infinity}}', "payload.x", "-Infinity is not a JSON"),
+        ("/api/events", '{"payload":[NaN]}', "payload.0", "NaN is not a JSON number"),
+    ],
+)
+def test_a_number_no_store_could_keep_is_a_400_naming_where_it_is(
+    client: TestClient[Any], path: str, content: str, field: str, words: str
+) -> None:
+    response = client.post(path, content=content.encode(), headers=JSON)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["field"] == field
+    assert words in response.json()["error"]
+    assert pending(client) == 0
+
+
+def test_a_body_with_a_byte_order_mark_is_told_so() -> None:
+    body = "\ufeff" + json.dumps(letter())
+    response_for = {"utf-8": "byte-order mark", "utf-16": "not UTF-8 text"}
+    for encoding, words in response_for.items():
+        field, message = explain_body(body.encode(encoding), "one event")  # type: ignore[misc]
+        assert (field, words in message) == ("body", True), message
+        assert "NaN" not in message
+
+
+def test_a_body_with_a_byte_order_mark_is_a_400_over_http(client: TestClient[Any]) -> None:
+    content = b"\xef\xbb\xbf" + json.dumps(letter()).encode()
+    response = client.post("/api/events", content=content, headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"
+    assert "starts with a UTF-8 byte-order mark" in response.json()["error"]
+    assert pending(client) == 0
+
+
 def test_an_empty_force_reprocess_body_says_what_to_send(client: TestClient[Any]) -> None:
     response = client.post("/api/events/force-reprocess", content=b"", headers=JSON)
     assert response.status_code == 400
@@ -201,6 +261,19 @@ def test_an_unsupported_language_is_a_400_listing_the_supported_ones(
         "field": "lang",
     }
     assert client.get("/api/users/u1/nudges?app=phoenix-letters&lang=en").status_code == 200
+
+
+@pytest.mark.parametrize("lang", ["xx", "de", "FR", ""])
+def test_experiments_refuse_an_unsupported_language_as_nudges_do(
+    client: TestClient[Any], lang: str
+) -> None:
+    response = client.get("/api/experiments", params={"lang": lang})
+    assert response.status_code == 400, response.text[:200]
+    assert response.json() == {
+        "error": f"lang: unsupported language {lang!r}; supported: en, fr",
+        "field": "lang",
+    }
+    assert client.get("/api/experiments", params={"lang": "en"}).status_code == 200
 
 
 def test_head_health_answers_like_get_without_a_body(client: TestClient[Any]) -> None:

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy.engine import make_url
 
 from src.entrypoints.http import create_app
 from src.entrypoints.logging_setup import TextFormatter
+from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import ADMIN_URL, make_settings
 from tests.pgbouncer import free_port
 
@@ -159,3 +161,36 @@ def test_a_user_with_a_batch_in_hand_is_a_409_naming_the_user_id() -> None:
         "error": "events of user 'a' are being processed",
         "field": "user_id",
     }
+
+
+@pytest.mark.postgres
+def test_health_tells_why_the_worker_fails_without_naming_the_store(
+    postgres_url: str, text_log: io.StringIO
+) -> None:
+    """The worker's drains fail once the network to the store is cut: ``/health`` (public)
+    says the store is unreachable, never the driver's message (host, port, database)."""
+    from tests.integration.bridge_support import TcpProxy
+
+    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
+    target = make_url(postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    through_proxy = target.set(port=proxy.port).render_as_string(hide_password=False)
+    settings = make_settings(through_proxy, poll_interval_seconds=0.1)
+    try:
+        with TestClient(create_app(settings)) as client:
+            wait_for(client, "/health", 200)
+            proxy.cut()
+            client.post("/api/events/process-queue")  # fails at once; the worker soon too
+            deadline = time.monotonic() + 30
+            while (health := client.get("/health")).json()["last_error"] is None:
+                assert time.monotonic() < deadline, health.text
+                time.sleep(0.05)
+    finally:
+        proxy.close()
+    answer = health.json()
+    assert answer["last_error"] == "the store is unreachable; retry later"
+    assert answer["database"] == "unreachable"
+    for secret in (str(proxy.port), target.database or "", "127.0.0.1", "postgres@"):
+        assert secret not in health.text, secret
+    # The operator still learns why, from the log.
+    assert str(proxy.port) in text_log.getvalue()

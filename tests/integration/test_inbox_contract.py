@@ -34,7 +34,18 @@ def test_append_refuses_a_second_row_with_the_same_hash(inbox: EventInbox) -> No
     again = inbox.append([event(), event(key="k3")])
     assert (first.accepted, first.duplicates) == (2, 0)
     assert (again.accepted, again.duplicates) == (1, 1)
+    assert again.duplicate_hashes == (event().event_hash,)
+    assert first.duplicate_hashes == ()
     assert inbox.queue_status(T0).pending == 3
+
+
+def test_each_group_names_its_own_duplicates(inbox: EventInbox) -> None:
+    inbox.append([event()])
+    results = inbox.append_groups([[event(key="a"), event()], [event(key="a")]])
+    assert [r.duplicate_hashes for r in results] == [
+        (event().event_hash,),
+        (event(key="a").event_hash,),
+    ]
 
 
 def test_claim_leases_events_in_arrival_order_and_counts_the_attempt(inbox: EventInbox) -> None:

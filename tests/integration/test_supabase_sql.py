@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import tomllib
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -33,7 +32,7 @@ from src.application.errors import SchemaMissingError
 from src.entrypoints.cli import main
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import ADMIN_URL, database_url_for, make_settings
+from tests.conftest import ADMIN_URL, database_url_for, make_settings, new_database_name
 from tests.integration.postgrest_fake import make_it_supabase
 
 pytestmark = pytest.mark.postgres
@@ -155,7 +154,7 @@ def apply_file(url: str) -> None:
 
 @pytest.fixture
 def another_postgres_url() -> Iterator[str]:
-    name = f"pf_test_{uuid.uuid4().hex[:12]}"
+    name = new_database_name()
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

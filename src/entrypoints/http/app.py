@@ -71,7 +71,11 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> Litestar:
             )
 
     def service(name: str) -> Provide:
-        return Provide(lambda: getattr(runtime.require_open(), name)(), sync_to_thread=False)
+        async def provide() -> Any:
+            # A request that arrives while the store opens waits for it (a few seconds).
+            return getattr(await runtime.open_container_async(), name)()
+
+        return Provide(provide)
 
     return Litestar(
         route_handlers=[*CONTROLLERS, *monitoring.route_handlers()],

@@ -17,6 +17,13 @@ from litestar import Request
 
 from src.application.errors import RequestInvalidError
 from src.domain.events import MAX_PAYLOAD_DEPTH
+from src.entrypoints import json_input
+
+UTF8_BOM = b"\xef\xbb\xbf"
+TOO_DEEP = (
+    f"is nested too deeply to decode; a payload may nest at most {MAX_PAYLOAD_DEPTH} "
+    "levels of objects and arrays"
+)
 
 BodyHook = Callable[[Request[Any, Any, Any]], Awaitable[None]]
 
@@ -44,62 +51,36 @@ def explain_body(body: bytes, expected: str) -> tuple[str, str] | None:
     except msgspec.DecodeError:
         return _explain_undecodable(body)
     except RecursionError:
-        return "body", (
-            f"is nested too deeply to decode; a payload may nest at most {MAX_PAYLOAD_DEPTH} "
-            "levels of objects and arrays"
-        )
+        return "body", TOO_DEEP
     if not isinstance(value, dict):
         return "body", f"must be a JSON object ({expected}), not {_kind(value)}"
     return None
 
 
 def _explain_undecodable(body: bytes) -> tuple[str, str]:
-    """Why the strict decoder refused the body, from the standard library's precise error."""
+    """Why the strict decoder refused the body, read again leniently to name the place."""
+    if body.startswith(UTF8_BOM):
+        return "body", (
+            "starts with a UTF-8 byte-order mark (EF BB BF), which JSON sent over a network "
+            "must not carry (RFC 8259); send the JSON text without it"
+        )
     try:
-        value = json.loads(body)
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "body", "is not UTF-8 text"
+    try:
+        value = json_input.loads(text)
     except json.JSONDecodeError as error:
         return "body", (
             f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
         )
-    path = _surrogate_path(value)
-    if path is not None:
-        return path, (
-            "contains a lone UTF-16 surrogate escape (\\ud800 to \\udfff without its pair), "
-            "which is not a character; send valid Unicode"
-        )
-    return "body", "is not valid JSON (NaN and Infinity are not JSON numbers)"
-
-
-def _surrogate_path(value: object) -> str | None:
-    """The dotted path of the first text holding a lone surrogate, walked without recursion."""
-    stack: list[tuple[object, str]] = [(value, "")]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            if not _is_unicode(item):
-                return path or "body"
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                child_path = f"{path}.{key}" if path else str(key)
-                if not _is_unicode(key):
-                    return path or "body"
-                stack.append((child, child_path))
-        elif isinstance(item, list):
-            stack.extend(
-                (child, f"{path}.{index}" if path else str(index))
-                for index, child in enumerate(item)
-            )
-    return None
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    except RecursionError:
+        return "body", TOO_DEEP
+    problem = json_input.first_problem(value, "")
+    if problem is None:
+        return "body", "is not valid JSON"
+    path, message = problem
+    return path or "body", message
 
 
 def _kind(value: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError as EventStoreInterfaceError
 from eventsourcing.persistence import OperationalError as EventStoreOperationalError
 from litestar import Request, Response
 from litestar.exceptions import ClientException, HTTPException, ValidationException
@@ -26,6 +27,7 @@ from src.application.errors import (
     NudgeNotFoundError,
     RequestInvalidError,
     SchemaMissingError,
+    StoreStartingError,
     StoreUnavailableError,
     UserBusyError,
     UserNotFoundError,
@@ -38,6 +40,33 @@ logger = logging.getLogger(__name__)
 
 STORE_UNREACHABLE = "the store is unreachable; retry later"
 """All a client is told of a store it cannot use: the details go to the server log."""
+NOT_MIGRATED = "not migrated: run `phoenix-flywheel migrate`"
+"""All a client is told of a store that answers without the flywheel's tables."""
+STORE_STARTING = "the store is being opened (the service just started); retry in a moment"
+
+STORE_LOST: tuple[type[Exception], ...] = (
+    SqlOperationalError,
+    PoolTimeoutError,
+    EventStoreOperationalError,
+    EventStoreInterfaceError,
+)
+"""Errors of a store that went away after start-up: a 503 the client may retry."""
+
+
+def public_reason(error: Exception) -> str:
+    """What anyone may be told of a failure: a 503's words, or the kind of error.
+
+    A driver's message names the database's host, port, user and name (a login failure,
+    a refused connection), and a store's refusal may quote a row: the full text goes to
+    the server log, never into an answer, ``/health`` (public) included.
+    """
+    if isinstance(error, SchemaMissingError):
+        return NOT_MIGRATED
+    if isinstance(error, StoreStartingError):
+        return STORE_STARTING
+    if isinstance(error, (StoreUnavailableError, *STORE_LOST)):
+        return STORE_UNREACHABLE
+    return f"{type(error).__name__}; the reason is in the server log"
 
 
 def _error(
@@ -46,7 +75,13 @@ def _error(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[dict[str, Any]]:
-    return Response({"error": message, "field": field}, status_code=status, headers=headers)
+    # An error may repeat what the client sent (a user id) and is true for a moment only;
+    # a 404 would otherwise be cacheable by default.
+    return Response(
+        {"error": message, "field": field},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
 
 
 def on_flywheel_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
@@ -58,9 +93,9 @@ def on_flywheel_error(_: Request[Any, Any, Any], error: Exception) -> Response[d
         return _error(HTTP_409_CONFLICT, str(error), "user_id")
     if isinstance(error, StoreUnavailableError | SchemaMissingError):
         # The reason names the database's user, host, port and name: the log has it,
-        # a client (perhaps without the token) learns only that the store is away.
+        # a client (perhaps without the token) learns only what state the store is in.
         logger.warning("store unavailable", extra={"error": str(error)})
-        return _error(HTTP_503_SERVICE_UNAVAILABLE, STORE_UNREACHABLE)
+        return _error(HTTP_503_SERVICE_UNAVAILABLE, public_reason(error))
     return _error(HTTP_400_BAD_REQUEST, str(error))
 
 
@@ -121,9 +156,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     FlywheelError: on_flywheel_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
-    SqlOperationalError: on_store_lost,
-    PoolTimeoutError: on_store_lost,
-    EventStoreOperationalError: on_store_lost,
+    **dict.fromkeys(STORE_LOST, on_store_lost),
     Exception: on_unexpected_error,
 }
 
@@ -134,7 +167,8 @@ _ERROR_MEANINGS = {
     HTTP_404_NOT_FOUND: "unknown user, nudge or nudge type",
     HTTP_409_CONFLICT: "a worker is processing events of this user; retry in a moment",
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: f"body larger than {MAX_BODY_BYTES} bytes",
-    HTTP_503_SERVICE_UNAVAILABLE: "the store is unreachable; retry later",
+    HTTP_503_SERVICE_UNAVAILABLE: "the store is unreachable, not migrated, or still being "
+    "opened just after start-up; `error` says which",
 }
 
 

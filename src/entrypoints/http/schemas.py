@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from litestar.datastructures import CacheControlHeader
 from pydantic import BaseModel, ConfigDict, Field
+
+PERSONAL_DATA = CacheControlHeader(no_store=True)
+"""The ``Cache-Control`` of every answer about a user (journeys, nudges, insights)."""
 
 MAX_BATCH = 1000
 # A batch of 1,000 events with ordinary payloads is far below this; a body of several
@@ -60,19 +64,24 @@ class IngestOut(BaseModel):
 class HealthOut(BaseModel):
     """Liveness of the service, its store and its worker.
 
-    503 with `degraded` when the store is down or not migrated; 200 with `degraded` when
-    the store answers but every drain of the worker fails (see `last_error`).
+    503 with `starting` while the store is being opened just after start-up, 503 with
+    `degraded` when the store is down or not migrated; 200 with `degraded` when the store
+    answers but every drain of the worker fails (see `last_error`).
     """
 
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "starting", "degraded"]
     database: str = Field(
-        description='"ok", "unreachable" (the reason goes to the server log only), or '
-        '"not migrated: run `phoenix-flywheel migrate`"'
+        description='"ok", "starting" (being opened just after start-up), "unreachable" '
+        '(the reason goes to the server log only), or "not migrated: run '
+        '`phoenix-flywheel migrate`"'
     )
     worker: Literal["running", "stopped"]
     version: str
     last_error: str | None = Field(
-        None, description="why the worker's drains fail; null while they succeed"
+        None,
+        description="what kind of error the worker's drains fail with (the store "
+        "unreachable, or the error's type); its text goes to the server log only, since it "
+        "may name the database's host, port and user; null while drains succeed",
     )
     failing_since: datetime | None = Field(
         None, description="when the worker's drains started failing; null while they succeed"

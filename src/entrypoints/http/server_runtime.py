@@ -1,5 +1,8 @@
 """The server's flywheel: opened in the background, so the API answers from the first second.
 
+Until the first attempt to open the store has ended, ``/health`` says 503 ``starting``
+and a request that needs the store waits for that attempt (``OPEN_WAIT_SECONDS`` at
+most) rather than failing: a client that calls as soon as the port answers is served.
 The store may be down when the server starts: the API then answers ``/health`` with 503
 and the supervisor keeps trying; once the store answers, the schema is checked, the
 worker starts (draining the backlog when ``AUTO_PROCESS_ON_STARTUP``) and, on PostgreSQL,
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 
 from sqlalchemy import Engine
 
@@ -20,12 +24,14 @@ from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlal
 from src.application.errors import (
     PersistenceModuleInvalidError,
     SchemaMissingError,
+    StoreStartingError,
     StoreUnavailableError,
 )
 from src.application.group_commit import GroupCommit
 from src.application.processor import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
+from src.entrypoints.http.errors import NOT_MIGRATED
 from src.entrypoints.runtime import close_flywheel, prepare_store, wait_for_store
 from src.entrypoints.settings import Settings
 
@@ -33,7 +39,10 @@ logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 30.0
 MANUAL_DRAIN_WAIT_SECONDS = 60.0
-NOT_MIGRATED = "not migrated: run `phoenix-flywheel migrate`"
+OPEN_WAIT_SECONDS = 5.0
+"""How long a request that needs the store waits for the first attempt to open it."""
+OPEN_POLL_SECONDS = 0.005
+STARTING = "starting"
 
 
 class ServerRuntime:
@@ -42,6 +51,7 @@ class ServerRuntime:
         self.container: Container = build_container(settings)
         self._run_worker = run_worker
         self._opened = threading.Event()
+        self._first_attempt_over = threading.Event()
         self._stopping = threading.Event()
         self._open_error: str | None = None
         self._schema_missing = False
@@ -61,6 +71,7 @@ class ServerRuntime:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._first_attempt_over.set()  # nobody waits for a store that will not open
         if self.worker is not None:
             self.worker.stop()
         self._thread.join(timeout=60)
@@ -81,10 +92,27 @@ class ServerRuntime:
                 self.container.engine().dispose()
 
     def require_open(self) -> Container:
-        """The container, once the store is open; else ``StoreUnavailableError`` (503)."""
-        if not self._opened.is_set():
-            raise StoreUnavailableError(self._open_error or "the store is being opened")
-        return self.container
+        """The container, once the store is open; else an error saying why (a 503)."""
+        if self._opened.is_set():
+            return self.container
+        if self._schema_missing:
+            raise SchemaMissingError(self._open_error or NOT_MIGRATED)
+        if not self._first_attempt_over.is_set():
+            raise StoreStartingError("the store is being opened")
+        raise StoreUnavailableError(self._open_error or "the store is being opened")
+
+    def open_container(self, timeout: float = OPEN_WAIT_SECONDS) -> Container:
+        """``require_open``, after waiting for the first attempt to open the store; for
+        code running in a worker thread."""
+        self._first_attempt_over.wait(timeout)
+        return self.require_open()
+
+    async def open_container_async(self, timeout: float = OPEN_WAIT_SECONDS) -> Container:
+        """``open_container`` for the event loop: polls, so no thread is held waiting."""
+        deadline = time.monotonic() + timeout
+        while not self._first_attempt_over.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(OPEN_POLL_SECONDS)
+        return self.require_open()
 
     def drain_now(self) -> DrainSummary:
         """Drain on the calling thread (``POST /api/events/process-queue``), with totals.
@@ -92,7 +120,7 @@ class ServerRuntime:
         It may overlap the background worker's drain: both are safe, each claims other
         events under its lease. A shutdown stops it between batches.
         """
-        processor = self.require_open().processor()
+        processor = self.open_container().processor()
         with self._manual_done:
             self._manual_drains += 1
         try:
@@ -105,24 +133,29 @@ class ServerRuntime:
     def wait_open(self, timeout: float) -> bool:
         return self._opened.wait(timeout)
 
-    def database_problem(self) -> str | None:
-        """None when the store answers now and is ready, else what any client may be told.
+    def database_state(self) -> str:
+        """``ok`` when the store answers now and is open, else what any client may be told:
+        ``starting``, ``unreachable`` or ``NOT_MIGRATED``.
 
         The reason itself (it names the database's host, port and user) goes to the log
         when it changes, not on every poll of a health check: ``/health`` answers anyone.
         A store that answers but could not be opened (its schema missing) is not ready:
         every other endpoint answers 503 then, so ``/health`` must not say ok.
         """
-        problem = ping(self.container.engine())
+        try:
+            problem = ping(self.container.engine())
+        except StoreUnavailableError as error:  # a SQLite folder that went missing
+            problem = str(error)
         if problem is None and not self._opened.is_set():
-            problem = self._open_error  # None while the first attempt is under way
+            if not self._first_attempt_over.is_set():
+                return STARTING
+            problem = self._open_error
         if problem is not None and problem != self._last_problem:
             logger.warning("store not ready", extra={"error": problem})
         self._last_problem = problem
         if problem is None:
-            return None
+            return "ok"
         return NOT_MIGRATED if self._schema_missing else "unreachable"
-        return problem
 
     @property
     def worker_running(self) -> bool:
@@ -176,6 +209,7 @@ class ServerRuntime:
                 # A setting: no retry makes it right. /health says why (503).
                 self._open_error = str(error)
                 logger.error("store refused", extra={"error": self._open_error})
+                self._first_attempt_over.set()
                 return False
             except Exception as error:  # noqa: BLE001 - e.g. the journeys' tables unreachable
                 self._open_error = f"cannot open {redact(self.settings.database_url)}: {error}"
@@ -184,8 +218,10 @@ class ServerRuntime:
                 self._open_error = None
                 self._schema_missing = False
                 self._opened.set()
+                self._first_attempt_over.set()
                 logger.info("store open", extra={"store": redact(self.settings.database_url)})
                 return True
+            self._first_attempt_over.set()
             wait_for_store(self._stopping, pause, unreachable)
             pause = min(pause * 2, MAX_RETRY_SECONDS)
         return False

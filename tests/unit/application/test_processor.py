@@ -26,7 +26,7 @@ def test_an_event_without_a_hash_whose_twin_exists_is_marked_duplicate(
         summary = drain(world)
     assert (summary.processed, summary.duplicates) == (1, 1)
     assert world.inbox.status_of(twin) == "duplicate"
-    assert "event already processed (hash: " in caplog.text
+    assert "Événement déjà traité (hash: " in caplog.text
     assert world.queries.get_journey("u1").events[0].event_type == "cv.uploaded"
     assert len(world.queries.get_journey("u1").events) == 1
 
@@ -50,7 +50,7 @@ def test_twins_without_a_hash_in_one_batch_count_once_each_logged(
         "duplicate",
         "processed",
     ]
-    assert caplog.text.count("event already processed (hash: ") == 2
+    assert caplog.text.count("Événement déjà traité (hash: ") == 2
 
 
 def test_a_manual_insert_without_a_hash_is_hashed_and_processed(world: World) -> None:

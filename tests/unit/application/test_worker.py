@@ -193,3 +193,56 @@ def test_a_stop_mid_drain_says_how_many_events_are_left_not_queue_drained(
     messages = [record.getMessage() for record in caplog.records]
     assert "worker stopping with 15 events pending" in messages
     assert "queue drained" not in messages
+
+
+def test_an_empty_queue_is_said_once_per_idle_period_in_the_guides_words(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="src.application.worker")
+    worker = BackgroundWorker(world.processor(), poll_interval_seconds=0.01)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+
+    def idle_lines() -> int:
+        return sum(r.getMessage() == "Aucun événement à traiter" for r in caplog.records)
+
+    try:
+        wait_for(lambda: idle_lines() == 1)
+        drains = world.inbox.claims  # many polls later, still one line
+        wait_for(lambda: world.inbox.claims >= drains + 5)
+        assert idle_lines() == 1
+        world.emit("cv.uploaded", "phoenix-cv", "u1")
+        wait_for(lambda: world.inbox.status_of(1) == "processed")
+        wait_for(lambda: idle_lines() == 2)  # idle again: a new period, one more line
+        drains = world.inbox.claims
+        wait_for(lambda: world.inbox.claims >= drains + 5)
+        assert idle_lines() == 2
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+
+
+def test_the_heartbeat_goes_on_while_idle_and_while_the_store_is_away(world: World) -> None:
+    beats: list[float] = []
+    world.inbox.store_answers = True
+    worker = BackgroundWorker(
+        world.processor(), poll_interval_seconds=0.05, heartbeat=lambda: beats.append(1.0)
+    )
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        wait_for(lambda: len(beats) >= 2, timeout=10)  # idle: one beat a second
+
+        def broken_claim(*_args: object) -> list[StoredEvent]:
+            raise ConnectionError("store unreachable")
+
+        world.inbox.claim = broken_claim  # type: ignore[method-assign]
+        wait_for(lambda: worker.last_error is not None)
+        seen = len(beats)
+        wait_for(lambda: len(beats) >= seen + 2, timeout=10)  # pausing after failures
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
+    count = len(beats)
+    time.sleep(1.5)
+    assert len(beats) == count, "no heartbeat once the loop has stopped"

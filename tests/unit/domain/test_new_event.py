@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,13 @@ from src.domain.errors import (
     TimestampInvalidError,
     UserIdMissingError,
 )
-from src.domain.events import MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, new_event
+from src.domain.events import (
+    FIRST_READABLE,
+    LAST_READABLE,
+    MAX_PAYLOAD_BYTES,
+    MAX_PAYLOAD_DEPTH,
+    new_event,
+)
 
 CATALOGUE = default_catalogue()
 
@@ -139,6 +145,34 @@ def test_a_timestamp_outside_the_years_1_to_9999_in_utc_is_refused(timestamp: st
         make(timestamp=timestamp)
 
 
-def test_a_timestamp_at_the_edge_of_the_range_in_utc_is_accepted() -> None:
-    event = make(timestamp="9999-12-31T23:00:00+00:00")
-    assert event.timestamp == datetime(9999, 12, 31, 23, tzinfo=UTC)
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        FIRST_READABLE,
+        LAST_READABLE - timedelta(microseconds=1),
+        "9999-12-30T23:59:59.999999Z",
+        "9999-12-31T00:30:00+01:00",  # 23:30 on the 30th in UTC
+    ],
+)
+def test_a_timestamp_at_the_edges_of_what_the_store_keeps_is_accepted(
+    timestamp: object,
+) -> None:
+    event = make(timestamp=timestamp)
+    assert FIRST_READABLE <= event.timestamp < LAST_READABLE
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        FIRST_READABLE - timedelta(microseconds=1),
+        LAST_READABLE,
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T12:00:00Z",
+    ],
+)
+def test_a_timestamp_the_store_would_refuse_is_refused_here_naming_the_field(
+    timestamp: object,
+) -> None:
+    with pytest.raises(TimestampInvalidError, match="outside what the store keeps") as caught:
+        make(timestamp=timestamp)
+    assert caught.value.field == "timestamp"

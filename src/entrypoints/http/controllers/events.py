@@ -44,7 +44,7 @@ class EventsController(Controller):
         self, data: JSONBody[IngestIn], runtime: NamedDependency[ServerRuntime]
     ) -> IngestOut:
         # One dependency: Litestar resolves several in a task group, a task for each.
-        ingestion = runtime.require_open().ingestion()
+        ingestion = (await runtime.open_container_async()).ingestion()
         if data.events is not None:
             raw = [event.model_dump() for event in data.events]
         else:

@@ -20,7 +20,7 @@ class ExperimentsController(Controller):
 
     @get(
         sync_to_thread=True,
-        responses=error_responses(503),
+        responses=error_responses(400, 401, 503),
         description="Per nudge type: its mode and, per variant, nudges assigned, exposed "
         "(first displays) and converted (acted on after exposure within "
         "`NUDGE_ATTRIBUTION_DAYS`), the rate with its 95 % Wilson interval, the "

@@ -9,12 +9,14 @@ from litestar.status_codes import HTTP_200_OK
 
 from src.application.services import FlywheelQueries
 from src.entrypoints.http.errors import error_responses
-from src.entrypoints.http.schemas import ShownOut
+from src.entrypoints.http.schemas import PERSONAL_DATA, ShownOut
 
 
 class NudgesController(Controller):
     path = "/api/nudges/{nudge_id:str}"
     tags = ("nudges",)
+    # Personal data: no browser, proxy or CDN may keep a copy.
+    cache_control = PERSONAL_DATA
 
     @post(
         "/shown",

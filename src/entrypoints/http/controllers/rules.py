@@ -47,7 +47,7 @@ class RulesController(Controller):
         description="Replays the processed events of the last `days` days (default 90) "
         "through the rule, in bounded batches, writing nothing. 404 names the known "
         "nudge types.",
-        responses=error_responses(400, 404, 503),
+        responses=error_responses(400, 401, 404, 503),
     )
     def dry_run(
         self,

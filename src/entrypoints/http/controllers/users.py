@@ -14,6 +14,7 @@ from src.application.erasure import UserErasure
 from src.application.services import FlywheelQueries
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import (
+    PERSONAL_DATA,
     ForgetOut,
     JourneyEventOut,
     JourneyNudgeOut,
@@ -26,6 +27,8 @@ from src.entrypoints.http.schemas import (
 class UsersController(Controller):
     path = "/api/users/{user_id:str}"
     tags = ("users",)
+    # Personal data: no browser, proxy or CDN may keep a copy.
+    cache_control = PERSONAL_DATA
 
     @get(
         "/journey",

@@ -24,6 +24,7 @@ from src.application.processor import describe
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.monitoring.metrics import new_registry
 from src.entrypoints.http.monitoring.schemas import DashboardOut, dashboard_out
+from src.entrypoints.http.schemas import PERSONAL_DATA
 from src.entrypoints.http.server_runtime import ServerRuntime
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Monitoring:
             sync_to_thread=True,
             tags=["monitoring"],
             guards=[self._require_token],
+            cache_control=PERSONAL_DATA,  # its last errors may name users
             responses=error_responses(400, 401, 503),
             description="Everything the dashboard shows, in one answer: the queue now and "
             "over the last hour, this server's throughput, events and users over `days`, "
@@ -98,7 +100,7 @@ class Monitoring:
         def dashboard_data(
             days: Annotated[int, QueryParameter(description="the period, 1 to 3650 days")] = 7,
         ) -> DashboardOut:
-            return dashboard_out(runtime.require_open().monitor().get_dashboard(days))
+            return dashboard_out(runtime.open_container().monitor().get_dashboard(days))
 
         @get(
             "/metrics",

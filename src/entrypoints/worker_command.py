@@ -1,0 +1,77 @@
+"""``phoenix-flywheel worker`` and its health check, ``worker-alive``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+
+from src.adapters.heartbeat_file import HeartbeatFile
+from src.adapters.sql_database import ping
+from src.application.errors import PersistenceModuleInvalidError
+from src.application.worker import BackgroundWorker
+from src.entrypoints.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_STORE
+from src.entrypoints.runtime import close_flywheel, open_flywheel_retrying
+from src.entrypoints.settings import Settings
+
+HEARTBEAT_MAX_AGE_SECONDS = 60.0
+
+
+def run_worker(settings: Settings) -> int:
+    stopping = threading.Event()
+    workers: list[BackgroundWorker] = []
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+        for worker in workers:
+            worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        container = open_flywheel_retrying(settings, stopping)
+    except PersistenceModuleInvalidError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    if container is None:
+        return EXIT_OK  # stopped while waiting for the store
+    try:
+        engine, queries = container.engine(), container.queries()
+        heartbeat = settings.worker_heartbeat_file
+        worker = BackgroundWorker(
+            container.processor(),
+            settings.poll_interval_seconds,
+            probe=lambda: ping(engine) is None,
+            pending=lambda: queries.get_queue_status().pending,
+            heartbeat=HeartbeatFile(heartbeat).beat if heartbeat is not None else None,
+        )
+        workers.append(worker)
+        if stopping.is_set():
+            return EXIT_OK
+        print("worker started; Ctrl+C to stop", file=sys.stderr)
+        worker.run()
+        print("worker stopped", file=sys.stderr)
+    finally:
+        close_flywheel(container)
+    return EXIT_OK
+
+
+def worker_alive(settings: Settings, max_age: float) -> int:
+    """The worker's health check: its loop went round within ``max_age`` seconds.
+
+    Fresh while the worker drains, idles or pauses after a failure (it keeps retrying);
+    stale when it is stuck, or still waiting for its store at start.
+    """
+    if settings.worker_heartbeat_file is None:
+        print("error: set WORKER_HEARTBEAT_FILE (for the worker and this check)", file=sys.stderr)
+        return EXIT_INPUT
+    age = HeartbeatFile(settings.worker_heartbeat_file).age_seconds()
+    if age is None:
+        print(f"not alive: no heartbeat in {settings.worker_heartbeat_file} yet")
+        return EXIT_STORE
+    if age > max_age:
+        print(f"not alive: last heartbeat {age:.0f}s ago (more than {max_age:g}s)")
+        return EXIT_STORE
+    print(f"alive: last heartbeat {age:.1f}s ago")
+    return EXIT_OK
