@@ -38,9 +38,9 @@ def clean_skills(value: object, *, field: str = "payload.skills") -> tuple[str, 
     """The skills an app sent, as items fit to compare, in the app's order.
 
     Each item is stripped, its inner whitespace collapsed and cut to ``MAX_SKILL_CHARS``;
-    empty items and repeats (the same words whatever their case) go; at most
-    ``MAX_SKILLS`` items stay. ``None`` is no skills. Anything but a list (or tuple) of
-    strings raises ``SkillListInvalidError`` naming ``field``.
+    empty items (no letter or digit: "", "-", "•") and repeats (the same words whatever
+    their case) go; at most ``MAX_SKILLS`` items stay. ``None`` is no skills. Anything but
+    a list (or tuple) of strings raises ``SkillListInvalidError`` naming ``field``.
     """
     if value is None:
         return ()
@@ -52,7 +52,7 @@ def clean_skills(value: object, *, field: str = "payload.skills") -> tuple[str, 
             raise SkillListInvalidError(f"{field}[{position}]", f"{item!r} is not a string")
         text = _SPACES.sub(" ", unicodedata.normalize("NFKC", item)).strip()
         text = text[:MAX_SKILL_CHARS].rstrip()
-        if text and text.casefold() not in kept:
+        if any(c.isalnum() for c in text) and text.casefold() not in kept:
             kept[text.casefold()] = text
             if len(kept) == MAX_SKILLS:
                 break

@@ -1,10 +1,11 @@
 """A skill's words as the matcher compares them: folded, lemmatised, stripped of filler.
 
-"Méthodes agiles", "methode agile" and "méthodologies Agiles" must meet, while "C", "C++"
-and "C#" must not. So a skill is cut into words (keeping ``+`` and ``#``, which make
+"Méthodes agiles", "methode agile" and "MÉTHODE AGILE" must meet, while "C", "C++" and
+"C#" must not. So a skill is cut into words (keeping ``+`` and ``#``, which make
 different languages), French elisions and function words go, each word is lemmatised in
 French then English (simplemma, whose dictionaries ship inside its wheel: nothing is
-downloaded), accents and case are folded, and version marks ("CSS3", "CATIA V5") go.
+downloaded), accents and case are folded, and version marks ("CSS3", "CATIA V5") go; then
+the vocabulary's level qualifiers ("anglais courant") and frame words ("langage SQL").
 
 The lemmatiser only knows words spelt right: "reglementaires" (no accent) is not in its
 French dictionary. A word it does not know loses a plural ``s`` or ``x`` instead, so the

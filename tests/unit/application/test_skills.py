@@ -16,7 +16,7 @@ from src.domain.errors import PayloadInvalidError
 
 
 def test_clean_skills_strips_collapses_and_drops_blanks_and_repeats() -> None:
-    raw = ["  Python ", "", "   ", "python", "Gestion   de\tprojet", "PYTHON", "SQL"]
+    raw = ["  Python ", "", "   ", "python", "Gestion   de\tprojet", "PYTHON", "-", "•", "SQL"]
     assert clean_skills(raw) == ("Python", "Gestion de projet", "SQL")
 
 
