@@ -1,0 +1,1 @@
+"""Skills: the offline matcher (lemmatiser, vocabulary, fuzzy spelling) and the LLM extractor."""
