@@ -1,0 +1,319 @@
+"""Where the CPU per event goes: real workers drain a backlog, sampled (not a test).
+
+    .venv/bin/python -m benchmarks.cpu_profile --events 50000 [--without-hash] [--perf]
+
+N catalogue events over N/5 users are loaded as ``side_by_side`` loads them (with or
+without the bridge's hash), then ``--workers`` real ``phoenix-flywheel worker`` processes
+(2 by default, ``EVENT_BATCH_SIZE`` 100) drain them. From the first processed event to the
+last projected one:
+
+- each worker is sampled by py-spy (``py-spy record --pid --gil``: the thread that holds
+  the GIL, i.e. Python's CPU), and its samples are put in the phases of a batch (claim,
+  triage, fold, save, projection, ...) by the outermost frame that names one, and in
+  packages by the innermost frame (self time);
+- the workers' and their server processes' CPU time are read from ``/proc``, so each
+  phase's share of the samples becomes microseconds per event;
+- when the server has ``pg_stat_statements`` (a throw-away cluster started with
+  ``shared_preload_libraries = 'pg_stat_statements'``, see docs/cpu-per-event.md), it is
+  reset at the first processed event and its statements are listed by time per event;
+- ``--perf`` also records the server processes with ``perf record`` (the PostgreSQL
+  functions their CPU goes to; ``perf`` from the distribution).
+
+``PHOENIX_BENCH_POSTGRES_URL`` names the server, as for the other benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+
+from benchmarks import side_by_side as bench
+from benchmarks.cpu import cpu_seconds
+from benchmarks.throughput import ADMIN_URL
+
+PHASES: list[tuple[str, str, str]] = [
+    # (phase, function, file): the outermost frame that matches names the phase.
+    ("projection", "_project", "src/application/processor.py"),
+    ("claim", "claim", "sqlalchemy_inbox.py"),
+    ("triage: hashes of rows without one", "assign_hashes", "sqlalchemy_inbox.py"),
+    ("triage: hashes of rows without one", "event_hash", "phoenix_bridge"),
+    ("triage", "_triage", "src/application/processor.py"),
+    ("analysers (rules per event)", "_analyse", "src/application/processor.py"),
+    ("fold: journey loads", "load_journeys", "src/application/journeys.py"),
+    ("fold: applied-events check", "", "sqlalchemy_applied_events.py"),
+    ("save: eventsourcing mapper and transcoder", "to_stored_event", "eventsourcing/"),
+    ("save: snapshots", "_snapshot", "src/application/journeys.py"),
+    ("save: insert (events, marking, read models)", "insert_events", ""),
+    ("save: other", "_save_journeys", "src/application/journeys.py"),
+    ("fold: domain (record, rules)", "_record_source", "src/application/journeys.py"),
+    ("fold: domain (record, rules)", "detect_nudges", "src/domain/"),
+    ("fold: other", "fold", "src/application/journeys.py"),
+    ("lease heartbeat", "_beat", "src/application/processor.py"),
+    ("wake-up listener", "", "postgres_wakeup.py"),
+    ("drain loop, logging", "process_batch", "src/application/processor.py"),
+    ("worker loop, polls", "", "src/application/worker.py"),
+]
+
+
+def phase_of(frames: list[str]) -> str:
+    """The phase of a stack (root first): the first rule any frame matches, outermost frame
+    first, so that a save's insert inside the fold counts as the save."""
+    for phase, function, file in PHASES:
+        for frame in frames:
+            name, _, where = frame.partition(" (")
+            if (not function or name.endswith(function)) and file in where:
+                return phase
+    return "other (interpreter start, threads, imports)"
+
+
+def package_of(frame: str) -> str:
+    """The package a frame's code belongs to (py-spy shortens paths to the import root)."""
+    where = frame.partition(" (")[2].rstrip(")")
+    top = where.split("/")[0]
+    if top == "src":
+        return "/".join(where.split("/")[:2])
+    return top.removesuffix(".py") if "/" not in where else top
+
+
+def read_samples(path: Path) -> list[tuple[list[str], int]]:
+    samples = []
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            samples.append((stack.split(";"), int(count)))
+    return samples
+
+
+def spy(pid: int, output: Path, rate: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--nolineno",
+            # Only the thread holding the GIL: Python's CPU. Without it, threads blocked in
+            # a wait (the pools' workers, the heartbeat's sleep, a query in flight) are
+            # counted as running often enough to skew every share.
+            "--gil",
+            "-o",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def statements_available() -> bool:
+    try:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+            connection.execute("SELECT pg_stat_statements_reset()")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def top_statements(database: str, events: int, limit: int = 14) -> list[str]:
+    with psycopg.connect(ADMIN_URL) as connection:
+        rows = connection.execute(
+            "SELECT calls, total_exec_time + total_plan_time, total_plan_time, rows, query"
+            " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = %s ORDER BY 2 DESC",
+            (database,),
+        ).fetchall()
+    total = sum(row[1] for row in rows) or 1.0
+    lines = [
+        f"statements: {total * 1000 / events:.0f} us per event in all"
+        " (execution + planning, wall time in the server)"
+    ]
+    for calls, spent, planning, returned, query in rows[:limit]:
+        text = " ".join(query.split())[:110]
+        lines.append(
+            f"  {100 * spent / total:5.1f} %  {spent * 1000 / events:6.1f} us/event"
+            f"  (plan {planning * 1000 / events:5.1f})  {calls:6d} calls"
+            f"  {returned / max(calls, 1):6.1f} rows/call  {text}"
+        )
+    return lines
+
+
+def perf_report(data: Path) -> list[str]:
+    report = subprocess.run(
+        [
+            *("perf", "report", "-i", str(data), "--no-children", "--stdio", "-g", "none"),
+            *("--sort", "symbol", "--percent-limit", "1.5"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [line for line in report.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=bench.BATCH_SIZE)
+    parser.add_argument("--without-hash", action="store_true")
+    parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    parser.add_argument("--perf", action="store_true", help="also perf-record the server")
+    parser.add_argument(
+        "--output", type=Path, default=Path(tempfile.gettempdir()) / "pf_cpu_profile"
+    )
+    args = parser.parse_args()
+    args.output.mkdir(parents=True, exist_ok=True)
+    events, path = args.events, "no hash" if args.without_hash else "with hash"
+    load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    print(f"# {events:,} events ({path}), {args.workers} workers, batch {args.batch_size}")
+    print(f"# load {load} at the start")
+    with bench.database() as url:
+        bench.fill(url, events, with_hash=not args.without_hash)
+        database = url.rpartition("/")[2]
+        log = args.output / "workers.log"
+        log.unlink(missing_ok=True)
+        workers = [
+            bench.start_worker(url, log, batch_size=args.batch_size) for _ in range(args.workers)
+        ]
+        probes: list[subprocess.Popen[bytes]] = []
+        try:
+            with psycopg.connect(
+                url, autocommit=True, application_name=bench.BENCH_APPLICATION
+            ) as probe:
+
+                def count(sql: str) -> int:
+                    row = probe.execute(sql).fetchone()
+                    return int(row[0]) if row else 0
+
+                bench.wait_for(
+                    lambda: (
+                        count(
+                            "SELECT count(*) FROM (SELECT 1 FROM phoenix_events"
+                            " WHERE status = 'processed' LIMIT 1) s"
+                        )
+                        > 0
+                    ),
+                    "the first processed event",
+                    0.05,
+                )
+                statements = statements_available()
+                backends = bench.server_cpu(url) or {}
+                samples = [args.output / f"worker{i}.txt" for i in range(len(workers))]
+                probes = [
+                    spy(w.pid, out, args.rate) for w, out in zip(workers, samples, strict=True)
+                ]
+                if args.perf:
+                    probes.append(
+                        subprocess.Popen(
+                            [
+                                "perf",
+                                "record",
+                                "-F",
+                                "499",
+                                "-g",
+                                "-e",
+                                "cpu-clock",
+                                "-o",
+                                str(args.output / "perf.data"),
+                                "-p",
+                                ",".join(map(str, backends)),
+                            ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        )
+                    )
+                client_before = sum(cpu_seconds(w.pid) for w in workers)
+                started = time.perf_counter()
+                bench.wait_for(
+                    lambda: (
+                        count(
+                            f"SELECT count(*) FROM (SELECT 1 FROM phoenix_events"
+                            f" WHERE {bench.UNFINISHED} LIMIT 1) s"
+                        )
+                        == 0
+                    ),
+                    "the drain",
+                    0.25,
+                )
+                bench.wait_for(
+                    lambda: count("SELECT count(*) FROM phoenix_journey_entries") == events,
+                    "the projection",
+                    0.1,
+                )
+                seconds = time.perf_counter() - started
+                client = sum(cpu_seconds(w.pid) for w in workers) - client_before
+                server = bench.spent_between(backends, bench.server_cpu(url)) or 0.0
+                for spying in probes:
+                    spying.send_signal(signal.SIGINT)
+                for spying in probes:
+                    spying.wait(timeout=120)
+                done = count("SELECT count(*) FROM phoenix_events WHERE status = 'processed'")
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(timeout=30)
+        lines = [
+            f"# load {', '.join(f'{f:.2f}' for f in os.getloadavg())} at the end;"
+            f" {done:,} processed in {seconds:.1f} s after the first ({events / seconds:,.0f}/s)",
+            f"CPU per event: workers {client * 1e6 / events:.0f} us,"
+            f" PostgreSQL {server * 1e6 / events:.0f} us",
+        ]
+        lines += breakdown(samples, client * 1e6 / events)
+        if statements:
+            lines += top_statements(database, events)
+        if args.perf:
+            lines += [
+                "PostgreSQL functions (perf, self time):",
+                *perf_report(args.output / "perf.data"),
+            ]
+    report = "\n".join(lines)
+    print(report)
+    (args.output / f"report-{path.replace(' ', '-')}.txt").write_text(report + "\n")
+
+
+def breakdown(files: list[Path], worker_us: float) -> list[str]:
+    phases: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    leaves: dict[str, Counter[str]] = {}
+    for file in files:
+        for frames, count in read_samples(file):
+            phase = phase_of(frames)
+            phases[phase] += count
+            packages[package_of(frames[-1])] += count
+            leaves.setdefault(phase, Counter())[frames[-1]] += count
+    total = sum(phases.values()) or 1
+    lines = [f"workers, by phase (outermost frame; {total:,} samples holding the GIL):"]
+    lines += [
+        f"  {100 * n / total:5.1f} %  {worker_us * n / total:6.1f} us/event  {phase}"
+        for phase, n in phases.most_common()
+    ]
+    lines.append("workers, by package (innermost frame, self time):")
+    lines += [
+        f"  {100 * n / total:5.1f} %  {worker_us * n / total:6.1f} us/event  {package}"
+        for package, n in packages.most_common(14)
+    ]
+    lines.append("the largest phases' own functions (innermost frame):")
+    for phase, _ in phases.most_common(6):
+        lines.append(f"  {phase}:")
+        lines += [
+            f"    {worker_us * n / total:6.1f} us/event  {leaf}"
+            for leaf, n in leaves[phase].most_common(6)
+        ]
+    return lines
+
+
+if __name__ == "__main__":
+    main()
