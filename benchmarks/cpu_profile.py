@@ -19,7 +19,9 @@ last projected one:
 - ``--perf`` also records the server processes with ``perf record`` (the PostgreSQL
   functions their CPU goes to; ``perf`` from the distribution).
 
-``PHOENIX_BENCH_POSTGRES_URL`` names the server, as for the other benchmarks.
+``--root DIR`` runs the workers of another checkout (``git archive REV | tar -x -C DIR``):
+the same figures for a change tried out. ``PHOENIX_BENCH_POSTGRES_URL`` names the server,
+as for the other benchmarks.
 """
 
 from __future__ import annotations
@@ -171,13 +173,22 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     parser.add_argument("--perf", action="store_true", help="also perf-record the server")
     parser.add_argument(
+        "--root",
+        type=Path,
+        default=bench.ROOT,
+        help="run the workers of this checkout (another revision, a change tried out)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=Path(tempfile.gettempdir()) / "pf_cpu_profile"
     )
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
     events, path = args.events, "no hash" if args.without_hash else "with hash"
     load = ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
-    print(f"# {events:,} events ({path}), {args.workers} workers, batch {args.batch_size}")
+    print(
+        f"# {events:,} events ({path}), {args.workers} workers, batch {args.batch_size},"
+        f" workers of {args.root}"
+    )
     print(f"# load {load} at the start")
     with bench.database() as url:
         bench.fill(url, events, with_hash=not args.without_hash)
@@ -185,7 +196,7 @@ def main() -> None:
         log = args.output / "workers.log"
         log.unlink(missing_ok=True)
         workers = [
-            bench.start_worker(url, log, batch_size=args.batch_size) for _ in range(args.workers)
+            bench.start_worker(url, log, args.root, args.batch_size) for _ in range(args.workers)
         ]
         probes: list[subprocess.Popen[bytes]] = []
         try:
