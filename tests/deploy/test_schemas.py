@@ -9,6 +9,7 @@ import pytest
 
 from tests.deploy.manifests import (
     KEDA_API,
+    KEDA_SCHEMAS,
     KUBERNETES,
     KUBERNETES_VERSIONS,
     all_documents,
@@ -95,3 +96,13 @@ def _refused_for(document: dict[str, object], unknown: str) -> bool:
 def _messages(error: jsonschema.ValidationError) -> list[str]:
     """The error's message and those of the alternatives it tried (``anyOf`` branches)."""
     return [error.message, *(m for sub in error.context or [] for m in _messages(sub))]
+
+
+def test_the_vendored_keda_schemas_say_where_they_come_from() -> None:
+    """``vendor_keda_schemas.sh`` recreates them from this package, under this licence."""
+    assert (KEDA_SCHEMAS / "VERSION").read_text().split() == ["cloudcoil.models.keda", "2.16.1.0"]
+    assert "Apache License" in (KEDA_SCHEMAS / "LICENSE").read_text()
+    assert sorted(path.name for path in KEDA_SCHEMAS.glob("*.json")) == [
+        "scaledobject-keda-v1alpha1.json",
+        "triggerauthentication-keda-v1alpha1.json",
+    ]
