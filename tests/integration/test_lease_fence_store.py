@@ -7,7 +7,6 @@ a read-model row nor an applied pair. (The inbox's own ``complete``: its contrac
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,20 +19,9 @@ from src.application.journeys import SourceEvent
 from src.application.ports import BatchOutcome, StoredEvent
 from src.domain.user_journey import journey_id
 from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=15)
-
-
-@pytest.fixture
-def flywheel(store_url: str) -> Iterator[Container]:
-    container = open_flywheel(make_settings(store_url), migrate=True)
-    try:
-        yield container
-    finally:
-        close_flywheel(container)
 
 
 def claimed_by(container: Container, holder: str, at: datetime) -> list[StoredEvent]:
