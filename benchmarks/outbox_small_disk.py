@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -26,8 +27,11 @@ from phoenix_bridge import BridgeConfig, PhoenixEventBridge
 from benchmarks.throughput import postgres_store
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
-from tests.integration.bridge_support import TcpProxy, outbox_hashes
-from tests.integration.test_bridge_sql import with_port
+
+# The TCP proxy and the outbox reader are the bridge's test helpers (clients/python/tests).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clients" / "python" / "tests"))
+from bridge_support import TcpProxy, outbox_hashes
+from test_bridge_sql import with_port
 
 DRAIN_LIMIT_SECONDS = 120
 

@@ -14,17 +14,17 @@ from typing import Any
 import psycopg
 import pytest
 from phoenix_bridge import BridgeConfig, PhoenixEventBridge
-
-from src.domain.user_journey import nudge_id
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
-from tests.e2e.conftest import Server, running_server
-from tests.integration.postgrest_fake import (
+from postgrest_fake import (
     ANON_KEY,
     SupabaseGateway,
     make_it_supabase,
     user_token,
 )
+
+from src.domain.user_journey import nudge_id
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
+from tests.e2e.conftest import Server, running_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 

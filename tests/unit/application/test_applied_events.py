@@ -1,6 +1,6 @@
 """A source event counts once in its user's journey: the application skips the events the
 store says are applied, and a save of an event some other save applied first fails and
-is folded again (the store's contract is held by tests/integration/test_applied_events.py)."""
+is folded again (the store's contract is held by tests/integration/store/test_applied_events.py)."""
 
 from __future__ import annotations
 

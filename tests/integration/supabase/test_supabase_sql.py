@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from postgrest_fake import make_it_supabase
 from sqlalchemy import create_engine, inspect
 
 from src.adapters.sql_database import (
@@ -33,7 +34,6 @@ from src.entrypoints.cli import main
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import ADMIN_URL, database_url_for, make_settings, new_database_name
-from tests.integration.postgrest_fake import make_it_supabase
 
 pytestmark = pytest.mark.postgres
 TABLE_NAMES = [table.name for table in metadata.tables.values()]
@@ -676,7 +676,7 @@ def test_the_service_role_does_everything(supabase_url: str) -> None:
 
 
 def test_the_file_users_paste_is_the_one_migrate_applies() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     pasted = root / "infrastructure/database" / SCHEMA_FILE
     assert pasted.read_text(encoding="utf-8") == postgres_schema_sql()
     # No copy in the source tree: a built package gets the pasted file, put where

@@ -18,6 +18,14 @@ import httpx
 import psycopg
 import pytest
 from postgrest.exceptions import APIError
+from postgrest_fake import (
+    ANON_KEY,
+    SERVICE_KEY,
+    SupabaseGateway,
+    make_it_supabase,
+    sign_jwt,
+    user_token,
+)
 from psycopg import sql
 from supabase import Client, ClientOptions, create_client
 
@@ -26,20 +34,12 @@ from src.adapters.sql_tables import PRIVATE_SCHEMA
 from src.domain.events import MAX_PAYLOAD_DEPTH
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.postgrest_fake import (
-    ANON_KEY,
-    SERVICE_KEY,
-    SupabaseGateway,
-    make_it_supabase,
-    sign_jwt,
-    user_token,
-)
 
 pytestmark = pytest.mark.postgres
 
 ALICE = "00000000-0000-4000-8000-00000000a11c"
 BOB = "00000000-0000-4000-8000-000000000b0b"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def event(user: str, **more: Any) -> dict[str, Any]:

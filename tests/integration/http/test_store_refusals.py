@@ -10,13 +10,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from bridge_support import hold_the_next_id
 from litestar.testing import TestClient
 
 from src.domain.events import MAX_PAYLOAD_DEPTH
 from src.entrypoints.http import create_app
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.bridge_support import hold_the_next_id
 
 pytestmark = pytest.mark.postgres
 TOKEN = "test-token"

@@ -17,20 +17,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from phoenix_bridge import EmitOutcome, PhoenixEventBridge
-from phoenix_bridge.factory import make_transport
-from phoenix_bridge.transport import BridgeTransport, Row
-
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
-from tests.integration.bridge_support import (
+from bridge_support import (
     TcpProxy,
     closed_port,
     fill_up,
     outbox_hashes,
     small_disk,
 )
-from tests.integration.test_bridge_sql import sql_config, stored, wait_for, with_port
+from phoenix_bridge import EmitOutcome, PhoenixEventBridge
+from phoenix_bridge.factory import make_transport
+from phoenix_bridge.transport import BridgeTransport, Row
+from test_bridge_sql import sql_config, stored, wait_for, with_port
+
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres
 LETTERS = "phoenix-letters"

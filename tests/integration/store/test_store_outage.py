@@ -14,9 +14,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from bridge_support import closed_port
 from eventsourcing.persistence import OperationalError as LibraryOperationalError
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from test_bridge_sql import with_port
 
 from src.adapters.eventsourcing_postgres import BatchInsertRecorder
 from src.adapters.store_outage import is_outage
@@ -24,8 +26,6 @@ from src.application.errors import LeaseLostError
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import ADMIN_URL, make_settings
-from tests.integration.bridge_support import closed_port
-from tests.integration.test_bridge_sql import with_port
 
 pytestmark = pytest.mark.postgres
 

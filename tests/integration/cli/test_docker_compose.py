@@ -43,7 +43,7 @@ import yaml
 
 from tests.pgbouncer import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = Path(__file__).parent / "data" / "compose_spec" / "compose-spec.json"
 TOKEN = "compose-token"
 ROUTER, WORKER, MIGRATE = "phoenix-smart-router", "phoenix-data-flywheel", "migrate"

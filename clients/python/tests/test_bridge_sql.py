@@ -11,12 +11,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from bridge_support import TcpProxy, closed_port, hold_the_next_id, outbox_hashes
 from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
 from src.domain.user_journey import nudge_id
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.bridge_support import TcpProxy, closed_port, hold_the_next_id, outbox_hashes
 
 pytestmark = pytest.mark.postgres
 

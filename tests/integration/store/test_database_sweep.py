@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ADMIN_URL
 
 pytestmark = pytest.mark.postgres
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 HOLDING = """
 import os, time
@@ -28,11 +28,11 @@ def test_hold(postgres_url):
     time.sleep(300)
 """
 PASSING = "def test_nothing():\n    pass\n"
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider"]
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "tests.databases", "-p", "no:cacheprovider"]
 
 
 def pytest_run(test_file: Path, **env: str) -> subprocess.Popen[bytes]:
-    """A test run of its own, with this repository's fixtures (``tests/conftest.py``)."""
+    """A test run of its own, with this repository's fixtures (``tests/databases.py``)."""
     return subprocess.Popen(
         [*PYTEST, str(test_file)],
         cwd=ROOT,

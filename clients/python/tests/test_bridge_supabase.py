@@ -11,18 +11,18 @@ from typing import Any
 
 import psycopg
 import pytest
+from bridge_support import closed_port, hold_the_next_id, outbox_hashes
 from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
-
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
-from tests.integration.bridge_support import closed_port, hold_the_next_id, outbox_hashes
-from tests.integration.postgrest_fake import (
+from postgrest_fake import (
     ANON_KEY,
     SERVICE_KEY,
     PostgrestFake,
     make_it_supabase,
     user_token,
 )
+
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres
 ALICE = "00000000-0000-4000-8000-00000000a11c"

@@ -10,7 +10,7 @@ from src.application.errors import LeaseLostError
 from src.application.ports import BatchOutcome, EventInbox, Failure, RequeueSelection
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
-from tests.integration.conftest import T0
+from tests.integration.store.conftest import T0
 
 CATALOGUE = default_catalogue()
 LATER = T0 + timedelta(minutes=5)

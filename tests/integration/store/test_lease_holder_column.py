@@ -9,7 +9,7 @@ import pytest
 from src.application.errors import SchemaMissingError
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.conftest import T0
+from tests.integration.store.conftest import T0
 
 
 def drop_holder_column(url: str) -> None:

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import phoenix_bridge
 import pytest
+from bridge_support import closed_port
 from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
-from tests.integration.bridge_support import closed_port
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CLIENT = ROOT / "clients" / "python"
 SERVICE_ONLY = ("eventsourcing", "litestar", "sqlalchemy", "dependency_injector", "pydantic")
 

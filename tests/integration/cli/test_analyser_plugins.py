@@ -15,7 +15,7 @@ from src.entrypoints.cli import main
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PLUGIN = """
 from src.application.ports import StoredEvent
 

@@ -11,7 +11,7 @@ from src.application.ports import EventInbox
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
 from tests.fakes import FakeEventInbox
-from tests.integration.conftest import T0
+from tests.integration.store.conftest import T0
 
 CATALOGUE = default_catalogue()
 PARIS = timezone(timedelta(hours=1))

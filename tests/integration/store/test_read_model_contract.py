@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from src.application.ports import JourneyEntry, NudgeRecord, ReadModelChanges, ReadModelStore
-from tests.integration.conftest import T0
+from tests.integration.store.conftest import T0
 
 
 def entry(user: str, app: str, event_type: str, n: int, days_ago: int = 0) -> JourneyEntry:

@@ -169,7 +169,7 @@ def test_health_tells_why_the_worker_fails_without_naming_the_store(
 ) -> None:
     """The worker's drains fail once the network to the store is cut: ``/health`` (public)
     says the store is unreachable, never the driver's message (host, port, database)."""
-    from tests.integration.bridge_support import TcpProxy
+    from bridge_support import TcpProxy
 
     close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
     target = make_url(postgres_url)

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bridge_support import closed_port
 
 from src.adapters.toml_experiments import load_experiments
 from src.domain.apps import default_catalogue
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.bridge_support import closed_port
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 class FakeStreamlit(types.ModuleType):

@@ -16,7 +16,7 @@ from litestar.testing import TestClient
 from src.entrypoints.http import create_app
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-from tests.integration.test_http_api import AUTH, cv, letter, process, wait_open
+from tests.integration.http.test_http_api import AUTH, cv, letter, process, wait_open
 
 
 @pytest.fixture

@@ -18,18 +18,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
-
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
-from tests.integration.bridge_support import (
+from bridge_support import (
     TcpProxy,
     closed_port,
     outbox_attempts,
     outbox_hashes,
     unwritable,
 )
-from tests.integration.test_bridge_sql import sql_config, stored, wait_for, with_port
+from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
+from test_bridge_sql import sql_config, stored, wait_for, with_port
+
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from tests.conftest import make_settings
 
 LETTERS = "phoenix-letters"
 
@@ -246,7 +246,7 @@ def test_a_full_outbox_drops_only_what_the_store_cannot_take_and_says_so_once(
     store: str, proxy: TcpProxy, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Full by the outbox's own size cap: a full disk answers the same way
-    # (tests/integration/test_bridge_small_disk.py fills a real one).
+    # (clients/python/tests/test_bridge_small_disk.py fills a real one).
     outbox = tmp_path / "o.db"
     config = sql_config(with_port(store, proxy.port), outbox, outbox_max_bytes=192 * 1024)
     big = {"text": "x" * 3000}

@@ -8,12 +8,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from bridge_support import closed_port, hold_the_next_id
 from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.e2e.conftest import running_server
-from tests.integration.bridge_support import closed_port, hold_the_next_id
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 TOKEN = "s3cret-token"
