@@ -95,3 +95,13 @@ def flywheel(store_url: str) -> Iterator[Container]:
         yield container
     finally:
         close_flywheel(container)
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for a PostgreSQL database is marked ``postgres``, as the PostgreSQL
+    param of ``store_url`` is, so ``-m "not postgres"`` leaves out every test that needs
+    the server (the quick tier, ``scripts/test.sh --quick``)."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
