@@ -25,6 +25,7 @@ import pytest
 
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.settings import Settings
 from tests.conftest import (
     ADMIN_URL,
     RUN_ID,
@@ -88,9 +89,17 @@ def store_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def flywheel(store_url: str) -> Iterator[Container]:
-    """A migrated, open flywheel on each store."""
-    container = open_flywheel(make_settings(store_url), migrate=True)
+def flywheel_settings(store_url: str) -> Settings:
+    """The settings ``flywheel`` opens with: a module overrides this fixture to run on one
+    store only, or with other settings."""
+    return make_settings(store_url)
+
+
+@pytest.fixture
+def flywheel(flywheel_settings: Settings) -> Iterator[Container]:
+    """A migrated, open flywheel, on each store unless the module chose its settings; a
+    module that needs more (events, a projection run) overrides it, asking for this one."""
+    container = open_flywheel(flywheel_settings, migrate=True)
     try:
         yield container
     finally:

@@ -6,7 +6,6 @@ shows Rise events like the others."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,15 +38,6 @@ def stressed(user: str, start: float) -> list[dict[str, Any]]:
         event("rise.journal_entry", RISE, user, start - day, f"j{day}", stress_level=8)
         for day in range(3)
     ]
-
-
-@pytest.fixture
-def flywheel(store_url: str) -> Iterator[Container]:
-    container = open_flywheel(make_settings(store_url), migrate=True)
-    try:
-        yield container
-    finally:
-        close_flywheel(container)
 
 
 def test_stress_relief_dry_run_ten_would_match_five_meditated_after(flywheel: Container) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,20 +19,14 @@ from src.application.read_model_changes import PROJECTION_NAME
 from src.domain.apps.letters import LetterGenerated
 from src.domain.user_journey import UserJourney
 from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def flywheel(store_url: str) -> Iterator[Container]:
-    container = open_flywheel(make_settings(store_url), migrate=True)
-    container.projector().run()  # creates the tracking row, at position 0
-    try:
-        yield container
-    finally:
-        close_flywheel(container)
+def flywheel(flywheel: Container) -> Container:
+    flywheel.projector().run()  # creates the tracking row, at position 0
+    return flywheel
 
 
 def claim(container: Container, *rows: tuple[str, str, str]) -> list[StoredEvent]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -14,7 +13,7 @@ import pytest
 from src.adapters.postgres_batch_sql import CLAIM_TURN
 from src.application.ports import StoredEvent
 from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.settings import Settings
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres
@@ -23,19 +22,20 @@ AT = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def flywheel(postgres_url: str) -> Iterator[Container]:
+def flywheel_settings(postgres_url: str) -> Settings:
+    return make_settings(postgres_url)
+
+
+@pytest.fixture
+def flywheel(flywheel: Container) -> Container:
     """A store with two events of one user, ready to be claimed."""
-    container = open_flywheel(make_settings(postgres_url), migrate=True)
-    try:
-        container.ingestion().publish(
-            [
-                {"event_type": "cv.uploaded", "app_source": "phoenix-cv", "user_id": "u1"},
-                {"event_type": "cv.generated", "app_source": "phoenix-cv", "user_id": "u1"},
-            ]
-        )
-        yield container
-    finally:
-        close_flywheel(container)
+    flywheel.ingestion().publish(
+        [
+            {"event_type": "cv.uploaded", "app_source": "phoenix-cv", "user_id": "u1"},
+            {"event_type": "cv.generated", "app_source": "phoenix-cv", "user_id": "u1"},
+        ]
+    )
+    return flywheel
 
 
 def test_a_claim_waits_until_the_claim_in_progress_has_committed(

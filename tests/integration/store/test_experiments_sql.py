@@ -4,7 +4,6 @@ the stats function, equal to what the API reports."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,15 +18,6 @@ from src.domain.experiments import Experiment, ExperimentBook, Variant
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
-
-
-@pytest.fixture
-def flywheel(store_url: str) -> Iterator[Container]:
-    container = open_flywheel(make_settings(store_url), migrate=True)
-    try:
-        yield container
-    finally:
-        close_flywheel(container)
 
 
 def published(container: Container) -> list[tuple[Any, ...]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -24,7 +23,7 @@ from src.adapters.eventsourcing_postgres import BatchInsertRecorder
 from src.adapters.store_outage import is_outage
 from src.application.errors import LeaseLostError
 from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.settings import Settings
 from tests.conftest import ADMIN_URL, make_settings
 
 pytestmark = pytest.mark.postgres
@@ -87,12 +86,8 @@ def test_errors_of_the_data_or_of_the_batch_are_no_outage(postgres_url: str) -> 
 
 
 @pytest.fixture
-def flywheel(postgres_url: str) -> Iterator[Container]:
-    container = open_flywheel(make_settings(postgres_url, event_max_attempts=1), migrate=True)
-    try:
-        yield container
-    finally:
-        close_flywheel(container)
+def flywheel_settings(postgres_url: str) -> Settings:
+    return make_settings(postgres_url, event_max_attempts=1)
 
 
 @pytest.mark.parametrize("run", [1, 2, 3])

@@ -33,6 +33,7 @@ from src.application.errors import SchemaMissingError
 from src.entrypoints.cli import main
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.settings import Settings
 from tests.conftest import ADMIN_URL, database_url_for, make_settings, new_database_name
 
 pytestmark = pytest.mark.postgres
@@ -58,18 +59,14 @@ def publish(container: Container, *events: tuple[str, str, str]) -> None:
 
 
 @pytest.fixture
-def flywheel_pg(postgres_url: str) -> Iterator[Container]:
-    container = open_flywheel(make_settings(postgres_url), migrate=True)
-    try:
-        yield container
-    finally:
-        close_flywheel(container)
+def flywheel_settings(postgres_url: str) -> Settings:
+    return make_settings(postgres_url)
 
 
 def test_the_file_builds_the_tables_the_worker_uses_and_runs_twice(
-    flywheel_pg: Container,
+    flywheel: Container,
 ) -> None:
-    engine = flywheel_pg.engine()
+    engine = flywheel.engine()
     assert create_schema(engine) == []  # second run: nothing new, no error
     inspector = inspect(engine)
     for table in metadata.sorted_tables:
@@ -363,16 +360,16 @@ def as_json_shape(figures: Any) -> dict[str, Any]:
     }
 
 
-def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: Container) -> None:
+def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel: Container) -> None:
     publish(
-        flywheel_pg,
+        flywheel,
         ("letter.generated", "phoenix-letters", "u1"),
         ("cv.uploaded", "phoenix-cv", "u1"),
         ("letter.generated", "phoenix-letters", "u2"),
         ("cv.generated", "phoenix-cv", "u3"),
     )
     forty_days_ago = (datetime.now(UTC) - timedelta(days=40)).isoformat()
-    flywheel_pg.ingestion().publish(
+    flywheel.ingestion().publish(
         [
             {
                 "event_type": "job_offer.analyzed",
@@ -382,10 +379,10 @@ def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: C
             }
         ]
     )
-    asyncio.run(flywheel_pg.processor().drain())
-    (nudge,) = flywheel_pg.queries().list_active_nudges("u2", "phoenix-letters")
-    flywheel_pg.queries().record_nudge_shown(nudge.nudge_id)
-    url = flywheel_pg.settings().database_url
+    asyncio.run(flywheel.processor().drain())
+    (nudge,) = flywheel.queries().list_active_nudges("u2", "phoenix-letters")
+    flywheel.queries().record_nudge_shown(nudge.nudge_id)
+    url = flywheel.settings().database_url
     stats: dict[int, Any] = {}
     with psycopg.connect(url) as connection:
         for query in SEED_QUERIES:
@@ -398,7 +395,7 @@ def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: C
             "SELECT event_type FROM phoenix_user_journey WHERE user_id = 'u1' ORDER BY timestamp"
         ).fetchall()
     for days, figures in stats.items():
-        assert figures == as_json_shape(flywheel_pg.queries().get_ecosystem(days)), days
+        assert figures == as_json_shape(flywheel.queries().get_ecosystem(days)), days
     assert stats[30] == {
         "period_days": 30,
         "total_events": 4,
@@ -414,25 +411,25 @@ def test_the_seed_queries_run_and_the_stats_equal_the_api_figures(flywheel_pg: C
     assert [row[0] for row in journey] == ["letter.generated", "cv.uploaded"]
 
 
-def test_the_stats_refuse_a_bad_period(flywheel_pg: Container) -> None:
+def test_the_stats_refuse_a_bad_period(flywheel: Container) -> None:
     with (
-        psycopg.connect(flywheel_pg.settings().database_url) as connection,
+        psycopg.connect(flywheel.settings().database_url) as connection,
         pytest.raises(psycopg.errors.RaiseException, match="from 1 to 3650"),
     ):
         connection.execute("SELECT get_phoenix_ecosystem_stats(0)")
 
 
 def test_nudge_opportunities_come_straight_from_the_events_without_a_worker(
-    flywheel_pg: Container,
+    flywheel: Container,
 ) -> None:
     publish(
-        flywheel_pg,
+        flywheel,
         ("letter.generated", "phoenix-letters", "writer"),
         ("cv.uploaded", "phoenix-cv", "cv-only"),
         ("cv.uploaded", "phoenix-cv", "both"),
         ("job_offer.analyzed", "phoenix-letters", "both"),
     )
-    with psycopg.connect(flywheel_pg.settings().database_url) as connection:
+    with psycopg.connect(flywheel.settings().database_url) as connection:
         rows = connection.execute(
             "SELECT user_id, nudge_type, shown_in, target_app, message "
             "FROM phoenix_nudge_opportunities ORDER BY user_id"
