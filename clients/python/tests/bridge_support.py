@@ -1,6 +1,6 @@
 """Test helpers for the bridge: a TCP proxy that can cut the network, the outbox's rows,
-an unwritable folder or file (also for root), and a store whose next insert collides on
-its primary key."""
+an unwritable folder or file (also for root), a store whose next insert collides on its
+primary key, the direct-SQL transport's configuration and the rows it stored."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import socket
 import sqlite3
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from phoenix_bridge import BridgeConfig
 
 
 class TcpProxy:
@@ -173,3 +176,38 @@ def fill_up(folder: Path) -> Path:
             while True:
                 file.write(chunk)
     return ballast
+
+
+def with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+
+
+def sql_config(url: str, outbox: Path, **overrides: Any) -> BridgeConfig:
+    values: dict[str, Any] = {
+        "transport": "sql",
+        "database_url": url,
+        "outbox_path": outbox,
+        "flush_interval_seconds": 0.2,
+        "max_backoff_seconds": 0.5,
+    }
+    values.update(overrides)
+    return BridgeConfig(**values)
+
+
+def stored(url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(
+            "SELECT event_type, user_id, payload, event_hash, idempotency_key "
+            "FROM phoenix_events ORDER BY id"
+        ).fetchall()
+
+
+def wait_for(condition: Any, timeout: float = 60, what: str = "it") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)

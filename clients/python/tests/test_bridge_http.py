@@ -11,8 +11,6 @@ import pytest
 from bridge_support import closed_port, hold_the_next_id
 from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
 from tests.e2e.conftest import running_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
@@ -36,12 +34,6 @@ def wait_for(condition: Any, timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
-
-
-@pytest.fixture
-def store(postgres_url: str) -> str:
-    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
-    return postgres_url
 
 
 def test_events_nudges_and_display_through_the_api(store: str, tmp_path: Path) -> None:

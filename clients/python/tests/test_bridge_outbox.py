@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,21 +22,15 @@ from bridge_support import (
     closed_port,
     outbox_attempts,
     outbox_hashes,
+    sql_config,
+    stored,
     unwritable,
+    wait_for,
+    with_port,
 )
 from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
-from test_bridge_sql import sql_config, stored, wait_for, with_port
-
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
 
 LETTERS = "phoenix-letters"
-
-
-@pytest.fixture
-def store(postgres_url: str) -> str:
-    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
-    return postgres_url
 
 
 def users(url: str) -> list[str]:
@@ -270,13 +263,6 @@ def test_a_full_outbox_drops_only_what_the_store_cannot_take_and_says_so_once(
 
 
 # -- recovery ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def proxy(store: str) -> Iterator[TcpProxy]:
-    relay = TcpProxy("127.0.0.1", urlsplit(store).port or 5432)
-    yield relay
-    relay.close()
 
 
 @pytest.mark.postgres

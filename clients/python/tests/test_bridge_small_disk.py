@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from bridge_support import (
@@ -23,30 +22,17 @@ from bridge_support import (
     fill_up,
     outbox_hashes,
     small_disk,
+    sql_config,
+    stored,
+    wait_for,
+    with_port,
 )
 from phoenix_bridge import EmitOutcome, PhoenixEventBridge
 from phoenix_bridge.factory import make_transport
 from phoenix_bridge.transport import BridgeTransport, Row
-from test_bridge_sql import sql_config, stored, wait_for, with_port
-
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres
 LETTERS = "phoenix-letters"
-
-
-@pytest.fixture
-def store(postgres_url: str) -> str:
-    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
-    return postgres_url
-
-
-@pytest.fixture
-def proxy(store: str) -> Iterator[TcpProxy]:
-    relay = TcpProxy("127.0.0.1", urlsplit(store).port or 5432)
-    yield relay
-    relay.close()
 
 
 @pytest.fixture

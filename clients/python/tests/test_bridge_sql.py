@@ -4,70 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from bridge_support import TcpProxy, closed_port, hold_the_next_id, outbox_hashes
-from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
+from bridge_support import (
+    TcpProxy,
+    closed_port,
+    hold_the_next_id,
+    outbox_hashes,
+    sql_config,
+    stored,
+    wait_for,
+    with_port,
+)
+from phoenix_bridge import EmitOutcome, PhoenixEventBridge
 
 from src.domain.user_journey import nudge_id
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres
-
-
-def with_port(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
-
-
-def sql_config(url: str, outbox: Path, **overrides: Any) -> BridgeConfig:
-    values: dict[str, Any] = {
-        "transport": "sql",
-        "database_url": url,
-        "outbox_path": outbox,
-        "flush_interval_seconds": 0.2,
-        "max_backoff_seconds": 0.5,
-    }
-    values.update(overrides)
-    return BridgeConfig(**values)
-
-
-def stored(url: str) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url) as connection:
-        return connection.execute(
-            "SELECT event_type, user_id, payload, event_hash, idempotency_key "
-            "FROM phoenix_events ORDER BY id"
-        ).fetchall()
-
-
-def wait_for(condition: Any, timeout: float = 60, what: str = "it") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def store(postgres_url: str) -> str:
-    close_flywheel(open_flywheel(make_settings(postgres_url), migrate=True))
-    return postgres_url
-
-
-@pytest.fixture
-def proxy(store: str) -> Iterator[TcpProxy]:
-    port = urlsplit(store).port or 5432
-    relay = TcpProxy("127.0.0.1", port)
-    yield relay
-    relay.close()
 
 
 def test_events_land_once_with_the_canonical_hash(store: str, tmp_path: Path) -> None:

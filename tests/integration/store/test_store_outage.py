@@ -13,11 +13,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from bridge_support import closed_port
+from bridge_support import closed_port, with_port
 from eventsourcing.persistence import OperationalError as LibraryOperationalError
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from test_bridge_sql import with_port
 
 from src.adapters.eventsourcing_postgres import BatchInsertRecorder
 from src.adapters.store_outage import is_outage
