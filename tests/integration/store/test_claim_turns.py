@@ -23,6 +23,7 @@ AT = datetime(2026, 3, 1, tzinfo=UTC)
 
 @pytest.fixture
 def flywheel_settings(postgres_url: str) -> Settings:
+    """The shared ``flywheel`` on PostgreSQL only: the turns are its row locks."""
     return make_settings(postgres_url)
 
 

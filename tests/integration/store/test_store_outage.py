@@ -86,6 +86,8 @@ def test_errors_of_the_data_or_of_the_batch_are_no_outage(postgres_url: str) -> 
 
 @pytest.fixture
 def flywheel_settings(postgres_url: str) -> Settings:
+    """The shared ``flywheel`` on PostgreSQL with one attempt per event: an outage counted
+    as an attempt would leave the event dead."""
     return make_settings(postgres_url, event_max_attempts=1)
 
 

@@ -60,6 +60,7 @@ def publish(container: Container, *events: tuple[str, str, str]) -> None:
 
 @pytest.fixture
 def flywheel_settings(postgres_url: str) -> Settings:
+    """The shared ``flywheel`` on PostgreSQL, the only store the SQL file is for."""
     return make_settings(postgres_url)
 
 
