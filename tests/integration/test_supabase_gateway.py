@@ -119,7 +119,7 @@ def stored_users(url: str) -> list[str]:
     return [row[0] for row in owner_rows(url, "SELECT user_id FROM phoenix_events ORDER BY id")]
 
 
-# --- The calls the README shows -----------------------------------------------------------
+# --- The calls docs/supabase.md shows ---------------------------------------------------
 
 
 def test_the_anon_key_inserts_with_returning_minimal_and_reads_nothing_back(
@@ -313,8 +313,8 @@ def test_the_depth_limit_is_one_number() -> None:
     sql = (ROOT / "infrastructure/database" / SCHEMA_FILE).read_text(encoding="utf-8")
     assert f"$.**{{{MAX_PAYLOAD_DEPTH}}}" in sql
     assert f"more than {MAX_PAYLOAD_DEPTH} levels" in sql
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"{MAX_PAYLOAD_DEPTH} levels" in readme
+    guide = (ROOT / "docs" / "supabase.md").read_text(encoding="utf-8")
+    assert f"{MAX_PAYLOAD_DEPTH} levels" in guide
 
 
 # --- Nothing of the worker's is reachable ----------------------------------------------------
