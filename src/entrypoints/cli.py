@@ -1,4 +1,4 @@
-"""``phoenix-flywheel``: the command line of section 6 of the brief.
+"""``phoenix-flywheel``: the command line (every command and flag: docs/command-line.md).
 
 Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input, 3 ``serve``
 cannot listen on its address (the port is taken), or the user to forget has events in a

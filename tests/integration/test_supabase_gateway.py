@@ -1,6 +1,6 @@
 """What a Supabase project's REST API lets each key do once the SQL file has run.
 
-Plain supabase-py calls (the way the deployment guide's apps insert) and raw HTTP go
+Plain supabase-py calls (the way docs/supabase.md has the apps insert) and raw HTTP go
 through the gateway double (``postgrest_fake``): the apikey is checked, the JWT's role and
 claims are applied in the real PostgreSQL, which alone decides through its grants and
 row-level security.
@@ -80,7 +80,7 @@ def gateway(project: str) -> Iterator[SupabaseGateway]:
 
 
 def client(gateway: SupabaseGateway, key: str = ANON_KEY, token: str | None = None) -> Client:
-    """As the guide's apps make it; a signed-in user's token rides in the headers."""
+    """As docs/supabase.md has the apps make it; a signed-in user's token rides in the headers."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return create_client(gateway.url, key, ClientOptions(headers=headers))
 
