@@ -25,7 +25,7 @@ from src.domain.nudge_choice import (
 
 DEFAULT_REFRESH = timedelta(seconds=5)
 
-RankChooser = Callable[[str, str, datetime], float]
+BatchRank = Callable[[str, str, datetime], float]
 """``rank(nudge_type, user_id, at)`` for a nudge detected at ``at``."""
 
 
@@ -64,7 +64,7 @@ class NudgeRanker:
         self._figures: dict[str, TypeFigures] = {}
         self._read_at: datetime | None = None
 
-    def for_batch(self, user_ids: Collection[str]) -> RankChooser:
+    def for_batch(self, user_ids: Collection[str]) -> BatchRank:
         """``rank`` for the nudges of a batch of these users' events: one set of figures."""
         figures: dict[str, TypeFigures] | None = None
 
@@ -93,9 +93,10 @@ class NudgeRanker:
 class SlotReport:
     """How a nudge type fared in the contests for the users' slots.
 
-    ``won``: its nudges displayed (each display under the cap is a slot won; its first is
-    the exposure); ``share``: its part of all the slots won; ``converted``: attributed
-    conversions; the rate is per slot won, with its 95 % Wilson interval;
+    ``won``: its nudges exposed (displayed before the user reached the target), each a
+    slot it won under the daily cap; ``share``: its part of all the slots won;
+    ``converted``: attributed conversions; the rate is per slot won, with its 95 % Wilson
+    interval;
     ``probability_best``: the chance it converts best of all the types, which is the
     share of contests Thompson sampling gives it (less the exploration floor's).
     """
