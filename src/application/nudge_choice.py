@@ -23,7 +23,7 @@ from src.domain.nudge_choice import (
     nudge_rank,
 )
 
-DEFAULT_REFRESH = timedelta(seconds=5)
+DEFAULT_REFRESH = timedelta(seconds=60)
 
 BatchRank = Callable[[str, str, datetime], float]
 """``rank(nudge_type, user_id, at)`` for a nudge detected at ``at``."""

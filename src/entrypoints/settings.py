@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # The choice among nudges competing under the cap (docs/nudge-choice.md): the share
     # of draws that explore, and how long the worker reuses the conversions it read.
     nudge_choice_min_share: float = Field(0.1, ge=0, le=1)
-    nudge_choice_refresh_seconds: float = Field(5.0, ge=0, le=3600)
+    nudge_choice_refresh_seconds: float = Field(60.0, ge=0, le=3600)
     flywheel_api_token: SecretStr | None = None
     supabase_url: str | None = None
     supabase_anon_key: SecretStr | None = None
