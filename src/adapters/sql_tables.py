@@ -158,6 +158,9 @@ nudges = Table(
     # The message variant chosen at detection ('' for nudges detected before experiments).
     # Last, as ``ALTER TABLE ... ADD COLUMN`` puts it on an upgraded store.
     Column("variant", Text, nullable=False, server_default=text("''")),
+    # Its place when nudges compete for the daily cap, drawn at detection, higher first
+    # (src/domain/nudge_choice.py); 0 for nudges detected before nudges were ranked.
+    Column("rank", Float, nullable=False, server_default=text("0")),
     Index("ix_phoenix_nudges_user_app", "user_id", "shown_in", "status"),
 )
 

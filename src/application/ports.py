@@ -204,6 +204,8 @@ class NudgeRecord:
     detected_at: datetime
     converted_at: datetime | None = None
     variant: str = ""
+    rank: float = 0.0
+    """Its place when nudges compete for the daily cap, higher first (``nudge_choice``)."""
 
 
 @dataclass(frozen=True)

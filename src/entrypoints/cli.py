@@ -41,7 +41,7 @@ from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
 from src.entrypoints.dry_run_output import DryRunProgress, dry_run_json, format_dry_run
 from src.entrypoints.exit_codes import EXIT_BUSY, EXIT_INPUT, EXIT_OK, EXIT_STORE
-from src.entrypoints.experiment_table import format_experiments
+from src.entrypoints.experiment_table import format_experiments, format_nudge_choice
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.progress import ProgressLine
 from src.entrypoints.runtime import close_flywheel, open_flywheel
@@ -294,6 +294,8 @@ def _experiments(container: Container, args: argparse.Namespace) -> int:
         print(json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False))
     else:
         print(format_experiments(reports))
+        print()
+        print(format_nudge_choice(container.queries().list_nudge_choice()))
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ import functools
 import os
 import secrets
 import socket
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -30,6 +31,7 @@ from src.application.errors import PersistenceModuleInvalidError
 from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
+from src.application.nudge_choice import NudgeRanker
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
@@ -92,6 +94,18 @@ class Container(containers.DeclarativeContainer):
     )
     assigner = providers.Singleton(VariantAssigner, experiments, read_models, clock, board)
     applied_events = providers.Singleton(SqlAlchemyAppliedEvents, engine)
+    # Ranks each detected nudge for the daily cap, from the store's conversions per type.
+    ranker = providers.Singleton(
+        lambda s, read_models, clock: NudgeRanker(
+            read_models,
+            clock,
+            min_share=s.nudge_choice_min_share,
+            refresh=timedelta(seconds=s.nudge_choice_refresh_seconds),
+        ),
+        settings,
+        read_models,
+        clock,
+    )
     journeys = providers.Singleton(
         batch_journeys,
         catalogue=catalogue,
@@ -101,6 +115,7 @@ class Container(containers.DeclarativeContainer):
         ),
         variants=assigner,
         applied_events=applied_events,
+        ranks=ranker,
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
     policy = providers.Singleton(

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     nudge_experiments_file: Path | None = None
     nudge_attribution_days: int = Field(7, ge=1, le=365)
     nudge_max_per_day: int = Field(1, ge=1, le=100)
+    # The choice among nudges competing under the cap (docs/nudge-choice.md): the share
+    # of draws that explore, and how long the worker reuses the conversions it read.
+    nudge_choice_min_share: float = Field(0.1, ge=0, le=1)
+    nudge_choice_refresh_seconds: float = Field(60.0, ge=0, le=3600)
     flywheel_api_token: SecretStr | None = None
     supabase_url: str | None = None
     supabase_anon_key: SecretStr | None = None

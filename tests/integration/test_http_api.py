@@ -193,6 +193,7 @@ GUARDED_ROUTES = [
     ("POST", "/api/nudges/{nudge_id:str}/shown", "/api/nudges/some-nudge/shown"),
     ("DELETE", "/api/users/{user_id:str}", "/api/users/u1"),
     ("GET", "/api/experiments", "/api/experiments"),
+    ("GET", "/api/experiments/nudge-choice", "/api/experiments/nudge-choice"),
     ("GET", "/api/dashboard", "/api/dashboard"),
     ("GET", "/metrics", "/metrics"),
     ("GET", "/api/rules/{nudge_type:str}/dry-run", "/api/rules/letters_to_cv/dry-run"),
