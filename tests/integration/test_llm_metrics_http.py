@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -33,7 +34,9 @@ def stub() -> Iterator[OpenAIStub]:
 
 def runtime_of(app: Litestar) -> ServerRuntime:
     """The app's runtime, as its handlers get it (the ``runtime`` dependency)."""
-    runtime = app.dependencies["runtime"].dependency()
+    provide = app.dependencies["runtime"]
+    assert isinstance(provide, Provide)
+    runtime = provide.dependency()
     assert isinstance(runtime, ServerRuntime)
     return runtime
 

@@ -30,14 +30,16 @@ def threads() -> int:
     return [thread.name for thread in threading.enumerate()].count("skills-extractor")
 
 
-def make(stub: OpenAIStub, **options: float) -> OpenAISkillsExtractor:
+def make(
+    stub: OpenAIStub, *, budget_seconds: float = 30, timeout_seconds: float | None = None
+) -> OpenAISkillsExtractor:
     return OpenAISkillsExtractor(
         base_url=stub.base_url,
         model=MODEL,
-        budget_seconds=options.pop("budget_seconds", 30),
+        budget_seconds=budget_seconds,
         concurrency=2,
         cache=InMemoryExtractionCache(),
-        **options,
+        timeout_seconds=timeout_seconds,
     )
 
 
