@@ -123,8 +123,9 @@ class EventIngestion:
 
 
 def _log_duplicates(results: Sequence[AppendResult]) -> None:
-    """One line per twin the store refused, in the words of the deployment guide's
-    troubleshooting ("Duplicate event hash": normal, de-duplication at work)."""
+    """One line per twin the store refused, in the words operators search the log for
+    ("Duplicate event hash": normal, de-duplication at work; docs/operations.md,
+    "Troubleshooting")."""
     for result in results:
         for event_hash in result.duplicate_hashes:
             logger.info(

@@ -1,4 +1,4 @@
-"""``phoenix-flywheel``: the command line of section 6 of the brief.
+"""``phoenix-flywheel``: the command line (every command and flag: docs/command-line.md).
 
 Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input, 3 ``serve``
 cannot listen on its address (the port is taken), or the user to forget has events in a
@@ -57,7 +57,9 @@ def build_parser() -> _Parser:
         epilog="Settings come from the environment or a .env file (DATABASE_URL, EVENT_*).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="HTTP API on port 8000 plus the background worker")
+    serve = commands.add_parser(
+        "serve", help="the Smart Router: the HTTP API on port 8000 plus a background worker"
+    )
     serve.add_argument(
         "--host",
         default="0.0.0.0",  # noqa: S104 - a service in a container listens on all interfaces

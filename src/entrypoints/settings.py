@@ -21,7 +21,7 @@ from src.entrypoints.analysers import parse_specs
 
 
 class Settings(BaseSettings):
-    """Section 6 of the brief; names are the environment variables, case-insensitive."""
+    """Every setting (docs/configuration.md); names are the environment variables, any case."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     auto_process_on_startup: bool = True
     poll_interval_seconds: float = Field(2.0, gt=0)
     nudge_cooldown_hours: float = Field(24.0, ge=0)
-    # Experiments on the nudge messages (see README, "Experiments on nudge messages").
+    # Experiments on the nudge messages (docs/nudges-and-experiments.md).
     nudge_experiments_file: Path | None = None
     nudge_attribution_days: int = Field(7, ge=1, le=365)
     nudge_max_per_day: int = Field(1, ge=1, le=100)

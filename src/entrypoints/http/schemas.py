@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (section 6 of the brief, field for field)."""
+"""Request and response bodies of the HTTP API, field for field as docs/http-api.md lists them."""
 
 from __future__ import annotations
 
