@@ -263,6 +263,35 @@ BEGIN
 END
 $applied$;
 
+-- The skills a language model read from an offer's or a CV's text (LLM_BASE_URL), one row
+-- per user, kind of text, model, prompt version and text (its SHA-256, never the text), so
+-- an event processed again, or by a restarted worker, never asks the model again.
+-- Written and read by the worker alone: private, row-level security on and no right for
+-- the REST API's roles. Forgetting a user erases their rows.
+CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_skills_extractions (
+    user_id        text        NOT NULL,
+    kind           text        NOT NULL,
+    model          text        NOT NULL,
+    prompt_version text        NOT NULL,
+    input_sha256   text        NOT NULL,
+    skills         jsonb       NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, kind, model, prompt_version, input_sha256)
+);
+ALTER TABLE phoenix_private.phoenix_skills_extractions ENABLE ROW LEVEL SECURITY;
+DO $skills_extractions$
+DECLARE
+    grantee record;
+BEGIN
+    FOR grantee IN
+        SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
+    LOOP
+        EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_skills_extractions FROM %I',
+                       grantee.rolname);
+    END LOOP;
+END
+$skills_extractions$;
+
 -- What became of each nudge: its exposure (the first display, unless the user had already
 -- reached the target), and whether reaching the target counts as the nudge's conversion
 -- (after the exposure, within the attribution window of the settings) or as organic.

@@ -271,3 +271,19 @@ nudge_offers = Table(
     Index("ix_phoenix_nudge_offers_user", "user_id"),
     schema=PRIVATE_SCHEMA,
 )
+
+# The skills a language model read from an offer's or a CV's text, so an event processed
+# again (or by a restarted worker) never asks the model again. The key holds the text's
+# hash, never the text. The worker's alone, hence private; forgetting a user erases them.
+skills_extractions = Table(
+    "phoenix_skills_extractions",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("model", Text, primary_key=True),
+    Column("prompt_version", Text, primary_key=True),
+    Column("input_sha256", Text, primary_key=True),
+    Column("skills", Payload, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=utcnow()),
+    schema=PRIVATE_SCHEMA,
+)

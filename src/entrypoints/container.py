@@ -6,16 +6,20 @@ import functools
 import os
 import secrets
 import socket
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
+from sqlalchemy import Engine
 
 from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
 from src.adapters.postgres_nudge_board import PostgresNudgeBoard
+from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
+from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
@@ -59,6 +63,26 @@ def worker_name() -> str:
     what its predecessor left.
     """
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def open_skills_extractor(
+    settings: Settings, engine: Engine
+) -> Iterator[OpenAISkillsExtractor | None]:
+    """The LLM skills extractor, its answers cached in the store, or None when the settings
+    leave it off; closed (its calls in flight cancelled, its connections closed) when the
+    container's resources shut down (``close_flywheel``)."""
+    extractor = OpenAISkillsExtractor.from_settings(
+        settings.llm,
+        budget_seconds=settings.event_processing_timeout,
+        concurrency=settings.llm_concurrency,
+        cache=SqlAlchemyExtractionCache(engine),
+        timeout_seconds=settings.llm_timeout_seconds,
+    )
+    try:
+        yield extractor
+    finally:
+        if extractor is not None:
+            extractor.close()
 
 
 class Container(containers.DeclarativeContainer):
@@ -174,6 +198,8 @@ class Container(containers.DeclarativeContainer):
     # chose them (``PERSISTENCE_MODULE``, ``POSTGRES_SCHEMA``): never written out here.
     eraser = providers.Singleton(SqlAlchemyUserEraser.for_application, engine, journeys)
     erasure = providers.Singleton(UserErasure, eraser=eraser, journeys=journeys, clock=clock)
+    # Skills read from free text by a language model (LLM_BASE_URL): None when off.
+    skills_extractor = providers.Resource(open_skills_extractor, settings, engine)
 
 
 def build_container(settings: Settings) -> Container:

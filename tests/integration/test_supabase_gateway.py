@@ -384,6 +384,7 @@ def test_the_journeys_live_in_the_private_schema_out_of_reach(
         "phoenix_applied_events",
         "phoenix_nudge_offers",
         "phoenix_projection_tracking",
+        "phoenix_skills_extractions",
         "phoenixjourneys_events",
         "phoenixjourneys_snapshots",
     ]

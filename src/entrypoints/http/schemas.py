@@ -219,6 +219,9 @@ class RemovedOut(BaseModel):
     nudge_offers: int = Field(
         description="nudges offered to the user before the worker detected them"
     )
+    skills_extractions: int = Field(
+        description="skills a language model read from the user's offers and CVs (cached)"
+    )
 
 
 class ForgetOut(BaseModel):
