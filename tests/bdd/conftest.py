@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from dependency_injector import providers
 from pytest_bdd import given, parsers, then, when
 
-from src.application.ports import EventAnalyser
+from src.application.ports import EventAnalyser, RequeueSelection
 from src.application.processor import DrainSummary
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.runtime import close_flywheel, prepare_store
@@ -119,6 +120,15 @@ def many_letters(story: Story, count: int) -> None:
 @when("the flywheel processes the queue")
 def process_queue(story: Story) -> None:
     story.summary = asyncio.run(story.flywheel.processor().drain())
+
+
+@when("all their events are processed again")
+def processed_again(story: Story) -> None:
+    requeued = story.flywheel.admin().force_reprocess(
+        RequeueSelection(since=datetime(2000, 1, 1, tzinfo=UTC))
+    )
+    assert requeued > 0
+    process_queue(story)
 
 
 @given(parsers.parse("{app} shows {user} her nudge"))

@@ -13,7 +13,6 @@ from pytest_bdd import given, parsers, scenarios, then, when
 
 from src.adapters.toml_experiments import shipped_experiments_text
 from src.application.experiments import VariantAssigner
-from src.application.ports import RequeueSelection
 from src.domain.apps import discover_apps
 from src.domain.catalogue import AppModule, Catalogue, EventType
 from src.domain.experiments import Experiment
@@ -67,15 +66,6 @@ def second_nudge(story: Story) -> None:
 @given(parsers.parse("conversions count for {days:d} days after the nudge is seen"))
 def attribution_window(story: Story, days: int) -> None:
     story.overrides["nudge_attribution_days"] = days
-
-
-@when("all their events are processed again")
-def processed_again(story: Story) -> None:
-    requeued = story.flywheel.admin().force_reprocess(
-        RequeueSelection(since=datetime(2000, 1, 1, tzinfo=UTC))
-    )
-    assert requeued > 0
-    process_queue(story)
 
 
 @when(parsers.parse("{app} shows {user} the same nudge again"))
