@@ -64,6 +64,11 @@ def build_parser() -> _Parser:
         help="interface to listen on (default: all; set FLYWHEEL_API_TOKEN then)",
     )
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="the API alone: workers run as processes of their own (`worker`, `process`)",
+    )
     commands.add_parser("worker", help="run the background worker until interrupted")
     alive = commands.add_parser(
         "worker-alive",
@@ -142,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         # The server opens the store itself, in the background: it must answer /health
         # (503) even while the store is down, and recover when it comes back.
-        return serve(settings, args.host, args.port)
+        return serve(settings, args.host, args.port, run_worker=not args.no_worker)
     if args.command == "worker":
         # Like the server, the worker waits for a store that is down or not migrated yet:
         # workers started while the database restarts must not die without a supervisor.
