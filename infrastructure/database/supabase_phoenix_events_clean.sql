@@ -928,10 +928,6 @@ CREATE TABLE IF NOT EXISTS phoenix_worker_settings (
 INSERT INTO phoenix_worker_settings (id, batch_size) VALUES (1, 100) ON CONFLICT DO NOTHING;
 ALTER TABLE phoenix_worker_settings ENABLE ROW LEVEL SECURITY;
 
--- Unfinished events by user: the signal counts them and their users from this index
--- alone, whatever the number of finished rows the table keeps.
-CREATE INDEX IF NOT EXISTS ix_phoenix_events_unfinished_user
-    ON phoenix_events (user_id) WHERE status IN ('pending', 'failed', 'processing');
 -- Events finished per minute and the batches that finished them (locked_by keeps the
 -- batch's name): every worker's throughput, for the dashboard and /metrics.
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_processed_at
@@ -942,6 +938,8 @@ CREATE INDEX IF NOT EXISTS ix_phoenix_events_processed_at
 -- workers work, rather than stop them mid-batch. useful_workers: the smaller of one
 -- worker per batch of them and the users they belong to (one user's events go to one
 -- worker at a time). oldest_pending_age_seconds: null when nothing is pending.
+-- It reads the claim's partial index (ix_phoenix_events_claimable): unfinished events
+-- only, so it costs the same however many finished rows the table keeps.
 -- SECURITY DEFINER: the autoscaler's role needs EXECUTE on it and nothing else.
 CREATE OR REPLACE FUNCTION phoenix_scaling_signal()
 RETURNS TABLE (claimable bigint, useful_workers integer, oldest_pending_age_seconds double precision)

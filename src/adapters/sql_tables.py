@@ -130,13 +130,6 @@ events = Table(
     ),
     Index("ix_phoenix_events_user_timestamp", "user_id", "timestamp"),
     Index("ix_phoenix_events_timestamp", "timestamp"),
-    # The scaling signal counts unfinished events and their users from this index alone.
-    Index(
-        "ix_phoenix_events_unfinished_user",
-        "user_id",
-        postgresql_where=text("status IN ('pending', 'failed', 'processing')"),
-        sqlite_where=text("status IN ('pending', 'failed', 'processing')"),
-    ),
     # Events finished per minute, and the batches that finished them: the throughput of
     # every worker, for the dashboard and /metrics.
     Index(
