@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -162,3 +163,40 @@ def walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield node
     for child in node.get("Plans", []):
         yield from walk(child)
+
+
+@pytest.mark.postgres
+def test_a_scaler_role_with_execute_alone_reads_the_signal_and_nothing_else(
+    postgres_url: str,
+) -> None:
+    """KEDA's role needs EXECUTE on the function only: it runs as its owner."""
+    container = opened(postgres_url, 3)
+    role = f"pf_scaler_{uuid.uuid4().hex[:8]}"
+    try:
+        publish_backlog(container)
+        with container.engine().begin() as connection:
+            connection.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+            connection.execute(
+                text(f"GRANT EXECUTE ON FUNCTION phoenix_scaling_signal() TO {role}")
+            )
+        with container.engine().begin() as connection:
+            connection.execute(text(f"SET LOCAL ROLE {role}"))
+            row = connection.execute(text("SELECT * FROM phoenix_scaling_signal()")).one()
+            assert (row.claimable, row.useful_workers) == (8, 3)
+        with container.engine().begin() as connection:
+            connection.execute(text(f"SET LOCAL ROLE {role}"))
+            readable = connection.execute(
+                text("SELECT has_table_privilege('phoenix_events', 'SELECT')")
+            ).scalar_one()
+        assert readable is False
+        with container.engine().begin() as connection:
+            connection.execute(text(f"REVOKE ALL ON FUNCTION phoenix_scaling_signal() FROM {role}"))
+            connection.execute(text(f"SET LOCAL ROLE {role}"))
+            refused = connection.execute(
+                text("SELECT has_function_privilege('phoenix_scaling_signal()', 'EXECUTE')")
+            ).scalar_one()
+        assert refused is False  # not granted to PUBLIC
+    finally:
+        with container.engine().begin() as connection:
+            connection.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        close_flywheel(container)
