@@ -944,10 +944,13 @@ CREATE INDEX IF NOT EXISTS ix_phoenix_events_processed_at
 CREATE OR REPLACE FUNCTION phoenix_scaling_signal()
 RETURNS TABLE (claimable bigint, useful_workers integer, oldest_pending_age_seconds double precision)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    WITH unfinished AS (
-        SELECT count(*) AS events, count(DISTINCT e.user_id) AS users
+    WITH by_user AS (  -- grouped, not count(DISTINCT): hashed, where DISTINCT sorts
+        SELECT e.user_id, count(*) AS events
         FROM phoenix_events AS e
         WHERE e.status IN ('pending', 'failed', 'processing')
+        GROUP BY e.user_id
+    ), unfinished AS (
+        SELECT coalesce(sum(events), 0)::bigint AS events, count(*) AS users FROM by_user
     ), oldest AS (
         SELECT e.received_at FROM phoenix_events AS e
         WHERE e.status = 'pending'
