@@ -99,15 +99,19 @@ class FlywheelCollector(Collector):
         try:
             monitor = self._runtime.require_open().monitor()
             processed = monitor.processed_last_minute()
-            signal = monitor.scaling_signal()
         except Exception as error:  # noqa: BLE001 - a scrape reports what it can
-            logger.info("metrics: store figures unavailable", extra={"error": describe(error)})
+            logger.info("metrics: throughput unavailable", extra={"error": describe(error)})
+        else:
+            yield GaugeMetricFamily(
+                "flywheel_events_processed_last_minute",
+                "Events processed in the last minute by every worker (from processed_at).",
+                value=processed,
+            )
+        try:
+            signal = self._runtime.require_open().monitor().scaling_signal()
+        except Exception as error:  # noqa: BLE001 - a scrape reports what it can
+            logger.info("metrics: scaling signal unavailable", extra={"error": describe(error)})
             return
-        yield GaugeMetricFamily(
-            "flywheel_events_processed_last_minute",
-            "Events processed in the last minute by every worker (from processed_at).",
-            value=processed,
-        )
         if signal is None:
             return
         yield GaugeMetricFamily(
