@@ -1,6 +1,6 @@
 # One image for every service of docker-compose.yml: the one-shot `migrate`, the Smart
 # Router (`serve`) and the data flywheel workers (`worker`). Configured entirely by
-# environment (see README.md). The base image is pinned to the exact Python that the
+# environment (see docs/configuration.md). The base image is pinned to the exact Python that the
 # tests and requirements.lock were made with: change both together (scripts/lock.sh).
 FROM python:3.11.7-slim-bookworm
 

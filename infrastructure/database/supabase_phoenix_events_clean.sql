@@ -143,6 +143,10 @@ CREATE TABLE IF NOT EXISTS phoenix_nudges (
 -- The message variant chosen at detection ('' for nudges detected before experiments);
 -- added in place to a table made by an older version of this file.
 ALTER TABLE phoenix_nudges ADD COLUMN IF NOT EXISTS variant text NOT NULL DEFAULT '';
+-- Its place when nudges compete for a user's slots under the daily cap, higher first: a
+-- Thompson draw on its type's conversions, made once at detection (0: detected before
+-- nudges were ranked, after every ranked one). Added in place to an older table.
+ALTER TABLE phoenix_nudges ADD COLUMN IF NOT EXISTS rank double precision NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS ix_phoenix_nudges_user_app ON phoenix_nudges (user_id, shown_in, status);
 
 -- Each display of a nudge (the cooldown and the "shown" figure read it).
@@ -258,6 +262,35 @@ BEGIN
     END IF;
 END
 $applied$;
+
+-- The skills a language model read from an offer's or a CV's text (LLM_BASE_URL), one row
+-- per user, kind of text, model, prompt version and text (its SHA-256, never the text), so
+-- an event processed again, or by a restarted worker, never asks the model again.
+-- Written and read by the worker alone: private, row-level security on and no right for
+-- the REST API's roles. Forgetting a user erases their rows.
+CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_skills_extractions (
+    user_id        text        NOT NULL,
+    kind           text        NOT NULL,
+    model          text        NOT NULL,
+    prompt_version text        NOT NULL,
+    input_sha256   text        NOT NULL,
+    skills         jsonb       NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, kind, model, prompt_version, input_sha256)
+);
+ALTER TABLE phoenix_private.phoenix_skills_extractions ENABLE ROW LEVEL SECURITY;
+DO $skills_extractions$
+DECLARE
+    grantee record;
+BEGIN
+    FOR grantee IN
+        SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
+    LOOP
+        EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_skills_extractions FROM %I',
+                       grantee.rolname);
+    END LOOP;
+END
+$skills_extractions$;
 
 -- What became of each nudge: its exposure (the first display, unless the user had already
 -- reached the target), and whether reaching the target counts as the nudge's conversion
@@ -763,8 +796,8 @@ JOIN phoenix_nudge_types AS t
 CROSS JOIN LATERAL phoenix_nudge_wording(t.nudge_type, '', 'fr') AS w;
 
 -- The nudges to show a user in an app now, worded in p_lang (French when it has none):
--- the worker's active nudges (by detection, then type), then the degraded mode's offers
--- (by type), each carrying the id the worker gives or will give it. A nudge displayed
+-- the worker's active nudges (by rank, highest first, then detection, then type), then
+-- the degraded mode's offers (by type), each carrying the id the worker gives or will give it. A nudge displayed
 -- within the cooldown is hidden; at most max_per_day distinct nudges are displayed to a
 -- user in an app in 24 hours (one already displayed then keeps its place). Each offer
 -- returned is recorded, so that its display can be, and so that the worker keeps its
@@ -783,7 +816,7 @@ BEGIN
         FROM phoenix_nudge_settings AS s
     ), candidates AS (
         SELECT n.nudge_id, n.nudge_type, n.target_app, n.variant, false AS offered,
-               n.detected_at
+               n.detected_at, n.rank
         FROM phoenix_nudges AS n
         WHERE n.user_id = p_user_id AND n.shown_in = p_app AND n.status = 'active'
         UNION ALL
@@ -794,7 +827,7 @@ BEGIN
                    (SELECT v.variant FROM phoenix_nudge_variants AS v
                     WHERE v.nudge_type = o.nudge_type ORDER BY v.position LIMIT 1),
                    ''),
-               true, NULL::timestamptz
+               true, NULL::timestamptz, 0::double precision
         FROM (
             SELECT phoenix_private.phoenix_nudge_id(p.user_id, p.nudge_type) AS nudge_id,
                    p.nudge_type, p.target_app
@@ -819,7 +852,8 @@ BEGIN
         )
     ), ranked AS (
         SELECT v.*, count(*) FILTER (WHERE NOT v.shown_today) OVER (
-            ORDER BY v.offered, v.detected_at, v.nudge_type COLLATE "C", v.nudge_id COLLATE "C"
+            ORDER BY v.offered, v.rank DESC, v.detected_at, v.nudge_type COLLATE "C",
+                     v.nudge_id COLLATE "C"
             ROWS UNBOUNDED PRECEDING
         ) AS nth_new
         FROM visible AS v
@@ -840,7 +874,8 @@ BEGIN
     SELECT k.nudge_id, k.nudge_type, k.target_app, w.message, w.variant
     FROM kept AS k
     CROSS JOIN LATERAL phoenix_nudge_wording(k.nudge_type, k.variant, p_lang) AS w
-    ORDER BY k.offered, k.detected_at, k.nudge_type COLLATE "C", k.nudge_id COLLATE "C";
+    ORDER BY k.offered, k.rank DESC, k.detected_at, k.nudge_type COLLATE "C",
+             k.nudge_id COLLATE "C";
 END
 $$;
 

@@ -168,6 +168,9 @@ nudges = Table(
     # The message variant chosen at detection ('' for nudges detected before experiments).
     # Last, as ``ALTER TABLE ... ADD COLUMN`` puts it on an upgraded store.
     Column("variant", Text, nullable=False, server_default=text("''")),
+    # Its place when nudges compete for the daily cap, drawn at detection, higher first
+    # (src/domain/nudge_choice.py); 0 for nudges detected before nudges were ranked.
+    Column("rank", Float, nullable=False, server_default=text("0")),
     Index("ix_phoenix_nudges_user_app", "user_id", "shown_in", "status"),
 )
 
@@ -287,5 +290,21 @@ nudge_offers = Table(
     Column("variant", Text, nullable=False),
     Column("offered_at", UtcDateTime, nullable=False, server_default=utcnow()),
     Index("ix_phoenix_nudge_offers_user", "user_id"),
+    schema=PRIVATE_SCHEMA,
+)
+
+# The skills a language model read from an offer's or a CV's text, so an event processed
+# again (or by a restarted worker) never asks the model again. The key holds the text's
+# hash, never the text. The worker's alone, hence private; forgetting a user erases them.
+skills_extractions = Table(
+    "phoenix_skills_extractions",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("model", Text, primary_key=True),
+    Column("prompt_version", Text, primary_key=True),
+    Column("input_sha256", Text, primary_key=True),
+    Column("skills", Payload, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=utcnow()),
     schema=PRIVATE_SCHEMA,
 )

@@ -27,6 +27,7 @@ from src.adapters.sql_tables import (
     nudge_offers,
     nudges,
     nudges_sent,
+    skills_extractions,
 )
 from src.adapters.sql_tables import projection_tracking as tracking
 from src.application.errors import UserBusyError
@@ -120,6 +121,11 @@ class SqlAlchemyUserEraser:
             entries = _count(
                 connection, delete(journey_entries).where(journey_entries.c.user_id == user_id)
             )
+            # What a model read from their offers and CVs: no trace of the texts is left.
+            extractions = _count(
+                connection,
+                delete(skills_extractions).where(skills_extractions.c.user_id == user_id),
+            )
         return ErasureReport(
             events=removed_events,
             journey_events=int(journey_events),
@@ -129,6 +135,7 @@ class SqlAlchemyUserEraser:
             nudges_sent=removed_sent,
             applied_events=applied,
             nudge_offers=offers,
+            skills_extractions=extractions,
         )
 
 

@@ -1,6 +1,6 @@
 """The right to erasure: forget a user, everywhere the flywheel keeps something of them.
 
-Their journey is event-sourced, and its stream is deleted outright (see the README for
+Their journey is event-sourced, and its stream is deleted outright (docs/adr/0006 says
 why not crypto-shredding). What could bring a forgotten user back, and what stops it:
 
 * a fold of this process holding the journey: the erasure waits for the fold lock, then

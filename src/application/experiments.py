@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from src.application.nudge_choice import SlotReport
 from src.application.nudge_ports import NudgeBoard
 from src.application.ports import Clock, ReadModelStore
 from src.domain.experiment_stats import (
@@ -101,6 +102,8 @@ class ExperimentReport:
     mode: str
     attribution_days: int
     variants: tuple[VariantReport, ...]
+    slots: SlotReport | None = None
+    """How the nudge type fares against the others for the users' slots (all variants)."""
 
 
 def experiment_reports(
@@ -108,8 +111,10 @@ def experiment_reports(
     counts: Mapping[str, Mapping[str, VariantCounts]],
     attribution_days: int,
     language: str = "fr",
+    slots: Mapping[str, SlotReport] | None = None,
 ) -> list[ExperimentReport]:
-    """Each experiment's variants with their figures; rate = converted / exposed."""
+    """Each experiment's variants with their figures; rate = converted / exposed. With
+    ``slots``, each experiment carries its nudge type's."""
     reports: list[ExperimentReport] = []
     for experiment in book:
         seen = counts.get(experiment.nudge_type, {})
@@ -145,6 +150,7 @@ def experiment_reports(
                 mode=experiment.mode,
                 attribution_days=attribution_days,
                 variants=tuple(variants),
+                slots=(slots or {}).get(experiment.nudge_type),
             )
         )
     return reports

@@ -43,6 +43,12 @@ class VariantChooser(Protocol):
         ...
 
 
+class RankChooser(Protocol):
+    def for_batch(self, user_ids: Collection[str]) -> Callable[[str, str, datetime], float]:
+        """``rank(nudge_type, user_id, at)`` for the nudges a batch of these users detects."""
+        ...
+
+
 @dataclass(frozen=True)
 class SourceEvent:
     """A de-duplicated, validated store event ready to be folded into its user's journey."""
@@ -101,6 +107,7 @@ class JourneyApplication(Application[UUID]):
         variants: VariantChooser | None = None,
         *,
         applied_events: AppliedEvents,
+        ranks: RankChooser | None = None,
     ) -> None:
         # A bounded cache of journeys, so a journey's old events are read once.
         # ``load_journeys`` brings cached journeys up to date in bulk; the repository's
@@ -120,6 +127,8 @@ class JourneyApplication(Application[UUID]):
         self._applied_events = applied_events
         # Picks a detected nudge's message variant (see ``VariantAssigner``).
         self._variants = variants
+        # Ranks a detected nudge under the daily cap (see ``NudgeRanker``).
+        self._ranks = ranks
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
         self._fold_lock = threading.Lock()
@@ -397,6 +406,7 @@ class JourneyApplication(Application[UUID]):
         )
         loaded = self.load_journeys(list(by_user)) if by_user else {}
         choose = self._variants.for_batch(list(by_user)) if self._variants else None
+        rank = self._ranks.for_batch(list(by_user)) if self._ranks else None
         for user_id, sources in by_user.items():
             journey = loaded[user_id] or UserJourney(user_id=user_id)
             for source in sorted(sources, key=lambda s: (s.timestamp, s.event_id)):
@@ -407,7 +417,7 @@ class JourneyApplication(Application[UUID]):
                     applied.add(pair)  # a twin later in the batch is skipped too
                     self._record_source(journey, source, keep_days)
                     recorded += 1
-                detected += len(journey.detect_nudges(rules, source.timestamp, choose))
+                detected += len(journey.detect_nudges(rules, source.timestamp, choose, rank))
             if journey.pending_events:
                 changed.append(journey)
         if changed or outcome is not None:

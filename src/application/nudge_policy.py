@@ -12,6 +12,9 @@ and write what these functions decide.
   display within it is not recorded (``needs_display``).
 * **Daily cap**: at most ``max_per_day`` distinct nudges displayed to a user in an app in
   the last 24 hours; one already displayed then does not take a second slot.
+* **Choice under the cap**: the worker's nudges compete by the rank drawn at their
+  detection (``src.domain.nudge_choice``), highest first; equal ranks (nudges detected
+  before ranks existed) by detection time.
 * **Wording**: a nudge shows the message of its variant in the language asked, else in
   French; a variant no longer in the experiment shows the experiment's first one; a nudge
   type without experiment shows its default wording, as variant ``default``.
@@ -148,12 +151,13 @@ def nudges_to_show(
 ) -> tuple[list[ActiveNudge], list[Offer]]:
     """The nudges to show ``user_id`` in ``app`` now, and the offers among them.
 
-    The worker's active nudges first (by detection time, then type), then the degraded
-    mode's offers (by type); the cooldown hides, the cap keeps the first ones.
+    The worker's active nudges first (by rank, highest first, then detection time, then
+    type), then the degraded mode's offers (by type); the cooldown hides, the cap keeps
+    the first ones.
     """
     worker = sorted(
         (n for n in user.nudges if n.shown_in == app and n.status == "active"),
-        key=lambda n: (n.detected_at, n.nudge_type, n.nudge_id),
+        key=lambda n: (-n.rank, n.detected_at, n.nudge_type, n.nudge_id),
     )
     candidates = [
         _Candidate(n.nudge_id, n.nudge_type, n.target_app, n.variant, None) for n in worker

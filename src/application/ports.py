@@ -204,6 +204,8 @@ class NudgeRecord:
     detected_at: datetime
     converted_at: datetime | None = None
     variant: str = ""
+    rank: float = 0.0
+    """Its place when nudges compete for the daily cap, higher first (``nudge_choice``)."""
 
 
 @dataclass(frozen=True)
@@ -380,6 +382,8 @@ class ErasureReport:
     events the user sends again count as already applied."""
     nudge_offers: int = 0
     """The degraded mode's offers made to the user before the worker detected them."""
+    skills_extractions: int = 0
+    """The skills a language model read from the user's offers and CVs (its cache)."""
 
     @property
     def total(self) -> int:
@@ -392,6 +396,7 @@ class ErasureReport:
             + self.nudges_sent
             + self.applied_events
             + self.nudge_offers
+            + self.skills_extractions
         )
 
 

@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ProcessingPolicy:
-    """The knobs of section 6 of the brief (``EVENT_*`` settings)."""
+    """How a drain claims and runs events: the ``EVENT_*`` settings (docs/configuration.md)."""
 
     batch_size: int = 100
     concurrency: int = 5
@@ -444,7 +444,7 @@ class EventQueueProcessor:
         candidates: list[tuple[StoredEvent, str]] = []
         for event, event_hash in hashed:
             if event.id in twins:
-                logger.info(  # the deployment guide's words, which operators look for
+                logger.info(  # the words operators search for (docs/operations.md, Troubleshooting)
                     "Événement déjà traité (hash: %s)",
                     short_hash(event_hash),
                     extra={"event_id": event.id, "event_hash": event_hash},

@@ -39,6 +39,7 @@ def read_model_changes(events: Iterable[object]) -> ReadModelChanges:
                     status="active",
                     detected_at=event.detected_at,
                     variant=event.variant,
+                    rank=event.rank,
                 )
             )
         elif isinstance(event, UserJourney.NudgeConverted):

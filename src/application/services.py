@@ -13,6 +13,7 @@ from src.application.errors import (
     UserNotFoundError,
 )
 from src.application.experiments import ExperimentReport, experiment_reports
+from src.application.nudge_choice import SlotReport, slot_reports
 from src.application.nudge_policy import ActiveNudge
 from src.application.nudge_ports import NudgeBoard
 from src.application.ports import (
@@ -123,8 +124,9 @@ class EventIngestion:
 
 
 def _log_duplicates(results: Sequence[AppendResult]) -> None:
-    """One line per twin the store refused, in the words of the deployment guide's
-    troubleshooting ("Duplicate event hash": normal, de-duplication at work)."""
+    """One line per twin the store refused, in the words operators search the log for
+    ("Duplicate event hash": normal, de-duplication at work; docs/operations.md,
+    "Troubleshooting")."""
     for result in results:
         for event_hash in result.duplicate_hashes:
             logger.info(
@@ -200,7 +202,13 @@ class FlywheelQueries:
         self._check_language(language)
         counts = self._read_models.experiment_counts()
         days = self._read_models.nudge_settings().attribution_days
-        return experiment_reports(self._experiments, counts, days, language)
+        slots = slot_reports(self._catalogue.rules_by_type, counts)
+        return experiment_reports(self._experiments, counts, days, language, slots)
+
+    def list_nudge_choice(self) -> list[SlotReport]:
+        """Every nudge type's slots under the daily cap and how it converts, by type."""
+        counts = self._read_models.experiment_counts()
+        return list(slot_reports(self._catalogue.rules_by_type, counts).values())
 
     def record_nudge_shown(self, nudge_id: str) -> datetime:
         """Records a display where the nudge is shown; when it was displayed last."""

@@ -167,8 +167,9 @@ class BackgroundWorker:
             return False
 
     def _log_idle(self, summary: DrainSummary) -> None:
-        """Once per idle period, in the deployment guide's words: a worker that only ever
-        says this while apps publish is reading another store (check ``DATABASE_URL``)."""
+        """Once per idle period, in the French words operators search the log for (see
+        docs/operations.md, "Troubleshooting"): a worker that only ever says this while apps
+        publish is reading another store (check ``DATABASE_URL``)."""
         if summary.claimed:
             self._idle = False
         elif not self._idle:

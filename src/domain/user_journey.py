@@ -29,6 +29,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from src.domain.nudge_choice import NOT_RANKED
+
 if TYPE_CHECKING:
     from src.domain.nudges import NudgeRule
 
@@ -153,6 +155,8 @@ class UserJourney(Aggregate):
 
         ``variant`` is the message variant chosen for this user at detection (see
         ``src.domain.experiments``): recorded here, a replay shows the same wording.
+        ``rank`` is the nudge's place when nudges compete for the daily cap (see
+        ``src.domain.nudge_choice``), drawn once, here, for the same reason.
         """
 
         user_id: str
@@ -163,8 +167,9 @@ class UserJourney(Aggregate):
         detected_at: datetime
         variant: str
         converts_on: list[str]
+        rank: float
 
-        class_version = 3
+        class_version = 4
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, object]) -> None:
@@ -175,6 +180,11 @@ class UserJourney(Aggregate):
         def upcast_v2_v3(state: dict[str, object]) -> None:
             """Stored when any event of the target app converted a nudge."""
             state["converts_on"] = []
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, object]) -> None:
+            """Stored before nudges were ranked: it comes after the ranked ones."""
+            state["rank"] = NOT_RANKED
 
         def apply(self, aggregate: Aggregate) -> None:
             if not isinstance(aggregate, UserJourney):  # pragma: no cover - wiring error
@@ -311,10 +321,12 @@ class UserJourney(Aggregate):
         rules: Iterable[NudgeRule],
         at: datetime,
         choose_variant: Callable[[str, str], str] | None = None,
+        choose_rank: Callable[[str, str, datetime], float] | None = None,
     ) -> list[str]:
         """Trigger ``NudgeDetected`` for each due rule not detected before; returns their types.
 
-        ``choose_variant(nudge_type, user_id)`` picks the message variant, once, here.
+        ``choose_variant(nudge_type, user_id)`` picks the message variant, and
+        ``choose_rank(nudge_type, user_id, at)`` the rank under the daily cap, once, here.
         """
         detected: list[str] = []
         for rule in rules:
@@ -330,6 +342,7 @@ class UserJourney(Aggregate):
                 detected_at=at,
                 variant=choose_variant(rule.nudge_type, self.user_id) if choose_variant else "",
                 converts_on=list(rule.converts_on),
+                rank=choose_rank(rule.nudge_type, self.user_id, at) if choose_rank else NOT_RANKED,
             )
             detected.append(rule.nudge_type)
         return detected

@@ -1,4 +1,4 @@
-"""``phoenix-flywheel``: the command line of section 6 of the brief.
+"""``phoenix-flywheel``: the command line (every command and flag: docs/command-line.md).
 
 Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input, 3 ``serve``
 cannot listen on its address (the port is taken), or the user to forget has events in a
@@ -39,7 +39,7 @@ from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
 from src.entrypoints.container import Container
 from src.entrypoints.dry_run_output import DryRunProgress, dry_run_json, format_dry_run
 from src.entrypoints.exit_codes import EXIT_BUSY, EXIT_INPUT, EXIT_OK, EXIT_STORE
-from src.entrypoints.experiment_table import format_experiments
+from src.entrypoints.experiment_table import format_experiments, format_nudge_choice
 from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.process_command import (
     drain_with_progress,
@@ -61,7 +61,9 @@ def build_parser() -> _Parser:
         epilog="Settings come from the environment or a .env file (DATABASE_URL, EVENT_*).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="HTTP API on port 8000 plus the background worker")
+    serve = commands.add_parser(
+        "serve", help="the Smart Router: the HTTP API on port 8000 plus a background worker"
+    )
     serve.add_argument(
         "--host",
         default="0.0.0.0",  # noqa: S104 - a service in a container listens on all interfaces
@@ -293,6 +295,8 @@ def _experiments(container: Container, args: argparse.Namespace) -> int:
         print(json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False))
     else:
         print(format_experiments(reports))
+        print()
+        print(format_nudge_choice(container.queries().list_nudge_choice()))
     return EXIT_OK
 
 

@@ -6,16 +6,21 @@ import functools
 import os
 import secrets
 import socket
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
+from sqlalchemy import Engine
 
 from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
 from src.adapters.postgres_nudge_board import PostgresNudgeBoard
 from src.adapters.postgres_scaling_signal import PostgresScalingSignal
+from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
+from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
@@ -33,6 +38,7 @@ from src.application.errors import PersistenceModuleInvalidError
 from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
+from src.application.nudge_choice import NudgeRanker
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
@@ -60,6 +66,26 @@ def worker_name() -> str:
     what its predecessor left.
     """
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def open_skills_extractor(
+    settings: Settings, engine: Engine
+) -> Iterator[OpenAISkillsExtractor | None]:
+    """The LLM skills extractor, its answers cached in the store, or None when the settings
+    leave it off; closed (its calls in flight cancelled, its connections closed) when the
+    container's resources shut down (``close_flywheel``)."""
+    extractor = OpenAISkillsExtractor.from_settings(
+        settings.llm,
+        budget_seconds=settings.event_processing_timeout,
+        concurrency=settings.llm_concurrency,
+        cache=SqlAlchemyExtractionCache(engine),
+        timeout_seconds=settings.llm_timeout_seconds,
+    )
+    try:
+        yield extractor
+    finally:
+        if extractor is not None:
+            extractor.close()
 
 
 class Container(containers.DeclarativeContainer):
@@ -95,6 +121,18 @@ class Container(containers.DeclarativeContainer):
     )
     assigner = providers.Singleton(VariantAssigner, experiments, read_models, clock, board)
     applied_events = providers.Singleton(SqlAlchemyAppliedEvents, engine)
+    # Ranks each detected nudge for the daily cap, from the store's conversions per type.
+    ranker = providers.Singleton(
+        lambda s, read_models, clock: NudgeRanker(
+            read_models,
+            clock,
+            min_share=s.nudge_choice_min_share,
+            refresh=timedelta(seconds=s.nudge_choice_refresh_seconds),
+        ),
+        settings,
+        read_models,
+        clock,
+    )
     journeys = providers.Singleton(
         batch_journeys,
         catalogue=catalogue,
@@ -104,6 +142,7 @@ class Container(containers.DeclarativeContainer):
         ),
         variants=assigner,
         applied_events=applied_events,
+        ranks=ranker,
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
     policy = providers.Singleton(
@@ -170,6 +209,8 @@ class Container(containers.DeclarativeContainer):
     # chose them (``PERSISTENCE_MODULE``, ``POSTGRES_SCHEMA``): never written out here.
     eraser = providers.Singleton(SqlAlchemyUserEraser.for_application, engine, journeys)
     erasure = providers.Singleton(UserErasure, eraser=eraser, journeys=journeys, clock=clock)
+    # Skills read from free text by a language model (LLM_BASE_URL): None when off.
+    skills_extractor = providers.Resource(open_skills_extractor, settings, engine)
 
 
 def build_container(settings: Settings) -> Container:

@@ -1,4 +1,4 @@
-"""The command line's exit codes, one meaning each (README, "Command line")."""
+"""The command line's exit codes, one meaning each (docs/command-line.md, "Exit codes")."""
 
 EXIT_OK = 0
 EXIT_STORE = 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from src.application.experiments import ExperimentReport
+from src.application.nudge_choice import SlotReport
 
 
 def format_experiments(reports: Sequence[ExperimentReport]) -> str:
@@ -30,3 +31,21 @@ def format_experiments(reports: Sequence[ExperimentReport]) -> str:
             )
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def format_nudge_choice(slots: Sequence[SlotReport]) -> str:
+    """Which nudge types win the users' slots under the daily cap, and how they convert."""
+    lines = [
+        "nudge choice under the daily cap (slots won = exposures, all variants together)",
+        f"  {'nudge type':<18} {'detected':>8} {'won':>6} {'share':>6} {'converted':>9} "
+        f"{'rate':>6}  {'95% CI':<13} {'P(best)':>7}",
+    ]
+    for slot in slots:
+        share = f"{slot.share:.0%}" if slot.share is not None else "-"
+        rate = f"{slot.conversion_rate:.0%}" if slot.conversion_rate is not None else "-"
+        interval = f"{slot.ci_low:.0%}-{slot.ci_high:.0%}"
+        lines.append(
+            f"  {slot.nudge_type:<18} {slot.detected:>8} {slot.won:>6} {share:>6} "
+            f"{slot.converted:>9} {rate:>6}  {interval:<13} {slot.probability_best:>7.0%}"
+        )
+    return "\n".join(lines)

@@ -76,7 +76,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
-        # Non-ASCII kept as is: operators grep for the guide's French lines in either format.
+        # Non-ASCII kept as is: operators grep for the French lines in either format.
         return json.dumps(document, default=str, ensure_ascii=False)
 
 

@@ -151,5 +151,8 @@ def wait_for_store(stopping: threading.Event, pause: float, unreachable: Engine 
 
 
 def close_flywheel(container: Container) -> None:
+    # The resources first (the skills extractor): a call in flight may still write its
+    # answer to the store.
+    container.shutdown_resources()
     container.journeys().close()
     container.engine().dispose()

@@ -5,17 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import ArgumentError
 
+from src.adapters.skills.llm_settings import (
+    LlmSettings,
+    blank_is_unset,
+    check_base_url,
+    check_pair,
+)
 from src.adapters.sql_database import redact, sqlalchemy_url, store_kind
 from src.application.nudge_policy import NudgeSettings
 from src.entrypoints.analysers import parse_specs
 
 
 class Settings(BaseSettings):
-    """Section 6 of the brief; names are the environment variables, case-insensitive."""
+    """Every setting (docs/configuration.md); names are the environment variables, any case."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
@@ -32,10 +38,14 @@ class Settings(BaseSettings):
     auto_process_on_startup: bool = True
     poll_interval_seconds: float = Field(2.0, gt=0)
     nudge_cooldown_hours: float = Field(24.0, ge=0)
-    # Experiments on the nudge messages (see README, "Experiments on nudge messages").
+    # Experiments on the nudge messages (docs/nudges-and-experiments.md).
     nudge_experiments_file: Path | None = None
     nudge_attribution_days: int = Field(7, ge=1, le=365)
     nudge_max_per_day: int = Field(1, ge=1, le=100)
+    # The choice among nudges competing under the cap (docs/nudge-choice.md): the share
+    # of draws that explore, and how long the worker reuses the conversions it read.
+    nudge_choice_min_share: float = Field(0.1, ge=0, le=1)
+    nudge_choice_refresh_seconds: float = Field(60.0, ge=0, le=3600)
     flywheel_api_token: SecretStr | None = None
     supabase_url: str | None = None
     supabase_anon_key: SecretStr | None = None
@@ -45,6 +55,14 @@ class Settings(BaseSettings):
     worker_heartbeat_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Skills read from free text by a model behind an OpenAI-compatible endpoint (see
+    # docs/llm.md): off unless LLM_BASE_URL and LLM_MODEL are both set.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    # Unset: a share of EVENT_PROCESSING_TIMEOUT; set, it must stay below it.
+    llm_timeout_seconds: float | None = Field(None, gt=0)
+    llm_concurrency: int = Field(2, ge=1, le=64)
 
     @field_validator("database_url")
     @classmethod
@@ -90,6 +108,38 @@ class Settings(BaseSettings):
         parse_specs(value)
         return value
 
+    @field_validator("llm_base_url", "llm_model", mode="before")
+    @classmethod
+    def _llm_blank_is_unset(cls, value: object) -> object:
+        return blank_is_unset(value)
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        return check_base_url(value)
+
+    @field_validator("llm_model")
+    @classmethod
+    def _llm_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "llm_base_url" in info.data:  # else LLM_BASE_URL's own error is reported
+            check_pair(info.data["llm_base_url"], value)
+        return value
+
+    @field_validator("llm_timeout_seconds")
+    @classmethod
+    def _llm_timeout_below_the_events(
+        cls, value: float | None, info: ValidationInfo
+    ) -> float | None:
+        """The worker's deadline for the whole event must leave the model's answer time
+        to be used: a model still thinking when the event times out is a wasted call."""
+        budget = info.data.get("event_processing_timeout")
+        if value is not None and budget is not None and value >= budget:
+            raise ValueError(
+                f"LLM_TIMEOUT_SECONDS must be below EVENT_PROCESSING_TIMEOUT ({budget:g}); "
+                f"got {value:g}"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -111,4 +161,11 @@ class Settings(BaseSettings):
             cooldown_hours=self.nudge_cooldown_hours,
             max_per_day=self.nudge_max_per_day,
             attribution_days=self.nudge_attribution_days,
+        )
+
+    @property
+    def llm(self) -> LlmSettings:
+        """The skills extractor's endpoint (``enabled`` is False when it is off)."""
+        return LlmSettings(
+            base_url=self.llm_base_url, model=self.llm_model, api_key=self.llm_api_key
         )

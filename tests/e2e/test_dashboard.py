@@ -328,7 +328,7 @@ def test_the_experiments_panel_follows_the_servers_experiments(
     sqlite_url: str, browser: Any
 ) -> None:
     """The experiments endpoint belongs to another part of the API: its answer is played
-    here with the shape the brief gives, whether or not this server has it yet."""
+    here with the shape docs/http-api.md gives, whether or not this server has it yet."""
     close_flywheel(open_flywheel(make_settings(sqlite_url), migrate=True))
     with running_server(sqlite_url) as server:
         base_url = str(server.client.base_url).rstrip("/")

@@ -169,10 +169,17 @@ def test_every_path_gives_the_same_nudges_at_every_step(paths: Paths, project: s
     paths.process()
     assert paths.everyone()[ALICE, LETTERS, "fr"] == []
 
-    # A day later: the cooldown and the cap have passed; one nudge a day, the first first.
+    # A day later: the cooldown and the cap have passed; one nudge a day, the one ranked
+    # higher at detection first: the later one here, on every path.
+    with psycopg.connect(project) as connection:
+        connection.execute(
+            "UPDATE phoenix_nudges SET rank = CASE nudge_type"
+            " WHEN 'letters_to_rise' THEN 0.9 ELSE 0.1 END WHERE user_id = %s",
+            (ALICE,),
+        )
     time_passes(project, 25)
     later = paths.everyone()
-    assert [t for t, _, _ in later[ALICE, LETTERS, "fr"]] == ["letters_to_cv"]
+    assert [t for t, _, _ in later[ALICE, LETTERS, "fr"]] == ["letters_to_rise"]
     assert [t for t, _, _ in later[BOB, CV, "en"]] == ["cv_to_letters"]
     [again] = paths.nudges(ALICE, LETTERS)
     assert paths.sql.mark_shown(again["nudge_id"])  # through the SQL transport this time
@@ -190,5 +197,8 @@ def test_every_path_gives_the_same_nudges_at_every_step(paths: Paths, project: s
         kept = connection.execute(
             "SELECT variant FROM phoenix_nudges WHERE nudge_id = %s", (offer["nudge_id"],)
         ).fetchone()
-    assert sorted(shown) == sorted([(offer["nudge_id"], 2), (bobs["nudge_id"], 1)])
+    assert sorted(shown) == sorted(
+        [(offer["nudge_id"], 1), (again["nudge_id"], 1), (bobs["nudge_id"], 1)]
+    )
+    assert again["nudge_id"] == nudge_id(ALICE, "letters_to_rise")
     assert kept == ("chances",)

@@ -105,6 +105,14 @@ class NudgeStore:
                 select(nudges.c.variant).where(nudges.c.nudge_id == nudge_id(user, nudge_type))
             ).scalar_one_or_none()
 
+    def by_rank(self, user: str) -> list[str]:
+        """The user's nudge types, highest rank first, as the worker recorded them."""
+        with self.container.engine().connect() as connection:
+            rows = connection.execute(
+                select(nudges.c.nudge_type, nudges.c.rank).where(nudges.c.user_id == user)
+            ).all()
+        return [str(t) for t, _ in sorted(rows, key=lambda row: (-row[1], row[0]))]
+
     def offers(self, user: str) -> list[tuple[str, str, str]]:
         with self.container.engine().connect() as connection:
             rows = connection.execute(

@@ -15,7 +15,7 @@ What "as compose would" means here, and where it must differ:
   ``WORKDIR`` is the working directory; any other absolute path (``/tmp``) is a folder of
   each replica's own, as a container's filesystem is;
 - a container has a network of its own, so every router listens on 8000; here all share
-  the host's, so the router's container port is moved to a free port, in its command and
+  the host's, so the Smart Router's container port is moved to a free port, in its command and
   its health check alike;
 - the worker runs twice, as ``--scale phoenix-data-flywheel=2`` would;
 - health checks run their ``CMD`` with the service's environment, ``python`` and
@@ -211,7 +211,7 @@ class Compose:
         return Container(name, argv, env, Path(host_path(workdir)), healthcheck, own_root / "log")
 
     def localise(self, argv: list[str]) -> list[str]:
-        """This environment's executables, and the router's container port moved."""
+        """This environment's executables, and the Smart Router's container port moved."""
         programs = {
             "python": sys.executable,
             "phoenix-flywheel": str(Path(sys.executable).with_name("phoenix-flywheel")),
@@ -306,7 +306,7 @@ def test_the_services_run_as_compose_runs_them_until_an_event_is_processed(
             except subprocess.TimeoutExpired:
                 return False
 
-        wait_until(router_answers, "the router's health check", compose)
+        wait_until(router_answers, "the Smart Router's health check", compose)
         assert http.get("/health").json()["database"] == "ok"
         for worker in workers:
             wait_until(worker.healthy, f"{worker.name}'s health check", compose)

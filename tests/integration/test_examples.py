@@ -4,7 +4,8 @@ Streamlit is not a dependency (it is heavy), so a stand-in module plays its part
 ``cache_resource`` keys a function as Streamlit does, by module, qualified name and
 source code, and the pages run as ``__main__`` as Streamlit runs them: two pages with
 the same factory code share one cache entry, which is how the CV page once got the
-Letters bridge.
+Letters bridge. Both pages now take their bridge from one helper (``phoenix_page``),
+keyed by the app.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class FakeStreamlit(types.ModuleType):
 def streamlit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeStreamlit]:
     fake = FakeStreamlit()
     monkeypatch.setitem(sys.modules, "streamlit", fake)
+    # As `streamlit run` does: the page's folder on the path, for the helper the pages
+    # share; imported afresh in each test, so it caches in this test's stand-in.
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.delitem(sys.modules, "phoenix_page", raising=False)
     # A store nobody answers: every event is kept in the outbox, where it can be read.
     monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port()}/x")
     monkeypatch.setenv("PHOENIX_BRIDGE_TRANSPORT", "sql")

@@ -137,7 +137,7 @@ def test_nudges_are_shown_then_hidden_for_the_cooldown(client: TestClient[Any]) 
     assert figures["nudges"] == {"detected": 1, "shown": 1, "converted": 0, "organic": 0}
 
 
-def test_analytics_has_the_fields_of_the_brief(client: TestClient[Any]) -> None:
+def test_analytics_has_the_documented_fields(client: TestClient[Any]) -> None:
     wait_open(client)
     post(client, "/api/events", {"events": [letter("u1"), cv("u1"), cv("u2")]})
     process(client)
@@ -193,6 +193,7 @@ GUARDED_ROUTES = [
     ("POST", "/api/nudges/{nudge_id:str}/shown", "/api/nudges/some-nudge/shown"),
     ("DELETE", "/api/users/{user_id:str}", "/api/users/u1"),
     ("GET", "/api/experiments", "/api/experiments"),
+    ("GET", "/api/experiments/nudge-choice", "/api/experiments/nudge-choice"),
     ("GET", "/api/dashboard", "/api/dashboard"),
     ("GET", "/metrics", "/metrics"),
     ("GET", "/api/rules/{nudge_type:str}/dry-run", "/api/rules/letters_to_cv/dry-run"),

@@ -1,7 +1,7 @@
-"""The deployment guide's "Duplicate event hash" at ingest, on the real stores: once per
-twin the store refused, with its hash, also when the store's own catalogue check
-(PostgreSQL) refused another request of the same group commit and the group was written
-again request by request."""
+"""The log line "Duplicate event hash" at ingest (docs/operations.md, "Troubleshooting"),
+on the real stores: once per twin the store refused, with its hash, also when the store's
+own catalogue check (PostgreSQL) refused another request of the same group commit and the
+group was written again request by request."""
 
 from __future__ import annotations
 

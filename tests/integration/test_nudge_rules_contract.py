@@ -77,17 +77,18 @@ def test_the_daily_cap_counts_distinct_nudges_per_user_and_app(open_store: Opene
     for n in range(5):
         store.emit("u1", "letter.generated", idempotency_key=f"letter-{n}")
     store.process()
-    # Two nudges shown in Letters; the cap lets the first one (by detection) through.
-    assert [t for t, _ in store.shown("u1")] == ["letters_to_cv"]
+    # Two nudges shown in Letters; the cap lets the one ranked higher at detection through.
+    winner, _ = store.by_rank("u1")
+    assert [t for t, _ in store.shown("u1")] == [winner]
     [first] = store.nudges("u1")
     store.show(first.nudge_id)
     assert store.nudges("u1") == []  # the cooldown hides it, the cap the other
     store.time_passes(hours=2)
     # Past the cooldown the nudge already shown today may come back; the other may not.
-    assert [t for t, _ in store.shown("u1")] == ["letters_to_cv"]
+    assert [t for t, _ in store.shown("u1")] == [winner]
     assert store.shown("u1", CV) == []  # another app: no nudge there for this user
     store.time_passes(hours=23)
-    assert [t for t, _ in store.shown("u1")] == ["letters_to_cv"]
+    assert [t for t, _ in store.shown("u1")] == [winner]
 
 
 def test_a_cap_of_two_shows_both_and_hides_both_once_shown(open_store: Opener) -> None:
@@ -96,12 +97,14 @@ def test_a_cap_of_two_shows_both_and_hides_both_once_shown(open_store: Opener) -
         store.emit("u1", "letter.generated", idempotency_key=f"letter-{n}")
     store.process()
     found = store.nudges("u1")
-    assert [n.nudge_type for n in found] == ["letters_to_cv", "letters_to_rise"]
+    ranked = store.by_rank("u1")
+    assert sorted(ranked) == ["letters_to_cv", "letters_to_rise"]
+    assert [n.nudge_type for n in found] == ranked
     for nudge in found:
         store.show(nudge.nudge_id)
     assert store.nudges("u1") == []
     store.time_passes(hours=2)
-    assert [n.nudge_type for n in store.nudges("u1")] == ["letters_to_cv", "letters_to_rise"]
+    assert [n.nudge_type for n in store.nudges("u1")] == ranked
 
 
 # --- Language and variants ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What a Supabase project's REST API lets each key do once the SQL file has run.
 
-Plain supabase-py calls (the way the deployment guide's apps insert) and raw HTTP go
+Plain supabase-py calls (the way docs/supabase.md has the apps insert) and raw HTTP go
 through the gateway double (``postgrest_fake``): the apikey is checked, the JWT's role and
 claims are applied in the real PostgreSQL, which alone decides through its grants and
 row-level security.
@@ -80,7 +80,7 @@ def gateway(project: str) -> Iterator[SupabaseGateway]:
 
 
 def client(gateway: SupabaseGateway, key: str = ANON_KEY, token: str | None = None) -> Client:
-    """As the guide's apps make it; a signed-in user's token rides in the headers."""
+    """As docs/supabase.md has the apps make it; a signed-in user's token rides in the headers."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return create_client(gateway.url, key, ClientOptions(headers=headers))
 
@@ -119,7 +119,7 @@ def stored_users(url: str) -> list[str]:
     return [row[0] for row in owner_rows(url, "SELECT user_id FROM phoenix_events ORDER BY id")]
 
 
-# --- The calls the README shows -----------------------------------------------------------
+# --- The calls docs/supabase.md shows ---------------------------------------------------
 
 
 def test_the_anon_key_inserts_with_returning_minimal_and_reads_nothing_back(
@@ -313,8 +313,8 @@ def test_the_depth_limit_is_one_number() -> None:
     sql = (ROOT / "infrastructure/database" / SCHEMA_FILE).read_text(encoding="utf-8")
     assert f"$.**{{{MAX_PAYLOAD_DEPTH}}}" in sql
     assert f"more than {MAX_PAYLOAD_DEPTH} levels" in sql
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"{MAX_PAYLOAD_DEPTH} levels" in readme
+    guide = (ROOT / "docs" / "supabase.md").read_text(encoding="utf-8")
+    assert f"{MAX_PAYLOAD_DEPTH} levels" in guide
 
 
 # --- Nothing of the worker's is reachable ----------------------------------------------------
@@ -384,6 +384,7 @@ def test_the_journeys_live_in_the_private_schema_out_of_reach(
         "phoenix_applied_events",
         "phoenix_nudge_offers",
         "phoenix_projection_tracking",
+        "phoenix_skills_extractions",
         "phoenixjourneys_events",
         "phoenixjourneys_snapshots",
     ]

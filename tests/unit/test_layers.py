@@ -1,4 +1,4 @@
-"""Dependencies point inward (STYLE.md): a layer that imports outward fails here.
+"""Dependencies point inward (docs/architecture.md): a layer that imports outward fails here.
 
 One import crosses out of ``src`` on purpose: the domain takes the event hash from the
 bridge package (``phoenix_bridge.event_hash``), so the apps, which hash what they emit,

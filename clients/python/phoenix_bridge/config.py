@@ -1,8 +1,8 @@
 """Which transport the bridge uses, where its outbox lives, and how long it may wait.
 
 The bridge runs inside the apps, not in the worker, so it cannot use the worker's pydantic
-settings; ``from_env`` reads the same variable names (DESIGN.md section 6) so one ``.env``
-file serves both.
+settings; ``from_env`` reads the same variable names as the service (``SUPABASE_URL``,
+``DATABASE_URL``, …) so one ``.env`` file serves both.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ def compute_event_hash(
     payload: Mapping[str, object],
     idempotency_key: str | None,
 ) -> str:
-    """SHA-256 (hex) of the canonical JSON of the identifying fields, as the brief defines it."""
+    """SHA-256 (hex) of the canonical JSON of the identifying fields: the de-duplication key."""
     document = {
         "event_type": event_type,
         "app_source": app_source,

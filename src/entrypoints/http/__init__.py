@@ -1,4 +1,4 @@
-"""The Smart Router: the Litestar HTTP control API, with the background worker."""
+"""The Smart Router (``phoenix-flywheel serve``): the HTTP API on Litestar, with a worker."""
 
 from src.entrypoints.http.app import create_app
 

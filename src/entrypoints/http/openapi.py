@@ -41,7 +41,7 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Phoenix Flywheel — Smart Router",
         version=VERSION,
-        description="Control API of the Phoenix cross-app event pipeline and nudge engine. "
+        description="The HTTP API of the Phoenix cross-app event pipeline and nudge engine. "
         "With FLYWHEEL_API_TOKEN set, every endpoint but `/health` (and this description) "
         "needs `Authorization: Bearer <token>`.",
         # Served by the app itself (no CDN, no web fonts, no remote favicon): the docs

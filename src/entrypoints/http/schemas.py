@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (section 6 of the brief, field for field)."""
+"""Request and response bodies of the HTTP API, field for field as docs/http-api.md lists them."""
 
 from __future__ import annotations
 
@@ -222,6 +222,9 @@ class RemovedOut(BaseModel):
     nudge_offers: int = Field(
         description="nudges offered to the user before the worker detected them"
     )
+    skills_extractions: int = Field(
+        description="skills a language model read from the user's offers and CVs (cached)"
+    )
 
 
 class ForgetOut(BaseModel):
@@ -255,6 +258,23 @@ class VariantResultOut(BaseModel):
     )
 
 
+class SlotsOut(BaseModel):
+    """How a nudge type fares when nudges compete for a user's slots under the daily cap."""
+
+    nudge_type: str
+    detected: int = Field(description="nudges of this type detected")
+    won: int = Field(description="slots won: of those, exposed (displayed at least once)")
+    share: float | None = Field(description="its part of all the slots won; null if none")
+    converted: int = Field(description="of those exposed, acted on within the window")
+    conversion_rate: float | None = Field(description="converted / won; null if none")
+    ci_low: float = Field(description="95 % Wilson interval of the rate, low end")
+    ci_high: float = Field(description="95 % Wilson interval of the rate, high end")
+    probability_best: float = Field(
+        description="chance it converts best of all nudge types: its expected share of "
+        "the contests, exploration aside"
+    )
+
+
 class ExperimentOut(BaseModel):
     """An experiment on one nudge type's messages."""
 
@@ -262,3 +282,6 @@ class ExperimentOut(BaseModel):
     mode: Literal["ab", "bandit"]
     attribution_days: int
     variants: list[VariantResultOut]
+    slots: SlotsOut | None = Field(
+        None, description="the nudge type's slots under the daily cap, all variants together"
+    )

@@ -1,4 +1,4 @@
-"""The log lines the deployment guide tells operators to look for, word for word:
+"""The log lines docs/operations.md tells operators to look for, word for word:
 "Duplicate event hash" when the store refuses a twin at ingest (the worker's
 "Événement déjà traité" and "Aucun événement à traiter" are in test_processor and
 test_worker), in either log format."""

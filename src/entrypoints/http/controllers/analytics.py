@@ -1,4 +1,4 @@
-"""``/api/analytics``: ecosystem figures, as the deployment guide's dashboard reads them."""
+"""``/api/analytics``: ecosystem figures over a period (events, users, apps, nudge funnel)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 
 from src.application.services import FlywheelQueries
 from src.entrypoints.http.errors import error_responses
-from src.entrypoints.http.schemas import ExperimentOut
+from src.entrypoints.http.schemas import ExperimentOut, SlotsOut
 
 
 class ExperimentsController(Controller):
@@ -32,3 +32,15 @@ class ExperimentsController(Controller):
         lang: Annotated[str, QueryParameter(description="fr (default) or en")] = "fr",
     ) -> list[ExperimentOut]:
         return [ExperimentOut.model_validate(asdict(r)) for r in queries.list_experiments(lang)]
+
+    @get(
+        "/nudge-choice",
+        sync_to_thread=True,
+        responses=error_responses(401, 503),
+        description="Per nudge type, every type of the rules included: nudges detected, "
+        "slots won under `NUDGE_MAX_PER_DAY` (exposures) and their share, attributed "
+        "conversions with the rate's 95 % Wilson interval, and the probability of "
+        "converting best, which steers the choice among competing nudges.",
+    )
+    def list_nudge_choice(self, queries: NamedDependency[FlywheelQueries]) -> list[SlotsOut]:
+        return [SlotsOut.model_validate(asdict(r)) for r in queries.list_nudge_choice()]

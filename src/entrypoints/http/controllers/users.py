@@ -103,5 +103,6 @@ class UsersController(Controller):
                 nudges_sent=report.nudges_sent,
                 applied_events=report.applied_events,
                 nudge_offers=report.nudge_offers,
+                skills_extractions=report.skills_extractions,
             ),
         )

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from src.application.monitoring import DURATION_BUCKETS
 from src.application.processor import describe
+from src.entrypoints.http.monitoring.llm_metrics import skills_extraction_metrics
 from src.entrypoints.http.request_timing import timed
 from src.entrypoints.http.server_runtime import ServerRuntime
 
@@ -70,6 +71,16 @@ class FlywheelCollector(Collector):
                 "Unix time of the last drain that ended without error.",
                 value=totals.last_success.timestamp(),
             )
+        yield from self._skills_extraction()
+
+    def _skills_extraction(self) -> Iterator[Metric]:
+        """The language model's figures, only when one is configured (LLM_BASE_URL)."""
+        container = self._runtime.container
+        if not container.settings().llm.enabled:
+            return
+        extractor = container.skills_extractor()
+        if extractor is not None:
+            yield from skills_extraction_metrics(extractor.totals())
 
     def _queue(self) -> Iterator[Metric]:
         """Queue gauges, plus ``flywheel_store_up``; no queue gauges while the store is away."""

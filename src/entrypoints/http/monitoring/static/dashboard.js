@@ -14,7 +14,7 @@
   };
   const PALETTE = ["#3b82f6", "#e4572e", "#2e9e5b", "#f59e0b", "#8b5cf6", "#14b8a6", "#ec4899", "#64748b"];
 
-  const state = { charts: {}, refreshes: 0, timer: null, experiments: false, dead: 0 };
+  const state = { charts: {}, refreshes: 0, timer: null, experiments: false, nudgeChoice: false, dead: 0 };
   window.flywheelDashboard = state;
 
   const $ = (id) => document.getElementById(id);
@@ -170,6 +170,7 @@
     try {
       const schema = await json("/schema/openapi.json");
       state.experiments = Boolean(schema.paths && schema.paths["/api/experiments"]);
+      state.nudgeChoice = Boolean(schema.paths && schema.paths["/api/experiments/nudge-choice"]);
     } catch (error) {
       if (error instanceof Unauthorized) throw error;
       state.experiments = false;
@@ -209,6 +210,32 @@
       series("interval", intervals, "rgba(59,130,246,0.25)", { borderColor: COLORS.exposed, borderWidth: 1 }),
     ]);
     $("experiments").hidden = experiments.length === 0;
+    await refreshNudgeChoice();
+  }
+
+  const percent = (value) => value === null || value === undefined ? "–" : (value * 100).toFixed(1) + " %";
+
+  /* Which nudge type wins the users' slots under the daily cap, and how it converts. */
+  async function refreshNudgeChoice() {
+    if (!state.nudgeChoice) { $("nudge-choice").hidden = true; return; }
+    const response = await api("/api/experiments/nudge-choice");
+    if (!response.ok) { $("nudge-choice").hidden = true; return; }
+    const types = await response.json();
+    const table = $("nudge-choice-table").querySelector("tbody");
+    table.replaceChildren();
+    for (const t of types) {
+      const row = document.createElement("tr");
+      cell(row, t.nudge_type);
+      cell(row, t.detected);
+      cell(row, t.won);
+      cell(row, percent(t.share));
+      cell(row, t.converted);
+      cell(row, percent(t.conversion_rate));
+      cell(row, (t.ci_low * 100).toFixed(1) + " – " + (t.ci_high * 100).toFixed(1) + " %");
+      cell(row, percent(t.probability_best));
+      table.appendChild(row);
+    }
+    $("nudge-choice").hidden = types.length === 0;
   }
 
   /* ---------- refresh loop ---------- */

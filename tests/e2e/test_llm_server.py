@@ -1,0 +1,85 @@
+"""A real server process with a language model configured from its environment: the
+model's figures on ``/metrics`` from the start, and ``DELETE /api/users/{id}`` erasing the
+answers the store keeps for the user; a clean stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
+
+from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine
+from src.adapters.sql_tables import skills_extractions
+from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
+from src.application.skills import ExtractionKey
+from tests.e2e.conftest import running_server
+from tests.skills.openai_stub import OpenAIStub
+
+pytestmark = pytest.mark.e2e
+MODEL = "qwen2.5:3b"
+SECRET = "sk-e2e-never-logged"
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    server = OpenAIStub()
+    server.start()
+    yield server
+    server.stop()
+
+
+def key(user: str, text: str) -> ExtractionKey:
+    return ExtractionKey.of(user, "offer", MODEL, "skills-v1", text)
+
+
+def test_the_server_shows_the_models_figures_and_forgets_its_answers(
+    migrated_url: str, stub: OpenAIStub
+) -> None:
+    engine = (
+        create_sqlite_engine(migrated_url)
+        if migrated_url.startswith("sqlite")
+        else create_postgres_engine(migrated_url)
+    )
+    try:
+        cache = SqlAlchemyExtractionCache(engine)
+        cache.put(key("alice", "offre Airbus"), ["Python", "SQL"])
+        cache.put(key("alice", "offre Thales"), ["C++"])
+        cache.put(key("bob", "offre Airbus"), ["Python", "SQL"])
+
+        with running_server(
+            migrated_url, LLM_BASE_URL=stub.base_url, LLM_MODEL=MODEL, LLM_API_KEY=SECRET
+        ) as server:
+            metrics = server.client.get("/metrics")
+            assert metrics.status_code == 200
+            found = {
+                family.name: {
+                    s.name + str(sorted(s.labels.items())): s.value for s in family.samples
+                }
+                for family in text_string_to_metric_families(metrics.text)
+            }
+            assert found["flywheel_llm_calls"] == {
+                f"flywheel_llm_calls_total[('outcome', '{outcome}')]": 0
+                for outcome in ("ok", "timeout", "error", "invalid")
+            }
+            assert found["flywheel_llm_cache_hits"] == {"flywheel_llm_cache_hits_total[]": 0}
+            assert "flywheel_llm_call_duration_seconds" in found
+            assert "flywheel_llm_tokens" in found
+
+            forgotten = server.client.delete("/api/users/alice")
+            assert forgotten.status_code == 200, forgotten.text
+            assert forgotten.json()["removed"]["skills_extractions"] == 2
+            again = server.client.delete("/api/users/alice")
+            assert again.json()["removed"]["skills_extractions"] == 0
+            log = server.stop()
+        assert SECRET not in log
+
+        assert cache.get(key("alice", "offre Airbus")) is None
+        assert cache.get(key("bob", "offre Airbus")) == ("Python", "SQL")
+        with engine.connect() as connection:
+            left = connection.execute(select(func.count()).select_from(skills_extractions))
+            assert left.scalar_one() == 1
+        assert stub.requests == []  # nothing asked the model
+    finally:
+        engine.dispose()
