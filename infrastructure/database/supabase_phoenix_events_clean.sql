@@ -947,6 +947,79 @@ SELECT nudge_type, mode, variant, message, assigned, exposed, converted,
 FROM wilson
 ORDER BY nudge_type, position;
 
+-- The scaling signal -------------------------------------------------------------------
+-- What an autoscaler reads to choose how many workers to run (KEDA's PostgreSQL trigger,
+-- a job runner's script): SELECT * FROM phoenix_scaling_signal(). It runs the query
+-- itself, with no worker up: what it needs lives here.
+
+-- EVENT_BATCH_SIZE, one row, written by `migrate` and at each start of a worker (the
+-- newest start wins); 100, the default, until then.
+CREATE TABLE IF NOT EXISTS phoenix_worker_settings (
+    id         integer NOT NULL DEFAULT 1 PRIMARY KEY,
+    batch_size integer NOT NULL,
+    CONSTRAINT phoenix_worker_settings_one_row CHECK (id = 1),
+    CONSTRAINT phoenix_worker_settings_batch_size_check CHECK (batch_size >= 1)
+);
+INSERT INTO phoenix_worker_settings (id, batch_size) VALUES (1, 100) ON CONFLICT DO NOTHING;
+ALTER TABLE phoenix_worker_settings ENABLE ROW LEVEL SECURITY;
+
+-- Events finished per minute and the batches that finished them (locked_by keeps the
+-- batch's name): every worker's throughput, for the dashboard and /metrics.
+CREATE INDEX IF NOT EXISTS ix_phoenix_events_processed_at
+    ON phoenix_events (processed_at, status, locked_by) WHERE processed_at IS NOT NULL;
+
+-- claimable: events a worker has yet to finish (pending, failed awaiting a retry, in a
+-- worker's hands); those in hand are counted so that the answer holds steady while the
+-- workers work, rather than stop them mid-batch. useful_workers: the smaller of one
+-- worker per batch of them and the users they belong to (one user's events go to one
+-- worker at a time). oldest_pending_age_seconds: null when nothing is pending.
+-- It reads the claim's partial index (ix_phoenix_events_claimable): unfinished events
+-- only, so it costs the same however many finished rows the table keeps.
+-- SECURITY DEFINER: the autoscaler's role needs EXECUTE on it and nothing else.
+CREATE OR REPLACE FUNCTION phoenix_scaling_signal()
+RETURNS TABLE (claimable bigint, useful_workers integer, oldest_pending_age_seconds double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    WITH by_user AS (  -- grouped, not count(DISTINCT): hashed, where DISTINCT sorts
+        SELECT e.user_id, count(*) AS events
+        FROM phoenix_events AS e
+        WHERE e.status IN ('pending', 'failed', 'processing')
+        GROUP BY e.user_id
+    ), unfinished AS (
+        SELECT coalesce(sum(events), 0)::bigint AS events, count(*) AS users FROM by_user
+    ), oldest AS (
+        SELECT e.received_at FROM phoenix_events AS e
+        WHERE e.status = 'pending'
+        ORDER BY e.id
+        LIMIT 1
+    ), batch AS (
+        SELECT coalesce(
+            (SELECT s.batch_size FROM phoenix_worker_settings AS s WHERE s.id = 1), 100
+        ) AS size
+    )
+    SELECT u.events,
+           least(ceil(u.events::numeric / b.size), u.users)::integer,
+           (SELECT greatest(extract(epoch FROM now() - o.received_at), 0)::double precision
+            FROM oldest AS o)
+    FROM unfinished AS u, batch AS b
+$$;
+REVOKE ALL ON FUNCTION phoenix_scaling_signal() FROM PUBLIC;
+-- Counts only, no user's data; still not for the apps' keys.
+DO $scaling$
+DECLARE
+    grantee record;
+BEGIN
+    FOR grantee IN SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated') LOOP
+        EXECUTE format('REVOKE ALL ON phoenix_worker_settings FROM %I', grantee.rolname);
+        EXECUTE format('REVOKE ALL ON FUNCTION phoenix_scaling_signal() FROM %I',
+                       grantee.rolname);
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+        GRANT ALL ON phoenix_worker_settings TO service_role;
+        GRANT EXECUTE ON FUNCTION phoenix_scaling_signal() TO service_role;
+    END IF;
+END
+$scaling$;
+
 -- Row-level security -------------------------------------------------------------------
 -- Enabled on every table: a role without a policy sees and writes nothing. The tables'
 -- owner (the worker, `migrate`, the SQL editor's postgres user) is not limited by it.

@@ -37,9 +37,11 @@ STORE_FUNCTIONS = (
     "phoenix_active_nudges(text, text, text)",
     "phoenix_mark_nudge_shown(text, text)",
     "phoenix_private.phoenix_events_check_catalogue()",
+    "phoenix_scaling_signal()",
 )
 """The schema file's functions the code calls on PostgreSQL (the fence, the nudge board's
-two, the insert check's trigger function): a store an older version made lacks them.
+two, the insert check's trigger function, the scaling signal of ``/metrics``): a store an
+older version made lacks them.
 Without the catalogue check the store would take any event, since ingestion leaves that
 check to the store there."""
 

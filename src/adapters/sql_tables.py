@@ -130,6 +130,16 @@ events = Table(
     ),
     Index("ix_phoenix_events_user_timestamp", "user_id", "timestamp"),
     Index("ix_phoenix_events_timestamp", "timestamp"),
+    # Events finished per minute, and the batches that finished them: the throughput of
+    # every worker, for the dashboard and /metrics.
+    Index(
+        "ix_phoenix_events_processed_at",
+        "processed_at",
+        "status",
+        "locked_by",
+        postgresql_where=text("processed_at IS NOT NULL"),
+        sqlite_where=text("processed_at IS NOT NULL"),
+    ),
 )
 
 journey_entries = Table(
@@ -201,6 +211,17 @@ nudge_settings = Table(
     Column("max_per_day", Integer, nullable=False),
     Column("attribution_days", Integer, nullable=False),
     CheckConstraint("id = 1", name="phoenix_nudge_settings_one_row"),
+)
+
+# The worker settings the scaling signal needs (EVENT_BATCH_SIZE): one row, written by
+# `migrate` and at each start of a worker, read by whoever asks for the signal.
+worker_settings = Table(
+    "phoenix_worker_settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False, server_default=text("1")),
+    Column("batch_size", Integer, nullable=False),
+    CheckConstraint("id = 1", name="phoenix_worker_settings_one_row"),
+    CheckConstraint("batch_size >= 1", name="phoenix_worker_settings_batch_size_check"),
 )
 
 # The catalogue of the app modules, written at each start: the store's insert check of

@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, distinct, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
 
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_nudge_outcomes import nudge_outcomes
 from src.adapters.sql_tables import events, journey_entries
-from src.application.monitoring import EventError, NudgeTypeFigures
+from src.application.monitoring import EventError, MinuteThroughput, NudgeTypeFigures
+
+
+class minute_of(FunctionElement[Any]):  # noqa: N801 - reads as the SQL function it renders
+    """A timestamp cut down to its minute, in each store's own words."""
+
+    inherit_cache = True
+
+
+@compiles(minute_of, "postgresql")
+def _minute_of_postgresql(element: minute_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date_trunc('minute', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(minute_of, "sqlite")
+def _minute_of_sqlite(element: minute_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strftime('%Y-%m-%d %H:%M:00', {compiler.process(element.clauses, **kw)})"
+
+
+def _as_minute(value: datetime | str) -> datetime:
+    """SQLite answers text, naive UTC; PostgreSQL an aware timestamp."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class SqlAlchemyOperationsReadModel:
@@ -56,6 +82,42 @@ class SqlAlchemyOperationsReadModel:
             )
             for kind, detected, exposed, converted, organic in rows
         ]
+
+    def throughput(self, since: datetime) -> Sequence[MinuteThroughput]:
+        """Every worker's work per minute, read from when each event was finished.
+
+        ``locked_by`` keeps the name of the batch that finished an event, so the batches
+        are counted too. An index on (``processed_at``, ``status``, ``locked_by``) answers
+        it alone, however many rows the table keeps from before ``since``.
+        """
+        minute = minute_of(events.c.processed_at)
+        with read_connection(self._engine) as connection:
+            rows = connection.execute(
+                select(minute, func.count(), func.count(distinct(events.c.locked_by)))
+                .where(events.c.processed_at >= since, events.c.status == "processed")
+                .group_by(minute)
+                .order_by(minute)
+            ).all()
+        return [
+            MinuteThroughput(
+                minute=_as_minute(at),
+                processed=int(processed),
+                batches=int(batches),
+                median_seconds=None,
+                p95_seconds=None,
+            )
+            for at, processed, batches in rows
+        ]
+
+    def processed_since(self, since: datetime) -> int:
+        """Events finished as processed since ``since``, by any worker."""
+        with read_connection(self._engine) as connection:
+            found = connection.execute(
+                select(func.count()).where(
+                    events.c.processed_at >= since, events.c.status == "processed"
+                )
+            ).scalar()
+        return int(found or 0)
 
     def recent_errors(self, limit: int) -> Sequence[EventError]:
         with read_connection(self._engine) as connection:

@@ -1,10 +1,13 @@
 """What an operator watches: the queue over time, throughput, the funnel, the last errors.
 
-The queue and the batches are sampled in memory by the process that serves the dashboard
-(the last hour only): a time series of queue depth cannot be rebuilt from the events'
-columns afterwards (a failed event that later succeeded leaves no trace of having waited),
-and keeping it in memory needs no table, no migration and no write per sample. A restart
-starts the charts afresh; Prometheus (``/metrics``) is the place for long history.
+The queue is read from the store, and sampled in memory by the process that serves the
+dashboard (the last hour only): a time series of queue depth cannot be rebuilt from the
+events' columns afterwards (a failed event that later succeeded leaves no trace of having
+waited), and keeping it in memory needs no table, no migration and no write per sample.
+The events processed per minute come from the store (``processed_at``), so they count
+every worker's, whatever process they run in; batch durations are measured by this
+process's own worker only. A restart starts the queue chart afresh; Prometheus
+(``/metrics``) is the place for long history.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import math
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from src.application.errors import RequestInvalidError
 from src.application.ports import Clock, EcosystemFigures, QueueStatus, ReadModelStore
 from src.application.processor import DrainSummary
+from src.application.scaling import ScalingSignal, ScalingSignalSource
 
 WINDOW = timedelta(hours=1)
 # Upper bounds of the batch duration histogram, in seconds (Prometheus ``le`` buckets).
@@ -117,6 +121,15 @@ class OperationsReadModel(Protocol):
 
     def recent_errors(self, limit: int) -> Sequence[EventError]:
         """Events that carry an ``ai_processing_error``, latest first."""
+        ...
+
+    def throughput(self, since: datetime) -> Sequence[MinuteThroughput]:
+        """Events processed per minute since ``since`` by every worker, with the number
+        of batches that processed them; no durations (the store keeps none)."""
+        ...
+
+    def processed_since(self, since: datetime) -> int:
+        """Events processed since ``since``, by every worker."""
         ...
 
 
@@ -233,6 +246,26 @@ def percentile(values: Sequence[float], rank: float) -> float | None:
     return ordered[index]
 
 
+def with_durations(
+    store: Sequence[MinuteThroughput], local: Sequence[MinuteThroughput]
+) -> list[MinuteThroughput]:
+    """The store's minutes (every worker's events and batches), with the batch durations
+    this process measured itself in those minutes, when it runs a worker.
+
+    The counts must come from the store: with the API and its workers in processes of
+    their own, this process's memory holds none of them. Durations are kept nowhere
+    else, so the API alone shows none.
+    """
+    measured = {minute.minute: minute for minute in local}
+    merged: list[MinuteThroughput] = []
+    for minute in store:
+        own = measured.get(minute.minute)
+        if own is not None:
+            minute = replace(minute, median_seconds=own.median_seconds, p95_seconds=own.p95_seconds)
+        merged.append(minute)
+    return merged
+
+
 @dataclass(frozen=True)
 class DashboardFigures:
     queue: QueueStatus
@@ -256,7 +289,9 @@ class OperationsMonitor:
         operations: OperationsReadModel,
         stats: ProcessingStats,
         clock: Clock,
+        scaling: ScalingSignalSource | None = None,
     ) -> None:
+        self._scaling = scaling
         self._queue_status = queue_status
         self._read_models = read_models
         self._operations = operations
@@ -269,6 +304,14 @@ class OperationsMonitor:
         self._stats.record_queue(status)
         return status
 
+    def scaling_signal(self) -> ScalingSignal | None:
+        """The store's scaling signal now; None where no source was given."""
+        return None if self._scaling is None else self._scaling.scaling_signal(self._clock.now())
+
+    def processed_last_minute(self) -> int:
+        """Events processed in the last minute by every worker, as the store records them."""
+        return self._operations.processed_since(self._clock.now() - timedelta(minutes=1))
+
     def get_dashboard(self, days: int) -> DashboardFigures:
         if not 1 <= days <= 3650:
             raise RequestInvalidError("days", "must be a whole number of days from 1 to 3650")
@@ -278,7 +321,9 @@ class OperationsMonitor:
         return DashboardFigures(
             queue=status,
             queue_history=self._stats.queue_history(),
-            throughput=self._stats.throughput(),
+            throughput=with_durations(
+                self._operations.throughput(self._clock.now() - WINDOW), self._stats.throughput()
+            ),
             ecosystem=self._read_models.ecosystem(since, days),
             users_by_app=self._operations.users_by_app(since),
             nudges=self._operations.nudge_funnel(since),

@@ -151,15 +151,21 @@ class EventQueueProcessor:
         self,
         on_progress: ProgressCallback | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        max_events: int | None = None,
     ) -> DrainSummary:
         """Process batches until nothing is claimable now (or ``should_stop()``), with totals.
 
         ``should_stop`` is checked between batches, so a shutdown finishes the batch in hand.
+        With ``max_events``, no more than that many events are claimed: the last batch is
+        claimed smaller, so a bounded run never takes events it is not to process.
         """
         started = time.perf_counter()
         total = DrainSummary()
         while not should_stop():
-            batch = await self.process_batch()
+            room = None if max_events is None else max_events - total.claimed
+            if room is not None and room <= 0:
+                break
+            batch = await self.process_batch(limit=room)
             if batch.claimed == 0:
                 break
             total.add(batch)
@@ -173,16 +179,18 @@ class EventQueueProcessor:
             self._observer.drain_finished(total)
         return total
 
-    async def process_batch(self) -> DrainSummary:
-        """Claim and process one batch; a summary with ``claimed == 0`` means the queue is idle."""
+    async def process_batch(self, limit: int | None = None) -> DrainSummary:
+        """Claim and process one batch (of at most ``limit`` events when given, never more
+        than the batch size); a summary with ``claimed == 0`` means the queue is idle."""
         started = time.perf_counter()
         self._give_back_stranded()
         now = self._clock.now()
         policy = self._policy
         holder = f"{self._worker_id}:{next(self._batch_numbers)}"
+        size = policy.batch_size if limit is None else max(min(limit, policy.batch_size), 1)
         try:
             claimed = self._inbox.claim(
-                policy.batch_size, now, now + timedelta(seconds=policy.lease_seconds), holder
+                size, now, now + timedelta(seconds=policy.lease_seconds), holder
             )
         except Exception:
             # The claim may have committed before its answer was lost with the connection.

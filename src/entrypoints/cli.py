@@ -8,7 +8,6 @@ worker's hands (try again).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import difflib
 import json
 import sys
@@ -30,7 +29,6 @@ from src.application.errors import (
     StoreUnavailableError,
     UserBusyError,
 )
-from src.application.processor import DrainSummary
 from src.domain.apps import default_catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
@@ -43,7 +41,13 @@ from src.entrypoints.dry_run_output import DryRunProgress, dry_run_json, format_
 from src.entrypoints.exit_codes import EXIT_BUSY, EXIT_INPUT, EXIT_OK, EXIT_STORE
 from src.entrypoints.experiment_table import format_experiments, format_nudge_choice
 from src.entrypoints.logging_setup import configure_logging
-from src.entrypoints.progress import ProgressLine
+from src.entrypoints.process_command import (
+    drain_with_progress,
+    format_summary,
+    positive_count,
+    positive_seconds,
+    run_process,
+)
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from src.entrypoints.serve_command import serve
 from src.entrypoints.settings import Settings
@@ -66,6 +70,11 @@ def build_parser() -> _Parser:
         help="interface to listen on (default: all; set FLYWHEEL_API_TOKEN then)",
     )
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="the API alone: workers run as processes of their own (`worker`, `process`)",
+    )
     commands.add_parser("worker", help="run the background worker until interrupted")
     alive = commands.add_parser(
         "worker-alive",
@@ -77,7 +86,24 @@ def build_parser() -> _Parser:
         default=HEARTBEAT_MAX_AGE_SECONDS,
         help=f"seconds (default {HEARTBEAT_MAX_AGE_SECONDS:g})",
     )
-    commands.add_parser("process", help="drain the queue once, print a summary")
+    process = commands.add_parser(
+        "process",
+        help="drain the queue once, print a summary; bounded with --max-seconds/--max-events",
+    )
+    process.add_argument(
+        "--max-seconds",
+        type=positive_seconds,
+        default=None,
+        metavar="S",
+        help="stop starting batches after S seconds (the batch in hand finishes); exit 0",
+    )
+    process.add_argument(
+        "--max-events",
+        type=positive_count,
+        default=None,
+        metavar="N",
+        help="claim at most N events, then stop; exit 0",
+    )
     commands.add_parser("status", help="print the queue status as JSON")
     commands.add_parser("migrate", help="create or upgrade the schema (idempotent)")
     emit = commands.add_parser("emit", help="publish one event")
@@ -144,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         # The server opens the store itself, in the background: it must answer /health
         # (503) even while the store is down, and recover when it comes back.
-        return serve(settings, args.host, args.port)
+        return serve(settings, args.host, args.port, run_worker=not args.no_worker)
     if args.command == "worker":
         # Like the server, the worker waits for a store that is down or not migrated yet:
         # workers started while the database restarts must not die without a supervisor.
@@ -263,31 +289,6 @@ def _emit(container: Container, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _process(container: Container, _args: argparse.Namespace) -> int:
-    summary = drain_with_progress(container)
-    print(format_summary(summary))
-    return EXIT_OK
-
-
-def drain_with_progress(container: Container) -> DrainSummary:
-    pending = container.queries().get_queue_status().pending
-    progress = ProgressLine(total=pending, stream=sys.stderr)
-    summary = asyncio.run(container.processor().drain(on_progress=progress.update))
-    progress.finish()
-    return summary
-
-
-def format_summary(summary: DrainSummary) -> str:
-    seconds = summary.duration_ms / 1000
-    rate = summary.claimed / seconds if seconds > 0 else 0.0
-    return (
-        f"processed {summary.processed}, duplicates {summary.duplicates}, "
-        f"failed {summary.failed} (will retry), dead {summary.dead}, "
-        f"nudges detected {summary.nudges_detected} "
-        f"in {seconds:.2f}s ({rate:.0f} events/s)"
-    )
-
-
 def _experiments(container: Container, args: argparse.Namespace) -> int:
     reports = container.queries().list_experiments()
     if args.json:
@@ -338,7 +339,7 @@ def _rules(container: Container, args: argparse.Namespace) -> int:
 
 
 _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
-    "process": _process,
+    "process": run_process,
     "status": _status,
     "migrate": _migrate,
     "emit": _emit,

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
 from src.adapters.postgres_nudge_board import PostgresNudgeBoard
+from src.adapters.postgres_scaling_signal import PostgresScalingSignal
 from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
@@ -26,7 +27,9 @@ from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
+from src.adapters.sqlalchemy_worker_settings import SqlAlchemyWorkerSettings
 from src.adapters.sqlite_nudge_board import SqliteNudgeBoard
+from src.adapters.sqlite_scaling_signal import SqliteScalingSignal
 from src.adapters.system_clock import SystemClock
 from src.adapters.toml_experiments import load_experiments
 from src.application.dry_run import RuleDryRun
@@ -186,6 +189,13 @@ class Container(containers.DeclarativeContainer):
         RuleDryRun, catalogue, providers.Singleton(SqlAlchemyEventHistory, engine), clock
     )
     operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)
+    # The scaling signal in each store's own home: a SQL function, or the Python module.
+    scaling_signal = providers.Selector(
+        kind,
+        sqlite=providers.Singleton(SqliteScalingSignal, engine),
+        postgresql=providers.Singleton(PostgresScalingSignal, engine),
+    )
+    worker_settings = providers.Singleton(SqlAlchemyWorkerSettings, engine)
     monitor = providers.Singleton(
         OperationsMonitor,
         queue_status=inbox,
@@ -193,6 +203,7 @@ class Container(containers.DeclarativeContainer):
         operations=operations,
         stats=processing_stats,
         clock=clock,
+        scaling=scaling_signal,
     )
     # The journeys' table names come from the application's recorders, as eventsourcing
     # chose them (``PERSISTENCE_MODULE``, ``POSTGRES_SCHEMA``): never written out here.

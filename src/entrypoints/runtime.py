@@ -47,7 +47,19 @@ def prepare_store(container: Container, *, migrate: bool = False) -> None:
     container.rule_book().publish(
         rule_book(container.catalogue(), container.experiments(), settings.nudge_settings)
     )
+    if migrate:
+        publish_worker_settings(container)
     _open_journeys(container)
+
+
+def publish_worker_settings(container: Container) -> None:
+    """Write the settings the store's scaling signal needs (``EVENT_BATCH_SIZE``).
+
+    By ``migrate`` and by whatever starts a worker (``worker``, ``serve`` with its worker,
+    ``process``), never by the API alone, whose settings need not be the workers'.
+    """
+    settings: Settings = container.settings()
+    container.worker_settings().publish(settings.event_batch_size)
 
 
 def _open_journeys(container: Container, attempts: int = 5) -> None:

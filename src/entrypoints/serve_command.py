@@ -13,7 +13,12 @@ from src.entrypoints.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(settings: Settings, host: str, port: int, *, run_worker: bool = True) -> int:
+    """The API, and with ``run_worker`` its background worker in the same process.
+
+    Without it (``serve --no-worker``) the API neither drains at start nor polls: any
+    number of ``worker`` processes do, beside any number of API processes.
+    """
     import uvicorn
 
     from src.entrypoints.http import create_app
@@ -33,7 +38,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     announce_address(listening, guarded=settings.flywheel_api_token is not None)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            create_app(settings, run_worker=run_worker),
             host=host,  # for its log line; it listens on the socket given below
             port=port,
             log_config=None,  # keep our structured logging

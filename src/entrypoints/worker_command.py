@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -10,10 +11,17 @@ from types import FrameType
 from src.adapters.heartbeat_file import HeartbeatFile
 from src.adapters.sql_database import ping
 from src.application.errors import PersistenceModuleInvalidError
+from src.application.processor import describe
 from src.application.worker import BackgroundWorker
 from src.entrypoints.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_STORE
-from src.entrypoints.runtime import close_flywheel, open_flywheel_retrying
+from src.entrypoints.runtime import (
+    close_flywheel,
+    open_flywheel_retrying,
+    publish_worker_settings,
+)
 from src.entrypoints.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_MAX_AGE_SECONDS = 60.0
 
@@ -37,6 +45,10 @@ def run_worker(settings: Settings) -> int:
     if container is None:
         return EXIT_OK  # stopped while waiting for the store
     try:
+        try:
+            publish_worker_settings(container)
+        except Exception as error:  # noqa: BLE001 - the signal's divisor; the worker runs on
+            logger.warning("worker settings not written", extra={"error": describe(error)})
         engine, queries = container.engine(), container.queries()
         heartbeat = settings.worker_heartbeat_file
         worker = BackgroundWorker(

@@ -167,7 +167,6 @@ def test_the_api_runs_serve_on_the_port_its_probes_and_service_use() -> None:
     assert parsed.port == container["ports"][0]["containerPort"]
 
 
-@pytest.mark.xfail(reason="serve --no-worker comes with the scale-out change", strict=True)
 def test_the_api_command_line_with_no_worker_is_one_the_cli_accepts() -> None:
     arguments = command_line("phoenix-flywheel-api")
     try:

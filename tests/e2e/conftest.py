@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -84,8 +84,12 @@ def serve_command() -> list[str]:
 
 
 @contextmanager
-def running_server(database_url: str, *, wait_open: bool = True, **env: str) -> Iterator[Server]:
-    """The server, answering; by default also with its store open (it opens in the background)."""
+def running_server(
+    database_url: str, *, wait_open: bool = True, serve_args: Sequence[str] = (), **env: str
+) -> Iterator[Server]:
+    """The server, answering; by default also with its store open (it opens in the background).
+
+    ``serve_args`` are added to ``serve``'s command line (``--no-worker``)."""
     port = free_port()
     # The server's log goes to a file: an unread pipe would fill up and block it.
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the server stops
@@ -106,6 +110,7 @@ def running_server(database_url: str, *, wait_open: bool = True, **env: str) -> 
             "127.0.0.1",
             "--port",
             str(port),
+            *serve_args,
         ],
         cwd=ROOT,
         env=environment,

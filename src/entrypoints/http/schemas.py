@@ -75,7 +75,10 @@ class HealthOut(BaseModel):
         '(the reason goes to the server log only), or "not migrated: run '
         '`phoenix-flywheel migrate`"'
     )
-    worker: Literal["running", "stopped"]
+    worker: Literal["running", "stopped", "external"] = Field(
+        description='"external" when this server runs the API alone (`serve --no-worker`): '
+        "its workers are processes of their own"
+    )
     version: str
     last_error: str | None = Field(
         None,

@@ -28,11 +28,16 @@ from src.application.errors import (
     StoreUnavailableError,
 )
 from src.application.group_commit import GroupCommit
-from src.application.processor import DrainSummary
+from src.application.processor import DrainSummary, describe
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.http.errors import NOT_MIGRATED
-from src.entrypoints.runtime import close_flywheel, prepare_store, wait_for_store
+from src.entrypoints.runtime import (
+    close_flywheel,
+    prepare_store,
+    publish_worker_settings,
+    wait_for_store,
+)
 from src.entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -158,6 +163,11 @@ class ServerRuntime:
         return NOT_MIGRATED if self._schema_missing else "unreachable"
 
     @property
+    def worker_external(self) -> bool:
+        """The API alone (``serve --no-worker``): workers are processes of their own."""
+        return not self._run_worker
+
+    @property
     def worker_running(self) -> bool:
         return self.worker is not None and self.worker.running
 
@@ -170,6 +180,10 @@ class ServerRuntime:
             return
         if not self._run_worker:
             return
+        try:
+            publish_worker_settings(self.container)
+        except Exception as error:  # noqa: BLE001 - the signal's divisor; the worker runs on
+            logger.warning("worker settings not written", extra={"error": describe(error)})
         settings = self.settings
         engine = self.container.engine()
         queries = self.container.queries()

@@ -12,6 +12,7 @@ from src.application.errors import RequestInvalidError
 from src.application.monitoring import (
     DURATION_BUCKETS,
     EventError,
+    MinuteThroughput,
     NudgeTypeFigures,
     OperationsMonitor,
     ProcessingStats,
@@ -98,6 +99,12 @@ class FakeOperationsReadModel:
 
     def recent_errors(self, limit: int) -> Sequence[EventError]:
         return []
+
+    def throughput(self, since: datetime) -> Sequence[MinuteThroughput]:
+        return [MinuteThroughput(since.replace(second=0, microsecond=0), 4, 2, None, None)]
+
+    def processed_since(self, since: datetime) -> int:
+        return 4
 
 
 def test_a_dashboard_refresh_samples_the_queue_and_covers_the_period() -> None:

@@ -70,13 +70,21 @@ def _health(runtime: ServerRuntime) -> HealthOut:
     return HealthOut(
         status=status,
         database=database,
-        worker="running" if runtime.worker_running else "stopped",
+        worker=_worker_state(runtime),
         version=VERSION,
         # The full text names hosts, ports, users or rows: the log has it.
         last_error=public_reason(failure) if failure is not None else None,
         failing_since=worker.failing_since if worker is not None else None,
         failing_for_seconds=round(failing_for, 1) if failing_for is not None else None,
     )
+
+
+def _worker_state(runtime: ServerRuntime) -> Literal["running", "stopped", "external"]:
+    """``external`` for the API alone: its workers run elsewhere, and say so themselves
+    (``worker-alive``, the scaling signal), so their absence here is no fault."""
+    if runtime.worker_external:
+        return "external"
+    return "running" if runtime.worker_running else "stopped"
 
 
 def _status_code(body: HealthOut) -> int:

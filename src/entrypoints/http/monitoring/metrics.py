@@ -1,8 +1,10 @@
 """Prometheus metrics: one registry per app, the flywheel's figures read at scrape time.
 
-The queue depth is asked of the store when Prometheus scrapes, not cached: a gauge that
-only moves when the worker runs would hide exactly the stalls it is there to show.
-Counters and the batch histogram come from ``ProcessingStats`` (this process's worker).
+The queue depth, the events processed in the last minute and the scaling signal are
+asked of the store when Prometheus scrapes, not cached: a gauge that only moves when the
+worker runs would hide exactly the stalls it is there to show, and only the store knows
+what workers in other processes did. Counters and the batch histogram come from
+``ProcessingStats`` (this process's own worker, none for ``serve --no-worker``).
 """
 
 from __future__ import annotations
@@ -99,6 +101,44 @@ class FlywheelCollector(Collector):
             "flywheel_queue_oldest_pending_age_seconds",
             "Age of the oldest pending event; 0 when nothing is pending.",
             value=status.oldest_pending_age_seconds or 0.0,
+        )
+        yield from self._store_figures()
+
+    def _store_figures(self) -> Iterator[Metric]:
+        """What every worker did and what the queue needs, as the store says: right
+        whatever the number of API and worker processes, and whichever one is scraped."""
+        try:
+            monitor = self._runtime.require_open().monitor()
+            processed = monitor.processed_last_minute()
+        except Exception as error:  # noqa: BLE001 - a scrape reports what it can
+            logger.info("metrics: throughput unavailable", extra={"error": describe(error)})
+        else:
+            yield GaugeMetricFamily(
+                "flywheel_events_processed_last_minute",
+                "Events processed in the last minute by every worker (from processed_at).",
+                value=processed,
+            )
+        try:
+            signal = self._runtime.require_open().monitor().scaling_signal()
+        except Exception as error:  # noqa: BLE001 - a scrape reports what it can
+            logger.info("metrics: scaling signal unavailable", extra={"error": describe(error)})
+            return
+        if signal is None:
+            return
+        yield GaugeMetricFamily(
+            "flywheel_scaling_claimable",
+            "Events a worker has yet to finish: pending, failed awaiting a retry, in hand.",
+            value=signal.claimable,
+        )
+        yield GaugeMetricFamily(
+            "flywheel_scaling_useful_workers",
+            "Workers the queue can keep busy: min(ceil(claimable / batch size), users).",
+            value=signal.useful_workers,
+        )
+        yield GaugeMetricFamily(
+            "flywheel_scaling_oldest_pending_age_seconds",
+            "The scaling signal's age of the oldest pending event; 0 when none is pending.",
+            value=signal.oldest_pending_age_seconds or 0.0,
         )
 
 

@@ -94,7 +94,7 @@ class Monitoring:
             cache_control=PERSONAL_DATA,  # its last errors may name users
             responses=error_responses(400, 401, 503),
             description="Everything the dashboard shows, in one answer: the queue now and "
-            "over the last hour, this server's throughput, events and users over `days`, "
+            "over the last hour, every worker's throughput, events and users over `days`, "
             "the nudge funnel per type, the last errors. Needs the token for GET too.",
         )
         def dashboard_data(

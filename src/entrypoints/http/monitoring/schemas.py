@@ -22,7 +22,8 @@ class QueueSampleOut(BaseModel):
 
 
 class MinuteOut(BaseModel):
-    """One minute of this server's processing: events processed, batch durations."""
+    """One minute of processing: events processed and batches, by every worker (from the
+    store); batch durations measured by this server's own worker, null without one."""
 
     minute: datetime
     processed: int
