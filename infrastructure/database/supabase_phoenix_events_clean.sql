@@ -1084,3 +1084,97 @@ BEGIN
     END IF;
 END
 $supabase$;
+
+-- Insights ------------------------------------------------------------------------------
+-- What the worker's analysers learnt from a user's events (the skills an offer asks for
+-- and the CV lacks, ...): one row per insight, saved in the commit of the batch whose
+-- event raised it. insight_id is derived from the kind and the source events' hashes, so
+-- re-processing never adds a second row.
+CREATE TABLE IF NOT EXISTS phoenix_insights (
+    insight_id    text PRIMARY KEY,
+    user_id       text        NOT NULL,
+    kind          text        NOT NULL,
+    source_hashes jsonb       NOT NULL DEFAULT '[]',
+    data          jsonb       NOT NULL DEFAULT '{}',
+    -- The message per language ("fr", "en").
+    messages      jsonb       NOT NULL,
+    created_at    timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_phoenix_insights_user ON phoenix_insights (user_id, created_at);
+
+-- The skills the skills-gap analyser noted from each offer and CV of a user: it compares
+-- an offer with the latest CV whichever came first. The worker's alone.
+CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_skill_profiles (
+    user_id    text        NOT NULL,
+    kind       text        NOT NULL,
+    source_id  text        NOT NULL,
+    event_hash text        NOT NULL,
+    skills     jsonb       NOT NULL DEFAULT '[]',
+    title      text        NOT NULL DEFAULT '',
+    company    text        NOT NULL DEFAULT '',
+    noted_at   timestamptz NOT NULL,
+    PRIMARY KEY (user_id, kind, source_id),
+    CONSTRAINT phoenix_skill_profiles_kind CHECK (kind IN ('offer', 'cv'))
+);
+
+-- A user's insights, newest first, worded in p_lang (French when it has none). The one
+-- home of this answer on PostgreSQL: the HTTP API, the bridge's SQL transport and
+-- Supabase's REST API (rpc) call it; the SQLite store has src/application/insight_policy.py.
+CREATE OR REPLACE FUNCTION phoenix_user_insights(p_user_id text, p_lang text DEFAULT 'fr')
+RETURNS TABLE (insight_id text, kind text, data jsonb, message text, created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM phoenix_private.phoenix_check_caller(p_user_id);
+    RETURN QUERY
+    SELECT i.insight_id, i.kind, i.data,
+           coalesce(nullif(i.messages ->> p_lang, ''), i.messages ->> 'fr'),
+           i.created_at
+    FROM phoenix_insights AS i
+    WHERE i.user_id = p_user_id
+    ORDER BY i.created_at DESC, i.insight_id COLLATE "C";
+END
+$$;
+
+ALTER TABLE phoenix_insights ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_private.phoenix_skill_profiles ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON FUNCTION phoenix_user_insights(text, text) FROM PUBLIC;
+
+-- A signed-in user reads their own insights (the table, or the function); anon nothing;
+-- the service role everything, as for the nudges. Each only where the role exists.
+DO $insights$
+DECLARE
+    has_authenticated boolean := EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated')
+        AND to_regprocedure('auth.uid()') IS NOT NULL;
+    has_service boolean := EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role');
+    grantee record;
+BEGIN
+    FOR grantee IN
+        SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
+    LOOP
+        EXECUTE format('REVOKE ALL ON phoenix_insights FROM %I', grantee.rolname);
+        EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_skill_profiles FROM %I',
+                       grantee.rolname);
+        EXECUTE format('REVOKE ALL ON FUNCTION phoenix_user_insights(text, text) FROM %I',
+                       grantee.rolname);
+    END LOOP;
+    IF has_authenticated THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE tablename = 'phoenix_insights'
+                       AND policyname = 'phoenix_insights_user_select') THEN
+            CREATE POLICY phoenix_insights_user_select ON phoenix_insights FOR SELECT
+                TO authenticated USING (user_id = (SELECT auth.uid()::text));
+        END IF;
+        GRANT SELECT ON phoenix_insights TO authenticated;
+        GRANT EXECUTE ON FUNCTION phoenix_user_insights(text, text) TO authenticated;
+    END IF;
+    IF has_service THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE tablename = 'phoenix_insights'
+                       AND policyname = 'phoenix_insights_service_all') THEN
+            CREATE POLICY phoenix_insights_service_all ON phoenix_insights FOR ALL
+                TO service_role USING (true) WITH CHECK (true);
+        END IF;
+        GRANT ALL ON phoenix_insights TO service_role;
+        GRANT EXECUTE ON FUNCTION phoenix_user_insights(text, text) TO service_role;
+    END IF;
+END
+$insights$;

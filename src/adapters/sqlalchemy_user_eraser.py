@@ -23,10 +23,12 @@ from sqlalchemy import Connection, Engine, delete, select, text
 from src.adapters.sql_tables import (
     applied_events,
     events,
+    insights,
     journey_entries,
     nudge_offers,
     nudges,
     nudges_sent,
+    skill_profiles,
 )
 from src.adapters.sql_tables import projection_tracking as tracking
 from src.application.errors import UserBusyError
@@ -120,6 +122,12 @@ class SqlAlchemyUserEraser:
             entries = _count(
                 connection, delete(journey_entries).where(journey_entries.c.user_id == user_id)
             )
+            removed_insights = _count(
+                connection, delete(insights).where(insights.c.user_id == user_id)
+            )
+            profiles = _count(
+                connection, delete(skill_profiles).where(skill_profiles.c.user_id == user_id)
+            )
         return ErasureReport(
             events=removed_events,
             journey_events=int(journey_events),
@@ -129,6 +137,8 @@ class SqlAlchemyUserEraser:
             nudges_sent=removed_sent,
             applied_events=applied,
             nudge_offers=offers,
+            insights=removed_insights,
+            skill_profiles=profiles,
         )
 
 

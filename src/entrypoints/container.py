@@ -11,6 +11,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
+from src.adapters.postgres_insight_board import PostgresInsightBoard
 from src.adapters.postgres_nudge_board import PostgresNudgeBoard
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
@@ -21,6 +22,7 @@ from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
+from src.adapters.sqlite_insight_board import SqliteInsightBoard
 from src.adapters.sqlite_nudge_board import SqliteNudgeBoard
 from src.adapters.system_clock import SystemClock
 from src.adapters.toml_experiments import load_experiments
@@ -85,6 +87,12 @@ class Container(containers.DeclarativeContainer):
         sqlite=providers.Singleton(SqliteNudgeBoard, engine, clock),
         postgresql=providers.Singleton(PostgresNudgeBoard, engine),
     )
+    # The insights' reading rule in each store's own home, as for the nudges.
+    insight_board = providers.Selector(
+        kind,
+        sqlite=providers.Singleton(SqliteInsightBoard, engine),
+        postgresql=providers.Singleton(PostgresInsightBoard, engine),
+    )
     experiments = providers.Singleton(
         load_experiments,
         providers.Callable(lambda s: s.nudge_experiments_file, settings),
@@ -141,6 +149,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         board=board,
         experiments=experiments,
+        insight_board=insight_board,
     )
     admin = providers.Singleton(QueueAdmin, inbox)
     dry_run = providers.Singleton(
