@@ -322,16 +322,17 @@ INSERT INTO phoenix_apps (app_source, title) VALUES
     ('phoenix-rise', 'Phoenix Rise')
 ON CONFLICT DO NOTHING;
 INSERT INTO phoenix_event_types (event_type, app_source, description, payload_fields) VALUES
-    ('cv.uploaded', 'phoenix-cv', 'a CV was uploaded', '[]'::jsonb),
-    ('cv.generated', 'phoenix-cv', 'a CV was generated', '[]'::jsonb),
+    ('cv.uploaded', 'phoenix-cv', 'a CV was uploaded', '[{"field": "payload.cv_id", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "cv_id", "required": false}, {"field": "payload.skills", "kind": "text_list", "maximum": null, "messages": {"missing": "is required (a list of texts)", "out_of_range": "is out of range (a list of texts)", "wrong_kind": "is not a list of texts"}, "minimum": null, "name": "skills", "required": false}, {"field": "payload.cv_text", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "cv_text", "required": false}]'::jsonb),
+    ('cv.generated', 'phoenix-cv', 'a CV was generated', '[{"field": "payload.cv_id", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "cv_id", "required": false}, {"field": "payload.skills", "kind": "text_list", "maximum": null, "messages": {"missing": "is required (a list of texts)", "out_of_range": "is out of range (a list of texts)", "wrong_kind": "is not a list of texts"}, "minimum": null, "name": "skills", "required": false}, {"field": "payload.cv_text", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "cv_text", "required": false}]'::jsonb),
     ('letter.generated', 'phoenix-letters', 'a cover letter was generated', '[]'::jsonb),
-    ('job_offer.analyzed', 'phoenix-letters', 'a job offer was analysed', '[]'::jsonb),
+    ('job_offer.analyzed', 'phoenix-letters', 'a job offer was analysed', '[{"field": "payload.offer_id", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "offer_id", "required": false}, {"field": "payload.title", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "title", "required": false}, {"field": "payload.company", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "company", "required": false}, {"field": "payload.skills", "kind": "text_list", "maximum": null, "messages": {"missing": "is required (a list of texts)", "out_of_range": "is out of range (a list of texts)", "wrong_kind": "is not a list of texts"}, "minimum": null, "name": "skills", "required": false}, {"field": "payload.offer_text", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "offer_text", "required": false}]'::jsonb),
     ('rise.coaching_session', 'phoenix-rise', 'a coaching session was held', '[]'::jsonb),
     ('rise.meditation', 'phoenix-rise', 'a meditation was completed', '[]'::jsonb),
     ('rise.journal_entry', 'phoenix-rise', 'a journal entry was written', '[{"field": "payload.stress_level", "kind": "integer", "maximum": 10, "messages": {"missing": "is required (an integer from 0 to 10)", "out_of_range": "is out of range (an integer from 0 to 10)", "wrong_kind": "is not an integer from 0 to 10"}, "minimum": 0, "name": "stress_level", "required": true}]'::jsonb)
 ON CONFLICT DO NOTHING;
 INSERT INTO phoenix_nudge_types (nudge_type, shown_in, target_app, kind, messages) VALUES
     ('cv_to_letters', 'phoenix-cv', 'phoenix-letters', 'cross_app', '{"en": "Complete your application with a Phoenix Letters cover letter!", "fr": "Complétez votre candidature avec une lettre Phoenix Letters !"}'::jsonb),
+    ('skills_gap_to_cv', 'phoenix-cv', 'phoenix-cv', 'journey', '{"en": "An offer you analysed asks for skills your CV does not show: complete it with Phoenix CV!", "fr": "Une offre analysée demande des compétences que votre CV ne montre pas : complétez-le avec Phoenix CV !"}'::jsonb),
     ('letters_to_cv', 'phoenix-letters', 'phoenix-cv', 'cross_app', '{"en": "Boost your chances with Phoenix CV!", "fr": "Optimisez vos chances avec Phoenix CV !"}'::jsonb),
     ('stress_relief', 'phoenix-rise', 'phoenix-rise', 'journey', '{"en": "You seem under pressure: take ten minutes to meditate.", "fr": "Vous semblez sous pression : prenez dix minutes pour méditer."}'::jsonb),
     ('letters_to_rise', 'phoenix-letters', 'phoenix-rise', 'journey', '{"en": "An intense job search? Phoenix Rise helps you keep up the pace.", "fr": "Une recherche intense ? Phoenix Rise vous aide à tenir le rythme."}'::jsonb)
@@ -343,6 +344,8 @@ INSERT INTO phoenix_nudge_variants (nudge_type, variant, position, mode, weight,
 SELECT * FROM (VALUES
     ('cv_to_letters', 'complete', 0, 'ab', 1, '{"en": "Complete your application with a Phoenix Letters cover letter!", "fr": "Complétez votre candidature avec une lettre Phoenix Letters !"}'::jsonb),
     ('cv_to_letters', 'stand_out', 1, 'ab', 1, '{"en": "Stand out with a Phoenix Letters cover letter!", "fr": "Démarquez-vous avec une lettre de motivation Phoenix Letters !"}'::jsonb),
+    ('skills_gap_to_cv', 'complete', 0, 'ab', 1, '{"en": "An offer you analysed asks for skills your CV does not show: complete it with Phoenix CV!", "fr": "Une offre analysée demande des compétences que votre CV ne montre pas : complétez-le avec Phoenix CV !"}'::jsonb),
+    ('skills_gap_to_cv', 'land_it', 1, 'ab', 1, '{"en": "Show the recruiter what they are looking for: add these skills to your Phoenix CV.", "fr": "Montrez au recruteur ce qu''il cherche : ajoutez ces compétences à votre CV Phoenix CV."}'::jsonb),
     ('letters_to_cv', 'chances', 0, 'ab', 1, '{"en": "Boost your chances with Phoenix CV!", "fr": "Optimisez vos chances avec Phoenix CV !"}'::jsonb),
     ('letters_to_cv', 'difference', 1, 'ab', 1, '{"en": "A polished CV makes the difference: build yours with Phoenix CV!", "fr": "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !"}'::jsonb),
     ('stress_relief', 'meditate', 0, 'ab', 1, '{"en": "You seem under pressure: take ten minutes to meditate.", "fr": "Vous semblez sous pression : prenez dix minutes pour méditer."}'::jsonb),
@@ -463,6 +466,8 @@ BEGIN
                     WHEN 'number' THEN jsonb_typeof(v.value) = 'number'
                     WHEN 'text' THEN jsonb_typeof(v.value) = 'string'
                     WHEN 'boolean' THEN jsonb_typeof(v.value) = 'boolean'
+                    WHEN 'text_list' THEN jsonb_typeof(v.value) = 'array'
+                        AND NOT jsonb_path_exists(v.value, '$[*] ? (@.type() != "string")')
                     ELSE false
                 END THEN 'wrong_kind'
                 WHEN jsonb_typeof(v.value) = 'number' AND (

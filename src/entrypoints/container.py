@@ -6,6 +6,7 @@ import functools
 import os
 import secrets
 import socket
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -13,6 +14,7 @@ from dependency_injector import containers, providers
 from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
 from src.adapters.postgres_insight_board import PostgresInsightBoard
 from src.adapters.postgres_nudge_board import PostgresNudgeBoard
+from src.adapters.skills.french_matcher import FrenchSkillMatcher
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
@@ -21,6 +23,7 @@ from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
+from src.adapters.sqlalchemy_skill_profiles import SqlAlchemySkillProfiles
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
 from src.adapters.sqlite_insight_board import SqliteInsightBoard
 from src.adapters.sqlite_nudge_board import SqliteNudgeBoard
@@ -32,9 +35,11 @@ from src.application.errors import PersistenceModuleInvalidError
 from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
+from src.application.ports import EventAnalyser
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
+from src.application.skills_gap import SkillsGapAnalyser
 from src.domain.apps import default_catalogue
 from src.entrypoints.analysers import load_analysers
 from src.entrypoints.settings import Settings
@@ -49,6 +54,16 @@ def batch_journeys(**kwargs: Any) -> JourneyApplication:
         journeys.close()
         raise
     return journeys
+
+
+def with_built_ins(
+    skills_gap_on: bool,
+    skills_gap: Callable[[], EventAnalyser],
+    plugins: Sequence[EventAnalyser],
+) -> list[EventAnalyser]:
+    """The built-in analysers that are on, then the plug-ins; one that is off is never
+    built (the matcher loads its dictionaries when built)."""
+    return [*([skills_gap()] if skills_gap_on else []), *plugins]
 
 
 def worker_name() -> str:
@@ -67,7 +82,7 @@ class Container(containers.DeclarativeContainer):
 
     catalogue = providers.Singleton(default_catalogue)
     clock = providers.Singleton(SystemClock)
-    analysers = providers.Singleton(
+    plugin_analysers = providers.Singleton(
         load_analysers, providers.Callable(lambda s: s.analyser_specs, settings)
     )
     processing_stats = providers.Singleton(ProcessingStats, clock)
@@ -111,6 +126,21 @@ class Container(containers.DeclarativeContainer):
         applied_events=applied_events,
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
+    # The built-in skills-gap analyser, before the plug-ins; its free-text extractor is
+    # off (None) until one is wired here.
+    skill_profiles = providers.Singleton(SqlAlchemySkillProfiles, engine)
+    skills_gap = providers.Singleton(
+        SkillsGapAnalyser,
+        matcher=providers.Singleton(FrenchSkillMatcher),
+        profiles=skill_profiles,
+        extractor=None,
+    )
+    analysers = providers.Singleton(
+        with_built_ins,
+        providers.Callable(lambda s: s.skills_gap_analyser, settings),
+        skills_gap.provider,
+        plugin_analysers,
+    )
     policy = providers.Singleton(
         lambda s: ProcessingPolicy(
             batch_size=s.event_batch_size,

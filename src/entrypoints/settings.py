@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     worker_heartbeat_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The built-in skills-gap analyser (offers against the latest CV, offline): on unless
+    # set to false.
+    skills_gap_analyser: bool = True
 
     @field_validator("database_url")
     @classmethod
