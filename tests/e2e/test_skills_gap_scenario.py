@@ -4,9 +4,11 @@ with the skills converts the nudge; forgetting the user leaves no insight."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from phoenix_bridge import BridgeConfig, PhoenixEventBridge
 
 from tests.e2e.conftest import Server, running_server
 
@@ -42,7 +44,7 @@ def gap_nudges(server: Server) -> list[dict[str, Any]]:
 
 
 def test_an_offer_and_a_cv_give_the_gap_and_a_new_cv_converts_its_nudge(
-    migrated_url: str,
+    migrated_url: str, tmp_path: Path
 ) -> None:
     with running_server(migrated_url, FLYWHEEL_API_TOKEN=TOKEN) as server:
         http = server.client
@@ -87,6 +89,20 @@ def test_an_offer_and_a_cv_give_the_gap_and_a_new_cv_converts_its_nudge(
         assert server.anonymous.get(f"/api/users/{USER}/insights").status_code == 401
         journey = http.get(f"/api/users/{USER}/journey").json()
         assert [i["insight_id"] for i in journey["insights"]] == [insight["insight_id"]]
+
+        # The bridge's HTTP transport answers what the API does.
+        config = BridgeConfig(
+            transport="http",
+            api_url=str(http.base_url),
+            api_token=TOKEN,
+            outbox_path=tmp_path / "outbox.db",
+        )
+        with PhoenixEventBridge("phoenix-cv", config) as bridge:
+            (bridged,) = bridge.get_insights(USER, lang="en")
+        assert {k: v for k, v in bridged.items() if k != "created_at"} == {
+            k: v for k, v in english.items() if k != "created_at"
+        }
+        assert bridged["created_at"].isoformat() == "2026-03-02T10:00:00+00:00"
 
         shown = http.get(f"/api/users/{USER}/nudges", params={"app": "phoenix-cv"}).json()
         assert [n["nudge_type"] for n in shown] == ["skills_gap_to_cv"]
