@@ -41,6 +41,8 @@ ZERO = {
     "nudges_sent": 0,
     "applied_events": 0,
     "nudge_offers": 0,
+    "insights": 0,
+    "skill_profiles": 0,
 }
 
 
@@ -229,6 +231,8 @@ def test_delete_a_user_over_http(client: TestClient[Any]) -> None:
         "nudges_sent": 1,
         "applied_events": 1,
         "nudge_offers": 0,
+        "insights": 0,
+        "skill_profiles": 0,
     }
     assert body["removed"]["journey_events"] >= 2
     again = client.delete("/api/users/alice")
