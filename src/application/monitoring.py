@@ -13,7 +13,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -117,6 +117,10 @@ class OperationsReadModel(Protocol):
 
     def recent_errors(self, limit: int) -> Sequence[EventError]:
         """Events that carry an ``ai_processing_error``, latest first."""
+        ...
+
+    def insights_by_kind(self, since: datetime) -> Mapping[str, int]:
+        """Insights raised since ``since`` (their ``created_at``), per kind, by kind."""
         ...
 
 
@@ -242,6 +246,7 @@ class DashboardFigures:
     users_by_app: Mapping[str, int]
     nudges: Sequence[NudgeTypeFigures]
     errors: Sequence[EventError]
+    insights_by_kind: Mapping[str, int] = field(default_factory=dict)
 
 
 class OperationsMonitor:
@@ -283,6 +288,7 @@ class OperationsMonitor:
             users_by_app=self._operations.users_by_app(since),
             nudges=self._operations.nudge_funnel(since),
             errors=self._operations.recent_errors(self.MAX_ERRORS),
+            insights_by_kind=self._operations.insights_by_kind(since),
         )
 
 

@@ -123,6 +123,9 @@ def test_an_offer_and_a_cv_give_the_gap_and_a_new_cv_converts_its_nudge(
         assert (newest["data"]["missing"], newest["data"]["score"]) == ([], 1.0)
         assert older["insight_id"] == insight["insight_id"]
 
+        dashboard = http.get("/api/dashboard", params={"days": 3650})
+        assert dashboard.json()["insights"] == {"skills_gap": 2}
+
         forgotten = http.delete(f"/api/users/{USER}")
         assert forgotten.status_code == 200, forgotten.text
         removed = forgotten.json()["removed"]

@@ -99,6 +99,9 @@ class FakeOperationsReadModel:
     def recent_errors(self, limit: int) -> Sequence[EventError]:
         return []
 
+    def insights_by_kind(self, since: datetime) -> Mapping[str, int]:
+        return {"skills_gap": 3}
+
 
 def test_a_dashboard_refresh_samples_the_queue_and_covers_the_period() -> None:
     clock = FakeClock()
