@@ -119,9 +119,10 @@ def _insight_condition(item: dict[str, Any], at: str) -> HasInsight:
     if not isinstance(where_items, list):
         raise RuleInvalidError(f"{at}.where", "must be a list of {field, op, value} tables")
     wheres = tuple(_where(w, f"{at}.where.{i}") for i, w in enumerate(where_items))
+    kind = _text(item["insight"], f"{at}.insight")
     try:
         return HasInsight(
-            kind=_text(item["insight"], f"{at}.insight"),
+            kind=kind,
             at_least=item.get("at_least", 1),
             where=wheres,
         )
