@@ -16,7 +16,7 @@ event is left alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -71,6 +71,21 @@ class SkillProfiles(Protocol):
     def offers(self, user_id: str, limit: int) -> list[SkillProfile]:
         """The ``limit`` offers that happened last, newest first."""
         ...
+
+
+class LazySkillMatcher:
+    """A matcher built on its first comparison: loading a lemmatiser's dictionaries takes
+    about half a second, which a process that never compares an offer with a CV (a
+    command, a worker of other apps' events) need not pay at start."""
+
+    def __init__(self, build: Callable[[], SkillMatcher]) -> None:
+        self._build = build
+        self._matcher: SkillMatcher | None = None
+
+    def compare(self, offer_skills: Sequence[str], cv_skills: Sequence[str]) -> SkillComparison:
+        if self._matcher is None:
+            self._matcher = self._build()
+        return self._matcher.compare(offer_skills, cv_skills)
 
 
 class SkillsGapAnalyser:

@@ -39,7 +39,7 @@ from src.application.ports import EventAnalyser
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
-from src.application.skills_gap import SkillsGapAnalyser
+from src.application.skills_gap import LazySkillMatcher, SkillsGapAnalyser
 from src.domain.apps import default_catalogue
 from src.entrypoints.analysers import load_analysers
 from src.entrypoints.settings import Settings
@@ -131,7 +131,9 @@ class Container(containers.DeclarativeContainer):
     skill_profiles = providers.Singleton(SqlAlchemySkillProfiles, engine)
     skills_gap = providers.Singleton(
         SkillsGapAnalyser,
-        matcher=providers.Singleton(FrenchSkillMatcher),
+        matcher=providers.Singleton(
+            LazySkillMatcher, providers.Singleton(FrenchSkillMatcher).provider
+        ),
         profiles=skill_profiles,
         extractor=None,
     )
