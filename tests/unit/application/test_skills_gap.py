@@ -12,7 +12,7 @@ import pytest
 from src.adapters.skills.french_matcher import FrenchSkillMatcher
 from src.application.ports import StoredEvent
 from src.application.skills import ExtractionTotals, TextKind
-from src.application.skills_gap import SkillProfile, SkillsGapAnalyser
+from src.application.skills_gap import LazySkillMatcher, SkillProfile, SkillsGapAnalyser
 from src.domain.insights import Insight, insight_id
 from tests.unit.application.conftest import World
 
@@ -231,3 +231,19 @@ def test_an_insight_about_another_user_fails_its_event(world: World) -> None:
     summary = asyncio.run(world.processor(analysers=(Meddler(),)).process_batch())
     assert (summary.processed, summary.failed) == (0, 1)
     assert "insight.user_id" in summary.errors[0]
+
+
+def test_the_lazy_matcher_is_built_once_on_the_first_comparison(
+    matcher: FrenchSkillMatcher,
+) -> None:
+    built: list[int] = []
+
+    def build() -> FrenchSkillMatcher:
+        built.append(1)
+        return matcher
+
+    lazy = LazySkillMatcher(build)
+    assert built == []
+    assert lazy.compare(["SQL"], ["sql"]).missing == ()
+    assert lazy.compare(["SQL"], []).missing == ("SQL",)
+    assert built == [1]
