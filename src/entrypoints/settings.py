@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # Unset: a share of EVENT_PROCESSING_TIMEOUT; set, it must stay below it.
     llm_timeout_seconds: float | None = Field(None, gt=0)
     llm_concurrency: int = Field(2, ge=1, le=64)
+    # The built-in skills-gap analyser (offers against the latest CV, offline): on unless
+    # set to false.
+    skills_gap_analyser: bool = True
 
     @field_validator("database_url")
     @classmethod
