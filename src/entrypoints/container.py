@@ -19,6 +19,7 @@ from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
+from src.adapters.sqlalchemy_retention import SqlAlchemyRetentionStore
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
 from src.adapters.sqlite_nudge_board import SqliteNudgeBoard
@@ -32,6 +33,7 @@ from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.retention import EventRetention
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
 from src.entrypoints.analysers import load_analysers
@@ -159,6 +161,13 @@ class Container(containers.DeclarativeContainer):
     # chose them (``PERSISTENCE_MODULE``, ``POSTGRES_SCHEMA``): never written out here.
     eraser = providers.Singleton(SqlAlchemyUserEraser.for_application, engine, journeys)
     erasure = providers.Singleton(UserErasure, eraser=eraser, journeys=journeys, clock=clock)
+    # Old finished events out of the inbox: the worker's periodic pass and `prune`.
+    retention = providers.Singleton(
+        EventRetention,
+        store=providers.Singleton(SqlAlchemyRetentionStore, engine),
+        clock=clock,
+        retention_days=providers.Callable(lambda s: s.event_retention_days, settings),
+    )
 
 
 def build_container(settings: Settings) -> Container:

@@ -1,0 +1,188 @@
+"""Claim time and drain rate with a million processed rows behind the queue, against an
+empty table: prints both and their ratio (not a test).
+
+    .venv/bin/python -m benchmarks.retention [--processed 1000000] [--pending 20000]
+                                             [--rounds 1] [--no-reclaim]
+
+Each scenario gets a throw-away PostgreSQL database (``PHOENIX_BENCH_POSTGRES_URL``,
+default the local server). The full one is filled by ``generate_series`` (triggers off for
+the fill): rows inserted pending, then taken in hand and finished by two set-wide updates,
+as a worker leaves them (a dead version of each in the claim's index), processed a day ago
+(inside the default retention window of 30 days: they stay). Then the worker's periodic
+maintenance runs once, as it does at a worker's start (``EventRetention.maintain``: prune,
+then reclaim the dead rows when there are enough); ``--no-reclaim`` leaves that out, to
+show what the claim walks without it. No ANALYZE is run, and autovacuum is off on the
+server used here. Then ``--pending`` events are published through the API's ingestion
+path and drained by one processor at the default settings; every claim of the drain is
+timed (its whole transaction, from the worker's side), and the drain rate is the events
+processed over the drain's wall time. The claimable lookup's plan and buffers are printed
+for each scenario, from ``EXPLAIN (ANALYZE, BUFFERS)`` of the claim's selection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from benchmarks.throughput import backlog, postgres_store
+from src.application.retention import EventRetention
+from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.settings import Settings
+
+FILL = """
+SET session_replication_role = replica;
+INSERT INTO phoenix_events
+    (event_type, app_source, user_id, payload, "timestamp", received_at, event_hash, status)
+SELECT 'cv.uploaded', 'phoenix-cv', 'old-user-' || (g % 50000), jsonb_build_object('n', g),
+       now() - interval '2 days', now() - interval '2 days', md5(g::text) || md5('h' || g),
+       'pending'
+FROM generate_series(1, %(rows)s) AS g;
+UPDATE phoenix_events SET status = 'processing', attempts = 1, locked_by = 'bench-old',
+    locked_until = now() - interval '1 day' WHERE status = 'pending';
+UPDATE phoenix_events SET status = 'processed', processed_at = now() - interval '1 day',
+    locked_until = NULL WHERE status = 'processing';
+SET session_replication_role = origin;
+"""
+
+CLAIMABLE = """
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)
+SELECT id FROM phoenix_events
+WHERE status IN ('pending', 'failed', 'processing')
+  AND (locked_until IS NULL OR locked_until <= now())
+  AND user_id NOT IN (SELECT user_id FROM phoenix_events AS h
+                      WHERE h.status = 'processing' AND h.locked_until > now())
+ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED
+"""
+
+
+@dataclass(frozen=True)
+class Figures:
+    label: str
+    claims: list[float]
+    drain_seconds: float
+    processed: int
+    plan: str
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.claims) * 1000
+
+    @property
+    def p95_ms(self) -> float:
+        ordered = sorted(self.claims)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000
+
+    @property
+    def rate(self) -> float:
+        return self.processed / self.drain_seconds
+
+
+def fill(engine: Engine, rows: int) -> float:
+    started = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute(FILL.replace("%(rows)s", str(int(rows))))
+        raw.commit()
+    finally:
+        raw.close()
+    return time.perf_counter() - started
+
+
+def claim_plan(engine: Engine) -> str:
+    """The claimable lookup, as the claim's transaction plans it (no bitmap scans)."""
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute("SET enable_bitmapscan = off")
+            cursor.execute(CLAIMABLE)
+            lines = [str(row[0]) for row in cursor.fetchall()]
+        raw.rollback()
+    finally:
+        raw.close()
+    return "\n".join(f"    {line}" for line in lines)
+
+
+def timed(claim: Callable[..., Any], claims: list[float]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return claim(*args, **kwargs)
+        finally:
+            claims.append(time.perf_counter() - started)
+
+    return wrapper
+
+
+def scenario(label: str, url: str, processed: int, pending: int, *, reclaim: bool) -> Figures:
+    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    container = open_flywheel(settings, migrate=True)
+    try:
+        engine = container.engine()
+        if processed:
+            seconds = fill(engine, processed)
+            print(f"  {label}: {processed} processed rows written in {seconds:.1f} s")
+        retention: EventRetention = container.retention()
+        if reclaim:
+            started = time.perf_counter()
+            retention.maintain()
+            print(
+                f"  {label}: the worker's maintenance pass took "
+                f"{time.perf_counter() - started:.2f} s"
+            )
+        rows = backlog(pending, users=2_000)
+        for start in range(0, len(rows), 1000):
+            container.ingestion().publish(rows[start : start + 1000])
+        plan = claim_plan(engine)
+        claims: list[float] = []
+        inbox = container.inbox()
+        inbox.claim = timed(inbox.claim, claims)  # type: ignore[method-assign]
+        started = time.perf_counter()
+        summary = asyncio.run(container.processor().drain())
+        drain_seconds = time.perf_counter() - started
+    finally:
+        close_flywheel(container)
+    if summary.processed != pending:
+        raise SystemExit(f"{label}: processed {summary.processed} of {pending}")
+    return Figures(label, claims, drain_seconds, summary.processed, plan)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processed", type=int, default=1_000_000)
+    parser.add_argument("--pending", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--no-reclaim", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, list[Figures]] = {"empty": [], "full": []}
+    for _ in range(args.rounds):
+        for label, processed in (("empty", 0), ("full", args.processed)):
+            with postgres_store() as url:
+                figures = scenario(label, url, processed, args.pending, reclaim=not args.no_reclaim)
+            results[label].append(figures)
+            print(
+                f"{label:<5} processed behind {processed:>9}: claim median "
+                f"{figures.median_ms:6.2f} ms  p95 {figures.p95_ms:6.2f} ms  "
+                f"({len(figures.claims)} claims)  drain {figures.rate:7.0f} events/s"
+            )
+            print(f"  claimable lookup before the drain:\n{figures.plan}")
+    empty, full = results["empty"], results["full"]
+    median = statistics.median
+    claim_ratio = median(f.median_ms for f in full) / median(f.median_ms for f in empty)
+    p95_ratio = median(f.p95_ms for f in full) / median(f.p95_ms for f in empty)
+    rate_ratio = median(f.rate for f in full) / median(f.rate for f in empty)
+    print(
+        f"full / empty: claim median x{claim_ratio:.2f}, claim p95 x{p95_ratio:.2f}, "
+        f"drain rate x{rate_ratio:.2f} (target: within 10 %)"
+    )
+
+
+if __name__ == "__main__":
+    main()
