@@ -577,7 +577,8 @@ $$;
 -- is a twin of one. Both leave phoenix_events once processed more than p_retention_days
 -- ago (the worker's EVENT_RETENTION_DAYS), so the queue's table and indexes stay the size
 -- of the window. Pending, in-hand, failed and dead rows stay (dead ones until requeued or
--- forgotten). One bounded batch per call, lowest ids first after p_after, in the caller's
+-- forgotten), and so does each user's last processed event in each app, which is what
+-- the degraded mode reads of the past. One bounded batch per call, lowest ids first after p_after, in the caller's
 -- transaction: the worker calls it again with the last id deleted until a batch comes
 -- back short. Rows another transaction holds (a save, an erasure) are skipped: the next
 -- pass takes them. The one home of the rule on PostgreSQL (SQLite's is
@@ -604,6 +605,13 @@ BEGIN
             WHERE e.id > coalesce(p_after, 0)
               AND e.status IN ('processed', 'duplicate')
               AND coalesce(e.processed_at, e.received_at) < cutoff
+              -- A user's last processed event in an app stays: the degraded mode's
+              -- nudges (phoenix_nudge_opportunities) read which apps a user is active in.
+              AND (e.status = 'duplicate' OR EXISTS (
+                  SELECT 1 FROM phoenix_events AS n
+                  WHERE n.user_id = e.user_id AND n.app_source = e.app_source
+                    AND n.status = 'processed' AND n.id > e.id
+              ))
             ORDER BY e.id
             LIMIT greatest(coalesce(p_batch, 5000), 1)
             FOR UPDATE SKIP LOCKED

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, or_, select, text
+from sqlalchemy import Engine, delete, exists, or_, select, text
 
 from src.adapters.sql_tables import events
 from src.application.retention import PRUNED_STATUSES, PruneBatch, cutoff
@@ -38,6 +38,7 @@ class SqlAlchemyRetentionStore:
                 ).one()
             return PruneBatch(deleted=int(row.deleted), last_id=row.last_id)
         before = cutoff(now, retention_days)
+        newer = events.alias("newer")
         chosen = (
             select(events.c.id)
             .where(
@@ -46,6 +47,15 @@ class SqlAlchemyRetentionStore:
                 or_(
                     events.c.processed_at < before,
                     events.c.processed_at.is_(None) & (events.c.received_at < before),
+                ),
+                or_(
+                    events.c.status == "duplicate",
+                    exists().where(
+                        newer.c.user_id == events.c.user_id,
+                        newer.c.app_source == events.c.app_source,
+                        newer.c.status == "processed",
+                        newer.c.id > events.c.id,
+                    ),
                 ),
             )
             .order_by(events.c.id)

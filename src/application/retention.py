@@ -17,10 +17,10 @@ is clean or its time budget is spent, and says which.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -29,7 +29,11 @@ from src.application.ports import Clock
 logger = logging.getLogger(__name__)
 
 PRUNED_STATUSES = ("processed", "duplicate")
-"""The finished rows that leave with age; ``dead`` rows stay until requeued or forgotten."""
+"""The finished rows that leave with age; ``dead`` rows stay until requeued or forgotten.
+
+A user's last processed event in each app stays too, however old: the degraded mode
+(nudges offered before the worker detects them) reads from the inbox which apps a user
+is active in, and must answer the same with the old rows gone."""
 BATCH_SIZE = 5_000
 """Rows deleted per transaction: short enough that a delete never holds the table long."""
 PRUNE_INTERVAL_SECONDS = 600.0
@@ -52,7 +56,7 @@ def cutoff(now: datetime, retention_days: int) -> datetime:
     return now - timedelta(days=retention_days)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PruneBatch:
     deleted: int
     last_id: int | None
@@ -75,7 +79,7 @@ class RetentionStore(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PruneReport:
     deleted: int
     batches: int
@@ -84,6 +88,8 @@ class PruneReport:
     older_than: datetime
     retention_days: int
     duration_ms: float
+    reclaimed: bool = False
+    """Whether the store then reclaimed the inbox's dead rows (a vacuum)."""
 
 
 class EventRetention:
@@ -149,6 +155,12 @@ class EventRetention:
                 },
             )
         return report
+
+    def run_once(self) -> PruneReport:
+        """``prune``'s whole pass (no budget), then the dead rows reclaimed if enough."""
+        report = self.prune()
+        reclaimed = self._store.reclaim_dead_rows(RECLAIM_MIN_DEAD_ROWS)
+        return dataclasses.replace(report, reclaimed=reclaimed)
 
     def maintain(self) -> bool:
         """The worker's periodic pass: prune when due (every ``PRUNE_INTERVAL_SECONDS``,

@@ -146,7 +146,11 @@ class Container(containers.DeclarativeContainer):
     )
     admin = providers.Singleton(QueueAdmin, inbox)
     dry_run = providers.Singleton(
-        RuleDryRun, catalogue, providers.Singleton(SqlAlchemyEventHistory, engine), clock
+        RuleDryRun,
+        catalogue,
+        providers.Singleton(SqlAlchemyEventHistory, engine),
+        clock,
+        history_days=providers.Callable(lambda s: s.event_retention_days, settings),
     )
     operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)
     monitor = providers.Singleton(
