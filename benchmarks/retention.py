@@ -3,6 +3,7 @@ empty table: prints both and their ratio (not a test).
 
     .venv/bin/python -m benchmarks.retention [--processed 1000000] [--pending 20000]
                                              [--rounds 1] [--no-reclaim]
+    .venv/bin/python -m benchmarks.retention --first-prune [--processed 1000000]
 
 Each scenario gets a throw-away PostgreSQL database (``PHOENIX_BENCH_POSTGRES_URL``,
 default the local server). The full one is filled by ``generate_series`` (triggers off for
@@ -17,6 +18,10 @@ path and drained by one processor at the default settings; every claim of the dr
 timed (its whole transaction, from the worker's side), and the drain rate is the events
 processed over the drain's wall time. The claimable lookup's plan and buffers are printed
 for each scenario, from ``EXPLAIN (ANALYZE, BUFFERS)`` of the claim's selection.
+
+``--first-prune`` times instead the first clean-up of a table that never had one: the rows
+filled as above but processed 40 days ago, pruned by one ``prune`` pass (batches of 5,000,
+each user's last event per app kept), then the dead rows reclaimed.
 """
 
 from __future__ import annotations
@@ -154,13 +159,41 @@ def scenario(label: str, url: str, processed: int, pending: int, *, reclaim: boo
     return Figures(label, claims, drain_seconds, summary.processed, plan)
 
 
+def first_prune(processed: int) -> None:
+    with postgres_store() as url:
+        settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+        container = open_flywheel(settings, migrate=True)
+        try:
+            engine = container.engine()
+            fill(engine, processed)
+            with engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "UPDATE phoenix_events SET processed_at = now() - interval '40 days'"
+                )
+            started = time.perf_counter()
+            report = container.retention().run_once()
+            seconds = time.perf_counter() - started
+        finally:
+            close_flywheel(container)
+    print(
+        f"first prune of {processed} processed rows: deleted {report.deleted} in "
+        f"{report.batches} batches, {report.duration_ms / 1000:.1f} s "
+        f"({report.deleted / (report.duration_ms / 1000):.0f} rows/s); "
+        f"dead rows reclaimed: {report.reclaimed} ({seconds:.1f} s in all)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processed", type=int, default=1_000_000)
     parser.add_argument("--pending", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-reclaim", action="store_true")
+    parser.add_argument("--first-prune", action="store_true")
     args = parser.parse_args()
+    if args.first_prune:
+        first_prune(args.processed)
+        return
     results: dict[str, list[Figures]] = {"empty": [], "full": []}
     for _ in range(args.rounds):
         for label, processed in (("empty", 0), ("full", args.processed)):
