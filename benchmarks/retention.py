@@ -2,7 +2,7 @@
 empty table: prints both and their ratio (not a test).
 
     .venv/bin/python -m benchmarks.retention [--processed 1000000] [--pending 20000]
-                                             [--rounds 1] [--no-reclaim]
+                                             [--rounds 1] [--slice-batches 20] [--no-reclaim]
     .venv/bin/python -m benchmarks.retention --first-prune [--processed 1000000]
 
 Each scenario gets a throw-away PostgreSQL database (``PHOENIX_BENCH_POSTGRES_URL``,
@@ -14,10 +14,12 @@ maintenance runs once, as it does at a worker's start (``EventRetention.maintain
 then reclaim the dead rows when there are enough); ``--no-reclaim`` leaves that out, to
 show what the claim walks without it. No ANALYZE is run, and autovacuum is off on the
 server used here. Then ``--pending`` events are published through the API's ingestion
-path and drained by one processor at the default settings; every claim of the drain is
-timed (its whole transaction, from the worker's side), and the drain rate is the events
-processed over the drain's wall time. The claimable lookup's plan and buffers are printed
-for each scenario, from ``EXPLAIN (ANALYZE, BUFFERS)`` of the claim's selection.
+path into each table, and one processor per table at the default settings drains them,
+the two in turns of ``--slice-batches`` batches, so that the load of a shared machine
+weighs on both alike; every claim is timed (its whole transaction, from the worker's
+side), and the drain rate is the events processed over the time spent draining. The
+claimable lookup's plan and buffers are printed for each scenario, from
+``EXPLAIN (ANALYZE, BUFFERS)`` of the claim's selection.
 
 ``--first-prune`` times instead the first clean-up of a table that never had one: the rows
 filled as above but processed 40 days ago, pruned by one ``prune`` pass (batches of 5,000,
@@ -31,6 +33,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +41,7 @@ from sqlalchemy import Engine
 
 from benchmarks.throughput import backlog, postgres_store
 from src.application.retention import EventRetention
+from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
@@ -126,37 +130,70 @@ def timed(claim: Callable[..., Any], claims: list[float]) -> Callable[..., Any]:
     return wrapper
 
 
-def scenario(label: str, url: str, processed: int, pending: int, *, reclaim: bool) -> Figures:
+@dataclass
+class Scenario:
+    label: str
+    container: Container
+    claims: list[float]
+    plan: str
+    processed: int = 0
+    drain_seconds: float = 0.0
+
+    def figures(self) -> Figures:
+        return Figures(self.label, self.claims, self.drain_seconds, self.processed, self.plan)
+
+
+def prepare(label: str, url: str, processed: int, pending: int, *, reclaim: bool) -> Scenario:
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     container = open_flywheel(settings, migrate=True)
-    try:
-        engine = container.engine()
-        if processed:
-            seconds = fill(engine, processed)
-            print(f"  {label}: {processed} processed rows written in {seconds:.1f} s")
-        retention: EventRetention = container.retention()
-        if reclaim:
-            started = time.perf_counter()
-            retention.maintain()
-            print(
-                f"  {label}: the worker's maintenance pass took "
-                f"{time.perf_counter() - started:.2f} s"
-            )
-        rows = backlog(pending, users=2_000)
-        for start in range(0, len(rows), 1000):
-            container.ingestion().publish(rows[start : start + 1000])
-        plan = claim_plan(engine)
-        claims: list[float] = []
-        inbox = container.inbox()
-        inbox.claim = timed(inbox.claim, claims)  # type: ignore[method-assign]
+    engine = container.engine()
+    if processed:
+        seconds = fill(engine, processed)
+        print(f"  {label}: {processed} processed rows written in {seconds:.1f} s")
+    retention: EventRetention = container.retention()
+    if reclaim:
         started = time.perf_counter()
-        summary = asyncio.run(container.processor().drain())
-        drain_seconds = time.perf_counter() - started
-    finally:
-        close_flywheel(container)
-    if summary.processed != pending:
-        raise SystemExit(f"{label}: processed {summary.processed} of {pending}")
-    return Figures(label, claims, drain_seconds, summary.processed, plan)
+        retention.maintain()
+        print(
+            f"  {label}: the worker's maintenance pass took {time.perf_counter() - started:.2f} s"
+        )
+    rows = backlog(pending, users=2_000)
+    for start in range(0, len(rows), 1000):
+        container.ingestion().publish(rows[start : start + 1000])
+    claims: list[float] = []
+    inbox = container.inbox()
+    inbox.claim = timed(inbox.claim, claims)  # type: ignore[method-assign]
+    return Scenario(label, container, claims, claim_plan(engine))
+
+
+def drain_slice(scenario: Scenario, batches: int) -> int:
+    """Drain ``batches`` batches (or what is left); the events processed."""
+    stop_at = len(scenario.claims) + batches
+    started = time.perf_counter()
+    summary = asyncio.run(
+        scenario.container.processor().drain(should_stop=lambda: len(scenario.claims) >= stop_at)
+    )
+    scenario.drain_seconds += time.perf_counter() - started
+    scenario.processed += summary.processed
+    return summary.claimed
+
+
+def run_round(processed: int, pending: int, slice_batches: int, *, reclaim: bool) -> list[Figures]:
+    """Both tables side by side, drained in turns of ``slice_batches`` batches each, so that
+    the load of a shared machine weighs on both alike."""
+    with ExitStack() as stack:
+        scenarios: list[Scenario] = []
+        for label, rows in (("empty", 0), ("full", processed)):
+            url = stack.enter_context(postgres_store())
+            scenarios.append(prepare(label, url, rows, pending, reclaim=reclaim))
+            stack.callback(close_flywheel, scenarios[-1].container)
+        busy = list(scenarios)
+        while busy:
+            busy = [s for s in busy if drain_slice(s, slice_batches)]
+        for scenario in scenarios:
+            if scenario.processed != pending:
+                raise SystemExit(f"{scenario.label}: processed {scenario.processed} of {pending}")
+        return [scenario.figures() for scenario in scenarios]
 
 
 def first_prune(processed: int) -> None:
@@ -190,18 +227,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--no-reclaim", action="store_true")
     parser.add_argument("--first-prune", action="store_true")
+    parser.add_argument(
+        "--slice-batches", type=int, default=20, help="batches drained per turn (default 20)"
+    )
     args = parser.parse_args()
     if args.first_prune:
         first_prune(args.processed)
         return
     results: dict[str, list[Figures]] = {"empty": [], "full": []}
     for _ in range(args.rounds):
-        for label, processed in (("empty", 0), ("full", args.processed)):
-            with postgres_store() as url:
-                figures = scenario(label, url, processed, args.pending, reclaim=not args.no_reclaim)
-            results[label].append(figures)
+        for figures in run_round(
+            args.processed, args.pending, args.slice_batches, reclaim=not args.no_reclaim
+        ):
+            results[figures.label].append(figures)
+            behind = args.processed if figures.label == "full" else 0
             print(
-                f"{label:<5} processed behind {processed:>9}: claim median "
+                f"{figures.label:<5} processed behind {behind:>9}: claim median "
                 f"{figures.median_ms:6.2f} ms  p95 {figures.p95_ms:6.2f} ms  "
                 f"({len(figures.claims)} claims)  drain {figures.rate:7.0f} events/s"
             )
