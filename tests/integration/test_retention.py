@@ -147,6 +147,30 @@ def test_journeys_analytics_and_nudges_answer_the_same_after_the_prune(
     assert _postgres_stats(flywheel) == stats
 
 
+def test_the_degraded_mode_still_knows_an_app_used_long_ago(flywheel: Container) -> None:
+    for key, event_type, app in [
+        ("u4-letter-1", "letter.generated", "phoenix-letters"),
+        ("u4-letter-2", "letter.generated", "phoenix-letters"),
+        ("u4-cv", "cv.uploaded", "phoenix-cv"),
+    ]:
+        publish(flywheel, "u4", event_type, app, key)
+    drain(flywheel)
+    ids = ids_by_key(flywheel)
+    set_rows(flywheel, [ids["u4-letter-1"], ids["u4-letter-2"]], processed_at=OLD)
+
+    def offered() -> list[str]:
+        return [n.nudge_type for n in flywheel.queries().list_active_nudges("u4", "phoenix-cv")]
+
+    assert "cv_to_letters" not in offered()  # u4 wrote letters before using Phoenix CV
+    assert flywheel.retention().prune().deleted == 1
+    assert set(statuses(flywheel)) == {"u4-letter-2", "u4-cv"}
+    assert "cv_to_letters" not in offered()
+    # The row kept is what tells: without it, the degraded mode would offer the nudge.
+    with flywheel.engine().begin() as connection:
+        connection.execute(events.delete().where(events.c.id == ids["u4-letter-2"]))
+    assert "cv_to_letters" in offered()
+
+
 def test_an_event_sent_again_after_its_row_left_is_not_applied_twice(
     flywheel: Container,
 ) -> None:
