@@ -587,7 +587,12 @@ $$;
 CREATE OR REPLACE FUNCTION phoenix_private.phoenix_prune_events(
     p_retention_days integer, p_after bigint DEFAULT 0, p_batch integer DEFAULT 5000
 ) RETURNS TABLE (deleted bigint, last_id bigint)
-LANGUAGE plpgsql VOLATILE SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = public, pg_temp
+-- The check of a newer event of the user walks that user's rows (their index); without
+-- statistics, PostgreSQL would AND it with a bitmap of every id above the candidate's, once
+-- per candidate: a batch over a million old rows then never ended. Nor is a batch worth
+-- compiling (JIT).
+SET enable_bitmapscan = off SET jit = off AS $$
 DECLARE
     cutoff timestamptz;
 BEGIN
