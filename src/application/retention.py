@@ -164,8 +164,9 @@ class EventRetention:
 
     def maintain(self) -> bool:
         """The worker's periodic pass: prune when due (every ``PRUNE_INTERVAL_SECONDS``,
-        within ``MAINTENANCE_BUDGET_SECONDS``), then reclaim the dead rows when there are
-        enough. True when old rows are left, so the next pass is due at once."""
+        within ``MAINTENANCE_BUDGET_SECONDS``), then, once no old row is left, reclaim the
+        dead rows when there are enough. True when old rows are left, so the next pass is
+        due at once."""
         left = False
         due = self._last_prune is None or (
             self._monotonic() - self._last_prune >= PRUNE_INTERVAL_SECONDS
@@ -174,6 +175,8 @@ class EventRetention:
             left = not self.prune(MAINTENANCE_BUDGET_SECONDS).complete
             if not left:
                 self._last_prune = self._monotonic()
-        if self._store.reclaim_dead_rows(RECLAIM_MIN_DEAD_ROWS):
+        # Not while old rows are left: the passes follow each other, and each vacuum walks
+        # every index of the table; the one after the last pass reclaims them all.
+        if not left and self._store.reclaim_dead_rows(RECLAIM_MIN_DEAD_ROWS):
             logger.info("dead inbox rows reclaimed", extra={"min_dead_rows": RECLAIM_MIN_DEAD_ROWS})
         return left

@@ -77,6 +77,17 @@ def test_maintenance_prunes_when_due_and_reclaims_each_time() -> None:
     assert store.reclaims == [retention_module.RECLAIM_MIN_DEAD_ROWS] * 3
 
 
+def test_maintenance_reclaims_only_once_the_old_rows_are_gone() -> None:
+    store = RowsStore(10, seconds_per_batch=0.6)
+    retention = EventRetention(store, FixedClock(), 30, batch_size=2, monotonic=lambda: store.clock)
+    assert retention.maintain() is True  # two batches in the budget, rows left
+    assert retention.maintain() is True
+    assert store.reclaims == []
+    assert retention.maintain() is False  # the last two, then a short batch
+    assert store.left == []
+    assert store.reclaims == [retention_module.RECLAIM_MIN_DEAD_ROWS]
+
+
 def test_a_retention_under_a_day_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         EventRetention(RowsStore(0), FixedClock(), 0)
