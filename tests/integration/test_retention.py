@@ -23,6 +23,7 @@ from src.application.retention import EventRetention
 from src.application.worker import BackgroundWorker
 from src.entrypoints.cli import main
 from src.entrypoints.container import Container
+from src.entrypoints.dry_run_output import dry_run_json, format_dry_run
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
@@ -204,6 +205,9 @@ def test_the_dry_run_says_how_much_history_the_inbox_keeps(flywheel: Container) 
     flywheel.retention().prune()
     report = flywheel.dry_run().dry_run("cv_to_letters", days=90)
     assert report.history_days == 30
+    assert dry_run_json(report)["history_days"] == 30
+    assert "note: the inbox keeps processed events 30 days" in format_dry_run(report)
+    assert "note:" not in format_dry_run(flywheel.dry_run().dry_run("cv_to_letters", days=30))
     # It replays what remains: u1's two processed CV events are u1's only CV history left.
     # It replays what remains processed: u1's letter and recent CV event (u2's rows were
     # set to other statuses, u1's old CV events have left).
