@@ -145,6 +145,13 @@ class Container(containers.DeclarativeContainer):
         experiments=experiments,
     )
     admin = providers.Singleton(QueueAdmin, inbox)
+    # Old finished events out of the inbox: the worker's periodic pass and `prune`.
+    retention = providers.Singleton(
+        EventRetention,
+        store=providers.Singleton(SqlAlchemyRetentionStore, engine),
+        clock=clock,
+        retention_days=providers.Callable(lambda s: s.event_retention_days, settings),
+    )
     dry_run = providers.Singleton(
         RuleDryRun,
         catalogue,
@@ -165,13 +172,6 @@ class Container(containers.DeclarativeContainer):
     # chose them (``PERSISTENCE_MODULE``, ``POSTGRES_SCHEMA``): never written out here.
     eraser = providers.Singleton(SqlAlchemyUserEraser.for_application, engine, journeys)
     erasure = providers.Singleton(UserErasure, eraser=eraser, journeys=journeys, clock=clock)
-    # Old finished events out of the inbox: the worker's periodic pass and `prune`.
-    retention = providers.Singleton(
-        EventRetention,
-        store=providers.Singleton(SqlAlchemyRetentionStore, engine),
-        clock=clock,
-        retention_days=providers.Callable(lambda s: s.event_retention_days, settings),
-    )
 
 
 def build_container(settings: Settings) -> Container:
