@@ -609,6 +609,63 @@ BEGIN
 END
 $$;
 
+-- Retention: finished events leave the inbox once older than the window -------------------
+-- A processed event lives on in its user's journey (the journeys' events, the journey
+-- entries, the applied events: erasure, analytics and the nudges read those); a duplicate
+-- is a twin of one. Both leave phoenix_events once processed more than p_retention_days
+-- ago (the worker's EVENT_RETENTION_DAYS), so the queue's table and indexes stay the size
+-- of the window. Pending, in-hand, failed and dead rows stay (dead ones until requeued or
+-- forgotten), and so does each user's last processed event in each app, which is what
+-- the degraded mode reads of the past. One bounded batch per call, lowest ids first after p_after, in the caller's
+-- transaction: the worker calls it again with the last id deleted until a batch comes
+-- back short. Rows another transaction holds (a save, an erasure) are skipped: the next
+-- pass takes them. The one home of the rule on PostgreSQL (SQLite's is
+-- src/adapters/sqlalchemy_retention.py).
+
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_prune_events(
+    p_retention_days integer, p_after bigint DEFAULT 0, p_batch integer DEFAULT 5000
+) RETURNS TABLE (deleted bigint, last_id bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = public, pg_temp
+-- The check of a newer event of the user walks that user's rows (their index); without
+-- statistics, PostgreSQL would AND it with a bitmap of every id above the candidate's, once
+-- per candidate: a batch over a million old rows then never ended. Nor is a batch worth
+-- compiling (JIT).
+SET enable_bitmapscan = off SET jit = off AS $$
+DECLARE
+    cutoff timestamptz;
+BEGIN
+    IF p_retention_days IS NULL OR p_retention_days < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('EVENT_RETENTION_DAYS must be at least 1, not %s', p_retention_days);
+    END IF;
+    cutoff := now() - p_retention_days * interval '1 day';
+    RETURN QUERY
+    WITH gone AS (
+        DELETE FROM phoenix_events
+        WHERE id = ANY (ARRAY(
+            SELECT e.id FROM phoenix_events AS e
+            WHERE e.id > coalesce(p_after, 0)
+              AND e.status IN ('processed', 'duplicate')
+              AND coalesce(e.processed_at, e.received_at) < cutoff
+              -- A user's last processed event in an app stays: the degraded mode's
+              -- nudges (phoenix_nudge_opportunities) read which apps a user is active in.
+              AND (e.status = 'duplicate' OR EXISTS (
+                  SELECT 1 FROM phoenix_events AS n
+                  WHERE n.user_id = e.user_id AND n.app_source = e.app_source
+                    AND n.status = 'processed' AND n.id > e.id
+              ))
+            ORDER BY e.id
+            LIMIT greatest(coalesce(p_batch, 5000), 1)
+            FOR UPDATE SKIP LOCKED
+        ))
+        RETURNING id
+    )
+    SELECT count(*), max(gone.id) FROM gone;
+END
+$$;
+REVOKE ALL ON FUNCTION phoenix_private.phoenix_prune_events(integer, bigint, integer) FROM PUBLIC;
+
 -- Analytics: the same figures as GET /api/analytics/ecosystem?days=N --------------------
 
 CREATE OR REPLACE FUNCTION get_phoenix_ecosystem_stats(days integer DEFAULT 30)

@@ -27,6 +27,7 @@ from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
+from src.adapters.sqlalchemy_retention import SqlAlchemyRetentionStore
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.adapters.sqlalchemy_skill_profiles import SqlAlchemySkillProfiles
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
@@ -46,6 +47,7 @@ from src.application.nudge_choice import NudgeRanker
 from src.application.ports import EventAnalyser
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.retention import EventRetention
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.application.skills_gap import LazySkillMatcher, SkillsGapAnalyser
 from src.domain.apps import default_catalogue
@@ -227,8 +229,19 @@ class Container(containers.DeclarativeContainer):
         insight_board=insight_board,
     )
     admin = providers.Singleton(QueueAdmin, inbox)
+    # Old finished events out of the inbox: the worker's periodic pass and `prune`.
+    retention = providers.Singleton(
+        EventRetention,
+        store=providers.Singleton(SqlAlchemyRetentionStore, engine),
+        clock=clock,
+        retention_days=providers.Callable(lambda s: s.event_retention_days, settings),
+    )
     dry_run = providers.Singleton(
-        RuleDryRun, catalogue, providers.Singleton(SqlAlchemyEventHistory, engine), clock
+        RuleDryRun,
+        catalogue,
+        providers.Singleton(SqlAlchemyEventHistory, engine),
+        clock,
+        history_days=providers.Callable(lambda s: s.event_retention_days, settings),
     )
     operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)
     # The scaling signal in each store's own home: a SQL function, or the Python module.
