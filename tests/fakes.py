@@ -34,6 +34,7 @@ from src.application.ports import (
     BatchOutcome,
     BatchWrites,
     EcosystemFigures,
+    InsightRecord,
     Journey,
     JourneyEntry,
     NudgeRecord,
@@ -263,6 +264,8 @@ class _FakeProjectionTransaction:
             self._store.nudges[nudge_id] = replace(
                 nudge, status="converted", converted_at=converted_at
             )
+        for insight in changes.insights:
+            self._store.insights.setdefault(insight.insight_id, insight)
         self._store.positions[self._name] = position
 
 
@@ -279,6 +282,7 @@ class FakeReadModelStore:
         self.offers: dict[str, Offer] = {}
         self.positions: dict[str, int] = {}
         self.settings = settings
+        self.insights: dict[str, InsightRecord] = {}
 
     @contextmanager
     def projection(self, name: str) -> Iterator[_FakeProjectionTransaction]:
@@ -297,6 +301,12 @@ class FakeReadModelStore:
             apps=tuple(sorted({e.app_source for e in entries})),
             events=tuple(entries),
             nudges=tuple(found),
+            insights=tuple(
+                sorted(
+                    (i for i in self.insights.values() if i.user_id == user_id),
+                    key=lambda i: (i.created_at, i.insight_id),
+                )
+            ),
         )
 
     def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:

@@ -355,16 +355,17 @@ INSERT INTO phoenix_apps (app_source, title) VALUES
     ('phoenix-rise', 'Phoenix Rise')
 ON CONFLICT DO NOTHING;
 INSERT INTO phoenix_event_types (event_type, app_source, description, payload_fields) VALUES
-    ('cv.uploaded', 'phoenix-cv', 'a CV was uploaded', '[]'::jsonb),
-    ('cv.generated', 'phoenix-cv', 'a CV was generated', '[]'::jsonb),
+    ('cv.uploaded', 'phoenix-cv', 'a CV was uploaded', '[{"field": "payload.cv_id", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "cv_id", "required": false}, {"field": "payload.skills", "kind": "text_list", "maximum": null, "messages": {"missing": "is required (a list of texts)", "out_of_range": "is out of range (a list of texts)", "wrong_kind": "is not a list of texts"}, "minimum": null, "name": "skills", "required": false}, {"field": "payload.cv_text", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "cv_text", "required": false}]'::jsonb),
+    ('cv.generated', 'phoenix-cv', 'a CV was generated', '[{"field": "payload.cv_id", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "cv_id", "required": false}, {"field": "payload.skills", "kind": "text_list", "maximum": null, "messages": {"missing": "is required (a list of texts)", "out_of_range": "is out of range (a list of texts)", "wrong_kind": "is not a list of texts"}, "minimum": null, "name": "skills", "required": false}, {"field": "payload.cv_text", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "cv_text", "required": false}]'::jsonb),
     ('letter.generated', 'phoenix-letters', 'a cover letter was generated', '[]'::jsonb),
-    ('job_offer.analyzed', 'phoenix-letters', 'a job offer was analysed', '[]'::jsonb),
+    ('job_offer.analyzed', 'phoenix-letters', 'a job offer was analysed', '[{"field": "payload.offer_id", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "offer_id", "required": false}, {"field": "payload.title", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "title", "required": false}, {"field": "payload.company", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "company", "required": false}, {"field": "payload.skills", "kind": "text_list", "maximum": null, "messages": {"missing": "is required (a list of texts)", "out_of_range": "is out of range (a list of texts)", "wrong_kind": "is not a list of texts"}, "minimum": null, "name": "skills", "required": false}, {"field": "payload.offer_text", "kind": "text", "maximum": null, "messages": {"missing": "is required (text)", "out_of_range": "is out of range (text)", "wrong_kind": "is not text"}, "minimum": null, "name": "offer_text", "required": false}]'::jsonb),
     ('rise.coaching_session', 'phoenix-rise', 'a coaching session was held', '[]'::jsonb),
     ('rise.meditation', 'phoenix-rise', 'a meditation was completed', '[]'::jsonb),
     ('rise.journal_entry', 'phoenix-rise', 'a journal entry was written', '[{"field": "payload.stress_level", "kind": "integer", "maximum": 10, "messages": {"missing": "is required (an integer from 0 to 10)", "out_of_range": "is out of range (an integer from 0 to 10)", "wrong_kind": "is not an integer from 0 to 10"}, "minimum": 0, "name": "stress_level", "required": true}]'::jsonb)
 ON CONFLICT DO NOTHING;
 INSERT INTO phoenix_nudge_types (nudge_type, shown_in, target_app, kind, messages) VALUES
     ('cv_to_letters', 'phoenix-cv', 'phoenix-letters', 'cross_app', '{"en": "Complete your application with a Phoenix Letters cover letter!", "fr": "Complétez votre candidature avec une lettre Phoenix Letters !"}'::jsonb),
+    ('skills_gap_to_cv', 'phoenix-cv', 'phoenix-cv', 'journey', '{"en": "An offer you analysed asks for skills your CV does not show: complete it with Phoenix CV!", "fr": "Une offre analysée demande des compétences que votre CV ne montre pas : complétez-le avec Phoenix CV !"}'::jsonb),
     ('letters_to_cv', 'phoenix-letters', 'phoenix-cv', 'cross_app', '{"en": "Boost your chances with Phoenix CV!", "fr": "Optimisez vos chances avec Phoenix CV !"}'::jsonb),
     ('stress_relief', 'phoenix-rise', 'phoenix-rise', 'journey', '{"en": "You seem under pressure: take ten minutes to meditate.", "fr": "Vous semblez sous pression : prenez dix minutes pour méditer."}'::jsonb),
     ('letters_to_rise', 'phoenix-letters', 'phoenix-rise', 'journey', '{"en": "An intense job search? Phoenix Rise helps you keep up the pace.", "fr": "Une recherche intense ? Phoenix Rise vous aide à tenir le rythme."}'::jsonb)
@@ -376,6 +377,8 @@ INSERT INTO phoenix_nudge_variants (nudge_type, variant, position, mode, weight,
 SELECT * FROM (VALUES
     ('cv_to_letters', 'complete', 0, 'ab', 1, '{"en": "Complete your application with a Phoenix Letters cover letter!", "fr": "Complétez votre candidature avec une lettre Phoenix Letters !"}'::jsonb),
     ('cv_to_letters', 'stand_out', 1, 'ab', 1, '{"en": "Stand out with a Phoenix Letters cover letter!", "fr": "Démarquez-vous avec une lettre de motivation Phoenix Letters !"}'::jsonb),
+    ('skills_gap_to_cv', 'complete', 0, 'ab', 1, '{"en": "An offer you analysed asks for skills your CV does not show: complete it with Phoenix CV!", "fr": "Une offre analysée demande des compétences que votre CV ne montre pas : complétez-le avec Phoenix CV !"}'::jsonb),
+    ('skills_gap_to_cv', 'land_it', 1, 'ab', 1, '{"en": "Show the recruiter what they are looking for: add these skills to your Phoenix CV.", "fr": "Montrez au recruteur ce qu''il cherche : ajoutez ces compétences à votre CV Phoenix CV."}'::jsonb),
     ('letters_to_cv', 'chances', 0, 'ab', 1, '{"en": "Boost your chances with Phoenix CV!", "fr": "Optimisez vos chances avec Phoenix CV !"}'::jsonb),
     ('letters_to_cv', 'difference', 1, 'ab', 1, '{"en": "A polished CV makes the difference: build yours with Phoenix CV!", "fr": "Un CV soigné fait la différence : créez le vôtre avec Phoenix CV !"}'::jsonb),
     ('stress_relief', 'meditate', 0, 'ab', 1, '{"en": "You seem under pressure: take ten minutes to meditate.", "fr": "Vous semblez sous pression : prenez dix minutes pour méditer."}'::jsonb),
@@ -496,6 +499,8 @@ BEGIN
                     WHEN 'number' THEN jsonb_typeof(v.value) = 'number'
                     WHEN 'text' THEN jsonb_typeof(v.value) = 'string'
                     WHEN 'boolean' THEN jsonb_typeof(v.value) = 'boolean'
+                    WHEN 'text_list' THEN jsonb_typeof(v.value) = 'array'
+                        AND NOT jsonb_path_exists(v.value, '$[*] ? (@.type() != "string")')
                     ELSE false
                 END THEN 'wrong_kind'
                 WHEN jsonb_typeof(v.value) = 'number' AND (
@@ -603,6 +608,63 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Retention: finished events leave the inbox once older than the window -------------------
+-- A processed event lives on in its user's journey (the journeys' events, the journey
+-- entries, the applied events: erasure, analytics and the nudges read those); a duplicate
+-- is a twin of one. Both leave phoenix_events once processed more than p_retention_days
+-- ago (the worker's EVENT_RETENTION_DAYS), so the queue's table and indexes stay the size
+-- of the window. Pending, in-hand, failed and dead rows stay (dead ones until requeued or
+-- forgotten), and so does each user's last processed event in each app, which is what
+-- the degraded mode reads of the past. One bounded batch per call, lowest ids first after p_after, in the caller's
+-- transaction: the worker calls it again with the last id deleted until a batch comes
+-- back short. Rows another transaction holds (a save, an erasure) are skipped: the next
+-- pass takes them. The one home of the rule on PostgreSQL (SQLite's is
+-- src/adapters/sqlalchemy_retention.py).
+
+CREATE OR REPLACE FUNCTION phoenix_private.phoenix_prune_events(
+    p_retention_days integer, p_after bigint DEFAULT 0, p_batch integer DEFAULT 5000
+) RETURNS TABLE (deleted bigint, last_id bigint)
+LANGUAGE plpgsql VOLATILE SET search_path = public, pg_temp
+-- The check of a newer event of the user walks that user's rows (their index); without
+-- statistics, PostgreSQL would AND it with a bitmap of every id above the candidate's, once
+-- per candidate: a batch over a million old rows then never ended. Nor is a batch worth
+-- compiling (JIT).
+SET enable_bitmapscan = off SET jit = off AS $$
+DECLARE
+    cutoff timestamptz;
+BEGIN
+    IF p_retention_days IS NULL OR p_retention_days < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('EVENT_RETENTION_DAYS must be at least 1, not %s', p_retention_days);
+    END IF;
+    cutoff := now() - p_retention_days * interval '1 day';
+    RETURN QUERY
+    WITH gone AS (
+        DELETE FROM phoenix_events
+        WHERE id = ANY (ARRAY(
+            SELECT e.id FROM phoenix_events AS e
+            WHERE e.id > coalesce(p_after, 0)
+              AND e.status IN ('processed', 'duplicate')
+              AND coalesce(e.processed_at, e.received_at) < cutoff
+              -- A user's last processed event in an app stays: the degraded mode's
+              -- nudges (phoenix_nudge_opportunities) read which apps a user is active in.
+              AND (e.status = 'duplicate' OR EXISTS (
+                  SELECT 1 FROM phoenix_events AS n
+                  WHERE n.user_id = e.user_id AND n.app_source = e.app_source
+                    AND n.status = 'processed' AND n.id > e.id
+              ))
+            ORDER BY e.id
+            LIMIT greatest(coalesce(p_batch, 5000), 1)
+            FOR UPDATE SKIP LOCKED
+        ))
+        RETURNING id
+    )
+    SELECT count(*), max(gone.id) FROM gone;
+END
+$$;
+REVOKE ALL ON FUNCTION phoenix_private.phoenix_prune_events(integer, bigint, integer) FROM PUBLIC;
 
 -- Analytics: the same figures as GET /api/analytics/ecosystem?days=N --------------------
 
@@ -1192,3 +1254,97 @@ BEGIN
     END IF;
 END
 $supabase$;
+
+-- Insights ------------------------------------------------------------------------------
+-- What the worker's analysers learnt from a user's events (the skills an offer asks for
+-- and the CV lacks, ...): one row per insight, saved in the commit of the batch whose
+-- event raised it. insight_id is derived from the kind and the source events' hashes, so
+-- re-processing never adds a second row.
+CREATE TABLE IF NOT EXISTS phoenix_insights (
+    insight_id    text PRIMARY KEY,
+    user_id       text        NOT NULL,
+    kind          text        NOT NULL,
+    source_hashes jsonb       NOT NULL DEFAULT '[]',
+    data          jsonb       NOT NULL DEFAULT '{}',
+    -- The message per language ("fr", "en").
+    messages      jsonb       NOT NULL,
+    created_at    timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_phoenix_insights_user ON phoenix_insights (user_id, created_at);
+
+-- The skills the skills-gap analyser noted from each offer and CV of a user: it compares
+-- an offer with the latest CV whichever came first. The worker's alone.
+CREATE TABLE IF NOT EXISTS phoenix_private.phoenix_skill_profiles (
+    user_id    text        NOT NULL,
+    kind       text        NOT NULL,
+    source_id  text        NOT NULL,
+    event_hash text        NOT NULL,
+    skills     jsonb       NOT NULL DEFAULT '[]',
+    title      text        NOT NULL DEFAULT '',
+    company    text        NOT NULL DEFAULT '',
+    noted_at   timestamptz NOT NULL,
+    PRIMARY KEY (user_id, kind, source_id),
+    CONSTRAINT phoenix_skill_profiles_kind CHECK (kind IN ('offer', 'cv'))
+);
+
+-- A user's insights, newest first, worded in p_lang (French when it has none). The one
+-- home of this answer on PostgreSQL: the HTTP API, the bridge's SQL transport and
+-- Supabase's REST API (rpc) call it; the SQLite store has src/application/insight_policy.py.
+CREATE OR REPLACE FUNCTION phoenix_user_insights(p_user_id text, p_lang text DEFAULT 'fr')
+RETURNS TABLE (insight_id text, kind text, data jsonb, message text, created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM phoenix_private.phoenix_check_caller(p_user_id);
+    RETURN QUERY
+    SELECT i.insight_id, i.kind, i.data,
+           coalesce(nullif(i.messages ->> p_lang, ''), i.messages ->> 'fr'),
+           i.created_at
+    FROM phoenix_insights AS i
+    WHERE i.user_id = p_user_id
+    ORDER BY i.created_at DESC, i.insight_id COLLATE "C";
+END
+$$;
+
+ALTER TABLE phoenix_insights ENABLE ROW LEVEL SECURITY;
+ALTER TABLE phoenix_private.phoenix_skill_profiles ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON FUNCTION phoenix_user_insights(text, text) FROM PUBLIC;
+
+-- A signed-in user reads their own insights (the table, or the function); anon nothing;
+-- the service role everything, as for the nudges. Each only where the role exists.
+DO $insights$
+DECLARE
+    has_authenticated boolean := EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated')
+        AND to_regprocedure('auth.uid()') IS NOT NULL;
+    has_service boolean := EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role');
+    grantee record;
+BEGIN
+    FOR grantee IN
+        SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
+    LOOP
+        EXECUTE format('REVOKE ALL ON phoenix_insights FROM %I', grantee.rolname);
+        EXECUTE format('REVOKE ALL ON phoenix_private.phoenix_skill_profiles FROM %I',
+                       grantee.rolname);
+        EXECUTE format('REVOKE ALL ON FUNCTION phoenix_user_insights(text, text) FROM %I',
+                       grantee.rolname);
+    END LOOP;
+    IF has_authenticated THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE tablename = 'phoenix_insights'
+                       AND policyname = 'phoenix_insights_user_select') THEN
+            CREATE POLICY phoenix_insights_user_select ON phoenix_insights FOR SELECT
+                TO authenticated USING (user_id = (SELECT auth.uid()::text));
+        END IF;
+        GRANT SELECT ON phoenix_insights TO authenticated;
+        GRANT EXECUTE ON FUNCTION phoenix_user_insights(text, text) TO authenticated;
+    END IF;
+    IF has_service THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE tablename = 'phoenix_insights'
+                       AND policyname = 'phoenix_insights_service_all') THEN
+            CREATE POLICY phoenix_insights_service_all ON phoenix_insights FOR ALL
+                TO service_role USING (true) WITH CHECK (true);
+        END IF;
+        GRANT ALL ON phoenix_insights TO service_role;
+        GRANT EXECUTE ON FUNCTION phoenix_user_insights(text, text) TO service_role;
+    END IF;
+END
+$insights$;

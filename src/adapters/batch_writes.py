@@ -15,7 +15,14 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from src.adapters.sql_tables import ERROR_LIMIT, applied_events, events, journey_entries, nudges
+from src.adapters.sql_tables import (
+    ERROR_LIMIT,
+    applied_events,
+    events,
+    insights,
+    journey_entries,
+    nudges,
+)
 from src.application.ports import BatchOutcome, BatchWrites, ReadModelChanges
 
 
@@ -102,6 +109,7 @@ def read_model_writes(changes: ReadModelChanges) -> list[RowWrite]:
             ],
             key="nudge_id",
         ),
+        RowWrite(insights, [insight.__dict__ for insight in changes.insights]),
     ]
     return [write for write in writes if write.rows]
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Table
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, Dialect, Table
 from sqlalchemy.dialects import registry
 
 from src.adapters.batch_writes import RowWrite
@@ -31,7 +32,20 @@ def write_rows(execute: Execute, writes: Sequence[RowWrite]) -> None:
     """Each write as one statement over its rows' columns, whatever the number of rows."""
     for write in writes:
         statement = _statement(write.table, write.key, write.columns, write.keep_existing)
-        execute(statement, {name: [row[name] for row in write.rows] for name in write.columns})
+        execute(
+            statement,
+            {
+                name: [_value(write.table, name, row[name]) for row in write.rows]
+                for name in write.columns
+            },
+        )
+
+
+def _value(table: Table, name: str, value: object) -> object:
+    """JSON columns' values wrapped for psycopg, which adapts no dict or list as JSON."""
+    if value is not None and isinstance(table.c[name].type, JSON):
+        return Jsonb(value)
+    return value
 
 
 @lru_cache(maxsize=64)

@@ -308,3 +308,37 @@ skills_extractions = Table(
     Column("created_at", UtcDateTime, nullable=False, server_default=utcnow()),
     schema=PRIVATE_SCHEMA,
 )
+
+# What the worker's analysers learnt from a user's events, one row per insight, saved in
+# the commit of the batch whose event raised it; the id derives from the kind and the
+# source events' hashes.
+insights = Table(
+    "phoenix_insights",
+    metadata,
+    Column("insight_id", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("source_hashes", Payload, nullable=False, server_default=text("'[]'")),
+    Column("data", Payload, nullable=False, server_default=text("'{}'")),
+    # The message per language ("fr", "en").
+    Column("messages", Payload, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_phoenix_insights_user", "user_id", "created_at"),
+)
+
+# The skills the skills-gap analyser noted from each offer and CV of a user, so that an
+# offer meets the latest CV whichever came first. The worker's alone, hence private.
+skill_profiles = Table(
+    "phoenix_skill_profiles",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("source_id", Text, primary_key=True),
+    Column("event_hash", Text, nullable=False),
+    Column("skills", Payload, nullable=False, server_default=text("'[]'")),
+    Column("title", Text, nullable=False, server_default=text("''")),
+    Column("company", Text, nullable=False, server_default=text("''")),
+    Column("noted_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('offer', 'cv')", name="phoenix_skill_profiles_kind"),
+    schema=PRIVATE_SCHEMA,
+)

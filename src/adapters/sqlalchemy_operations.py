@@ -13,7 +13,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_nudge_outcomes import nudge_outcomes
-from src.adapters.sql_tables import events, journey_entries
+from src.adapters.sql_tables import events, insights, journey_entries
 from src.application.monitoring import EventError, MinuteThroughput, NudgeTypeFigures
 
 
@@ -53,6 +53,16 @@ class SqlAlchemyOperationsReadModel:
                 .order_by(journey_entries.c.app_source)
             ).all()
         return {str(app): int(users) for app, users in rows}
+
+    def insights_by_kind(self, since: datetime) -> Mapping[str, int]:
+        with read_connection(self._engine) as connection:
+            rows = connection.execute(
+                select(insights.c.kind, func.count())
+                .where(insights.c.created_at >= since)
+                .group_by(insights.c.kind)
+                .order_by(insights.c.kind)
+            ).all()
+        return {str(kind): int(count) for kind, count in rows}
 
     def nudge_funnel(self, since: datetime) -> Sequence[NudgeTypeFigures]:
         """Per nudge type, the same exposure and attribution as the API and the experiments:

@@ -28,11 +28,12 @@ from src.adapters import postgres_batch_sql, sqlite_batch_sql
 from src.adapters.batch_writes import read_model_writes
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_nudge_outcomes import nudge_outcomes
-from src.adapters.sql_tables import journey_entries, nudges, projection_tracking
+from src.adapters.sql_tables import insights, journey_entries, nudges, projection_tracking
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.application.nudge_policy import NudgeSettings
 from src.application.ports import (
     EcosystemFigures,
+    InsightRecord,
     Journey,
     JourneyEntry,
     NudgeRecord,
@@ -129,10 +130,24 @@ class SqlAlchemyReadModelStore:
                     select(nudges).where(nudges.c.user_id == user_id).order_by(nudges.c.detected_at)
                 )
             ]
+            learnt = [
+                InsightRecord(**row._mapping)
+                for row in connection.execute(
+                    select(insights)
+                    .where(insights.c.user_id == user_id)
+                    .order_by(insights.c.created_at, insights.c.insight_id)
+                )
+            ]
         if not entries and not found:
             return None
         apps = tuple(sorted({entry.app_source for entry in entries}))
-        return Journey(user_id=user_id, apps=apps, events=tuple(entries), nudges=tuple(found))
+        return Journey(
+            user_id=user_id,
+            apps=apps,
+            events=tuple(entries),
+            nudges=tuple(found),
+            insights=tuple(learnt),
+        )
 
     def ecosystem(self, since: datetime, period_days: int) -> EcosystemFigures:
         recent = journey_entries.c.timestamp >= since

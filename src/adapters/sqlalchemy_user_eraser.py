@@ -23,10 +23,12 @@ from sqlalchemy import Connection, Engine, delete, select, text
 from src.adapters.sql_tables import (
     applied_events,
     events,
+    insights,
     journey_entries,
     nudge_offers,
     nudges,
     nudges_sent,
+    skill_profiles,
     skills_extractions,
 )
 from src.adapters.sql_tables import projection_tracking as tracking
@@ -126,6 +128,12 @@ class SqlAlchemyUserEraser:
                 connection,
                 delete(skills_extractions).where(skills_extractions.c.user_id == user_id),
             )
+            removed_insights = _count(
+                connection, delete(insights).where(insights.c.user_id == user_id)
+            )
+            profiles = _count(
+                connection, delete(skill_profiles).where(skill_profiles.c.user_id == user_id)
+            )
         return ErasureReport(
             events=removed_events,
             journey_events=int(journey_events),
@@ -136,6 +144,8 @@ class SqlAlchemyUserEraser:
             applied_events=applied,
             nudge_offers=offers,
             skills_extractions=extractions,
+            insights=removed_insights,
+            skill_profiles=profiles,
         )
 
 

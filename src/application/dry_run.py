@@ -55,6 +55,9 @@ class DryRunReport:
     users_scanned: int = 0
     events_scanned: int = 0
     weeks: list[WeekFigures] = field(default_factory=list)
+    history_days: int | None = None
+    """How many days of processed events the inbox keeps (``EVENT_RETENTION_DAYS``): a
+    replay over more days than that sees only the last ``history_days`` of them."""
 
 
 @dataclass
@@ -74,7 +77,10 @@ class RuleDryRun:
         clock: Clock,
         idle_ratio: float = IDLE_RATIO,
         rest: Callable[[float], None] = time.sleep,
+        history_days: int | None = None,
     ) -> None:
+        """``history_days``: the inbox's retention window, reported with each replay."""
+        self._history_days = history_days
         self._catalogue = catalogue
         self._history = history
         self._clock = clock
@@ -103,7 +109,9 @@ class RuleDryRun:
         if rule is None:
             rule = self.rule(nudge_type)
         since = self._clock.now() - timedelta(days=days)
-        report = DryRunReport(nudge_type=nudge_type, days=days, since=since)
+        report = DryRunReport(
+            nudge_type=nudge_type, days=days, since=since, history_days=self._history_days
+        )
         targets: list[_Target] = []
         replay = _Replay(rule)
         busy_since = time.perf_counter()

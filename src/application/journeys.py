@@ -26,6 +26,7 @@ from src.application.ports import (
 )
 from src.application.read_model_changes import PROJECTION_NAME, read_model_changes
 from src.domain.catalogue import Catalogue
+from src.domain.insights import Insight
 from src.domain.user_journey import UserJourney, journey_id
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class SourceEvent:
     timestamp: datetime
     payload: Mapping[str, object] = field(default_factory=dict)
     """Read by the rules' payload conditions at fold time; the journey keeps none of it."""
+    insights: Sequence[Insight] = ()
+    """What the analysers learnt from this event: raised in the journey once the event
+    is folded in, so rules may fire on them and they are saved in the batch's commit."""
 
 
 @dataclass(frozen=True)
@@ -380,6 +384,16 @@ class JourneyApplication(Application[UUID]):
             marks=self.catalogue.marks_for(source.event_type, source.payload),
             keep_days=keep_days,
         )
+        for insight in source.insights:
+            journey.raise_insight(
+                insight_id=insight.insight_id,
+                kind=insight.kind,
+                source_hashes=insight.source_hashes,
+                data=dict(insight.data),
+                messages=dict(insight.messages),
+                created_at=insight.created_at,
+                marks=self.catalogue.insight_marks_for(insight.kind, insight.data),
+            )
 
     def _fold_once(
         self, by_user: Mapping[str, list[SourceEvent]], outcome: BatchOutcome | None

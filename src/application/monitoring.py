@@ -16,7 +16,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -130,6 +130,10 @@ class OperationsReadModel(Protocol):
 
     def processed_since(self, since: datetime) -> int:
         """Events processed since ``since``, by every worker."""
+        ...
+
+    def insights_by_kind(self, since: datetime) -> Mapping[str, int]:
+        """Insights raised since ``since`` (their ``created_at``), per kind, by kind."""
         ...
 
 
@@ -275,6 +279,7 @@ class DashboardFigures:
     users_by_app: Mapping[str, int]
     nudges: Sequence[NudgeTypeFigures]
     errors: Sequence[EventError]
+    insights_by_kind: Mapping[str, int] = field(default_factory=dict)
 
 
 class OperationsMonitor:
@@ -328,6 +333,7 @@ class OperationsMonitor:
             users_by_app=self._operations.users_by_app(since),
             nudges=self._operations.nudge_funnel(since),
             errors=self._operations.recent_errors(self.MAX_ERRORS),
+            insights_by_kind=self._operations.insights_by_kind(since),
         )
 
 

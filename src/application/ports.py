@@ -18,6 +18,7 @@ from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.domain.events import NewEvent
 from src.domain.experiments import VariantCounts
+from src.domain.insights import Insight
 
 if TYPE_CHECKING:  # the rules' module reads this one's records
     from src.application.nudge_policy import NudgeSettings
@@ -209,11 +210,25 @@ class NudgeRecord:
 
 
 @dataclass(frozen=True)
+class InsightRecord:
+    """An insight as the read model keeps it: both messages, the reader picks one."""
+
+    insight_id: str
+    user_id: str
+    kind: str
+    source_hashes: list[str]
+    data: Mapping[str, object]
+    messages: Mapping[str, str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Journey:
     user_id: str
     apps: tuple[str, ...]
     events: tuple[JourneyEntry, ...]
     nudges: tuple[NudgeRecord, ...]
+    insights: tuple[InsightRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,6 +272,7 @@ class ReadModelChanges:
     entries: list[JourneyEntry] = field(default_factory=list)
     nudges: list[NudgeRecord] = field(default_factory=list)
     conversions: list[tuple[str, datetime]] = field(default_factory=list)
+    insights: list[InsightRecord] = field(default_factory=list)
 
 
 class AppliedEvent(NamedTuple):
@@ -340,13 +356,16 @@ class Clock(Protocol):
 
 
 class EventAnalyser(Protocol):
-    """Per-event work that may be slow or fail (an AI enrichment tomorrow).
+    """Per-event work that may be slow or fail (an AI enrichment, a skills gap).
 
-    Runs in parallel under ``EVENT_CONCURRENCY``, bounded by ``EVENT_PROCESSING_TIMEOUT``;
-    raising fails that event only.
+    Runs under ``EVENT_CONCURRENCY``, bounded by ``EVENT_PROCESSING_TIMEOUT``; one
+    user's events of a batch reach the analysers one after the other, in time order, so
+    an analyser keeping state per user sees them as they happened. Raising fails that
+    event only. The insights it hands back (``None``: none) are saved in the batch's
+    commit with the event they came from, and rules may fire on them.
     """
 
-    async def analyse(self, event: StoredEvent) -> None: ...
+    async def analyse(self, event: StoredEvent) -> Sequence[Insight] | None: ...
 
 
 class JourneyHistory(Protocol):
@@ -384,6 +403,9 @@ class ErasureReport:
     """The degraded mode's offers made to the user before the worker detected them."""
     skills_extractions: int = 0
     """The skills a language model read from the user's offers and CVs (its cache)."""
+    insights: int = 0
+    skill_profiles: int = 0
+    """The skills noted from the user's offers and CVs, which the skills gap reads."""
 
     @property
     def total(self) -> int:
@@ -397,6 +419,8 @@ class ErasureReport:
             + self.applied_events
             + self.nudge_offers
             + self.skills_extractions
+            + self.insights
+            + self.skill_profiles
         )
 
 

@@ -51,6 +51,7 @@ from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import compute_event_hash, short_hash
 from src.domain.events import check_payload
+from src.domain.insights import Insight, InsightInvalidError
 
 logger = logging.getLogger(__name__)
 
@@ -471,13 +472,24 @@ class EventQueueProcessor:
                 )
             else:
                 checked.append((event, event_hash))
+        insights: dict[int, list[Insight]] = {}
         if self._analysers:
             # Only analysers can be slow: without any, no task per event is worth its cost.
+            # One task per user, whose events go through in time order: an analyser that
+            # keeps state per user (an offer, then a CV) sees them as they happened.
             semaphore = asyncio.Semaphore(self._policy.concurrency)
+            by_user: dict[str, list[StoredEvent]] = {}
+            for event, _ in checked:
+                by_user.setdefault(event.user_id, []).append(event)
             outcomes = await asyncio.gather(
-                *(self._analyse_one(event, semaphore) for event, _ in checked)
+                *(self._analyse_user(user_events, semaphore) for user_events in by_user.values())
             )
-            failures.extend(outcome for outcome in outcomes if outcome is not None)
+            for user_outcomes in outcomes:
+                for event_id, outcome in user_outcomes:
+                    if isinstance(outcome, Failure):
+                        failures.append(outcome)
+                    elif outcome:
+                        insights[event_id] = outcome
             failed = {failure.event_id for failure in failures}
             checked = [(event, h) for event, h in checked if event.id not in failed]
         analysed = [
@@ -489,6 +501,7 @@ class EventQueueProcessor:
                 user_id=event.user_id,
                 timestamp=event.timestamp,
                 payload=event.payload,
+                insights=tuple(insights.get(event.id, ())),
             )
             for event, event_hash in checked
         ]
@@ -501,13 +514,23 @@ class EventQueueProcessor:
         if not event.user_id:
             raise EventRejectedError("user_id", "a non-empty user id is required")
 
+    async def _analyse_user(
+        self, user_events: Sequence[StoredEvent], semaphore: asyncio.Semaphore
+    ) -> list[tuple[int, Failure | list[Insight]]]:
+        """One user's events through the analysers in time order; a failure fails its
+        event only, the next ones are analysed still."""
+        ordered = sorted(user_events, key=lambda e: (e.timestamp, e.id))
+        return [(event.id, await self._analyse_one(event, semaphore)) for event in ordered]
+
     async def _analyse_one(
         self, event: StoredEvent, semaphore: asyncio.Semaphore
-    ) -> Failure | None:
+    ) -> Failure | list[Insight]:
         """All analysers on one event, bounded by the timeout; a failure fails this event."""
         async with semaphore:
             try:
-                await asyncio.wait_for(self._run_analysers(event), self._policy.timeout_seconds)
+                return await asyncio.wait_for(
+                    self._run_analysers(event), self._policy.timeout_seconds
+                )
             except TimeoutError:
                 return self._failure(
                     event,
@@ -516,11 +539,21 @@ class EventQueueProcessor:
                 )
             except Exception as error:  # noqa: BLE001 - an analyser fault fails its event only
                 return self._failure(event, describe(error))
-        return None
 
-    async def _run_analysers(self, event: StoredEvent) -> None:
+    async def _run_analysers(self, event: StoredEvent) -> list[Insight]:
+        """Every analyser's insights on the event; one about another user is refused."""
+        found: list[Insight] = []
         for analyser in self._analysers:
-            await analyser.analyse(event)
+            result = await analyser.analyse(event)
+            for insight in result or ():
+                if not isinstance(insight, Insight):
+                    raise InsightInvalidError(
+                        "type", f"{type(analyser).__name__} returned a {type(insight).__name__}"
+                    )
+                if insight.user_id != event.user_id:
+                    raise InsightInvalidError("user_id", "must be the event's user")
+                found.append(insight)
+        return found
 
     def _failure(
         self, event: StoredEvent, error: str, *, permanent: bool = False, quiet: bool = False

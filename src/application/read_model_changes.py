@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from src.application.ports import JourneyEntry, NudgeRecord, ReadModelChanges
+from src.application.ports import InsightRecord, JourneyEntry, NudgeRecord, ReadModelChanges
 from src.domain.user_journey import UserJourney
 
 PROJECTION_NAME = "journey_read_models"
@@ -44,4 +44,16 @@ def read_model_changes(events: Iterable[object]) -> ReadModelChanges:
             )
         elif isinstance(event, UserJourney.NudgeConverted):
             changes.conversions.append((event.nudge_id, event.converted_at))
+        elif isinstance(event, UserJourney.InsightRaised):
+            changes.insights.append(
+                InsightRecord(
+                    insight_id=event.insight_id,
+                    user_id=event.user_id,
+                    kind=event.kind,
+                    source_hashes=list(event.source_hashes),
+                    data=dict(event.data),
+                    messages=dict(event.messages),
+                    created_at=event.created_at,
+                )
+            )
     return changes

@@ -13,6 +13,7 @@ from src.application.errors import (
     UserNotFoundError,
 )
 from src.application.experiments import ExperimentReport, experiment_reports
+from src.application.insight_policy import InsightBoard, UserInsight
 from src.application.nudge_choice import SlotReport, slot_reports
 from src.application.nudge_policy import ActiveNudge
 from src.application.nudge_ports import NudgeBoard
@@ -160,6 +161,7 @@ class FlywheelQueries:
         clock: Clock,
         board: NudgeBoard,
         experiments: ExperimentBook | None = None,
+        insight_board: InsightBoard | None = None,
     ) -> None:
         self._inbox = inbox
         self._read_models = read_models
@@ -167,6 +169,7 @@ class FlywheelQueries:
         self._clock = clock
         self._board = board
         self._experiments = experiments or ExperimentBook()
+        self._insight_board = insight_board
 
     def get_queue_status(self) -> QueueStatus:
         return self._inbox.queue_status(self._clock.now())
@@ -187,6 +190,13 @@ class FlywheelQueries:
             raise RequestInvalidError("app", f"unknown app {app!r}; known apps: {known}")
         self._check_language(language)
         return self._board.active_nudges(user_id, app, language)
+
+    def list_insights(self, user_id: str, language: str = DEFAULT_LANGUAGE) -> list[UserInsight]:
+        """The user's insights, newest first, in ``language`` (the store's own rule)."""
+        self._check_language(language)
+        if self._insight_board is None:
+            return []
+        return self._insight_board.user_insights(user_id, language)
 
     def _check_language(self, language: str) -> None:
         """Answering in another language labelled as the one asked would mislead the app."""

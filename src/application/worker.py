@@ -6,7 +6,9 @@ when their lease expires. While it pauses after a failure, a cheap ``probe`` of 
 runs every ``PROBE_INTERVAL_SECONDS``: once a store seen down answers again, the worker
 drains at once instead of sleeping out the rest of its pause. ``stop()`` lets the batch
 in hand finish; one that is still running after ``grace_seconds`` is cancelled and its
-events released to the queue.
+events released to the queue. A periodic ``maintenance`` of the store (the inbox's
+retention) runs in a thread beside the drains, never in their way: the worker goes on
+claiming while it runs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from src.application.processor import DrainSummary, EventQueueProcessor, describe
@@ -26,6 +28,7 @@ MAX_ERROR_PAUSE_SECONDS = 30.0
 PROBE_INTERVAL_SECONDS = 1.0
 TICK_SECONDS = 0.05
 HEARTBEAT_SECONDS = 1.0
+MAINTENANCE_INTERVAL_SECONDS = 60.0
 
 
 class BackgroundWorker:
@@ -40,11 +43,20 @@ class BackgroundWorker:
         pending: Callable[[], int] | None = None,
         heartbeat: Callable[[], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        maintenance: Callable[[], bool] | None = None,
+        maintenance_interval_seconds: float = MAINTENANCE_INTERVAL_SECONDS,
     ) -> None:
         """``probe`` says whether the store answers now (cheaply); ``pending`` counts the
         events left in the queue, for the log line of a stop; ``heartbeat`` is called
         about every ``HEARTBEAT_SECONDS`` while the loop goes round (idle, draining or
-        pausing after a failure), for a health check in another process."""
+        pausing after a failure), for a health check in another process.
+        ``maintenance`` is called as the first drain starts, then every
+        ``maintenance_interval_seconds`` (at once again when it returns True: work left),
+        in a thread of its own while the drains go on; a failure of it is logged."""
+        self._maintenance = maintenance
+        self._maintenance_interval = maintenance_interval_seconds
+        self._maintenance_due = float("-inf")
+        self._maintenance_task: asyncio.Future[None] | None = None
         self._heartbeat = heartbeat
         self._last_beat = float("-inf")
         self._processor = processor
@@ -86,9 +98,37 @@ class BackgroundWorker:
         """Blocking; returns once ``stop()`` was called and the batch in hand is done."""
         self.running = True
         try:
-            asyncio.run(self._loop())
+            asyncio.run(self._with_maintenance(self._loop()))
         finally:
             self.running = False
+
+    async def _with_maintenance(self, loop: Awaitable[None]) -> None:
+        """The loop, then the maintenance in hand (a bounded pass), before stopping."""
+        try:
+            await loop
+        finally:
+            task = self._maintenance_task
+            if task is not None and not task.done():
+                await asyncio.wait({task})
+
+    def _start_maintenance(self) -> None:
+        """Start the store's maintenance when due and none is running; never waits for it."""
+        if self._maintenance is None or self._stop.is_set():
+            return
+        task = self._maintenance_task
+        if task is not None and not task.done():
+            return
+        if time.monotonic() < self._maintenance_due:
+            return
+        self._maintenance_task = asyncio.ensure_future(self._maintain(self._maintenance))
+
+    async def _maintain(self, maintenance: Callable[[], bool]) -> None:
+        more = False
+        try:
+            more = await asyncio.to_thread(maintenance)
+        except Exception as error:  # noqa: BLE001 - maintenance never stops the work
+            logger.warning("store maintenance failed", extra={"error": describe(error)})
+        self._maintenance_due = time.monotonic() + (0.0 if more else self._maintenance_interval)
 
     async def _loop(self) -> None:
         pause = self._poll_interval
@@ -124,6 +164,7 @@ class BackgroundWorker:
                 return
             _log_drain(summary)
             self._log_idle(summary)
+            self._start_maintenance()
             await self._sleep(self._poll_interval)
 
     async def _drain(self) -> DrainSummary:
@@ -132,6 +173,7 @@ class BackgroundWorker:
         while not task.done():
             await asyncio.wait({task}, timeout=TICK_SECONDS)
             self._beat()
+            self._start_maintenance()  # a long drain is when dead rows pile up
             requested = self._stop_requested_at
             if requested is not None and time.monotonic() - requested > self._grace:
                 task.cancel()

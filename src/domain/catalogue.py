@@ -17,10 +17,10 @@ from src.domain.errors import (
 )
 from src.domain.experiments import Experiment, ExperimentBook
 from src.domain.nudges import NudgeRule
-from src.domain.rules import RuleInvalidError
+from src.domain.rules import INSIGHT_PREFIX, ActivityNudgeRule, RuleInvalidError
 from src.domain.user_journey import UserJourney
 
-KINDS = ("integer", "number", "text", "boolean")
+KINDS = ("integer", "number", "text", "boolean", "text_list")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class PayloadField:
             "number": number is not None,
             "text": isinstance(value, str),
             "boolean": isinstance(value, bool),
+            "text_list": isinstance(value, list) and all(isinstance(v, str) for v in value),
         }[self.kind]
         if not ok:
             raise PayloadInvalidError(self.field, self.messages["wrong_kind"])
@@ -88,7 +89,11 @@ class PayloadField:
 
     def _expected(self) -> str:
         article = "an" if self.kind == "integer" else "a"
-        kind = {"text": "text", "boolean": "true or false"}.get(self.kind, f"{article} {self.kind}")
+        kind = {
+            "text": "text",
+            "boolean": "true or false",
+            "text_list": "a list of texts",
+        }.get(self.kind, f"{article} {self.kind}")
         if self.minimum is not None and self.maximum is not None:
             return f"{kind} from {self.minimum:g} to {self.maximum:g}"
         if self.minimum is not None:
@@ -196,6 +201,16 @@ class Catalogue:
     def marks_for(self, event_type: str, payload: Mapping[str, object]) -> list[str]:
         """The payload counters any rule keeps that this event meets."""
         return marks_for(self._rules.values(), event_type, payload)
+
+    def insight_marks_for(self, kind: str, data: Mapping[str, object]) -> list[str]:
+        """The counters an insight adds to: its kind's, and any rule's conditions on it."""
+        extra = (
+            m
+            for rule in self._rules.values()
+            if isinstance(rule, ActivityNudgeRule)
+            for m in rule.insight_marks(kind, data)
+        )
+        return list(dict.fromkeys([INSIGHT_PREFIX + kind, *extra]))
 
     def check_rule(self, rule: NudgeRule) -> None:
         """A rule naming only known apps and event types, else ``RuleInvalidError``."""

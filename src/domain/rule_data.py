@@ -18,6 +18,9 @@ The shape mirrors ``ActivityNudgeRule``::
     [[stress_relief.unless]]                 # none may hold
     active_in = "phoenix-rise"
 
+A condition may also be on insights an analyser raised (``insight = "skills_gap"``, with
+``at_least`` and ``where`` on the insight's data).
+
 Errors name the place to fix (``rules.stress_relief.when.0.at_least``).
 """
 
@@ -32,12 +35,14 @@ from src.domain.rules import (
     ActivityNudgeRule,
     Condition,
     Count,
+    HasInsight,
     RuleInvalidError,
     Where,
 )
 
 RULE_KEYS = ("shown_in", "target_app", "when", "unless", "unless_since", "converts_on", "messages")
 COUNT_KEYS = ("count", "at_least", "within_days", "where")
+INSIGHT_KEYS = ("insight", "at_least", "where")
 
 
 def rule_from_data(nudge_type: str, table: Mapping[str, Any]) -> ActivityNudgeRule:
@@ -82,6 +87,8 @@ def _condition(item: object, at: str) -> Condition:
         if len(item) != 1:
             raise RuleInvalidError(at, "active_in stands alone in its condition")
         return ActiveIn(_text(item["active_in"], f"{at}.active_in"))
+    if "insight" in item:
+        return _insight_condition(item, at)
     for key in item:
         if key not in COUNT_KEYS:
             raise RuleInvalidError(
@@ -96,6 +103,27 @@ def _condition(item: object, at: str) -> Condition:
             event_types=_texts(item.get("count"), f"{at}.count"),
             at_least=item.get("at_least", 1),
             within_days=item.get("within_days"),
+            where=wheres,
+        )
+    except RuleInvalidError as error:
+        raise RuleInvalidError(f"{at}.{error.field}", error.message) from None
+
+
+def _insight_condition(item: dict[str, Any], at: str) -> HasInsight:
+    for key in item:
+        if key not in INSIGHT_KEYS:
+            raise RuleInvalidError(
+                f"{at}.{key}", f"unknown key; an insight condition has {', '.join(INSIGHT_KEYS)}"
+            )
+    where_items = item.get("where", [])
+    if not isinstance(where_items, list):
+        raise RuleInvalidError(f"{at}.where", "must be a list of {field, op, value} tables")
+    wheres = tuple(_where(w, f"{at}.where.{i}") for i, w in enumerate(where_items))
+    kind = _text(item["insight"], f"{at}.insight")
+    try:
+        return HasInsight(
+            kind=kind,
+            at_least=item.get("at_least", 1),
             where=wheres,
         )
     except RuleInvalidError as error:

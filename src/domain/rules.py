@@ -146,7 +146,48 @@ class ActiveIn:
         return journey.has_activity_in(self.app_source)
 
 
-Condition = Count | ActiveIn
+INSIGHT_PREFIX = "insight:"
+"""Journey counters of insights are named ``insight:<kind>``: never an event type's name."""
+
+
+@dataclass(frozen=True)
+class HasInsight:
+    """At least ``at_least`` insights of ``kind`` were raised for the user, ever, each
+    meeting every ``where`` on the insight's data (``missing_count >= 1``)."""
+
+    kind: str
+    at_least: int = 1
+    where: tuple[Where, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            raise RuleInvalidError("insight", "an insight kind is required")
+        if isinstance(self.at_least, bool) or not isinstance(self.at_least, int):
+            raise RuleInvalidError("at_least", "must be a whole number")
+        if self.at_least < 1:
+            raise RuleInvalidError("at_least", "must be 1 or more")
+
+    @property
+    def key(self) -> str:
+        base = INSIGHT_PREFIX + self.kind
+        if not self.where:
+            return base
+        return base + "[" + "&".join(w.key for w in self.where) + "]"
+
+    def marks(self, event_type: str, payload: Mapping[str, object]) -> tuple[str, ...]:
+        return ()
+
+    def insight_marks(self, kind: str, data: Mapping[str, object]) -> tuple[str, ...]:
+        """The counter an insight of ``kind`` with ``data`` adds to, beyond its kind's."""
+        if kind != self.kind or not self.where:
+            return ()
+        return (self.key,) if all(w.holds(data) for w in self.where) else ()
+
+    def holds(self, journey: UserJourney, at: datetime) -> bool:
+        return journey.count((self.key,), None, at) >= self.at_least
+
+
+Condition = Count | ActiveIn | HasInsight
 
 
 @dataclass(frozen=True)
@@ -204,6 +245,15 @@ class ActivityNudgeRule:
 
     def marks(self, event_type: str, payload: Mapping[str, object]) -> tuple[str, ...]:
         return tuple(m for c in self.conditions for m in c.marks(event_type, payload))
+
+    def insight_marks(self, kind: str, data: Mapping[str, object]) -> tuple[str, ...]:
+        """The counters beyond ``insight:<kind>`` that an insight meets for this rule."""
+        return tuple(
+            m
+            for c in self.conditions
+            if isinstance(c, HasInsight)
+            for m in c.insight_marks(kind, data)
+        )
 
     def is_due(self, journey: UserJourney, at: datetime) -> bool:
         if not all(c.holds(journey, at) for c in self.when):

@@ -213,6 +213,56 @@ class UserJourney(Aggregate):
                 raise TypeError(type(aggregate).__name__)
             aggregate.nudges[self.nudge_type]["status"] = "converted"
 
+    class InsightRaised(Aggregate.Event):
+        """An analyser learnt something about the user from a source event (see
+        ``src.domain.insights``): the read model shows it, and rules may fire on it.
+
+        ``marks`` are the insight counters it meets (``insight:<kind>``, and the rules'
+        conditions on its data), computed when raised, so the journey keeps no insight
+        data of its own beyond this event.
+        """
+
+        user_id: str
+        insight_id: str
+        kind: str
+        source_hashes: list[str]
+        data: dict[str, object]
+        messages: dict[str, str]
+        created_at: datetime
+        marks: list[str]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            if not isinstance(aggregate, UserJourney):  # pragma: no cover - wiring error
+                raise TypeError(type(aggregate).__name__)
+            for mark in self.marks:
+                aggregate.mark_totals[mark] = aggregate.mark_totals.get(mark, 0) + 1
+            aggregate.count_in(self.marks, self.created_at, 0)
+
+    def raise_insight(
+        self,
+        *,
+        insight_id: str,
+        kind: str,
+        source_hashes: Iterable[str],
+        data: dict[str, object],
+        messages: dict[str, str],
+        created_at: datetime,
+        marks: Iterable[str],
+    ) -> None:
+        """Record an insight once its source event is folded in (the caller folds each
+        source event, and so each insight it brought, once)."""
+        self.trigger_event(
+            self.InsightRaised,
+            user_id=self.user_id,
+            insight_id=insight_id,
+            kind=kind,
+            source_hashes=list(source_hashes),
+            data=data,
+            messages=messages,
+            created_at=created_at,
+            marks=list(marks),
+        )
+
     def has_activity_in(self, app_source: str) -> bool:
         return self.activity_by_app.get(app_source, 0) > 0
 

@@ -106,6 +106,11 @@ def build_parser() -> _Parser:
     )
     commands.add_parser("status", help="print the queue status as JSON")
     commands.add_parser("migrate", help="create or upgrade the schema (idempotent)")
+    commands.add_parser(
+        "prune",
+        help="remove processed and duplicate events older than EVENT_RETENTION_DAYS "
+        "from the inbox now (the worker does it every 10 minutes); prints what it removed",
+    )
     emit = commands.add_parser("emit", help="publish one event")
     emit.add_argument("event_type", metavar="EVENT_TYPE")
     emit.add_argument("--app", required=True, help="app_source, e.g. phoenix-letters")
@@ -271,6 +276,24 @@ def _migrate(_container: Container, _args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _prune(container: Container, _args: argparse.Namespace) -> int:
+    report = container.retention().run_once()
+    print(
+        json.dumps(
+            {
+                "deleted": report.deleted,
+                "retention_days": report.retention_days,
+                "older_than": report.older_than.isoformat(),
+                "batches": report.batches,
+                "reclaimed": report.reclaimed,
+                "duration_ms": round(report.duration_ms, 1),
+            },
+            indent=2,
+        )
+    )
+    return EXIT_OK
+
+
 def _status(container: Container, _args: argparse.Namespace) -> int:
     print(json.dumps(asdict(container.queries().get_queue_status()), indent=2))
     return EXIT_OK
@@ -342,6 +365,7 @@ _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
     "process": run_process,
     "status": _status,
     "migrate": _migrate,
+    "prune": _prune,
     "emit": _emit,
     "demo": _demo,
     "experiments": _experiments,

@@ -6,7 +6,7 @@ import functools
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,8 +14,10 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
+from src.adapters.postgres_insight_board import PostgresInsightBoard
 from src.adapters.postgres_nudge_board import PostgresNudgeBoard
 from src.adapters.postgres_scaling_signal import PostgresScalingSignal
+from src.adapters.skills.french_matcher import FrenchSkillMatcher
 from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
@@ -25,9 +27,12 @@ from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
 from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
+from src.adapters.sqlalchemy_retention import SqlAlchemyRetentionStore
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
+from src.adapters.sqlalchemy_skill_profiles import SqlAlchemySkillProfiles
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
 from src.adapters.sqlalchemy_worker_settings import SqlAlchemyWorkerSettings
+from src.adapters.sqlite_insight_board import SqliteInsightBoard
 from src.adapters.sqlite_nudge_board import SqliteNudgeBoard
 from src.adapters.sqlite_scaling_signal import SqliteScalingSignal
 from src.adapters.system_clock import SystemClock
@@ -39,9 +44,12 @@ from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
 from src.application.nudge_choice import NudgeRanker
+from src.application.ports import EventAnalyser
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.retention import EventRetention
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
+from src.application.skills_gap import LazySkillMatcher, SkillsGapAnalyser
 from src.domain.apps import default_catalogue
 from src.entrypoints.analysers import load_analysers
 from src.entrypoints.settings import Settings
@@ -56,6 +64,16 @@ def batch_journeys(**kwargs: Any) -> JourneyApplication:
         journeys.close()
         raise
     return journeys
+
+
+def with_built_ins(
+    skills_gap_on: bool,
+    skills_gap: Callable[[], EventAnalyser],
+    plugins: Sequence[EventAnalyser],
+) -> list[EventAnalyser]:
+    """The built-in analysers that are on, then the plug-ins; one that is off is never
+    built (the matcher loads its dictionaries when built)."""
+    return [*([skills_gap()] if skills_gap_on else []), *plugins]
 
 
 def worker_name() -> str:
@@ -94,7 +112,7 @@ class Container(containers.DeclarativeContainer):
 
     catalogue = providers.Singleton(default_catalogue)
     clock = providers.Singleton(SystemClock)
-    analysers = providers.Singleton(
+    plugin_analysers = providers.Singleton(
         load_analysers, providers.Callable(lambda s: s.analyser_specs, settings)
     )
     processing_stats = providers.Singleton(ProcessingStats, clock)
@@ -113,6 +131,12 @@ class Container(containers.DeclarativeContainer):
         kind,
         sqlite=providers.Singleton(SqliteNudgeBoard, engine, clock),
         postgresql=providers.Singleton(PostgresNudgeBoard, engine),
+    )
+    # The insights' reading rule in each store's own home, as for the nudges.
+    insight_board = providers.Selector(
+        kind,
+        sqlite=providers.Singleton(SqliteInsightBoard, engine),
+        postgresql=providers.Singleton(PostgresInsightBoard, engine),
     )
     experiments = providers.Singleton(
         load_experiments,
@@ -145,6 +169,25 @@ class Container(containers.DeclarativeContainer):
         ranks=ranker,
     )
     projector = providers.Singleton(ReadModelProjector, journeys, read_models)
+    # Skills read from free text by a language model (LLM_BASE_URL): None when off.
+    skills_extractor = providers.Resource(open_skills_extractor, settings, engine)
+    # The built-in skills-gap analyser, before the plug-ins; it reads free text through
+    # the language model when one is set (LLM_BASE_URL, LLM_MODEL), else skills lists only.
+    skill_profiles = providers.Singleton(SqlAlchemySkillProfiles, engine)
+    skills_gap = providers.Singleton(
+        SkillsGapAnalyser,
+        matcher=providers.Singleton(
+            LazySkillMatcher, providers.Singleton(FrenchSkillMatcher).provider
+        ),
+        profiles=skill_profiles,
+        extractor=skills_extractor,
+    )
+    analysers = providers.Singleton(
+        with_built_ins,
+        providers.Callable(lambda s: s.skills_gap_analyser, settings),
+        skills_gap.provider,
+        plugin_analysers,
+    )
     policy = providers.Singleton(
         lambda s: ProcessingPolicy(
             batch_size=s.event_batch_size,
@@ -183,10 +226,22 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         board=board,
         experiments=experiments,
+        insight_board=insight_board,
     )
     admin = providers.Singleton(QueueAdmin, inbox)
+    # Old finished events out of the inbox: the worker's periodic pass and `prune`.
+    retention = providers.Singleton(
+        EventRetention,
+        store=providers.Singleton(SqlAlchemyRetentionStore, engine),
+        clock=clock,
+        retention_days=providers.Callable(lambda s: s.event_retention_days, settings),
+    )
     dry_run = providers.Singleton(
-        RuleDryRun, catalogue, providers.Singleton(SqlAlchemyEventHistory, engine), clock
+        RuleDryRun,
+        catalogue,
+        providers.Singleton(SqlAlchemyEventHistory, engine),
+        clock,
+        history_days=providers.Callable(lambda s: s.event_retention_days, settings),
     )
     operations = providers.Singleton(SqlAlchemyOperationsReadModel, engine)
     # The scaling signal in each store's own home: a SQL function, or the Python module.
@@ -209,8 +264,6 @@ class Container(containers.DeclarativeContainer):
     # chose them (``PERSISTENCE_MODULE``, ``POSTGRES_SCHEMA``): never written out here.
     eraser = providers.Singleton(SqlAlchemyUserEraser.for_application, engine, journeys)
     erasure = providers.Singleton(UserErasure, eraser=eraser, journeys=journeys, clock=clock)
-    # Skills read from free text by a language model (LLM_BASE_URL): None when off.
-    skills_extractor = providers.Resource(open_skills_extractor, settings, engine)
 
 
 def build_container(settings: Settings) -> Container:

@@ -30,6 +30,7 @@ def dry_run_json(report: DryRunReport) -> dict[str, Any]:
             }
             for week in report.weeks
         ],
+        "history_days": report.history_days,
     }
 
 
@@ -41,6 +42,11 @@ def format_dry_run(report: DryRunReport) -> str:
         f"{report.already_targeted} already nudged by the live rule, "
         f"{report.converted_after} did what it aims at afterwards",
     ]
+    if report.history_days is not None and report.days > report.history_days:
+        lines.append(
+            f"note: the inbox keeps processed events {report.history_days} days "
+            "(EVENT_RETENTION_DAYS): older ones were not replayed"
+        )
     if report.weeks:
         lines.append("")
         lines.append(f"{'week of':<12}{'would target':>14}{'already':>10}{'converted':>11}")

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # The worker touches it while its loop runs; ``worker-alive`` reads its age (the
     # container health check of docker-compose.yml). Unset: no file.
     worker_heartbeat_file: Path | None = None
+    # Processed and duplicate events leave phoenix_events this many days after their
+    # processing (their users' journeys keep them): see docs/retention.md.
+    event_retention_days: int = Field(30, ge=1, le=36_500)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Skills read from free text by a model behind an OpenAI-compatible endpoint (see
@@ -63,6 +66,9 @@ class Settings(BaseSettings):
     # Unset: a share of EVENT_PROCESSING_TIMEOUT; set, it must stay below it.
     llm_timeout_seconds: float | None = Field(None, gt=0)
     llm_concurrency: int = Field(2, ge=1, le=64)
+    # The built-in skills-gap analyser (offers against the latest CV, offline): on unless
+    # set to false.
+    skills_gap_analyser: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -57,6 +57,7 @@ def run_worker(settings: Settings) -> int:
             probe=lambda: ping(engine) is None,
             pending=lambda: queries.get_queue_status().pending,
             heartbeat=HeartbeatFile(heartbeat).beat if heartbeat is not None else None,
+            maintenance=container.retention().maintain,
         )
         workers.append(worker)
         if stopping.is_set():

@@ -30,6 +30,7 @@ from phoenix_bridge.rows import UnstorableEventError, build_row
 from phoenix_bridge.transport import (
     BridgeTransport,
     EmitOutcome,
+    Insight,
     Nudge,
     Row,
     TransportError,
@@ -208,6 +209,26 @@ class PhoenixEventBridge:
             )
         except Exception as error:  # noqa: BLE001 - no nudge is better than a broken page
             logger.warning("nudges unavailable for %s: %s", user_id, error)
+            return []
+        self._flusher.store_answered()
+        return found
+
+    def get_insights(
+        self, user_id: str, *, lang: str = "fr", access_token: str | None = None
+    ) -> list[Insight]:
+        """What the flywheel's analysers learnt about the user (the skills an analysed
+        offer asks for that the latest CV lacks ...), newest first, worded in ``lang``
+        (French where a message has none): ``insight_id``, ``kind``, ``data``,
+        ``message``, ``created_at``. None when the store cannot be read. Never raises.
+
+        The store's own answer (its function ``phoenix_user_insights``, or the API's), the
+        same on every transport. ``access_token``: the signed-in user's, who may read their
+        own insights (the anon key reads none).
+        """
+        try:
+            found = self.transport.user_insights(user_id, lang, access_token=access_token)
+        except Exception as error:  # noqa: BLE001 - no insight is better than a broken page
+            logger.warning("insights unavailable for %s: %s", user_id, error)
             return []
         self._flusher.store_answered()
         return found

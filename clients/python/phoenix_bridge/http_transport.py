@@ -21,12 +21,14 @@ from urllib.parse import quote, urlencode
 
 from phoenix_bridge.config import BridgeConfigError
 from phoenix_bridge.transport import (
+    Insight,
     Nudge,
     Row,
     TransportPermissionError,
     TransportRejectedError,
     TransportSchemaMissingError,
     TransportUnavailableError,
+    insight_dict,
     nudge_dict,
 )
 
@@ -109,6 +111,14 @@ class HttpApiTransport:
             params={"app": app, "lang": lang},
         )
         return [nudge_dict(item) for item in answer or []]
+
+    def user_insights(
+        self, user_id: str, lang: str, *, access_token: str | None = None
+    ) -> list[Insight]:
+        answer = self._request(
+            "GET", f"/api/users/{quote(user_id, safe='')}/insights", params={"lang": lang}
+        )
+        return [insight_dict(item) for item in answer or []]
 
     def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> bool:
         try:

@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from phoenix_bridge.transport import (
+    Insight,
     Nudge,
     Row,
     TransportError,
     TransportRejectedError,
     TransportSchemaMissingError,
     TransportUnavailableError,
+    insight_dict,
     nudge_dict,
     refused_by_rights,
 )
@@ -34,6 +36,9 @@ ON CONFLICT (event_hash) DO NOTHING
 """
 # The store's own rules (cooldown, daily cap, wording, degraded mode): the functions the
 # HTTP API calls too, so both answer alike.
+_INSIGHTS = """
+SELECT insight_id, kind, data, message, created_at FROM phoenix_user_insights(%s, %s)
+"""
 _ACTIVE = """
 SELECT nudge_id, nudge_type, target_app, message, variant
 FROM phoenix_active_nudges(%s, %s, %s)
@@ -117,6 +122,15 @@ class PostgresTransport:
             names = [column.name for column in cursor.description or ()]
             found = cursor.fetchall()
         return [nudge_dict(dict(zip(names, row, strict=True))) for row in found]
+
+    def user_insights(
+        self, user_id: str, lang: str, *, access_token: str | None = None
+    ) -> list[Insight]:
+        with self._connection() as connection:
+            cursor = connection.execute(_INSIGHTS, (user_id, lang))
+            names = [column.name for column in cursor.description or ()]
+            found = cursor.fetchall()
+        return [insight_dict(dict(zip(names, row, strict=True))) for row in found]
 
     def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> bool:
         with self._connection() as connection:

@@ -19,6 +19,7 @@ from typing import Any
 from phoenix_bridge.rows import EVENT_COLUMNS
 from phoenix_bridge.transport import (
     EVENT_HASH_CONSTRAINT,
+    Insight,
     Nudge,
     Row,
     TransportError,
@@ -26,6 +27,7 @@ from phoenix_bridge.transport import (
     TransportRejectedError,
     TransportSchemaMissingError,
     TransportUnavailableError,
+    insight_dict,
     nudge_dict,
     refused_by_rights,
 )
@@ -150,6 +152,14 @@ class SupabaseRestTransport:
             access_token,
         )
         return [nudge_dict(row) for row in found or []]
+
+    def user_insights(
+        self, user_id: str, lang: str, *, access_token: str | None = None
+    ) -> list[Insight]:
+        found = self._rpc(
+            "phoenix_user_insights", {"p_user_id": user_id, "p_lang": lang}, access_token
+        )
+        return [insight_dict(row) for row in found or []]
 
     def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> bool:
         recorded = self._rpc(

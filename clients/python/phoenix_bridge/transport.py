@@ -12,6 +12,7 @@ worth retrying later.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 PERMISSION_HINT = (
@@ -23,6 +24,7 @@ SCHEMA_HINT = (
 )
 
 NUDGE_FIELDS = ("nudge_id", "nudge_type", "target_app", "message", "variant")
+INSIGHT_FIELDS = ("insight_id", "kind", "data", "message", "created_at")
 """A nudge to show, as every transport hands it over (the HTTP API's shape)."""
 # The unique constraint on phoenix_events.event_hash (PostgreSQL's default name for the
 # column's UNIQUE): its violation, and no other, says the event is in the store already.
@@ -30,6 +32,7 @@ EVENT_HASH_CONSTRAINT = "phoenix_events_event_hash_key"
 
 Row = dict[str, Any]
 Nudge = dict[str, Any]
+Insight = dict[str, Any]
 
 
 class EmitOutcome(str):
@@ -129,6 +132,18 @@ def nudge_dict(found: Mapping[str, Any]) -> Nudge:
     return {name: found.get(name) for name in NUDGE_FIELDS}
 
 
+def insight_dict(found: Mapping[str, Any]) -> Insight:
+    """An insight as the store or the API answered it, in the one shape apps get:
+    ``created_at`` an aware datetime whichever way it came (JSON text or a timestamp)."""
+    insight = {name: found.get(name) for name in INSIGHT_FIELDS}
+    created = insight["created_at"]
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created)
+    if isinstance(created, datetime):
+        insight["created_at"] = created.astimezone(UTC)
+    return insight
+
+
 class BridgeTransport(Protocol):
     """One way to reach the store. Every call is bounded in time by the transport.
 
@@ -151,6 +166,13 @@ class BridgeTransport(Protocol):
 
     def mark_shown(self, nudge_id: str, app: str, *, access_token: str | None = None) -> bool:
         """Records a display; False when the store knows no such nudge."""
+        ...
+
+    def user_insights(
+        self, user_id: str, lang: str, *, access_token: str | None = None
+    ) -> list[Insight]:
+        """The user's insights, newest first, worded in ``lang``, as the store's (or the
+        API's) own function answers them."""
         ...
 
     def close(self) -> None: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from src.domain.catalogue import AppModule, EventType
+from src.domain.catalogue import AppModule, EventType, PayloadField
 from src.domain.experiments import Experiment, Variant
 from src.domain.nudges import CrossAppNudgeRule
 from src.domain.user_journey import UserJourney
@@ -28,7 +28,20 @@ APP = AppModule(
     title="Phoenix Letters",
     event_types=(
         EventType("letter.generated", LetterGenerated, "a cover letter was generated"),
-        EventType("job_offer.analyzed", JobOfferAnalyzed, "a job offer was analysed"),
+        EventType(
+            "job_offer.analyzed",
+            JobOfferAnalyzed,
+            "a job offer was analysed",
+            # What the skills gap reads (all optional): the offer's id, title, company,
+            # its skills as a list of texts, or its text for an extractor.
+            payload_fields=(
+                PayloadField("offer_id", "text", required=False),
+                PayloadField("title", "text", required=False),
+                PayloadField("company", "text", required=False),
+                PayloadField("skills", "text_list", required=False),
+                PayloadField("offer_text", "text", required=False),
+            ),
+        ),
     ),
     nudge_rules=(
         CrossAppNudgeRule(

@@ -181,6 +181,16 @@ class JourneyNudgeOut(BaseModel):
     converted_at: datetime | None
 
 
+class JourneyInsightOut(BaseModel):
+    """An insight an analyser raised for the user, with its message in each language."""
+
+    insight_id: str
+    kind: str
+    data: dict[str, Any]
+    messages: dict[str, str] = Field(description="the message per language: fr, en")
+    created_at: datetime
+
+
 class JourneyOut(BaseModel):
     """A user's journey across the Phoenix apps."""
 
@@ -188,6 +198,17 @@ class JourneyOut(BaseModel):
     apps: list[str]
     events: list[JourneyEventOut]
     nudges: list[JourneyNudgeOut]
+    insights: list[JourneyInsightOut] = Field(default_factory=list)
+
+
+class InsightOut(BaseModel):
+    """An insight to show the user (the skills an offer asks for that their CV lacks ...)."""
+
+    insight_id: str = Field(description="derived from the kind and the source events' hashes")
+    kind: str = Field(description="what was analysed, e.g. skills_gap")
+    data: dict[str, Any] = Field(description="the kind's own fields, e.g. missing, score")
+    message: str = Field(description="in the language asked, else in French")
+    created_at: datetime
 
 
 class NudgeOut(BaseModel):
@@ -224,6 +245,10 @@ class RemovedOut(BaseModel):
     )
     skills_extractions: int = Field(
         description="skills a language model read from the user's offers and CVs (cached)"
+    )
+    insights: int = Field(0, description="insights the analysers raised for the user")
+    skill_profiles: int = Field(
+        0, description="skills noted from the user's offers and CVs for the skills gap"
     )
 
 

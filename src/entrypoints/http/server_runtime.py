@@ -193,6 +193,7 @@ class ServerRuntime:
             drain_at_start=settings.auto_process_on_startup,
             probe=lambda: ping(engine) is None,
             pending=lambda: queries.get_queue_status().pending,
+            maintenance=self.container.retention().maintain,
         )
         if settings.store_kind == "postgresql" and not is_transaction_pooler(
             sqlalchemy_url(settings.database_url)

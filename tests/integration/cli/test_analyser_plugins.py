@@ -61,7 +61,9 @@ def test_an_installed_entry_point_is_loaded_and_run_on_every_event(
     pf_plugin.SEEN.clear()
     container = open_flywheel(make_settings(sqlite_url))
     try:
-        assert [type(a).__name__ for a in container.analysers()] == ["Recorder"]
+        # The built-in skills gap first, then the plug-ins.
+        names = [type(a).__name__ for a in container.analysers()]
+        assert names == ["SkillsGapAnalyser", "Recorder"]
         container.ingestion().publish(
             [{"event_type": "cv.uploaded", "app_source": "phoenix-cv", "user_id": "u1"}]
         )

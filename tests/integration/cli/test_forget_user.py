@@ -42,6 +42,8 @@ ZERO = {
     "applied_events": 0,
     "nudge_offers": 0,
     "skills_extractions": 0,
+    "insights": 0,
+    "skill_profiles": 0,
 }
 
 
@@ -231,6 +233,8 @@ def test_delete_a_user_over_http(client: TestClient[Any]) -> None:
         "applied_events": 1,
         "nudge_offers": 0,
         "skills_extractions": 0,
+        "insights": 0,
+        "skill_profiles": 0,
     }
     assert body["removed"]["journey_events"] >= 2
     again = client.delete("/api/users/alice")

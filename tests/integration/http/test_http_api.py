@@ -190,6 +190,7 @@ GUARDED_ROUTES = [
     ("GET", "/api/analytics/ecosystem", "/api/analytics/ecosystem"),
     ("GET", "/api/users/{user_id:str}/journey", "/api/users/u1/journey"),
     ("GET", "/api/users/{user_id:str}/nudges", "/api/users/u1/nudges?app=phoenix-letters"),
+    ("GET", "/api/users/{user_id:str}/insights", "/api/users/u1/insights"),
     ("POST", "/api/nudges/{nudge_id:str}/shown", "/api/nudges/some-nudge/shown"),
     ("DELETE", "/api/users/{user_id:str}", "/api/users/u1"),
     ("GET", "/api/experiments", "/api/experiments"),

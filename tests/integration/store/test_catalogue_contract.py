@@ -49,6 +49,11 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "the highest": ("rise.journal_entry", "phoenix-rise", {"stress_level": 10}),
     "a whole number written 7.0": ("rise.journal_entry", "phoenix-rise", {"stress_level": 7.0}),
     "an undeclared field": ("cv.uploaded", "phoenix-cv", {"anything": [1, "two"]}),
+    "skills as one text": ("job_offer.analyzed", "phoenix-letters", {"skills": "SQL"}),
+    "skills with a number": ("cv.generated", "phoenix-cv", {"skills": ["SQL", 3]}),
+    "skills as texts": ("job_offer.analyzed", "phoenix-letters", {"skills": ["SQL", "Go"]}),
+    "no skill": ("cv.uploaded", "phoenix-cv", {"skills": []}),
+    "an offer id as a number": ("job_offer.analyzed", "phoenix-letters", {"offer_id": 42}),
 }
 
 

@@ -69,6 +69,13 @@ def project(postgres_url: str) -> str:
             container.queries().record_nudge_shown(nudge.nudge_id)
     finally:
         close_flywheel(container)
+    with psycopg.connect(postgres_url) as connection:  # an insight each, as analysers raise
+        for user in (ALICE, BOB):
+            connection.execute(
+                "INSERT INTO phoenix_insights (insight_id, user_id, kind, messages, created_at) "
+                """VALUES (%s, %s, 'skills_gap', '{"fr": "f", "en": "e"}', now())""",
+                (f"insight-of-{user}", user),
+            )
     return postgres_url
 
 
@@ -384,6 +391,7 @@ def test_the_journeys_live_in_the_private_schema_out_of_reach(
         "phoenix_applied_events",
         "phoenix_nudge_offers",
         "phoenix_projection_tracking",
+        "phoenix_skill_profiles",
         "phoenix_skills_extractions",
         "phoenixjourneys_events",
         "phoenixjourneys_snapshots",

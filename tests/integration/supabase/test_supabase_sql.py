@@ -205,8 +205,9 @@ def test_applying_the_file_twice_changes_nothing(postgres_url: str, supabase: bo
             *(("phoenix_events", c) for c in ("timestamp", "idempotency_key", "event_hash")),
             *(("phoenix_nudges_sent", c) for c in ("nudge_id", "user_id", "app")),
         }
-    # events insert + select, own nudges, own displays, the nudge wordings and types
-    assert (len(user_policies), len(once["triggers"])) == (6 if supabase else 0, 3)
+    # events insert + select, own nudges, own displays, the nudge wordings and types,
+    # own insights
+    assert (len(user_policies), len(once["triggers"])) == (7 if supabase else 0, 3)
     with psycopg.connect(postgres_url) as connection:
         assert connection.execute("SELECT count(*) FROM phoenix_events").fetchone() == (1,)
 

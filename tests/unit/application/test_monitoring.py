@@ -106,6 +106,9 @@ class FakeOperationsReadModel:
     def processed_since(self, since: datetime) -> int:
         return 4
 
+    def insights_by_kind(self, since: datetime) -> Mapping[str, int]:
+        return {"skills_gap": 3}
+
 
 def test_a_dashboard_refresh_samples_the_queue_and_covers_the_period() -> None:
     clock = FakeClock()

@@ -35,6 +35,11 @@ class DryRunOut(BaseModel):
     users_scanned: int
     events_scanned: int
     weeks: list[DryRunWeekOut]
+    history_days: int | None = Field(
+        None,
+        description="days of processed events the inbox keeps (EVENT_RETENTION_DAYS): "
+        "a longer replay sees only those",
+    )
 
 
 class RulesController(Controller):

@@ -1,4 +1,5 @@
-"""``/api/users/{user_id}``: a user's journey, the nudges an app should show them, erasure."""
+"""``/api/users/{user_id}``: a user's journey, the nudges an app should show them, their
+insights, erasure."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import (
     PERSONAL_DATA,
     ForgetOut,
+    InsightOut,
     JourneyEventOut,
+    JourneyInsightOut,
     JourneyNudgeOut,
     JourneyOut,
     NudgeOut,
@@ -61,6 +64,16 @@ class UsersController(Controller):
                 )
                 for n in journey.nudges
             ],
+            insights=[
+                JourneyInsightOut(
+                    insight_id=i.insight_id,
+                    kind=i.kind,
+                    data=dict(i.data),
+                    messages=dict(i.messages),
+                    created_at=i.created_at,
+                )
+                for i in journey.insights
+            ],
         )
 
     @get(
@@ -80,6 +93,23 @@ class UsersController(Controller):
         lang: Annotated[str, QueryParameter(description="fr (default) or en")] = "fr",
     ) -> list[NudgeOut]:
         return [NudgeOut(**asdict(n)) for n in queries.list_active_nudges(user_id, app, lang)]
+
+    @get(
+        "/insights",
+        sync_to_thread=True,
+        responses=error_responses(400, 401, 503),
+        description="What the analysers learnt from the user's events (e.g. `skills_gap`: "
+        "the skills an offer asks for that the latest CV lacks), newest first, worded in "
+        "`lang` (French when a message has none). The store's own rule: what the bridge's "
+        "SQL and Supabase transports get too.",
+    )
+    def insights(
+        self,
+        user_id: FromPath[str],
+        queries: NamedDependency[FlywheelQueries],
+        lang: Annotated[str, QueryParameter(description="fr (default) or en")] = "fr",
+    ) -> list[InsightOut]:
+        return [InsightOut(**asdict(i)) for i in queries.list_insights(user_id, lang)]
 
     @delete(
         status_code=HTTP_200_OK,
@@ -104,5 +134,7 @@ class UsersController(Controller):
                 applied_events=report.applied_events,
                 nudge_offers=report.nudge_offers,
                 skills_extractions=report.skills_extractions,
+                insights=report.insights,
+                skill_profiles=report.skill_profiles,
             ),
         )

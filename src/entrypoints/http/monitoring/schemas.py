@@ -75,6 +75,9 @@ class DashboardOut(BaseModel):
     ecosystem: EcosystemPanelOut
     nudges: list[NudgeTypeOut]
     errors: list[EventErrorOut]
+    insights: dict[str, int] = Field(
+        default_factory=dict, description="insights raised over the period, per kind"
+    )
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -145,4 +148,5 @@ def dashboard_out(figures: DashboardFigures) -> DashboardOut:
             )
             for error in figures.errors
         ],
+        insights=dict(figures.insights_by_kind),
     )

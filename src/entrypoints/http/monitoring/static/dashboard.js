@@ -136,6 +136,16 @@
     setData("chart-nudges", nudges.map((n) => n.nudge_type),
       ["detected", "exposed", "converted", "organic"].map((k) => series(k, nudges.map((n) => n[k]), COLORS[k])));
 
+    // Insights: the panel and its chart appear once an analyser has raised one.
+    const kinds = Object.keys(data.insights || {});
+    if (kinds.length && !state.charts["chart-insights"]) {
+      $("insights").hidden = false;
+      chart("chart-insights", "bar", { indexAxis: "y", plugins: { legend: { display: false } } });
+    }
+    if (state.charts["chart-insights"]) {
+      setData("chart-insights", kinds, [series("insights", kinds.map((k) => data.insights[k]), PALETTE.slice(0, kinds.length))]);
+    }
+
     renderErrors(data.errors);
   }
 
