@@ -18,6 +18,9 @@ def drop_holder_column(url: str) -> None:
     try:
         with container.engine().begin() as connection:
             connection.exec_driver_sql("DROP INDEX ix_phoenix_events_locked_by")
+            # The throughput's index came later and names the column (SQLite refuses to
+            # drop a column an index names).
+            connection.exec_driver_sql("DROP INDEX ix_phoenix_events_processed_at")
             connection.exec_driver_sql("ALTER TABLE phoenix_events DROP COLUMN locked_by")
     finally:
         close_flywheel(container)
