@@ -48,9 +48,13 @@ class CompiledJSONTranscoder(JSONTranscoder):
 
     def encode(self, obj: Any) -> bytes:
         try:
-            return orjson.dumps(obj, default=self._transcode, option=_OPTIONS)
+            encoded = orjson.dumps(obj, default=self._transcode, option=_OPTIONS)
         except orjson.JSONEncodeError:
             return super().encode(obj)
+        # orjson's bytes keep the capacity of its write buffer (4 KiB) whatever their
+        # length, and the journeys' cache keeps each journey's last stored state: a
+        # right-sized copy (a fifth of a microsecond) instead of 4 KiB per cached user.
+        return memoryview(encoded).tobytes()
 
     def _transcode(self, value: Any) -> dict[str, Any]:
         transcoding = self.types.get(type(value))
