@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     ProgrammingError,
     StoredEvent,
+    Transcoder,
 )
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
@@ -48,6 +49,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from src.adapters.batch_writes import batch_writes
+from src.adapters.compiled_transcoder import journeys_transcoder
 from src.adapters.lease_fence import fence_of, hold_postgres, lease_lost
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, Execute, write_rows
 from src.adapters.sql_tables import projection_tracking
@@ -210,3 +212,6 @@ class BatchInsertFactory(PostgresFactory):
 
     aggregate_recorder_class = TypeCreatedOnce
     application_recorder_class = BatchInsertRecorder
+
+    def transcoder(self) -> Transcoder:
+        return journeys_transcoder(self, super().transcoder)

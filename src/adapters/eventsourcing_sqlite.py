@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import StoredEvent, Transcoder
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteCursor,
@@ -25,6 +25,7 @@ from eventsourcing.sqlite import (
 from sqlalchemy import bindparam, column, func, select, table, update
 
 from src.adapters.batch_writes import batch_writes
+from src.adapters.compiled_transcoder import journeys_transcoder
 from src.adapters.lease_fence import fence_of, hold_sqlite
 from src.adapters.sql_tables import projection_tracking
 from src.adapters.sqlite_batch_sql import CursorExecutor, write_rows
@@ -93,3 +94,6 @@ class BatchSQLiteFactory(SQLiteFactory):
     """``PERSISTENCE_MODULE`` for SQLite: the stock factory with the recorder above."""
 
     application_recorder_class = BatchSQLiteRecorder
+
+    def transcoder(self) -> Transcoder:
+        return journeys_transcoder(self, super().transcoder)

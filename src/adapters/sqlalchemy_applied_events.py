@@ -2,18 +2,22 @@
 
 The rows are written by the journeys' recorders, in the commit that saves the journeys
 (``applied_writes`` in ``batch_writes``); this reads them.
-One query for a whole batch: the key is (user, hash), so both lists narrow the index scan,
+One query for a whole batch. On PostgreSQL the batch's (user, hash) pairs go as two
+arrays in pair order, unnested side by side into rows and joined on the table's key: one
+index probe per pair, so the check costs the same at a million applied pairs as at none.
+Two separate ``= ANY`` lists cannot use the key as pairs: the planner either scans the
+table or probes every user with every hash, and the scan grows with the history. The
+arrays also keep one statement text whatever the batch's size, so SQLAlchemy compiles it
+once and psycopg prepares it once, where an ``IN`` list is expanded, rendered and planned
+anew for every batch. SQLite has no arrays: it keeps two ``IN`` lists on its small files,
 and the few rows of a user matched by another's hash are dropped here.
-On PostgreSQL the lists go as two array parameters (``= ANY``): one statement text
-whatever the batch's size, so SQLAlchemy compiles it once and psycopg prepares it once,
-where an ``IN`` list is expanded, rendered and planned anew for every batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import Engine, Text, any_, bindparam, select
+from sqlalchemy import Engine, Text, and_, bindparam, column, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from src.adapters.sql_database import read_connection
@@ -21,9 +25,19 @@ from src.adapters.sql_tables import applied_events
 from src.application.ports import AppliedEvent
 
 _COLUMNS = (applied_events.c.user_id, applied_events.c.event_hash)
-_BY_ARRAYS = select(*_COLUMNS).where(
-    applied_events.c.user_id == any_(bindparam("users", type_=ARRAY(Text))),
-    applied_events.c.event_hash == any_(bindparam("hashes", type_=ARRAY(Text))),
+_PAIRS = (
+    func.unnest(bindparam("users", type_=ARRAY(Text)), bindparam("hashes", type_=ARRAY(Text)))
+    .table_valued(column("user_id", Text), column("event_hash", Text))
+    .render_derived(name="pairs")
+)
+_BY_PAIRS = select(*_COLUMNS).select_from(
+    _PAIRS.join(
+        applied_events,
+        and_(
+            applied_events.c.user_id == _PAIRS.c.user_id,
+            applied_events.c.event_hash == _PAIRS.c.event_hash,
+        ),
+    )
 )
 
 
@@ -35,13 +49,16 @@ class SqlAlchemyAppliedEvents:
     def already_applied(self, events: Collection[AppliedEvent]) -> set[AppliedEvent]:
         if not events:
             return set()
-        users = sorted({event.user_id for event in events})
-        hashes = sorted({event.event_hash for event in events})
         if self._arrays:
-            query = _BY_ARRAYS.params(users=users, hashes=hashes)
+            pairs = sorted(set(events))
+            query = _BY_PAIRS.params(
+                users=[pair.user_id for pair in pairs],
+                hashes=[pair.event_hash for pair in pairs],
+            )
         else:
             query = select(*_COLUMNS).where(
-                applied_events.c.user_id.in_(users), applied_events.c.event_hash.in_(hashes)
+                applied_events.c.user_id.in_({event.user_id for event in events}),
+                applied_events.c.event_hash.in_({event.event_hash for event in events}),
             )
         with read_connection(self._engine) as connection:
             found = {AppliedEvent(str(row[0]), str(row[1])) for row in connection.execute(query)}

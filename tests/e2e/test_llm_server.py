@@ -4,6 +4,7 @@ answers the store keeps for the user; a clean stop."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +16,7 @@ from src.adapters.sql_tables import skills_extractions
 from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.application.skills import ExtractionKey
 from tests.e2e.conftest import running_server
-from tests.skills.openai_stub import OpenAIStub
+from tests.skills.openai_stub import OpenAIStub, Reply, completion_with
 
 pytestmark = pytest.mark.e2e
 MODEL = "qwen2.5:3b"
@@ -83,3 +84,54 @@ def test_the_server_shows_the_models_figures_and_forgets_its_answers(
         assert stub.requests == []  # nothing asked the model
     finally:
         engine.dispose()
+
+
+def test_an_offer_sent_as_free_text_is_read_by_the_model_and_gives_the_gap(
+    migrated_url: str, stub: OpenAIStub
+) -> None:
+    """The wiring end to end: the server's own worker hands the offer's text to the model
+    (once: the CV comes as a list), and the gap is computed from the model's answer."""
+    stub.reply(Reply(completion_with('{"skills": ["Python", "SQL", "Docker", "anglais"]}')))
+    user = "chloe"
+
+    def sent(event_type: str, app: str, payload: dict[str, object], at: str) -> dict[str, object]:
+        return {
+            "event_type": event_type,
+            "app_source": app,
+            "user_id": user,
+            "payload": payload,
+            "timestamp": at,
+        }
+
+    with running_server(migrated_url, LLM_BASE_URL=stub.base_url, LLM_MODEL=MODEL) as server:
+        http = server.client
+        offer = {
+            "offer_id": "airbus-7",
+            "company": "Airbus",
+            "offer_text": "Nous cherchons un profil Python, SQL et Docker, anglais courant.",
+        }
+        answer = http.post(
+            "/api/events",
+            json=sent("job_offer.analyzed", "phoenix-letters", offer, "2026-03-02T09:00:00Z"),
+        )
+        assert answer.status_code == 202, answer.text
+        cv = {"cv_id": "cv-1", "skills": ["Python"]}
+        answer = http.post(
+            "/api/events", json=sent("cv.uploaded", "phoenix-cv", cv, "2026-03-02T10:00:00Z")
+        )
+        assert answer.status_code == 202, answer.text
+
+        def gap() -> list[dict[str, object]]:
+            found = http.get(f"/api/users/{user}/insights")
+            return list(found.json()) if found.status_code == 200 else []
+
+        server.wait_until(lambda: gap() != [], what="the skills-gap insight")
+        (insight,) = gap()
+        assert insight["kind"] == "skills_gap"
+        assert insight["data"]["missing"] == ["SQL", "Docker", "anglais"]  # type: ignore[index]
+        assert [r.body["model"] for r in stub.requests] == [MODEL]
+        assert offer["offer_text"] in json.dumps(stub.requests[0].body, ensure_ascii=False)
+
+        removed = http.delete(f"/api/users/{user}").json()["removed"]
+        assert (removed["skills_extractions"], removed["insights"]) == (1, 1)
+        server.stop()
