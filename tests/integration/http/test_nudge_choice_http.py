@@ -87,7 +87,13 @@ def test_the_experiments_show_the_slots_each_type_won_and_its_conversions(
     response = client.get("/api/experiments/nudge-choice")
     assert response.status_code == 200
     every = {s["nudge_type"]: s for s in response.json()}
-    assert set(every) == {"cv_to_letters", "letters_to_cv", "letters_to_rise", "stress_relief"}
+    assert set(every) == {
+        "cv_to_letters",
+        "letters_to_cv",
+        "letters_to_rise",
+        "skills_gap_to_cv",
+        "stress_relief",
+    }
     assert every["letters_to_cv"] == to_cv
     assert every["letters_to_rise"] == to_rise
     assert every["stress_relief"]["won"] == 0
