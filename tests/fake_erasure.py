@@ -25,7 +25,7 @@ from eventsourcing.popo import POPOFactory
 
 from src.application.errors import UserBusyError
 from src.application.journeys import JourneyApplication
-from src.application.ports import ErasureReport
+from src.application.ports.erasure import ErasureReport
 from tests.fakes import FakeEventInbox, FakeReadModelStore, WritesBatches
 
 FORGETTABLE = {"PERSISTENCE_MODULE": "tests.fake_erasure:ForgettableFactory"}

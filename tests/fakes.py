@@ -14,13 +14,12 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
+from src.application.ecosystem import app_combinations
 from src.application.errors import LeaseLostError
 from src.application.journeys import JourneyApplication
 from src.application.nudge_policy import (
-    ActiveNudge,
     Display,
     NudgeRules,
-    NudgeSettings,
     Offer,
     UserNudges,
     exposed_at,
@@ -28,21 +27,21 @@ from src.application.nudge_policy import (
     nudges_to_show,
     outcome,
 )
-from src.application.ports import (
+from src.application.ports.inbox import (
     AppendResult,
-    AppliedEvent,
     BatchOutcome,
-    BatchWrites,
+    QueueStatus,
+    RequeueSelection,
+    StoredEvent,
+)
+from src.application.ports.journeys import AppliedEvent, BatchWrites
+from src.application.ports.nudges import ActiveNudge, NudgeRecord, NudgeSettings
+from src.application.ports.read_models import (
     EcosystemFigures,
     InsightRecord,
     Journey,
     JourneyEntry,
-    NudgeRecord,
-    QueueStatus,
     ReadModelChanges,
-    RequeueSelection,
-    StoredEvent,
-    app_combinations,
 )
 from src.domain.catalogue import Catalogue
 from src.domain.events import NewEvent

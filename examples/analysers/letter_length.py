@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 
-from src.application.ports import StoredEvent
+from src.application.ports.inbox import StoredEvent
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,9 @@ from src.adapters.sql_tables import (
     journey_entries,
     nudges,
 )
-from src.application.ports import BatchOutcome, BatchWrites, ReadModelChanges
+from src.application.ports.inbox import BatchOutcome
+from src.application.ports.journeys import BatchWrites
+from src.application.ports.read_models import ReadModelChanges
 
 
 @dataclass(frozen=True)

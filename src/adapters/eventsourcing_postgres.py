@@ -53,7 +53,7 @@ from src.adapters.compiled_transcoder import journeys_transcoder
 from src.adapters.lease_fence import fence_of, hold_postgres, lease_lost
 from src.adapters.postgres_batch_sql import ASYNC_COMMIT, Execute, write_rows
 from src.adapters.sql_tables import projection_tracking
-from src.application.ports import BatchWrites
+from src.application.ports.journeys import BatchWrites
 
 
 class TypeCreatedOnce(PostgresAggregateRecorder):

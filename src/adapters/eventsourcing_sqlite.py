@@ -29,7 +29,7 @@ from src.adapters.compiled_transcoder import journeys_transcoder
 from src.adapters.lease_fence import fence_of, hold_sqlite
 from src.adapters.sql_tables import projection_tracking
 from src.adapters.sqlite_batch_sql import CursorExecutor, write_rows
-from src.application.ports import BatchWrites
+from src.application.ports.journeys import BatchWrites
 
 EVENTS_TABLE = "stored_events"
 """eventsourcing's name for an SQLite application's events table."""

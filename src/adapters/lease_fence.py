@@ -28,7 +28,7 @@ from typing import Any
 
 from src.adapters.sql_tables import events
 from src.application.errors import LeaseLostError
-from src.application.ports import BatchOutcome
+from src.application.ports.inbox import BatchOutcome
 
 FENCE_FUNCTION = "phoenix_private.phoenix_hold_batch(bigint[], text)"
 """The check on PostgreSQL, created by the schema file (``migrate``)."""

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, bindparam, func, select, text
 
 from src.adapters.sql_tables import UtcDateTime, nudges_sent
 from src.adapters.sqlalchemy_nudge_offers import displayed_offers
-from src.application.nudge_policy import ActiveNudge
+from src.application.ports.nudges import ActiveNudge
 
 _ACTIVE = text(
     "SELECT nudge_id, nudge_type, target_app, message, variant "

@@ -34,7 +34,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
-from src.application.ports import STATUSES
+from src.application.ports.inbox import STATUSES
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import applied_events
-from src.application.ports import AppliedEvent
+from src.application.ports.journeys import AppliedEvent
 
 _COLUMNS = (applied_events.c.user_id, applied_events.c.event_hash)
 _PAIRS = (

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, literal, or_, select, tuple_
 
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import events, nudges
-from src.application.ports import HistoryEvent
+from src.application.ports.event_history import HistoryEvent
 
 DEFAULT_BATCH_SIZE = 2_000
 

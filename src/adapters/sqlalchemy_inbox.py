@@ -45,7 +45,7 @@ from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_G
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import UtcDateTime, events
 from src.application.errors import EventRefusedError, RequestInvalidError, StoreUnavailableError
-from src.application.ports import (
+from src.application.ports.inbox import (
     AppendResult,
     BatchOutcome,
     QueueStatus,

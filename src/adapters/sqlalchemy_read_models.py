@@ -30,15 +30,14 @@ from src.adapters.sql_database import read_connection
 from src.adapters.sql_nudge_outcomes import nudge_outcomes
 from src.adapters.sql_tables import insights, journey_entries, nudges, projection_tracking
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
-from src.application.nudge_policy import NudgeSettings
-from src.application.ports import (
+from src.application.ecosystem import app_combinations
+from src.application.ports.nudges import NudgeRecord, NudgeSettings
+from src.application.ports.read_models import (
     EcosystemFigures,
     InsightRecord,
     Journey,
     JourneyEntry,
-    NudgeRecord,
     ReadModelChanges,
-    app_combinations,
 )
 from src.domain.experiments import VariantCounts
 

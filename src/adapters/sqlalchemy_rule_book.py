@@ -18,7 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import apps, event_types, nudge_settings, nudge_types, nudge_variants
-from src.application.nudge_policy import NudgeRules, NudgeSettings, NudgeTypeEntry, VariantEntry
+from src.application.nudge_policy import NudgeRules, NudgeTypeEntry, VariantEntry
+from src.application.ports.nudges import NudgeSettings
 from src.application.rule_book import RuleBook
 
 

@@ -33,7 +33,7 @@ from src.adapters.sql_tables import (
 )
 from src.adapters.sql_tables import projection_tracking as tracking
 from src.application.errors import UserBusyError
-from src.application.ports import ErasureReport
+from src.application.ports.erasure import ErasureReport
 from src.application.read_model_changes import PROJECTION_NAME
 
 _DELETE_STREAM = "DELETE FROM {table} WHERE originator_id = :id"

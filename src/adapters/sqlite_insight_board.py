@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select
 from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import insights
 from src.application.insight_policy import UserInsight, insights_to_show
-from src.application.ports import InsightRecord
+from src.application.ports.read_models import InsightRecord
 
 
 class SqliteInsightBoard:

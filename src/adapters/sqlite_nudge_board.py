@@ -13,14 +13,9 @@ from src.adapters.sql_database import read_connection
 from src.adapters.sql_tables import events, nudge_offers, nudges, nudges_sent
 from src.adapters.sqlalchemy_nudge_offers import displayed_offers
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
-from src.application.nudge_policy import (
-    ActiveNudge,
-    Display,
-    UserNudges,
-    needs_display,
-    nudges_to_show,
-)
-from src.application.ports import Clock, NudgeRecord
+from src.application.nudge_policy import Display, UserNudges, needs_display, nudges_to_show
+from src.application.ports.clock import Clock
+from src.application.ports.nudges import ActiveNudge, NudgeRecord
 
 NOT_COUNTED = ("duplicate", "dead")
 

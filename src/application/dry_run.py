@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from src.application.errors import RequestInvalidError
-from src.application.ports import Clock, EventHistory, HistoryEvent
+from src.application.ports.clock import Clock
+from src.application.ports.event_history import EventHistory, HistoryEvent
 from src.domain.catalogue import Catalogue
 from src.domain.errors import FlywheelError
 from src.domain.nudges import NudgeRule

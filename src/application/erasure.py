@@ -20,7 +20,8 @@ import time
 
 from src.application.errors import RequestInvalidError, UserBusyError
 from src.application.journeys import JourneyApplication
-from src.application.ports import Clock, ErasureReport, UserEraser
+from src.application.ports.clock import Clock
+from src.application.ports.erasure import ErasureReport, UserEraser
 from src.domain.user_journey import journey_id
 
 logger = logging.getLogger(__name__)

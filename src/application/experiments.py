@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from src.application.nudge_choice import SlotReport
-from src.application.nudge_ports import NudgeBoard
-from src.application.ports import Clock, ReadModelStore
+from src.application.ports.clock import Clock
+from src.application.ports.nudges import NudgeBoard
+from src.application.ports.read_models import ReadModelStore
 from src.domain.experiment_stats import (
     probability_best,
     two_proportion_p_value,

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from src.application.errors import RequestInvalidError
-from src.application.ports import AppendResult
+from src.application.ports.inbox import AppendResult
 from src.domain.events import NewEvent
 
 Waiting = tuple[Sequence[NewEvent], "asyncio.Future[AppendResult]"]

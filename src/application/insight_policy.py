@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from src.application.ports import InsightRecord
+from src.application.ports.read_models import InsightRecord
 
 FALLBACK_LANGUAGE = "fr"
 

@@ -17,13 +17,8 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.persistence import StoredEvent as StoredDomainEvent
 
 from src.application.journey_cache import JourneyCache
-from src.application.ports import (
-    AppliedEvent,
-    AppliedEvents,
-    BatchOutcome,
-    BatchWrites,
-    JourneyHistory,
-)
+from src.application.ports.inbox import BatchOutcome
+from src.application.ports.journeys import AppliedEvent, AppliedEvents, BatchWrites, JourneyHistory
 from src.application.read_model_changes import PROJECTION_NAME, read_model_changes
 from src.domain.catalogue import Catalogue
 from src.domain.insights import Insight

@@ -21,7 +21,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from src.application.errors import RequestInvalidError
-from src.application.ports import Clock, EcosystemFigures, QueueStatus, ReadModelStore
+from src.application.ports.clock import Clock
+from src.application.ports.inbox import QueueStatus
+from src.application.ports.read_models import EcosystemFigures, ReadModelStore
 from src.application.processor import DrainSummary
 from src.application.scaling import ScalingSignal, ScalingSignalSource
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from src.application.ports import Clock, ReadModelStore
+from src.application.ports.clock import Clock
+from src.application.ports.read_models import ReadModelStore
 from src.domain.experiment_stats import probability_best, wilson_interval
 from src.domain.experiments import VariantCounts
 from src.domain.nudge_choice import (

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from src.application.ports import NudgeRecord
+from src.application.ports.nudges import ActiveNudge, NudgeRecord, NudgeSettings
 from src.domain.nudges import message_in
 from src.domain.user_journey import nudge_id
 
@@ -45,15 +45,6 @@ DEFAULT_VARIANT = "default"
 CAP_WINDOW = timedelta(days=1)
 
 Outcome = Literal["converted", "organic"]
-
-
-@dataclass(frozen=True)
-class NudgeSettings:
-    """The values the rules need, kept in the store so that every path reads the same."""
-
-    cooldown_hours: float
-    max_per_day: int
-    attribution_days: int
 
 
 @dataclass(frozen=True)
@@ -108,15 +99,6 @@ class UserNudges:
     offered: Mapping[str, str] = field(default_factory=dict)
     """The variant of each offer recorded for the user, by nudge id: shown again, an offer
     keeps the wording it had."""
-
-
-@dataclass(frozen=True)
-class ActiveNudge:
-    nudge_id: str
-    nudge_type: str
-    target_app: str
-    message: str
-    variant: str
 
 
 @dataclass(frozen=True)

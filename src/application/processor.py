@@ -38,14 +38,9 @@ from typing import Protocol
 
 from src.application.errors import LeaseLostError
 from src.application.journeys import JourneyApplication, SourceEvent
-from src.application.ports import (
-    BatchOutcome,
-    Clock,
-    EventAnalyser,
-    EventInbox,
-    Failure,
-    StoredEvent,
-)
+from src.application.ports.analysers import EventAnalyser
+from src.application.ports.clock import Clock
+from src.application.ports.inbox import BatchOutcome, EventInbox, Failure, StoredEvent
 from src.application.projector import ReadModelProjector
 from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError

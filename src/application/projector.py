@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from src.application.journeys import JourneyApplication
-from src.application.ports import ReadModelStore
+from src.application.ports.read_models import ReadModelStore
 from src.application.read_model_changes import PROJECTION_NAME, read_model_changes
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from src.application.ports import InsightRecord, JourneyEntry, NudgeRecord, ReadModelChanges
+from src.application.ports.nudges import NudgeRecord
+from src.application.ports.read_models import InsightRecord, JourneyEntry, ReadModelChanges
 from src.domain.user_journey import UserJourney
 
 PROJECTION_NAME = "journey_read_models"

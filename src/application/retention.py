@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from src.application.ports import Clock
+from src.application.ports.clock import Clock
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from src.application.nudge_policy import (
     CROSS_APP,
     JOURNEY,
     NudgeRules,
-    NudgeSettings,
     NudgeTypeEntry,
     VariantEntry,
 )
+from src.application.ports.nudges import NudgeSettings
 from src.domain.catalogue import Catalogue, PayloadField
 from src.domain.experiments import ExperimentBook
 from src.domain.nudges import CrossAppNudgeRule, NudgeRule

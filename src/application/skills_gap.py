@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from src.application.ports import StoredEvent
+from src.application.ports.inbox import StoredEvent
 from src.application.skills import (
     SkillComparison,
     SkillMatcher,

@@ -20,7 +20,7 @@ import inspect
 from importlib.metadata import entry_points
 from typing import cast
 
-from src.application.ports import EventAnalyser
+from src.application.ports.analysers import EventAnalyser
 from src.domain.errors import FlywheelError
 
 ENTRY_POINT_GROUP = "phoenix_flywheel.analysers"

@@ -37,18 +37,20 @@ from src.adapters.sqlite_nudge_board import SqliteNudgeBoard
 from src.adapters.sqlite_scaling_signal import SqliteScalingSignal
 from src.adapters.system_clock import SystemClock
 from src.adapters.toml_experiments import load_experiments
+from src.application.admin import QueueAdmin
 from src.application.dry_run import RuleDryRun
 from src.application.erasure import UserErasure
 from src.application.errors import PersistenceModuleInvalidError
 from src.application.experiments import VariantAssigner
+from src.application.ingest import EventIngestion
 from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
 from src.application.nudge_choice import NudgeRanker
-from src.application.ports import EventAnalyser
+from src.application.ports.analysers import EventAnalyser
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.queries import FlywheelQueries
 from src.application.retention import EventRetention
-from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.application.skills_gap import LazySkillMatcher, SkillsGapAnalyser
 from src.domain.apps import default_catalogue
 from src.entrypoints.analysers import load_analysers

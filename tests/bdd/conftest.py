@@ -18,7 +18,8 @@ import pytest
 from dependency_injector import providers
 from pytest_bdd import given, parsers, then, when
 
-from src.application.ports import EventAnalyser, RequeueSelection
+from src.application.ports.analysers import EventAnalyser
+from src.application.ports.inbox import RequeueSelection
 from src.application.processor import DrainSummary
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.runtime import close_flywheel, prepare_store

@@ -6,7 +6,7 @@ import pytest
 from pytest_bdd import parsers, scenarios, then, when
 
 from src.application.errors import UserNotFoundError
-from src.application.ports import ErasureReport
+from src.application.ports.erasure import ErasureReport
 from tests.bdd.conftest import Story
 
 scenarios("erasure.feature")

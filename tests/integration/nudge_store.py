@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, select, update
 
 from src.adapters.sql_tables import events, journey_entries, nudge_offers, nudges, nudges_sent
-from src.application.nudge_policy import ActiveNudge
-from src.application.ports import RequeueSelection
+from src.application.ports.inbox import RequeueSelection
+from src.application.ports.nudges import ActiveNudge
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import nudge_id
 from src.entrypoints.container import Container

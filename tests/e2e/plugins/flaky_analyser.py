@@ -12,7 +12,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from src.application.ports import StoredEvent
+from src.application.ports.inbox import StoredEvent
 
 
 class FlakyAnalyser:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from src.application.ports import StoredEvent
+from src.application.ports.inbox import StoredEvent
 
 
 class PacedAnalyser:

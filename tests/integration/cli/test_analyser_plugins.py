@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from src.application.ports import StoredEvent
+from src.application.ports.inbox import StoredEvent
 from src.entrypoints.analysers import ENTRY_POINT_GROUP, load_analysers
 from src.entrypoints.cli import main
 from src.entrypoints.runtime import close_flywheel, open_flywheel
@@ -17,7 +17,7 @@ from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 PLUGIN = """
-from src.application.ports import StoredEvent
+from src.application.ports.inbox import StoredEvent
 
 SEEN: list[int] = []
 

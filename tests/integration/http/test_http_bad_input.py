@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from src.application.services import MAX_REQUEUE_IDS
+from src.application.admin import MAX_REQUEUE_IDS
 from src.domain.events import MAX_PAYLOAD_DEPTH
 from src.entrypoints.http import create_app
 from src.entrypoints.http.body_check import explain_body

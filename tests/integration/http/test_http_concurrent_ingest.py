@@ -18,7 +18,7 @@ from src.adapters.sql_database import create_postgres_engine
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.application.errors import RequestInvalidError
 from src.application.group_commit import GroupCommit
-from src.application.ports import AppendResult
+from src.application.ports.inbox import AppendResult
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
 from src.entrypoints.http import create_app

@@ -17,13 +17,9 @@ from src.adapters.eventsourcing_env import eventsourcing_env
 from src.adapters.sql_tables import applied_events, journey_entries
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.application.journeys import FoldResult, JourneyApplication, SourceEvent
-from src.application.ports import (
-    AppliedEvent,
-    AppliedEvents,
-    BatchWrites,
-    ReadModelChanges,
-    RequeueSelection,
-)
+from src.application.ports.inbox import RequeueSelection
+from src.application.ports.journeys import AppliedEvent, AppliedEvents, BatchWrites
+from src.application.ports.read_models import ReadModelChanges
 from src.application.read_model_changes import PROJECTION_NAME
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import UserJourney

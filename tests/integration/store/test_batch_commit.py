@@ -14,7 +14,7 @@ from src.adapters.batch_writes import RowWrite
 from src.adapters.eventsourcing_postgres import BatchInsertRecorder
 from src.adapters.sql_tables import events, journey_entries, nudges, projection_tracking
 from src.application.journeys import SourceEvent
-from src.application.ports import BatchOutcome, Failure, StoredEvent
+from src.application.ports.inbox import BatchOutcome, Failure, StoredEvent
 from src.application.read_model_changes import PROJECTION_NAME
 from src.domain.apps.letters import LetterGenerated
 from src.domain.user_journey import UserJourney

@@ -14,7 +14,7 @@ import pytest
 from src.adapters.sql_database import create_postgres_engine
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.application.errors import EventRefusedError
-from src.application.nudge_policy import NudgeSettings
+from src.application.ports.nudges import NudgeSettings
 from src.application.rule_book import rule_book
 from src.domain.apps import default_catalogue, discover_apps
 from src.domain.catalogue import AppModule, Catalogue, EventType

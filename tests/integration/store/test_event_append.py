@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from src.application.ports import EventInbox
+from src.application.ports.inbox import EventInbox
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
 from tests.fakes import FakeEventInbox

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from src.application.errors import LeaseLostError
-from src.application.ports import BatchOutcome, EventInbox, Failure, RequeueSelection
+from src.application.ports.inbox import BatchOutcome, EventInbox, Failure, RequeueSelection
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
 from tests.integration.store.conftest import T0

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pytest
 
 from src.application.group_commit import GroupCommit
-from src.application.ports import AppendResult
+from src.application.ports.inbox import AppendResult
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
 from src.domain.events import NewEvent
@@ -35,7 +35,7 @@ def duplicate_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, object]
 def test_a_twin_is_logged_once_with_its_hash(
     flywheel: Container, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="src.application.services")
+    caplog.set_level(logging.INFO, logger="src.application.ingest")
     ingestion = flywheel.ingestion()
     (event,) = ingestion.validate([CV])
     assert ingestion.publish([CV]).accepted == 1
@@ -54,7 +54,7 @@ def test_a_group_the_store_refused_part_of_logs_each_twin_once(
     try:
         ingestion = flywheel.ingestion()
         ingestion.publish([CV])
-        caplog.set_level(logging.INFO, logger="src.application.services")
+        caplog.set_level(logging.INFO, logger="src.application.ingest")
         twin = ingestion.validate([CV])
         # On PostgreSQL the catalogue is the store's to check: this passes validation.
         refused = ingestion.validate([NO_STRESS])

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from src.adapters.sql_tables import applied_events, events, journey_entries, nudges
 from src.application.errors import LeaseLostError
 from src.application.journeys import SourceEvent
-from src.application.ports import BatchOutcome, StoredEvent
+from src.application.ports.inbox import BatchOutcome, StoredEvent
 from src.domain.user_journey import journey_id
 from src.entrypoints.container import Container
 

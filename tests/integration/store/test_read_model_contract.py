@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from src.application.ports import JourneyEntry, NudgeRecord, ReadModelChanges, ReadModelStore
+from src.application.ports.nudges import NudgeRecord
+from src.application.ports.read_models import JourneyEntry, ReadModelChanges, ReadModelStore
 from tests.integration.store.conftest import T0
 
 

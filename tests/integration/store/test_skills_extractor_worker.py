@@ -15,7 +15,7 @@ from dependency_injector import providers
 from sqlalchemy import func, select
 
 from src.adapters.sql_tables import events, skills_extractions
-from src.application.ports import RequeueSelection, StoredEvent
+from src.application.ports.inbox import RequeueSelection, StoredEvent
 from src.application.skills import SkillsExtractor
 from src.entrypoints.container import Container
 from src.entrypoints.runtime import close_flywheel, open_flywheel

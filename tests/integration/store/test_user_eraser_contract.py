@@ -17,19 +17,16 @@ import pytest
 
 from src.application.erasure import UserErasure
 from src.application.errors import NudgeNotFoundError, UserBusyError, UserNotFoundError
+from src.application.ingest import EventIngestion
 from src.application.journeys import JourneyApplication
-from src.application.ports import (
-    Clock,
-    EcosystemFigures,
-    ErasureReport,
-    EventInbox,
-    Journey,
-    UserEraser,
-)
+from src.application.ports.clock import Clock
+from src.application.ports.erasure import ErasureReport, UserEraser
+from src.application.ports.inbox import EventInbox
+from src.application.ports.read_models import EcosystemFigures, Journey
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.queries import FlywheelQueries
 from src.application.rule_book import rule_book
-from src.application.services import EventIngestion, FlywheelQueries
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import journey_id
 from src.entrypoints.runtime import close_flywheel, open_flywheel

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 import pytest
 
 from src.adapters.toml_experiments import load_experiments
+from src.application.admin import QueueAdmin
 from src.application.experiments import VariantAssigner
+from src.application.ingest import EventIngestion
 from src.application.journeys import JourneyApplication
-from src.application.ports import EventAnalyser
+from src.application.ports.analysers import EventAnalyser
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
+from src.application.queries import FlywheelQueries
 from src.application.rule_book import rule_book
-from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin
 from src.domain.apps import default_catalogue
 from tests.fakes import (
     TEST_SETTINGS,

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from src.application.journeys import FoldResult, SourceEvent
-from src.application.ports import AppliedEvent
+from src.application.ports.journeys import AppliedEvent
 from src.domain.apps import default_catalogue
 from tests.fakes import FakeAppliedEvents, fake_journeys
 

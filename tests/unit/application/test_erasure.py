@@ -10,7 +10,7 @@ import pytest
 from src.application.erasure import UserErasure
 from src.application.errors import RequestInvalidError, UserBusyError
 from src.application.journeys import JourneyApplication
-from src.application.ports import BatchOutcome
+from src.application.ports.inbox import BatchOutcome
 from src.domain.apps import default_catalogue
 from tests.fake_erasure import FORGETTABLE, FakeUserEraser
 from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore, fake_journeys

@@ -3,9 +3,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from src.application.experiments import VariantAssigner, experiment_reports
-from src.application.nudge_policy import NudgeSettings
+from src.application.ports.nudges import NudgeSettings
+from src.application.queries import FlywheelQueries
 from src.application.rule_book import rule_book
-from src.application.services import FlywheelQueries
 from src.domain.apps import discover_apps
 from src.domain.catalogue import AppModule, Catalogue
 from src.domain.experiments import Experiment, ExperimentBook, Variant, VariantCounts

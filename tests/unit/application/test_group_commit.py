@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from src.application.errors import RequestInvalidError, StoreUnavailableError
 from src.application.group_commit import GroupCommit
-from src.application.ports import AppendResult
+from src.application.ports.inbox import AppendResult
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
 from tests.fakes import FakeClock, FakeEventInbox

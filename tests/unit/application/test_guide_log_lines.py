@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from src.application.services import EventIngestion
+from src.application.ingest import EventIngestion
 from src.domain.apps import default_catalogue
 from src.domain.event_hash import short_hash
 from src.entrypoints.logging_setup import JsonFormatter, TextFormatter
@@ -22,7 +22,7 @@ CV = {"event_type": "cv.uploaded", "app_source": "phoenix-cv", "user_id": "u1"}
 def test_a_twin_refused_at_ingest_is_logged_as_duplicate_event_hash(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="src.application.services")
+    caplog.set_level(logging.INFO, logger="src.application.ingest")
     ingestion = EventIngestion(FakeEventInbox(FakeClock()), default_catalogue())
     first = ingestion.publish([CV])
     again = ingestion.publish([CV, CV])

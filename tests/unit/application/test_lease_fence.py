@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from src.application.ingest import EventIngestion
 from src.application.journeys import JourneyApplication
-from src.application.ports import AppliedEvent, StoredEvent
+from src.application.ports.inbox import StoredEvent
+from src.application.ports.journeys import AppliedEvent
 from src.application.processor import EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
-from src.application.services import EventIngestion
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import journey_id
 from tests.fake_erasure import FORGETTABLE, FakeUserEraser

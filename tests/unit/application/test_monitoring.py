@@ -18,7 +18,7 @@ from src.application.monitoring import (
     ProcessingStats,
     percentile,
 )
-from src.application.ports import QueueStatus
+from src.application.ports.inbox import QueueStatus
 from src.application.processor import DrainSummary, EventQueueProcessor, ProcessingPolicy
 from src.application.projector import ReadModelProjector
 from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore

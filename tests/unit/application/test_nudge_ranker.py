@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from src.application.nudge_choice import NudgeRanker, slot_reports, type_figures
-from src.application.ports import NudgeRecord
+from src.application.ports.nudges import NudgeRecord
 from src.domain.experiment_stats import probability_best
 from src.domain.experiments import VariantCounts
 from src.domain.nudge_choice import TypeFigures, choice_seed, nudge_rank

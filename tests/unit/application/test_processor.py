@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from src.application.journeys import FoldResult, SourceEvent
-from src.application.ports import BatchOutcome, RequeueSelection, StoredEvent
+from src.application.ports.inbox import BatchOutcome, RequeueSelection, StoredEvent
 from tests.fakes import FailingAnalyser, RecordingAnalyser
 from tests.unit.application.conftest import World
 

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from src.application.errors import NudgeNotFoundError, RequestInvalidError, UserNotFoundError
-from src.application.ports import RequeueSelection
+from src.application.ports.inbox import RequeueSelection
 from tests.unit.application.conftest import World
 
 
@@ -105,7 +105,7 @@ def test_force_reprocess_needs_exactly_one_selector(world: World) -> None:
 
 
 def test_every_combination_of_two_or_more_apps_counts_the_users_active_in_all_of_them() -> None:
-    from src.application.ports import app_combinations
+    from src.application.ecosystem import app_combinations
 
     by_set = {
         frozenset({"a", "b"}): 2,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from src.adapters.skills.french_matcher import FrenchSkillMatcher
-from src.application.ports import StoredEvent
+from src.application.ports.inbox import StoredEvent
 from src.application.skills import ExtractionTotals, TextKind
 from src.application.skills_gap import LazySkillMatcher, SkillProfile, SkillsGapAnalyser
 from src.domain.insights import Insight, insight_id

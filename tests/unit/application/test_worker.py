@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from src.application.ports import StoredEvent
+from src.application.ports.inbox import StoredEvent
 from src.application.worker import BackgroundWorker
 from tests.fakes import FailingAnalyser
 from tests.unit.application.conftest import World

@@ -8,7 +8,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from src.application.services import FlywheelQueries
+from src.application.queries import FlywheelQueries
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import EcosystemOut, NudgeFigures
 

@@ -9,8 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from src.application.ports import RequeueSelection
-from src.application.services import FlywheelQueries, QueueAdmin
+from src.application.admin import QueueAdmin
+from src.application.ports.inbox import RequeueSelection
+from src.application.queries import FlywheelQueries
 from src.entrypoints.http.body_check import json_object_body
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import (
@@ -49,14 +50,14 @@ class EventsController(Controller):
             raw = [event.model_dump() for event in data.events]
         else:
             raw = [data.model_dump(include=set(SINGLE_EVENT_FIELDS))]
-        # Checked here, on the event loop (no I/O); written with the events of the
-        # requests that arrive meanwhile, each request answered once its commit is done.
-        batch = data.events is not None
-        events = ingestion.validate(raw, batch=batch)
-        result = await ingestion.commit(events, runtime.group_commit.append, batch=batch)
-        if result.accepted:
-            # Processed now rather than at the next poll; polling stays the guarantee.
-            runtime.wake_worker()
+        # Written with the events of the requests that arrive meanwhile, each request
+        # answered once its commit is done.
+        result = await ingestion.ingest(
+            raw,
+            batch=data.events is not None,
+            commit=runtime.group_commit.append,
+            wake=runtime.wake_worker,
+        )
         return IngestOut(accepted=result.accepted, duplicates=result.duplicates)
 
     @get(

@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
 
-from src.application.services import FlywheelQueries
+from src.application.queries import FlywheelQueries
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import PERSONAL_DATA, ShownOut
 

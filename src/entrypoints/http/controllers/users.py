@@ -12,7 +12,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from src.application.erasure import UserErasure
-from src.application.services import FlywheelQueries
+from src.application.queries import FlywheelQueries
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.schemas import (
     PERSONAL_DATA,
