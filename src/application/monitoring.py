@@ -22,7 +22,7 @@ from typing import Protocol
 
 from src.application.errors import RequestInvalidError
 from src.application.ports import Clock, EcosystemFigures, QueueStatus, ReadModelStore
-from src.application.processor import DrainSummary
+from src.application.processing.summary import DrainSummary
 from src.application.scaling import ScalingSignal, ScalingSignalSource
 
 WINDOW = timedelta(hours=1)

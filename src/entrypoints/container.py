@@ -45,7 +45,8 @@ from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
 from src.application.nudge_choice import NudgeRanker
 from src.application.ports import EventAnalyser
-from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
 from src.application.projector import ReadModelProjector
 from src.application.retention import EventRetention
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin

@@ -19,7 +19,7 @@ from dependency_injector import providers
 from pytest_bdd import given, parsers, then, when
 
 from src.application.ports import EventAnalyser, RequeueSelection
-from src.application.processor import DrainSummary
+from src.application.processing.summary import DrainSummary
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.runtime import close_flywheel, prepare_store
 from tests.conftest import make_settings

@@ -26,7 +26,8 @@ from src.application.ports import (
     Journey,
     UserEraser,
 )
-from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
 from src.application.projector import ReadModelProjector
 from src.application.rule_book import rule_book
 from src.application.services import EventIngestion, FlywheelQueries

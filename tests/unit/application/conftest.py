@@ -11,7 +11,8 @@ from src.adapters.toml_experiments import load_experiments
 from src.application.experiments import VariantAssigner
 from src.application.journeys import JourneyApplication
 from src.application.ports import EventAnalyser
-from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
 from src.application.projector import ReadModelProjector
 from src.application.rule_book import rule_book
 from src.application.services import EventIngestion, FlywheelQueries, QueueAdmin

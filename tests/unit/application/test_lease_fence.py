@@ -16,7 +16,8 @@ import pytest
 
 from src.application.journeys import JourneyApplication
 from src.application.ports import AppliedEvent, StoredEvent
-from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
 from src.application.projector import ReadModelProjector
 from src.application.services import EventIngestion
 from src.domain.apps import default_catalogue
