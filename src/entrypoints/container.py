@@ -19,6 +19,7 @@ from src.adapters.postgres_nudge_board import PostgresNudgeBoard
 from src.adapters.postgres_scaling_signal import PostgresScalingSignal
 from src.adapters.skills.french_matcher import FrenchSkillMatcher
 from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
+from src.adapters.sql.read_models.store import SqlAlchemyReadModelStore
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
@@ -26,7 +27,6 @@ from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
-from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.sqlalchemy_retention import SqlAlchemyRetentionStore
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.adapters.sqlalchemy_skill_profiles import SqlAlchemySkillProfiles
