@@ -12,12 +12,12 @@ from pathlib import Path
 
 PHASES: list[tuple[str, str, str]] = [
     # (phase, function, file): the outermost frame that matches names the phase.
-    ("projection", "_project", "src/application/processor.py"),
+    ("projection", "_project", "src/application/processing/processor.py"),
     ("claim", "claim", "sqlalchemy_inbox.py"),
     ("triage: hashes of rows without one", "assign_hashes", "sqlalchemy_inbox.py"),
     ("triage: hashes of rows without one", "event_hash", "phoenix_bridge"),
-    ("triage", "_triage", "src/application/processor.py"),
-    ("analysers (rules per event)", "_analyse", "src/application/processor.py"),
+    ("triage", "_triage", "src/application/processing/processor.py"),
+    ("analysers (rules per event)", "_analyse", "src/application/processing/processor.py"),
     ("fold: journey loads", "load_journeys", "src/application/journeys.py"),
     ("fold: applied-events check", "", "sqlalchemy_applied_events.py"),
     ("save: eventsourcing mapper and transcoder", "to_stored_event", "eventsourcing/"),
@@ -27,9 +27,9 @@ PHASES: list[tuple[str, str, str]] = [
     ("fold: domain (record, rules)", "_record_source", "src/application/journeys.py"),
     ("fold: domain (record, rules)", "detect_nudges", "src/domain/"),
     ("fold: other", "fold", "src/application/journeys.py"),
-    ("lease heartbeat", "_beat", "src/application/processor.py"),
+    ("lease heartbeat", "_beat", "src/application/processing/heartbeat.py"),
     ("wake-up listener", "", "postgres_wakeup.py"),
-    ("drain loop, logging", "process_batch", "src/application/processor.py"),
+    ("drain loop, logging", "process_batch", "src/application/processing/processor.py"),
     ("worker loop, polls", "", "src/application/worker.py"),
 ]
 

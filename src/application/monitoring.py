@@ -24,7 +24,7 @@ from src.application.errors import RequestInvalidError
 from src.application.ports.clock import Clock
 from src.application.ports.inbox import QueueStatus
 from src.application.ports.read_models import EcosystemFigures, ReadModelStore
-from src.application.processor import DrainSummary
+from src.application.processing.summary import DrainSummary
 from src.application.scaling import ScalingSignal, ScalingSignalSource
 
 WINDOW = timedelta(hours=1)

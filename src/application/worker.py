@@ -20,7 +20,9 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from src.application.processor import DrainSummary, EventQueueProcessor, describe
+from src.application.processing.describe import describe
+from src.application.processing.processor import EventQueueProcessor
+from src.application.processing.summary import DrainSummary
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from src.adapters.postgres_nudge_board import PostgresNudgeBoard
 from src.adapters.postgres_scaling_signal import PostgresScalingSignal
 from src.adapters.skills.french_matcher import FrenchSkillMatcher
 from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
+from src.adapters.sql.read_models.store import SqlAlchemyReadModelStore
 from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine, store_kind
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
@@ -26,7 +27,6 @@ from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.adapters.sqlalchemy_operations import SqlAlchemyOperationsReadModel
-from src.adapters.sqlalchemy_read_models import SqlAlchemyReadModelStore
 from src.adapters.sqlalchemy_retention import SqlAlchemyRetentionStore
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.adapters.sqlalchemy_skill_profiles import SqlAlchemySkillProfiles
@@ -47,7 +47,8 @@ from src.application.journeys import JourneyApplication
 from src.application.monitoring import OperationsMonitor, ProcessingStats
 from src.application.nudge_choice import NudgeRanker
 from src.application.ports.analysers import EventAnalyser
-from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
 from src.application.projector import ReadModelProjector
 from src.application.queries import FlywheelQueries
 from src.application.retention import EventRetention

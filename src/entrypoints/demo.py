@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from src.application.processor import DrainSummary
+from src.application.processing.summary import DrainSummary
 from src.entrypoints.container import Container
 from src.entrypoints.experiment_table import format_experiments
 

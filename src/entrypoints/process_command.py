@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from src.application.processor import DrainSummary
+from src.application.processing.summary import DrainSummary
 from src.entrypoints.container import Container
 from src.entrypoints.exit_codes import EXIT_OK
 from src.entrypoints.progress import ProgressLine

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from src.application.processor import DrainSummary
+from src.application.processing.summary import DrainSummary
 
 MIN_INTERVAL_SECONDS = 0.5
 

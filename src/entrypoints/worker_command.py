@@ -11,7 +11,7 @@ from types import FrameType
 from src.adapters.heartbeat_file import HeartbeatFile
 from src.adapters.sql_database import ping
 from src.application.errors import PersistenceModuleInvalidError
-from src.application.processor import describe
+from src.application.processing.describe import describe
 from src.application.worker import BackgroundWorker
 from src.entrypoints.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_STORE
 from src.entrypoints.runtime import (

@@ -20,7 +20,7 @@ from pytest_bdd import given, parsers, then, when
 
 from src.application.ports.analysers import EventAnalyser
 from src.application.ports.inbox import RequeueSelection
-from src.application.processor import DrainSummary
+from src.application.processing.summary import DrainSummary
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.runtime import close_flywheel, prepare_store
 from tests.conftest import make_settings

@@ -32,7 +32,7 @@ from src.application.errors import (
     UserBusyError,
     UserNotFoundError,
 )
-from src.application.processor import describe
+from src.application.processing.describe import describe
 from src.domain.errors import EventRejectedError, FlywheelError
 from src.entrypoints.http.schemas import MAX_BODY_BYTES, ErrorOut
 

@@ -28,7 +28,8 @@ from src.application.errors import (
     StoreUnavailableError,
 )
 from src.application.group_commit import GroupCommit
-from src.application.processor import DrainSummary, describe
+from src.application.processing.describe import describe
+from src.application.processing.summary import DrainSummary
 from src.application.worker import BackgroundWorker
 from src.entrypoints.container import Container, build_container
 from src.entrypoints.http.errors import NOT_MIGRATED

@@ -23,7 +23,8 @@ from src.application.ports.clock import Clock
 from src.application.ports.erasure import ErasureReport, UserEraser
 from src.application.ports.inbox import EventInbox
 from src.application.ports.read_models import EcosystemFigures, Journey
-from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
 from src.application.projector import ReadModelProjector
 from src.application.queries import FlywheelQueries
 from src.application.rule_book import rule_book

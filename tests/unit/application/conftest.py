@@ -13,7 +13,8 @@ from src.application.experiments import VariantAssigner
 from src.application.ingest import EventIngestion
 from src.application.journeys import JourneyApplication
 from src.application.ports.analysers import EventAnalyser
-from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
 from src.application.projector import ReadModelProjector
 from src.application.queries import FlywheelQueries
 from src.application.rule_book import rule_book

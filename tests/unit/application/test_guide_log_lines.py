@@ -38,7 +38,7 @@ def test_a_twin_refused_at_ingest_is_logged_as_duplicate_event_hash(
 @pytest.mark.parametrize("formatter", [TextFormatter(), JsonFormatter()])
 def test_the_guides_words_read_as_written_in_both_formats(formatter: logging.Formatter) -> None:
     record = logging.LogRecord(
-        "src.application.processor",
+        "src.application.processing.processor",
         logging.INFO,
         __file__,
         1,

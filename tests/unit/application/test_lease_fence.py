@@ -18,7 +18,8 @@ from src.application.ingest import EventIngestion
 from src.application.journeys import JourneyApplication
 from src.application.ports.inbox import StoredEvent
 from src.application.ports.journeys import AppliedEvent
-from src.application.processor import EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
 from src.application.projector import ReadModelProjector
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import journey_id

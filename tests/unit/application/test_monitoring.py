@@ -19,7 +19,9 @@ from src.application.monitoring import (
     percentile,
 )
 from src.application.ports.inbox import QueueStatus
-from src.application.processor import DrainSummary, EventQueueProcessor, ProcessingPolicy
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.processor import EventQueueProcessor
+from src.application.processing.summary import DrainSummary
 from src.application.projector import ReadModelProjector
 from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore
 from tests.unit.application.conftest import World

@@ -23,7 +23,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from src.application.monitoring import DURATION_BUCKETS
-from src.application.processor import describe
+from src.application.processing.describe import describe
 from src.entrypoints.http.monitoring.llm_metrics import skills_extraction_metrics
 from src.entrypoints.http.request_timing import timed
 from src.entrypoints.http.server_runtime import ServerRuntime

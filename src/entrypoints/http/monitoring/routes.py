@@ -20,7 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from src.application.processor import describe
+from src.application.processing.describe import describe
 from src.entrypoints.http.errors import error_responses
 from src.entrypoints.http.monitoring.metrics import new_registry
 from src.entrypoints.http.monitoring.schemas import DashboardOut, dashboard_out

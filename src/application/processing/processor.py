@@ -27,20 +27,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Protocol
 
 from src.application.errors import LeaseLostError
 from src.application.journeys import JourneyApplication, SourceEvent
 from src.application.ports.analysers import EventAnalyser
 from src.application.ports.clock import Clock
 from src.application.ports.inbox import BatchOutcome, EventInbox, Failure, StoredEvent
+from src.application.processing.describe import describe
+from src.application.processing.heartbeat import Heartbeat
+from src.application.processing.policy import ProcessingPolicy
+from src.application.processing.summary import (
+    DrainSummary,
+    ProcessingObserver,
+    ProgressCallback,
+)
 from src.application.projector import ReadModelProjector
 from src.domain.catalogue import Catalogue
 from src.domain.errors import EventRejectedError
@@ -49,69 +53,6 @@ from src.domain.events import check_payload
 from src.domain.insights import Insight, InsightInvalidError
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ProcessingPolicy:
-    """How a drain claims and runs events: the ``EVENT_*`` settings (docs/configuration.md)."""
-
-    batch_size: int = 100
-    concurrency: int = 5
-    timeout_seconds: float = 30.0
-    max_attempts: int = 5
-    retry_backoff_seconds: float = 2.0
-    max_backoff_seconds: float = 600.0
-    lease_seconds: float = 15.0
-    projection_interval_seconds: float = 1.0
-
-    @property
-    def heartbeat_seconds(self) -> float:
-        """How often a batch in hand renews its lease: three chances before it lapses."""
-        return self.lease_seconds / 3
-
-    def retry_delay(self, attempts: int) -> timedelta:
-        """Exponential backoff: base, 2 x base, 4 x base ... capped."""
-        seconds = self.retry_backoff_seconds * (2 ** max(attempts - 1, 0))
-        return timedelta(seconds=min(seconds, self.max_backoff_seconds))
-
-
-@dataclass
-class DrainSummary:
-    """What a drain (or one batch) did; added up batch by batch."""
-
-    claimed: int = 0
-    processed: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    dead: int = 0
-    nudges_detected: int = 0
-    batches: int = 0
-    lost: int = 0
-    """Events of batches that lost their lease before their save: left to their new holder."""
-    duration_ms: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    def add(self, other: DrainSummary) -> None:
-        self.claimed += other.claimed
-        self.lost += other.lost
-        self.processed += other.processed
-        self.duplicates += other.duplicates
-        self.failed += other.failed
-        self.dead += other.dead
-        self.nudges_detected += other.nudges_detected
-        self.batches += other.batches
-        self.errors.extend(other.errors)
-
-
-ProgressCallback = Callable[[DrainSummary], None]
-
-
-class ProcessingObserver(Protocol):
-    """Told of each batch and each finished drain (metrics, the dashboard); never fails one."""
-
-    def batch_processed(self, summary: DrainSummary) -> None: ...
-
-    def drain_finished(self, summary: DrainSummary) -> None: ...
 
 
 class EventQueueProcessor:
@@ -564,53 +505,3 @@ class EventQueueProcessor:
         return Failure(
             event.id, error, self._clock.now() + self._policy.retry_delay(event.attempts)
         )
-
-
-class Heartbeat:
-    """Renews the lease of every batch in hand, every ``interval``, from one thread.
-
-    A short lease brings a crashed worker's events back within seconds, yet a slow
-    batch (analysers, a long journey) keeps its events as long as its worker lives. A
-    thread, not a task: folding and saving hold the event loop. One thread for all the
-    batches, started when the first is taken in hand and ended once none is: starting a
-    thread per batch would cost a measurable share of a batch.
-    """
-
-    def __init__(self, renew: Callable[[str], None], interval: float) -> None:
-        self._renew = renew
-        self._interval = interval
-        self._lock = threading.Lock()
-        self._holders: set[str] = set()
-        self._thread: threading.Thread | None = None
-
-    @contextmanager
-    def holding(self, holder: str) -> Iterator[None]:
-        with self._lock:
-            self._holders.add(holder)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._beat, name="lease-heartbeat", daemon=True
-                )
-                self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders.discard(holder)
-
-    def _beat(self) -> None:
-        while True:
-            time.sleep(self._interval)
-            with self._lock:
-                holders = sorted(self._holders)
-                if not holders:
-                    self._thread = None
-                    return
-            for holder in holders:
-                self._renew(holder)
-
-
-def describe(error: BaseException) -> str:
-    """One line for logs and ``ai_processing_error``: drivers append SQL and parameters."""
-    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {first}"[:500]

@@ -1,0 +1,1 @@
+"""What the SQL stores (PostgreSQL, SQLite) share."""

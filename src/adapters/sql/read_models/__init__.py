@@ -1,0 +1,1 @@
+"""The read models on SQLAlchemy Core: projection writes, journey queries, analytics."""

@@ -1,0 +1,1 @@
+"""The event queue's processing: the processor, its policy, summary, heartbeat and error lines."""
