@@ -16,7 +16,7 @@ import time
 import psycopg
 
 from benchmarks.throughput import postgres_store
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 INSERT = """

@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.throughput import postgres_store
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from src.application.journeys import SourceEvent
 from src.domain.user_journey import journey_id
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 BATCH = 500

@@ -25,7 +25,7 @@ import psycopg
 from phoenix_bridge import BridgeConfig, PhoenixEventBridge
 
 from benchmarks.throughput import postgres_store
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 # The TCP proxy and the outbox reader are the bridge's test helpers (clients/python/tests).

@@ -41,8 +41,7 @@ from sqlalchemy import Engine
 
 from benchmarks.throughput import backlog, postgres_store
 from src.application.retention import EventRetention
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 FILL = """

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from benchmarks.throughput import postgres_store
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 CALLS = 20

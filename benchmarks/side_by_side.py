@@ -61,7 +61,7 @@ from phoenix_bridge.rows import EVENT_COLUMNS, build_row
 from benchmarks.cpu import cpu_seconds, sampled
 from benchmarks.throughput import ADMIN_URL, backlog
 from src.application.journeys import SourceEvent
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

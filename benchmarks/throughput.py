@@ -28,7 +28,7 @@ import psycopg
 from sqlalchemy import update
 
 from src.adapters.sql_tables import events as events_table
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 
 ADMIN_URL = os.environ.get(

@@ -23,8 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 from tests.conftest import (
     ADMIN_URL,

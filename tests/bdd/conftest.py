@@ -21,8 +21,7 @@ from pytest_bdd import given, parsers, then, when
 from src.application.ports.analysers import EventAnalyser
 from src.application.ports.inbox import RequeueSelection
 from src.application.processing.summary import DrainSummary
-from src.entrypoints.container import Container, build_container
-from src.entrypoints.runtime import close_flywheel, prepare_store
+from src.entrypoints.bootstrap import Container, build_container, close_flywheel, prepare_store
 from tests.conftest import make_settings
 from tests.fakes import FakeClock
 

@@ -13,7 +13,7 @@ import shlex
 import pytest
 import yaml
 
-from src.entrypoints.cli import build_parser
+from src.entrypoints.cli.parser import build_parser
 from tests.deploy.manifests import (
     KUBERNETES,
     containers,

@@ -16,7 +16,7 @@ from typing import IO
 import httpx
 import pytest
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.pgbouncer import free_port
 

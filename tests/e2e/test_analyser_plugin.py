@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.e2e.conftest import running_server
 from tests.integration.workers import start_worker, stop_worker, wait_until

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.e2e.conftest import running_server
 from tests.e2e.test_dashboard import browser  # noqa: F401 - the module's browser fixture

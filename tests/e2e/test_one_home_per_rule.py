@@ -22,7 +22,7 @@ from postgrest_fake import (
 )
 
 from src.domain.user_journey import nudge_id
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.e2e.conftest import Server, running_server
 

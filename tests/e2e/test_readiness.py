@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.readiness import probe_start
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.e2e.conftest import Server, running_server
 from tests.pgbouncer import free_port, pgbouncer

@@ -15,8 +15,7 @@ from src.application.ports.inbox import RequeueSelection
 from src.application.ports.nudges import ActiveNudge
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import nudge_id
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 LETTERS, CV, RISE = "phoenix-letters", "phoenix-cv", "phoenix-rise"

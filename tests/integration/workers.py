@@ -17,7 +17,7 @@ from typing import IO
 import psycopg
 
 from src.domain.user_journey import journey_id
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

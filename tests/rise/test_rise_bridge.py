@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from phoenix_bridge import BridgeConfig, EmitOutcome, PhoenixEventBridge
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.e2e.conftest import running_server
 

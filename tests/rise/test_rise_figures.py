@@ -12,8 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 NOW = datetime.now(UTC)

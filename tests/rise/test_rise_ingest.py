@@ -15,10 +15,9 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from src.adapters.sql_tables import events
-from src.entrypoints.cli import main
-from src.entrypoints.container import build_container
+from src.entrypoints.bootstrap import build_container, close_flywheel, open_flywheel, prepare_store
+from src.entrypoints.cli.commands import main
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel, prepare_store
 from tests.conftest import as_stored_before_the_check, make_settings
 
 JSON = {"content-type": "application/json"}

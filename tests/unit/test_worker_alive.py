@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from src.adapters.heartbeat_file import HeartbeatFile
-from src.entrypoints.cli import main
+from src.entrypoints.cli.commands import main
 
 
 @pytest.fixture

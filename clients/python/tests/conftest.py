@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from bridge_support import TcpProxy
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 

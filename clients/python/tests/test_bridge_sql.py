@@ -23,7 +23,7 @@ from bridge_support import (
 from phoenix_bridge import EmitOutcome, PhoenixEventBridge
 
 from src.domain.user_journey import nudge_id
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres

@@ -24,7 +24,7 @@ from bridge_support import closed_port
 
 from src.adapters.toml_experiments import load_experiments
 from src.domain.apps import default_catalogue
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

@@ -20,7 +20,7 @@ import time
 from sqlalchemy import Engine
 
 from src.adapters.postgres_wakeup import PostgresWakeup
-from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlalchemy_url
+from src.adapters.sql_database import ping, redact
 from src.application.errors import (
     PersistenceModuleInvalidError,
     SchemaMissingError,
@@ -31,14 +31,17 @@ from src.application.group_commit import GroupCommit
 from src.application.processing.describe import describe
 from src.application.processing.summary import DrainSummary
 from src.application.worker import BackgroundWorker
-from src.entrypoints.container import Container, build_container
-from src.entrypoints.http.errors import NOT_MIGRATED
-from src.entrypoints.runtime import (
+from src.entrypoints.bootstrap import (
+    Container,
+    build_container,
+    build_worker,
     close_flywheel,
+    open_wakeup,
     prepare_store,
     publish_worker_settings,
     wait_for_store,
 )
+from src.entrypoints.http.errors import NOT_MIGRATED
 from src.entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -185,21 +188,11 @@ class ServerRuntime:
             publish_worker_settings(self.container)
         except Exception as error:  # noqa: BLE001 - the signal's divisor; the worker runs on
             logger.warning("worker settings not written", extra={"error": describe(error)})
-        settings = self.settings
-        engine = self.container.engine()
-        queries = self.container.queries()
-        self.worker = BackgroundWorker(
-            self.container.processor(),
-            settings.poll_interval_seconds,
-            drain_at_start=settings.auto_process_on_startup,
-            probe=lambda: ping(engine) is None,
-            pending=lambda: queries.get_queue_status().pending,
-            maintenance=self.container.retention().maintain,
+        self.worker = build_worker(
+            self.container, drain_at_start=self.settings.auto_process_on_startup
         )
-        if settings.store_kind == "postgresql" and not is_transaction_pooler(
-            sqlalchemy_url(settings.database_url)
-        ):
-            self._wakeup = PostgresWakeup(settings.database_url, self.wake_worker)
+        self._wakeup = open_wakeup(self.settings, self.wake_worker)
+        if self._wakeup is not None:
             self._wakeup.start()
         if not self._stopping.is_set():
             self.worker.run()

@@ -11,8 +11,8 @@ import pytest
 
 from src.application.ports.inbox import StoredEvent
 from src.entrypoints.analysers import ENTRY_POINT_GROUP, load_analysers
-from src.entrypoints.cli import main
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
+from src.entrypoints.cli.commands import main
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[3]

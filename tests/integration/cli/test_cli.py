@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from src.adapters.sql_database import sqlalchemy_url
-from src.entrypoints.cli import main
+from src.entrypoints.cli.commands import main
 
 
 @pytest.fixture

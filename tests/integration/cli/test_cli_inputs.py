@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from src.domain.events import MAX_PAYLOAD_DEPTH
-from src.entrypoints.cli import main
+from src.entrypoints.cli.commands import main
 from tests.integration.workers import (
     ROOT,
     fill_backlog,

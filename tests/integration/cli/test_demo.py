@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from src.entrypoints.cli import main
-from src.entrypoints.demo import EVENTS_WRITTEN
+from src.entrypoints.cli.commands import main
+from src.entrypoints.cli.demo import EVENTS_WRITTEN
 
 
 def stored(capsys: pytest.CaptureFixture[str]) -> int:

@@ -24,10 +24,9 @@ from src.application.errors import UserNotFoundError
 from src.application.journeys import JourneyApplication, SourceEvent
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import journey_id
-from src.entrypoints.cli import main
-from src.entrypoints.container import Container
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
+from src.entrypoints.cli.commands import main
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 TOKEN = "forget-token"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from src.entrypoints.cli import main
+from src.entrypoints.cli.commands import main
 from tests.conftest import make_settings
 
 OLLAMA = "http://localhost:11434/v1"

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import func, select
 
 from src.adapters.sql_tables import events
-from src.entrypoints.cli import main
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
+from src.entrypoints.cli.commands import main
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -18,10 +18,9 @@ from sqlalchemy import func, select
 from src.adapters.sql_tables import events, nudges
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
 from src.application.dry_run import RuleDryRun
-from src.entrypoints.cli import main
-from src.entrypoints.container import Container, build_container
+from src.entrypoints.bootstrap import Container, build_container, close_flywheel, prepare_store
+from src.entrypoints.cli.commands import main
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, prepare_store
 from tests.conftest import make_settings
 
 NOW = datetime.now(UTC)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.http.test_http_api import AUTH, cv, letter, process, wait_open
 
@@ -159,7 +159,7 @@ def test_a_nudge_acted_on_after_the_window_is_organic(store_url: str) -> None:
 def test_a_wrong_experiments_file_stops_the_command_line_naming_the_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from src.entrypoints.cli import main
+    from src.entrypoints.cli.commands import main
 
     bad = tmp_path / "experiments.toml"
     bad.write_text(
@@ -180,7 +180,7 @@ def test_a_wrong_experiments_file_stops_the_command_line_naming_the_line(
 def test_the_experiments_command_prints_a_table_and_json(
     store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from src.entrypoints.cli import main
+    from src.entrypoints.cli.commands import main
 
     monkeypatch.setenv("DATABASE_URL", store_url)
     assert main(["migrate"]) == 0
@@ -202,7 +202,7 @@ def test_the_experiments_command_prints_a_table_and_json(
 def test_a_missing_experiments_file_stops_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from src.entrypoints.cli import main
+    from src.entrypoints.cli.commands import main
 
     monkeypatch.setenv("NUDGE_EXPERIMENTS_FILE", str(tmp_path / "nowhere.toml"))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never.db'}")

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 

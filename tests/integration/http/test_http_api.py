@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 TOKEN = "test-token"

@@ -13,10 +13,10 @@ from litestar.testing import TestClient
 
 from src.application.admin import MAX_REQUEUE_IDS
 from src.domain.events import MAX_PAYLOAD_DEPTH
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
 from src.entrypoints.http.body_check import explain_body
 from src.entrypoints.http.schemas import MAX_BODY_BYTES
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 JSON = {"content-type": "application/json"}

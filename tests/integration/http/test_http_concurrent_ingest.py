@@ -21,8 +21,8 @@ from src.application.group_commit import GroupCommit
 from src.application.ports.inbox import AppendResult
 from src.domain.apps import default_catalogue
 from src.domain.events import NewEvent, new_event
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres

@@ -17,9 +17,9 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy.engine import make_url
 
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
 from src.entrypoints.logging_setup import TextFormatter
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import ADMIN_URL, make_settings
 from tests.pgbouncer import free_port
 

@@ -15,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
 from src.application.skills import SkillsExtractionError
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
 from src.entrypoints.http.server_runtime import ServerRuntime
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.skills.openai_stub import OpenAIStub, Reply, recorded
 

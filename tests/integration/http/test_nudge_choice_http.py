@@ -13,8 +13,8 @@ import pytest
 from litestar.testing import TestClient
 
 from src.domain.experiment_stats import probability_best
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.http.test_http_api import AUTH, cv, letter, process, wait_open
 
@@ -106,7 +106,7 @@ def test_the_experiments_show_the_slots_each_type_won_and_its_conversions(
 def test_the_experiments_command_shows_the_nudge_choice(
     store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from src.entrypoints.cli import main
+    from src.entrypoints.cli.commands import main
 
     monkeypatch.setenv("DATABASE_URL", store_url)
     assert main(["migrate"]) == 0

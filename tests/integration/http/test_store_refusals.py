@@ -14,8 +14,8 @@ from bridge_support import hold_the_next_id
 from litestar.testing import TestClient
 
 from src.domain.events import MAX_PAYLOAD_DEPTH
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres

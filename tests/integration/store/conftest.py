@@ -10,7 +10,7 @@ import pytest
 from src.adapters.sql_tables import nudges_sent
 from src.application.ports.inbox import EventInbox
 from src.application.ports.read_models import ReadModelStore
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.fakes import FakeClock, FakeEventInbox, FakeReadModelStore
 

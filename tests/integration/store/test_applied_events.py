@@ -23,9 +23,8 @@ from src.application.ports.read_models import ReadModelChanges
 from src.application.read_model_changes import PROJECTION_NAME
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import UserJourney
-from src.entrypoints.cli import main
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
+from src.entrypoints.cli.commands import main
 from tests.conftest import make_settings
 from tests.fakes import FakeAppliedEvents, fake_journeys
 

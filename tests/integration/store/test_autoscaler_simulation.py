@@ -29,7 +29,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.workers import assert_exactly_once, start_worker, stop_worker
 

@@ -18,7 +18,7 @@ from src.application.ports.inbox import BatchOutcome, Failure, StoredEvent
 from src.application.read_model_changes import PROJECTION_NAME
 from src.domain.apps.letters import LetterGenerated
 from src.domain.user_journey import UserJourney
-from src.entrypoints.container import Container
+from src.entrypoints.bootstrap import Container
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from src.domain.catalogue import AppModule, Catalogue, EventType
 from src.domain.errors import EventRejectedError
 from src.domain.events import new_event
 from src.domain.user_journey import UserJourney, nudge_id
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 INSERT = (

@@ -12,7 +12,7 @@ import pytest
 
 from src.adapters.postgres_batch_sql import CLAIM_TURN
 from src.application.ports.inbox import StoredEvent
-from src.entrypoints.container import Container
+from src.entrypoints.bootstrap import Container
 from src.entrypoints.settings import Settings
 from tests.conftest import make_settings
 

@@ -22,9 +22,8 @@ from src.adapters.compiled_transcoder import CompiledJSONTranscoder
 from src.adapters.sql_tables import applied_events
 from src.application.journeys import JourneyApplication, SourceEvent
 from src.domain.user_journey import UserJourney, journey_id
-from src.entrypoints.cli import main
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
+from src.entrypoints.cli.commands import main
 from tests.conftest import make_settings
 
 AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)

@@ -15,8 +15,7 @@ from src.adapters.sql_tables import nudge_variants
 from src.application.ports.nudges import NudgeSettings
 from src.application.rule_book import rule_book
 from src.domain.experiments import Experiment, ExperimentBook, Variant
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 

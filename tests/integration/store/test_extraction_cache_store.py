@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from src.adapters.sql_tables import skills_extractions
 from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.application.skills import ExtractionCache
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.skills.test_extraction_cache import ExtractionCacheContract, key
 

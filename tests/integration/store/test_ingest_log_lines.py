@@ -16,8 +16,7 @@ from src.application.ports.inbox import AppendResult
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
 from src.domain.events import NewEvent
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 CV = {"event_type": "cv.uploaded", "app_source": "phoenix-cv", "user_id": "u1"}

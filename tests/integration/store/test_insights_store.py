@@ -29,8 +29,7 @@ from src.adapters.postgres_insight_board import PostgresInsightBoard
 from src.adapters.sql_database import create_schema, create_sqlite_engine, sqlalchemy_url
 from src.adapters.sql_tables import insights
 from src.adapters.sqlite_insight_board import SqliteInsightBoard
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 ALICE = "00000000-0000-4000-8000-00000000a11c"

@@ -13,8 +13,7 @@ from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.application.journeys import FoldResult, JourneyApplication, SourceEvent
 from src.domain.apps import default_catalogue, discover_apps
 from src.domain.catalogue import Catalogue
-from src.entrypoints.container import Container, build_container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, build_container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -18,7 +18,7 @@ from src.application.errors import LeaseLostError
 from src.application.journeys import SourceEvent
 from src.application.ports.inbox import BatchOutcome, StoredEvent
 from src.domain.user_journey import journey_id
-from src.entrypoints.container import Container
+from src.entrypoints.bootstrap import Container
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
 LEASE = timedelta(seconds=15)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from src.application.errors import SchemaMissingError
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.integration.store.conftest import T0
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from src.adapters.sql_tables import nudges
 from src.application.errors import SchemaMissingError
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from src.adapters.sql_tables import events
-from src.entrypoints.container import Container
+from src.entrypoints.bootstrap import Container
 from tests.conftest import as_stored_before_the_check
 
 

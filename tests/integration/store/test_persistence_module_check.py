@@ -14,9 +14,9 @@ from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_reco
 from src.application.errors import PersistenceModuleInvalidError, StoreUnavailableError
 from src.application.journeys import JourneyApplication
 from src.domain.apps import default_catalogue
-from src.entrypoints.cli import main
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
+from src.entrypoints.cli.commands import main
 from src.entrypoints.http.server_runtime import ServerRuntime
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.fakes import FakeAppliedEvents
 

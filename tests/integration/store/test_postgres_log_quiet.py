@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres

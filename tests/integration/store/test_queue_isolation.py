@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import text
 
 from src.domain.user_journey import journey_id
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 DEEP_PAYLOAD = '{"a": ' * 1000 + "1" + "}" * 1000

@@ -21,10 +21,10 @@ from src.adapters.sqlalchemy_retention import SqlAlchemyRetentionStore
 from src.adapters.system_clock import SystemClock
 from src.application.retention import EventRetention
 from src.application.worker import BackgroundWorker
-from src.entrypoints.cli import main
-from src.entrypoints.container import Container
-from src.entrypoints.dry_run_output import dry_run_json, format_dry_run
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
+from src.entrypoints.cli.commands import main
+from src.entrypoints.cli.output import format_dry_run
+from src.entrypoints.dry_run_output import dry_run_json
 from tests.conftest import make_settings
 
 OLD = datetime.now(UTC) - timedelta(days=40)

@@ -15,8 +15,7 @@ from sqlalchemy import text, update
 
 from src.adapters.sql_tables import events, worker_settings
 from src.application.scaling import ScalingSignal
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 # u1 has five events, u2 two, u3 one: eight events of three users.

@@ -7,7 +7,7 @@ import pytest
 
 from src.adapters.sql_database import STORE_FUNCTIONS
 from src.application.errors import SchemaMissingError
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from src.adapters.sqlalchemy_skill_profiles import SqlAlchemySkillProfiles
 from src.application.skills_gap import SkillProfile
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -20,8 +20,7 @@ from src.application.skills import (
     SkillsExtractionError,
     SkillsExtractionTimeoutError,
 )
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.skills.openai_stub import OpenAIStub, Reply, completion_with, recorded
 

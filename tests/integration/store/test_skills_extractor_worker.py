@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from src.adapters.sql_tables import events, skills_extractions
 from src.application.ports.inbox import RequeueSelection, StoredEvent
 from src.application.skills import SkillsExtractor
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.skills.openai_stub import OpenAIStub, Reply, completion_with, recorded
 

@@ -1,4 +1,4 @@
-from src.entrypoints.container import Container
+from src.entrypoints.bootstrap import Container
 
 
 def test_an_emitted_event_becomes_a_journey(flywheel: Container) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from src.adapters.eventsourcing_postgres import BatchInsertRecorder
 from src.adapters.store_outage import is_outage
 from src.application.errors import LeaseLostError
-from src.entrypoints.container import Container
+from src.entrypoints.bootstrap import Container
 from src.entrypoints.settings import Settings
 from tests.conftest import ADMIN_URL, make_settings
 

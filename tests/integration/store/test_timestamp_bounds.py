@@ -15,8 +15,8 @@ from litestar.testing import TestClient
 
 from src.adapters.sql_database import postgres_schema_sql
 from src.domain.events import FIRST_READABLE, LAST_READABLE
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app
-from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 JUST_INSIDE = (FIRST_READABLE, LAST_READABLE - timedelta(microseconds=1))

@@ -30,7 +30,7 @@ from src.application.queries import FlywheelQueries
 from src.application.rule_book import rule_book
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import journey_id
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.fake_erasure import FORGETTABLE, FakeUserEraser
 from tests.fakes import (

@@ -9,7 +9,7 @@ from postgrest_fake import make_it_supabase
 
 from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.application.skills import ExtractionKey
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres

@@ -32,7 +32,7 @@ from supabase import Client, ClientOptions, create_client
 from src.adapters.sql_database import SCHEMA_FILE
 from src.adapters.sql_tables import PRIVATE_SCHEMA
 from src.domain.events import MAX_PAYLOAD_DEPTH
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres

@@ -30,9 +30,8 @@ from src.adapters.sql_database import (
 )
 from src.adapters.sql_tables import PRIVATE_SCHEMA, metadata
 from src.application.errors import SchemaMissingError
-from src.entrypoints.cli import main
-from src.entrypoints.container import Container
-from src.entrypoints.runtime import close_flywheel, open_flywheel
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
+from src.entrypoints.cli.commands import main
 from src.entrypoints.settings import Settings
 from tests.conftest import ADMIN_URL, database_url_for, make_settings, new_database_name
 

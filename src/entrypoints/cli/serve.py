@@ -7,7 +7,7 @@ import logging
 import socket
 import sys
 
-from src.entrypoints.exit_codes import EXIT_LISTEN, EXIT_OK
+from src.entrypoints.cli.output import EXIT_LISTEN, EXIT_OK
 from src.entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)

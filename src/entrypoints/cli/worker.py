@@ -9,16 +9,16 @@ import threading
 from types import FrameType
 
 from src.adapters.heartbeat_file import HeartbeatFile
-from src.adapters.sql_database import ping
 from src.application.errors import PersistenceModuleInvalidError
 from src.application.processing.describe import describe
 from src.application.worker import BackgroundWorker
-from src.entrypoints.exit_codes import EXIT_INPUT, EXIT_OK, EXIT_STORE
-from src.entrypoints.runtime import (
+from src.entrypoints.bootstrap import (
+    build_worker,
     close_flywheel,
     open_flywheel_retrying,
     publish_worker_settings,
 )
+from src.entrypoints.cli.output import EXIT_INPUT, EXIT_OK, EXIT_STORE
 from src.entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -49,16 +49,7 @@ def run_worker(settings: Settings) -> int:
             publish_worker_settings(container)
         except Exception as error:  # noqa: BLE001 - the signal's divisor; the worker runs on
             logger.warning("worker settings not written", extra={"error": describe(error)})
-        engine, queries = container.engine(), container.queries()
-        heartbeat = settings.worker_heartbeat_file
-        worker = BackgroundWorker(
-            container.processor(),
-            settings.poll_interval_seconds,
-            probe=lambda: ping(engine) is None,
-            pending=lambda: queries.get_queue_status().pending,
-            heartbeat=HeartbeatFile(heartbeat).beat if heartbeat is not None else None,
-            maintenance=container.retention().maintain,
-        )
+        worker = build_worker(container, heartbeat_file=settings.worker_heartbeat_file)
         workers.append(worker)
         if stopping.is_set():
             return EXIT_OK

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import signal
 import sys
 import threading
@@ -19,10 +18,8 @@ from collections.abc import Callable
 from types import FrameType
 
 from src.application.processing.summary import DrainSummary
-from src.entrypoints.container import Container
-from src.entrypoints.exit_codes import EXIT_OK
-from src.entrypoints.progress import ProgressLine
-from src.entrypoints.runtime import publish_worker_settings
+from src.entrypoints.bootstrap import Container, publish_worker_settings
+from src.entrypoints.cli.output import EXIT_OK, ProgressLine, format_summary
 
 
 def run_process(container: Container, args: argparse.Namespace) -> int:
@@ -81,26 +78,6 @@ class RunLimits:
         return self._reason
 
 
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds (got {text!r})")
-    return value
-
-
-def positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {text!r})")
-    return value
-
-
 def drain_with_progress(
     container: Container,
     *,
@@ -117,14 +94,3 @@ def drain_with_progress(
     )
     progress.finish()
     return summary
-
-
-def format_summary(summary: DrainSummary) -> str:
-    seconds = summary.duration_ms / 1000
-    rate = summary.claimed / seconds if seconds > 0 else 0.0
-    return (
-        f"processed {summary.processed}, duplicates {summary.duplicates}, "
-        f"failed {summary.failed} (will retry), dead {summary.dead}, "
-        f"nudges detected {summary.nudges_detected} "
-        f"in {seconds:.2f}s ({rate:.0f} events/s)"
-    )

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from src.application.processing.summary import DrainSummary
-from src.entrypoints.container import Container
-from src.entrypoints.experiment_table import format_experiments
+from src.entrypoints.bootstrap import Container
+from src.entrypoints.cli.output import format_experiments
 
 # (user, app_source, event_type, payload, hours ago)
 SAMPLE: tuple[tuple[str, str, str, dict[str, object], int], ...] = (

@@ -1,27 +1,20 @@
-"""``phoenix-flywheel``: the command line (every command and flag: docs/command-line.md).
-
-Exit codes: 0 done, 1 the store is unreachable or not migrated, 2 bad input, 3 ``serve``
-cannot listen on its address (the port is taken), or the user to forget has events in a
-worker's hands (try again).
-"""
+"""What each command does, and ``main``, which runs the one asked: settings checked, the store
+opened, the command run, and its errors told as exit codes (``output``)."""
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from src.adapters.sql_database import redact
 from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.adapters.toml_rules import load_rule
-from src.application.dry_run import DEFAULT_DAYS, RuleNotFoundError
+from src.application.dry_run import RuleNotFoundError
 from src.application.errors import (
     PersistenceModuleInvalidError,
     RequestInvalidError,
@@ -32,119 +25,29 @@ from src.application.errors import (
 from src.domain.apps import default_catalogue
 from src.domain.errors import EventRejectedError
 from src.domain.event_hash import short_hash
-from src.domain.events import MAX_PAYLOAD_DEPTH, NewEvent, new_event
+from src.domain.events import NewEvent, new_event
 from src.domain.rules import RuleInvalidError
-from src.entrypoints import demo, json_input
 from src.entrypoints.analysers import AnalyserLoadError, resolve_analysers
-from src.entrypoints.container import Container
-from src.entrypoints.dry_run_output import DryRunProgress, dry_run_json, format_dry_run
-from src.entrypoints.exit_codes import EXIT_BUSY, EXIT_INPUT, EXIT_OK, EXIT_STORE
-from src.entrypoints.experiment_table import format_experiments, format_nudge_choice
-from src.entrypoints.logging_setup import configure_logging
-from src.entrypoints.process_command import (
-    drain_with_progress,
+from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
+from src.entrypoints.cli import demo
+from src.entrypoints.cli.output import (
+    EXIT_BUSY,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_STORE,
+    DryRunProgress,
+    format_dry_run,
+    format_experiments,
+    format_nudge_choice,
     format_summary,
-    positive_count,
-    positive_seconds,
-    run_process,
 )
-from src.entrypoints.runtime import close_flywheel, open_flywheel
-from src.entrypoints.serve_command import serve
+from src.entrypoints.cli.parser import build_parser, parse_payload, unknown_option
+from src.entrypoints.cli.process import drain_with_progress, run_process
+from src.entrypoints.cli.serve import serve
+from src.entrypoints.cli.worker import run_worker, worker_alive
+from src.entrypoints.dry_run_output import dry_run_json
+from src.entrypoints.logging_setup import configure_logging
 from src.entrypoints.settings import Settings
-from src.entrypoints.worker_command import HEARTBEAT_MAX_AGE_SECONDS, run_worker, worker_alive
-
-
-def build_parser() -> _Parser:
-    parser = _Parser(
-        prog="phoenix-flywheel",
-        description="Cross-app event pipeline and nudge engine for the Phoenix apps.",
-        epilog="Settings come from the environment or a .env file (DATABASE_URL, EVENT_*).",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser(
-        "serve", help="the Smart Router: the HTTP API on port 8000 plus a background worker"
-    )
-    serve.add_argument(
-        "--host",
-        default="0.0.0.0",  # noqa: S104 - a service in a container listens on all interfaces
-        help="interface to listen on (default: all; set FLYWHEEL_API_TOKEN then)",
-    )
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    serve.add_argument(
-        "--no-worker",
-        action="store_true",
-        help="the API alone: workers run as processes of their own (`worker`, `process`)",
-    )
-    commands.add_parser("worker", help="run the background worker until interrupted")
-    alive = commands.add_parser(
-        "worker-alive",
-        help="exit 0 when the worker's heartbeat (WORKER_HEARTBEAT_FILE) is fresh: a health check",
-    )
-    alive.add_argument(
-        "--max-age",
-        type=float,
-        default=HEARTBEAT_MAX_AGE_SECONDS,
-        help=f"seconds (default {HEARTBEAT_MAX_AGE_SECONDS:g})",
-    )
-    process = commands.add_parser(
-        "process",
-        help="drain the queue once, print a summary; bounded with --max-seconds/--max-events",
-    )
-    process.add_argument(
-        "--max-seconds",
-        type=positive_seconds,
-        default=None,
-        metavar="S",
-        help="stop starting batches after S seconds (the batch in hand finishes); exit 0",
-    )
-    process.add_argument(
-        "--max-events",
-        type=positive_count,
-        default=None,
-        metavar="N",
-        help="claim at most N events, then stop; exit 0",
-    )
-    commands.add_parser("status", help="print the queue status as JSON")
-    commands.add_parser("migrate", help="create or upgrade the schema (idempotent)")
-    commands.add_parser(
-        "prune",
-        help="remove processed and duplicate events older than EVENT_RETENTION_DAYS "
-        "from the inbox now (the worker does it every 10 minutes); prints what it removed",
-    )
-    emit = commands.add_parser("emit", help="publish one event")
-    emit.add_argument("event_type", metavar="EVENT_TYPE")
-    emit.add_argument("--app", required=True, help="app_source, e.g. phoenix-letters")
-    emit.add_argument("--user", required=True, help="user id")
-    emit.add_argument("--payload", default="{}", help="a JSON object (default: {})")
-    emit.add_argument("--key", default=None, help="idempotency key (tells real twins apart)")
-    demo_command = commands.add_parser(
-        "demo", help="fill the store with a sample, process it, show results"
-    )
-    demo_command.add_argument(
-        "--yes", action="store_true", help="add the sample to a store that already holds events"
-    )
-    experiments = commands.add_parser(
-        "experiments", help="how each nudge message converts (A/B or bandit results)"
-    )
-    experiments.add_argument("--json", action="store_true", help="JSON, for scripts")
-    forget = commands.add_parser(
-        "forget", help="erase everything about a user (idempotent); prints what was removed"
-    )
-    forget.add_argument("user_id", metavar="USER_ID")
-    rules = commands.add_parser("rules", help="nudge rules: try one on the stored history")
-    rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    dry_run = rule_commands.add_parser(
-        "dry-run", help="what a rule would have done over the last days, writing nothing"
-    )
-    dry_run.add_argument("nudge_type", metavar="NUDGE_TYPE")
-    dry_run.add_argument(
-        "--days", type=int, default=DEFAULT_DAYS, help=f"history replayed (default {DEFAULT_DAYS})"
-    )
-    dry_run.add_argument(
-        "--rule-file", type=Path, default=None, help="a TOML file declaring a rule not deployed"
-    )
-    dry_run.add_argument("--json", action="store_true", help="JSON, for scripts")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 event_type=args.event_type,
                 app_source=args.app,
                 user_id=args.user,
-                payload=_parse_payload(args.payload),
+                payload=parse_payload(args.payload),
                 idempotency_key=args.key,
             )
         if args.command == "forget" and not args.user_id.strip():
@@ -223,52 +126,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_STORE
     finally:
         close_flywheel(container)
-
-
-def unknown_option(args: argparse.Namespace, given: str) -> str:
-    """What an unknown argument is, named, with the closest option of its command."""
-    command: _Parser = args.command_parser
-    name = given.split("=", 1)[0]
-    if not name.startswith("-"):
-        return f"unexpected argument {given!r} for {command.prog}"
-    close = difflib.get_close_matches(name, command.long_options, n=1)
-    options = ", ".join(command.long_options) or "none"
-    hint = f" (did you mean {close[0]}?)" if close else f"; its options: {options}"
-    return f"unknown option {name} for {command.prog}{hint}"
-
-
-class _Parser(argparse.ArgumentParser):
-    """Remembers its long options, to name the closest one to a misspelt option."""
-
-    long_options: list[str]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.long_options = []
-        super().__init__(*args, **kwargs)
-        self.set_defaults(command_parser=self)
-
-    def add_argument(self, *names: Any, **kwargs: Any) -> argparse.Action:
-        long = [n for n in names if isinstance(n, str) and n.startswith("--") and n != "--help"]
-        self.long_options += long
-        return super().add_argument(*names, **kwargs)
-
-
-def _parse_payload(text: str) -> object:
-    try:
-        payload = json_input.loads(text)
-    except json.JSONDecodeError as error:
-        raise EventRejectedError("payload", f"is not valid JSON ({error.msg})") from None
-    except RecursionError:
-        raise EventRejectedError(
-            "payload", f"is nested more than {MAX_PAYLOAD_DEPTH} levels deep"
-        ) from None
-    problem = json_input.first_problem(payload, "payload")
-    if problem is not None:
-        raise EventRejectedError(*problem)
-    if payload is None:
-        # The default is an empty object; an explicit null is a mistake worth naming.
-        raise EventRejectedError("payload", "must be a JSON object, not null (omit --payload)")
-    return payload
 
 
 def _migrate(_container: Container, _args: argparse.Namespace) -> int:
@@ -372,7 +229,3 @@ _COMMANDS: dict[str, Callable[[Container, argparse.Namespace], int]] = {
     "forget": _forget,
     "rules": _rules,
 }
-
-
-if __name__ == "__main__":
-    sys.exit(main())
