@@ -20,8 +20,8 @@ from collections.abc import Collection
 from sqlalchemy import Engine, Text, and_, bindparam, column, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import applied_events
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import applied_events
 from src.application.ports import AppliedEvent
 
 _COLUMNS = (applied_events.c.user_id, applied_events.c.event_hash)

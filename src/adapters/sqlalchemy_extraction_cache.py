@@ -16,9 +16,9 @@ from sqlalchemy import ColumnElement, Engine, and_, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import skills_extractions as table
-from src.adapters.sql_tables import utcnow
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import skills_extractions as table
+from src.adapters.sql.tables import utcnow
 from src.application.skills import ExtractionKey
 
 

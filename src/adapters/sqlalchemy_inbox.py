@@ -6,7 +6,7 @@ holds while it works and give back the claims of a batch it lost its connection 
 Claims take turns on both stores, so each sees every batch claimed before it and leaves
 those batches' users alone: PostgreSQL through a transaction-level advisory lock
 (``CLAIM_TURN``), SQLite because ``BEGIN IMMEDIATE`` serialises writers (see
-``sql_database``).
+``sql.database``).
 """
 
 from __future__ import annotations
@@ -38,12 +38,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from src.adapters import postgres_batch_sql, postgres_event_insert, sqlite_batch_sql, store_outage
-from src.adapters.batch_writes import outcome_writes
-from src.adapters.lease_fence import fence_of, hold_postgres, hold_sqlite, lease_lost
-from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import UtcDateTime, events
+from src.adapters.postgres import batch_sql as postgres_batch_sql
+from src.adapters.postgres import event_insert as postgres_event_insert
+from src.adapters.postgres.batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
+from src.adapters.sql import store_outage
+from src.adapters.sql.batch_writes import outcome_writes
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.lease_fence import fence_of, hold_postgres, hold_sqlite, lease_lost
+from src.adapters.sql.tables import UtcDateTime, events
+from src.adapters.sqlite import batch_sql as sqlite_batch_sql
 from src.application.errors import EventRefusedError, RequestInvalidError, StoreUnavailableError
 from src.application.ports import (
     AppendResult,
@@ -348,7 +351,7 @@ class SqlAlchemyEventInbox:
 
 
 _ASSIGN_HASHES = (
-    "WITH given AS ("  # noqa: S608 - names from sql_tables
+    "WITH given AS ("  # noqa: S608 - names from sql.tables
     " SELECT DISTINCT ON (g.event_hash) g.id, g.event_hash"
     " FROM unnest(%(ids)b::bigint[], %(hashes)b::text[]) AS g(id, event_hash)"
     f" WHERE NOT EXISTS (SELECT 1 FROM {events.name} AS t WHERE t.event_hash = g.event_hash)"

@@ -19,7 +19,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Engine, TextClause, text
 
-from src.adapters.sql_database import read_connection
+from src.adapters.sql.database import read_connection
 
 _POSTGRES_SNAPSHOTS = """
 SELECT DISTINCT ON (s.originator_id) s.originator_id, s.originator_version, s.topic, s.state

@@ -24,12 +24,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters import postgres_batch_sql, sqlite_batch_sql
-from src.adapters.batch_writes import read_model_writes
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_nudge_outcomes import nudge_outcomes
-from src.adapters.sql_tables import insights, journey_entries, nudges, projection_tracking
+from src.adapters.postgres import batch_sql as postgres_batch_sql
+from src.adapters.sql.batch_writes import read_model_writes
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.nudge_outcomes import nudge_outcomes
+from src.adapters.sql.tables import insights, journey_entries, nudges, projection_tracking
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
+from src.adapters.sqlite import batch_sql as sqlite_batch_sql
 from src.application.nudge_policy import NudgeSettings
 from src.application.ports import (
     EcosystemFigures,

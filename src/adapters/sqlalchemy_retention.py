@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, exists, or_, select, text
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.application.retention import PRUNED_STATUSES, PruneBatch, cutoff
 
 _DEAD_ROWS = text(

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import apps, event_types, nudge_settings, nudge_types, nudge_variants
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import apps, event_types, nudge_settings, nudge_types, nudge_variants
 from src.application.nudge_policy import NudgeRules, NudgeSettings, NudgeTypeEntry, VariantEntry
 from src.application.rule_book import RuleBook
 

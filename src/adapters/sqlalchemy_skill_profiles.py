@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import skill_profiles
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import skill_profiles
 from src.application.skills_gap import SkillProfile
 
 _KEY = ("user_id", "kind", "source_id")

@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, delete, select, text
 
-from src.adapters.sql_tables import (
+from src.adapters.sql.tables import (
     applied_events,
     events,
     insights,
@@ -31,14 +31,14 @@ from src.adapters.sql_tables import (
     skill_profiles,
     skills_extractions,
 )
-from src.adapters.sql_tables import projection_tracking as tracking
+from src.adapters.sql.tables import projection_tracking as tracking
 from src.application.errors import UserBusyError
 from src.application.ports import ErasureReport
 from src.application.read_model_changes import PROJECTION_NAME
 
 _DELETE_STREAM = "DELETE FROM {table} WHERE originator_id = :id"
 _SQLITE_REWIND = (
-    f"UPDATE {tracking.name}"  # noqa: S608 - names from sql_tables (SQLite: no schema)
+    f"UPDATE {tracking.name}"  # noqa: S608 - names from sql.tables (SQLite: no schema)
     " SET position = min(position, (SELECT coalesce(max(rowid), 0) FROM {table}))"
 )
 """SQLite's notification ids are rowids, and a new row takes the highest rowid + 1: once

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.sql_tables import worker_settings
+from src.adapters.sql.tables import worker_settings
 
 
 class SqlAlchemyWorkerSettings:

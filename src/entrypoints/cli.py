@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from src.adapters.sql_database import redact
+from src.adapters.sql.database import redact
 from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.adapters.toml_rules import load_rule
 from src.application.dry_run import DEFAULT_DAYS, RuleNotFoundError

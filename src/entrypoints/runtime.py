@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import Engine
 
-from src.adapters.sql_database import (
+from src.adapters.sql.database import (
     check_reachable,
     check_schema,
     create_schema,

@@ -9,7 +9,7 @@ import threading
 from types import FrameType
 
 from src.adapters.heartbeat_file import HeartbeatFile
-from src.adapters.sql_database import ping
+from src.adapters.sql.database import ping
 from src.application.errors import PersistenceModuleInvalidError
 from src.application.processor import describe
 from src.application.worker import BackgroundWorker

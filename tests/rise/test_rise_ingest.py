@@ -14,7 +14,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.entrypoints.cli import main
 from src.entrypoints.container import build_container
 from src.entrypoints.http import create_app

@@ -19,8 +19,8 @@ import time
 
 from sqlalchemy import Engine
 
-from src.adapters.postgres_wakeup import PostgresWakeup
-from src.adapters.sql_database import is_transaction_pooler, ping, redact, sqlalchemy_url
+from src.adapters.postgres.wakeup import PostgresWakeup
+from src.adapters.sql.database import is_transaction_pooler, ping, redact, sqlalchemy_url
 from src.application.errors import (
     PersistenceModuleInvalidError,
     SchemaMissingError,

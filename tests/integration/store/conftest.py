@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from src.adapters.sql_tables import nudges_sent
+from src.adapters.sql.tables import nudges_sent
 from src.application.ports import EventInbox, ReadModelStore
 from src.entrypoints.runtime import close_flywheel, open_flywheel
 from tests.conftest import make_settings

@@ -48,11 +48,11 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from src.adapters.batch_writes import batch_writes
 from src.adapters.compiled_transcoder import journeys_transcoder
-from src.adapters.lease_fence import fence_of, hold_postgres, lease_lost
-from src.adapters.postgres_batch_sql import ASYNC_COMMIT, Execute, write_rows
-from src.adapters.sql_tables import projection_tracking
+from src.adapters.postgres.batch_sql import ASYNC_COMMIT, Execute, write_rows
+from src.adapters.sql.batch_writes import batch_writes
+from src.adapters.sql.lease_fence import fence_of, hold_postgres, lease_lost
+from src.adapters.sql.tables import projection_tracking
 from src.application.ports import BatchWrites
 
 

@@ -24,11 +24,11 @@ from eventsourcing.sqlite import (
 )
 from sqlalchemy import bindparam, column, func, select, table, update
 
-from src.adapters.batch_writes import batch_writes
 from src.adapters.compiled_transcoder import journeys_transcoder
-from src.adapters.lease_fence import fence_of, hold_sqlite
-from src.adapters.sql_tables import projection_tracking
-from src.adapters.sqlite_batch_sql import CursorExecutor, write_rows
+from src.adapters.sql.batch_writes import batch_writes
+from src.adapters.sql.lease_fence import fence_of, hold_sqlite
+from src.adapters.sql.tables import projection_tracking
+from src.adapters.sqlite.batch_sql import CursorExecutor, write_rows
 from src.application.ports import BatchWrites
 
 EVENTS_TABLE = "stored_events"
