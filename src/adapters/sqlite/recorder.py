@@ -60,9 +60,18 @@ class BatchSQLiteRecorder(SQLiteApplicationRecorder):
         )
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        batch: BatchWrites | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        batch: BatchWrites | None = kwargs.get("batch")
+        """eventsourcing's hook, given the batch's unit of work by the application's ``save``.
+
+        ``batch`` is named, not read from ``kwargs``: a save without one (a snapshot, a
+        test's journey) stores its events only.
+        """
         fence = fence_of(batch.outcome) if batch is not None else None
         if fence is not None:
 
@@ -71,7 +80,7 @@ class BatchSQLiteRecorder(SQLiteApplicationRecorder):
                 return list(c.fetchall())
 
             hold_sqlite(fetch, fence)
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        notification_ids = super()._insert_events(c, stored_events, batch=batch, **kwargs)
         if batch is None:
             return notification_ids
         execute = CursorExecutor(c)
