@@ -28,7 +28,7 @@ PHASES: list[tuple[str, str, str]] = [
     ("fold: domain (record, rules)", "detect_nudges", "src/domain/"),
     ("fold: other", "fold", "src/application/journeys.py"),
     ("lease heartbeat", "_beat", "src/application/processing/heartbeat.py"),
-    ("wake-up listener", "", "postgres_wakeup.py"),
+    ("wake-up listener", "", "postgres/wakeup.py"),
     ("drain loop, logging", "process_batch", "src/application/processing/processor.py"),
     ("worker loop, polls", "", "src/application/worker.py"),
 ]

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks.throughput import postgres_store, sqlite_store
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.domain.event_hash import compute_event_hash
 from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings

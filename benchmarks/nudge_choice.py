@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.throughput import postgres_store
-from src.adapters.sql_tables import nudges, nudges_sent
+from src.adapters.sql.tables import nudges, nudges_sent
 from src.domain.nudge_choice import TypeFigures, choice_seed, nudge_rank
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings

@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import update
 
-from src.adapters.sql_tables import events as events_table
+from src.adapters.sql.tables import events as events_table
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.settings import Settings
 

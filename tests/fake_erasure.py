@@ -26,6 +26,7 @@ from eventsourcing.popo import POPOFactory
 from src.application.errors import UserBusyError
 from src.application.journeys import JourneyApplication
 from src.application.ports.erasure import ErasureReport
+from src.application.ports.journeys import BatchWrites
 from tests.fakes import FakeEventInbox, FakeReadModelStore, WritesBatches
 
 FORGETTABLE = {"PERSISTENCE_MODULE": "tests.fake_erasure:ForgettableFactory"}
@@ -41,16 +42,20 @@ class ForgettableRecorder(WritesBatches, ApplicationRecorder):
         self._last_id = 0
 
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        batch: BatchWrites | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
         with self._lock:
-            self.check_fence(kwargs.get("batch"))
+            self.check_fence(batch)
             keys = [(s.originator_id, s.originator_version) for s in stored_events]
             if len(set(keys)) < len(keys) or any(
                 version in self._streams.get(originator, {}) for originator, version in keys
             ):
                 raise IntegrityError("stored event already recorded")
-            self.check_batch(kwargs.get("batch"))
+            self.check_batch(batch)
             ids = []
             for stored in stored_events:
                 self._last_id += 1
@@ -59,7 +64,7 @@ class ForgettableRecorder(WritesBatches, ApplicationRecorder):
                     self._last_id
                 )
                 ids.append(self._last_id)
-            self.write_batch(kwargs.get("batch"), ids)
+            self.write_batch(batch, ids)
             return ids
 
     def select_events(

@@ -530,17 +530,27 @@ class WritesBatches:
 
 
 class FakeBatchRecorder(WritesBatches, POPOApplicationRecorder):
-    def _assert_uniqueness(self, stored_events: Sequence[StoredDomainEvent], **kwargs: Any) -> None:
+    def _assert_uniqueness(
+        self,
+        stored_events: Sequence[StoredDomainEvent],
+        *,
+        batch: BatchWrites | None = None,
+        **kwargs: Any,
+    ) -> None:
         """The library's check before anything is stored, under the store's lock."""
-        self.check_fence(kwargs.get("batch"))
-        super()._assert_uniqueness(stored_events, **kwargs)
-        self.check_batch(kwargs.get("batch"))
+        self.check_fence(batch)
+        super()._assert_uniqueness(stored_events, batch=batch, **kwargs)
+        self.check_batch(batch)
 
     def _insert_events(
-        self, stored_events: Sequence[StoredDomainEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredDomainEvent],
+        *,
+        batch: BatchWrites | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        notification_ids = super()._insert_events(stored_events, **kwargs) or []
-        self.write_batch(kwargs.get("batch"), notification_ids)
+        notification_ids = super()._insert_events(stored_events, batch=batch, **kwargs) or []
+        self.write_batch(batch, notification_ids)
         return notification_ids
 
 

@@ -20,7 +20,7 @@
 -- phoenix_private, which Supabase's REST API does not serve and on which anon and
 -- authenticated have no right at all.
 --
--- The tables are those of src/adapters/sql_tables.py, column for column (a test compares
+-- The tables are those of src/adapters/sql/tables.py, column for column (a test compares
 -- the catalog with SQLAlchemy's create_all). `migrate` applies this very file: a built
 -- package carries it inside (hatch's force-include in pyproject.toml); there is no copy.
 

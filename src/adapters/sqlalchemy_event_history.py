@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, literal, or_, select, tuple_
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import events, nudges
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import events, nudges
 from src.application.ports.event_history import HistoryEvent
 
 DEFAULT_BATCH_SIZE = 2_000

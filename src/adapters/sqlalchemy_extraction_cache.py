@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Engine, and_, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import skills_extractions as table
-from src.adapters.sql_tables import utcnow
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.statements import upsert_of
+from src.adapters.sql.tables import skills_extractions as table
+from src.adapters.sql.tables import utcnow
 from src.application.skills import ExtractionKey
 
 
@@ -35,7 +34,7 @@ def _where(key: ExtractionKey) -> ColumnElement[bool]:
 class SqlAlchemyExtractionCache:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert = upsert_of(engine)
 
     def get(self, key: ExtractionKey) -> tuple[str, ...] | None:
         query = select(table.c.skills).where(_where(key))

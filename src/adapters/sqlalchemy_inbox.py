@@ -6,7 +6,7 @@ holds while it works and give back the claims of a batch it lost its connection 
 Claims take turns on both stores, so each sees every batch claimed before it and leaves
 those batches' users alone: PostgreSQL through a transaction-level advisory lock
 (``CLAIM_TURN``), SQLite because ``BEGIN IMMEDIATE`` serialises writers (see
-``sql_database``).
+``sql.database``).
 """
 
 from __future__ import annotations
@@ -15,35 +15,34 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    CursorResult,
     Engine,
     Integer,
+    ScalarSelect,
     Text,
     and_,
-    any_,
     bindparam,
-    case,
     cast,
     func,
-    null,
     or_,
     select,
-    type_coerce,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from src.adapters import postgres_batch_sql, postgres_event_insert, sqlite_batch_sql, store_outage
-from src.adapters.batch_writes import outcome_writes
-from src.adapters.lease_fence import fence_of, hold_postgres, hold_sqlite, lease_lost
-from src.adapters.postgres_batch_sql import ASYNC_COMMIT, CLAIM_TURN, TURN_NOT_GRANTED
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import UtcDateTime, events
+from src.adapters.postgres.batch_sql import TURN_NOT_GRANTED
+from src.adapters.postgres.inbox import PostgresInboxStatements
+from src.adapters.sql import store_outage
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.lease_fence import Fence, fence_of, lease_lost
+from src.adapters.sql.statements import for_store
+from src.adapters.sql.tables import UtcDateTime, events
+from src.adapters.sqlite.inbox import SqliteInboxStatements
 from src.application.errors import EventRefusedError, RequestInvalidError, StoreUnavailableError
 from src.application.ports.inbox import (
     AppendResult,
@@ -52,37 +51,58 @@ from src.application.ports.inbox import (
     RequeueSelection,
     StoredEvent,
 )
-from src.domain.events import FIRST_READABLE, LAST_READABLE, NewEvent
+from src.domain.events import FIRST_READABLE, NewEvent
 
 UNFINISHED = ("pending", "failed", "processing")
 UNIQUE_VIOLATION = "23505"
 CATALOGUE_DETAIL = "event_hash: "
 """How the store's catalogue check names the event it refused (its DETAIL)."""
-CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off"
-"""For the claim's transaction: its index lookups walk the index, never build a bitmap.
-
-Every event a batch finishes leaves a dead entry in the partial indexes of rows in hand
-(``status = 'processing'``) until the table is vacuumed, which may be a minute away on
-Supabase and never on a server without autovacuum. A bitmap scan visits the heap page of
-every such entry, on every claim, and never marks them dead: the claim's lookup of the
-users in hand grew with the events drained (docs/benchmarks.md). A plain index scan marks
-the dead entries it meets, so each is visited once. A plan choice that does not depend on
-the table's statistics, which are as stale as its vacuum: an ANALYZE would not help.
-"""
-
 logger = logging.getLogger(__name__)
 
 
+class InboxStatements(Protocol):
+    """What a store does its own way (``src.adapters.postgres.inbox``, ``sqlite.inbox``)."""
+
+    @property
+    def claim_takes_turns(self) -> bool:
+        """Whether a claim first asks for its turn (``begin_claim(take_turn=True)``)."""
+
+    @property
+    def parse_timestamp(self) -> Callable[[Any], datetime] | None:
+        """How a claimed row's timestamp text is read; ``None``: it comes typed."""
+
+    def insert_new_events(
+        self, connection: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> CursorResult[Any]:
+        """Insert the rows, skipping twins of a stored hash; the hashes stored come back."""
+
+    def begin_claim(self, connection: Connection, *, take_turn: bool) -> None:
+        """The claim's transaction settings, before the claim."""
+
+    def claimed_ids(self, claimable: ScalarSelect[Any]) -> ColumnElement[bool]:
+        """The claim's condition on ``id``, given the claimable ids' subquery."""
+
+    def timestamp_columns(self) -> tuple[Any, Any]:
+        """The claim's two timestamp columns: as a value, and as text when beyond Python."""
+
+    def assign_hashes(self, connection: Connection, hashes: Mapping[int, str]) -> set[int]:
+        """Give each row its hash unless stored already or taken by an earlier twin."""
+
+    def write_outcome(
+        self, connection: Connection, outcome: BatchOutcome, fence: Fence | None
+    ) -> None:
+        """A batch's fencing token, then its marks."""
+
+
 class SqlAlchemyEventInbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, statements: InboxStatements | None = None) -> None:
         self._engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
-        self._insert = pg_insert if self._postgres else sqlite_insert
-        self._claim = _claim_statement(postgres=self._postgres)
-        # SQLite's claim hands the stored text back as is, parsed row by row (``_decode``).
-        self._parse_timestamp: Callable[[Any], datetime] | None = (
-            None if self._postgres else _sqlite_timestamp
-        )
+        if statements is None:
+            statements = for_store(
+                engine, postgres=PostgresInboxStatements, sqlite=SqliteInboxStatements
+            )
+        self._statements: InboxStatements = statements
+        self._claim = _claim_statement(statements)
 
     def append(self, new_events: Sequence[NewEvent]) -> AppendResult:
         return self.append_groups([new_events])[0]
@@ -107,18 +127,7 @@ class SqlAlchemyEventInbox:
         ]
         try:
             with self._engine.begin() as connection:
-                if self._postgres:
-                    inserted = connection.execute(
-                        postgres_event_insert.INSERT_NEW_EVENTS,
-                        postgres_event_insert.parameters(rows),
-                    )
-                else:
-                    statement = (
-                        self._insert(events)
-                        .on_conflict_do_nothing(index_elements=["event_hash"])
-                        .returning(events.c.event_hash)
-                    )
-                    inserted = connection.execute(statement, rows)
+                inserted = self._statements.insert_new_events(connection, rows)
                 stored: set[str] = {row[0] for row in inserted}
         except IntegrityError as error:
             raise _refused(error) from None
@@ -129,7 +138,7 @@ class SqlAlchemyEventInbox:
     ) -> list[StoredEvent]:
         parameters = {"limit": limit, "now": now, "lease_until": lease_until, "holder": holder}
         try:
-            rows = self._claim_rows(parameters, take_turn=self._postgres)
+            rows = self._claim_rows(parameters, take_turn=self._statements.claim_takes_turns)
         except OperationalError as error:
             if getattr(error.orig, "sqlstate", None) != TURN_NOT_GRANTED:
                 raise
@@ -157,10 +166,11 @@ class SqlAlchemyEventInbox:
             problems.append("payload: nested too deeply to decode")
         except (TypeError, ValueError) as error:
             problems.append(f"payload: not valid JSON ({error})")
-        if self._parse_timestamp is not None and timestamp is not None:
+        parse_timestamp = self._statements.parse_timestamp
+        if parse_timestamp is not None and timestamp is not None:
             raw_timestamp = timestamp
             try:
-                timestamp = self._parse_timestamp(timestamp)
+                timestamp = parse_timestamp(timestamp)
             except (TypeError, ValueError, OverflowError):
                 timestamp = None
         if timestamp is None:
@@ -235,21 +245,17 @@ class SqlAlchemyEventInbox:
 
     def _claim_rows(self, parameters: dict[str, Any], *, take_turn: bool) -> Sequence[Any]:
         with self._engine.begin() as connection:
-            if self._postgres:
-                connection.exec_driver_sql(
-                    f"{ASYNC_COMMIT}; {CLAIM_PLAN}; {CLAIM_TURN}"
-                    if take_turn
-                    else f"{ASYNC_COMMIT}; {CLAIM_PLAN}"
-                )
+            self._statements.begin_claim(connection, take_turn=take_turn)
             return connection.execute(self._claim, parameters).all()
 
     def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
         """One set-based write for a whole batch, in a commit that need not wait for the WAL.
 
-        PostgreSQL: one statement gives each row its hash unless a row already has it or
-        an earlier row of the batch takes it; SQLite: a look-up of the twins, then one
-        update. A twin another worker commits meanwhile breaks the unique index: the rows
-        are then assigned one at a time, each refused alone if its twin won.
+        The store's statements give each row its hash unless a row already has it or an
+        earlier row of the batch takes it (PostgreSQL: one statement; SQLite: a look-up of
+        the twins, then one update). A twin another worker commits meanwhile breaks the
+        unique index: the rows are then assigned one at a time, each refused alone if its
+        twin won.
 
         Like the claim's, this commit may be lost in a crash of the server only with
         everything after it (``ASYNC_COMMIT``): the event is then claimed again, still
@@ -258,7 +264,7 @@ class SqlAlchemyEventInbox:
         """
         if not hashes:
             return set()
-        assign = _assign_hashes_postgres if self._postgres else _assign_hashes
+        assign = self._statements.assign_hashes
         try:
             with self._engine.begin() as connection:
                 return assign(connection, hashes)
@@ -278,20 +284,7 @@ class SqlAlchemyEventInbox:
         fence = fence_of(outcome)
         try:
             with self._engine.begin() as connection:
-                if self._postgres:
-                    if fence is not None:
-                        hold_postgres(connection.exec_driver_sql, fence)
-                    connection.exec_driver_sql(ASYNC_COMMIT)
-                    postgres_batch_sql.write_rows(
-                        connection.exec_driver_sql, outcome_writes(outcome)
-                    )
-                else:
-                    if fence is not None:
-                        hold_sqlite(
-                            lambda sql, params: connection.exec_driver_sql(sql, params).all(),
-                            fence,
-                        )
-                    sqlite_batch_sql.write_rows(connection.execute, outcome_writes(outcome))
+                self._statements.write_outcome(connection, outcome, fence)
         except SQLAlchemyError as error:
             lost = lease_lost(error, fence) if fence is not None else None
             if lost is not None:
@@ -347,60 +340,7 @@ class SqlAlchemyEventInbox:
         return int(result.rowcount)
 
 
-_ASSIGN_HASHES = (
-    "WITH given AS ("  # noqa: S608 - names from sql_tables
-    " SELECT DISTINCT ON (g.event_hash) g.id, g.event_hash"
-    " FROM unnest(%(ids)b::bigint[], %(hashes)b::text[]) AS g(id, event_hash)"
-    f" WHERE NOT EXISTS (SELECT 1 FROM {events.name} AS t WHERE t.event_hash = g.event_hash)"
-    " ORDER BY g.event_hash, g.id)"
-    f" UPDATE {events.name} AS e SET event_hash = given.event_hash"
-    " FROM given WHERE e.id = given.id"
-    " RETURNING e.id"
-)
-"""The rows that take their hash: not stored yet, and the first of the batch's twins."""
-
-
-def _assign_hashes_postgres(connection: Connection, hashes: Mapping[int, str]) -> set[int]:
-    connection.exec_driver_sql(ASYNC_COMMIT)
-    ids = list(hashes)
-    assigned = connection.exec_driver_sql(
-        _ASSIGN_HASHES, {"ids": ids, "hashes": [hashes[event_id] for event_id in ids]}
-    ).scalars()
-    return set(ids).difference(assigned)
-
-
-def _assign_hashes(connection: Connection, hashes: Mapping[int, str]) -> set[int]:
-    taken = set(
-        connection.execute(
-            select(events.c.event_hash).where(events.c.event_hash.in_(set(hashes.values())))
-        ).scalars()
-    )
-    refused: set[int] = set()
-    winners: dict[int, str] = {}
-    for event_id, event_hash in sorted(hashes.items()):  # the first of twins keeps the hash
-        if event_hash in taken:
-            refused.add(event_id)
-        else:
-            taken.add(event_hash)
-            winners[event_id] = event_hash
-    if winners:
-        connection.execute(
-            update(events)
-            .where(events.c.id.in_(list(winners)))
-            .values(event_hash=case(winners, value=events.c.id))
-        )
-    return refused
-
-
-def _sqlite_timestamp(value: Any) -> datetime:
-    """What SQLite stores for ``UtcDateTime``: naive UTC text, ``2026-01-01 09:00:00.000000``."""
-    if not isinstance(value, str):
-        raise TypeError(f"not a text timestamp: {value!r}")
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _claim_statement(*, postgres: bool) -> Any:
+def _claim_statement(statements: InboxStatements) -> Any:
     """``UPDATE … WHERE id IN (claimable, locked, skipping locked) RETURNING …``, built once.
 
     Parameters ``limit``, ``now``, ``lease_until`` and ``holder``; the columns come back
@@ -430,24 +370,8 @@ def _claim_statement(*, postgres: bool) -> Any:
         .limit(bindparam("limit", type_=Integer()))
         .with_for_update(skip_locked=True)
     )
-    if postgres:
-        # ``id = ANY(ARRAY(subquery))`` makes PostgreSQL look the claimed ids up by
-        # primary key; ``id IN (subquery)`` gets planned as a hash join over a scan of
-        # the whole table, which makes a large backlog drain in quadratic time.
-        chosen = events.c.id == any_(func.array(claimable.scalar_subquery()))
-    else:
-        chosen = events.c.id.in_(claimable.scalar_subquery())
-    timestamp = events.c.timestamp
-    timestamp_columns: tuple[Any, Any]
-    if postgres:
-        # The driver would raise for the whole claim on a single out-of-range timestamp.
-        readable = and_(timestamp >= FIRST_READABLE, timestamp < LAST_READABLE)
-        timestamp_columns = (
-            case((readable, timestamp), else_=null()),
-            case((readable, null()), else_=cast(timestamp, Text)),
-        )
-    else:
-        timestamp_columns = (type_coerce(timestamp, Text), null())
+    chosen = statements.claimed_ids(claimable.scalar_subquery())
+    timestamp_columns = statements.timestamp_columns()
     return (
         update(events)
         .where(chosen)

@@ -3,59 +3,37 @@
 Reads the recorder's tables directly (their layout is eventsourcing's: originator_id,
 originator_version, topic, state); the table names (and, on PostgreSQL, their schema)
 come from the application's own recorders, so they follow whatever eventsourcing chose.
-PostgreSQL stores ids as ``uuid``, SQLite as 32 hex digits. Each query takes the whole
-batch as one array parameter (``unnest`` on PostgreSQL, ``json_each`` on SQLite), so its
-text is the same for every batch and each journey is found through the primary key.
+The queries, and the parameters each store takes, are the store's statements object
+(``src.adapters.postgres.journey_history``, ``src.adapters.sqlite.journey_history``);
+this adapter runs them and reads the rows back the same way on both.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import Engine, TextClause, text
+from sqlalchemy import Engine, TextClause
 
-from src.adapters.sql_database import read_connection
+from src.adapters.postgres.journey_history import PostgresJourneyStatements
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.statements import for_store
+from src.adapters.sqlite.journey_history import SqliteJourneyStatements
 
-_POSTGRES_SNAPSHOTS = """
-SELECT DISTINCT ON (s.originator_id) s.originator_id, s.originator_version, s.topic, s.state
-FROM {snapshots} AS s
-WHERE s.originator_id = ANY(%(ids)b::uuid[])
-ORDER BY s.originator_id, s.originator_version DESC
-"""
-# A LATERAL subquery kept apart by OFFSET 0 (no pull-up into a join), so each journey is
-# an index range scan whatever the statistics say: a plain join was planned as a hash
-# join over the whole events table, once per batch, which made long drains quadratic.
-_POSTGRES_EVENTS = """
-SELECT e.originator_id, e.originator_version, e.topic, e.state
-FROM unnest(%(ids)b::uuid[], %(versions)b::bigint[]) AS v(id, version)
-CROSS JOIN LATERAL (
-    SELECT * FROM {events} AS x
-    WHERE x.originator_id = v.id AND x.originator_version > v.version
-    OFFSET 0
-) AS e
-ORDER BY e.originator_id, e.originator_version
-"""
-_SQLITE_SNAPSHOTS = """
-SELECT s.originator_id, s.originator_version, s.topic, s.state
-FROM json_each(:ids) AS j
-JOIN {snapshots} AS s ON s.originator_id = j.value
-WHERE s.originator_version = (
-    SELECT max(originator_version) FROM {snapshots} WHERE originator_id = j.value
-)
-"""
-_SQLITE_EVENTS = """
-SELECT e.originator_id, e.originator_version, e.topic, e.state
-FROM json_each(:pairs) AS j
-JOIN {events} AS e
-  ON e.originator_id = json_extract(j.value, '$[0]')
- AND e.originator_version > json_extract(j.value, '$[1]')
-ORDER BY e.originator_id, e.originator_version
-"""
+
+class JourneyStatements(Protocol):
+    """The two reads of one store (``src.adapters.postgres``/``sqlite.journey_history``):
+    a driver-level string (run by ``exec_driver_sql``) or a SQLAlchemy ``TextClause``."""
+
+    @property
+    def latest_snapshots(self) -> str | TextClause: ...
+    @property
+    def events_after(self) -> str | TextClause: ...
+    def snapshot_parameters(self, journey_ids: Sequence[UUID]) -> dict[str, Any]: ...
+    def events_parameters(self, versions: Mapping[UUID, int]) -> dict[str, Any]: ...
 
 
 class SqlAlchemyJourneyHistory:
@@ -65,6 +43,7 @@ class SqlAlchemyJourneyHistory:
         events_table: str,
         snapshots_table: str,
         schema: str | None = None,
+        statements: JourneyStatements | None = None,
     ) -> None:
         self._engine = engine
         quote = engine.dialect.identifier_preparer.quote
@@ -73,19 +52,13 @@ class SqlAlchemyJourneyHistory:
             "events": prefix + quote(events_table),
             "snapshots": prefix + quote(snapshots_table),
         }
-        self._postgres = engine.dialect.name == "postgresql"
-        snapshots, events = (
-            (_POSTGRES_SNAPSHOTS, _POSTGRES_EVENTS)
-            if self._postgres
-            else (_SQLITE_SNAPSHOTS, _SQLITE_EVENTS)
-        )
-        # PostgreSQL's queries go straight to psycopg, their arrays in binary format
-        # (``%(name)b``): in text format each id is escaped with regular expressions.
-        self._snapshots_query: str | TextClause = snapshots.format(**names)
-        self._events_query: str | TextClause = events.format(**names)
-        if not self._postgres:
-            self._snapshots_query = text(self._snapshots_query)
-            self._events_query = text(self._events_query)
+        if statements is None:
+            statements = for_store(
+                engine,
+                postgres=lambda: PostgresJourneyStatements(**names),
+                sqlite=lambda: SqliteJourneyStatements(**names),
+            )
+        self._statements: JourneyStatements = statements
 
     @classmethod
     def for_application(
@@ -106,18 +79,14 @@ class SqlAlchemyJourneyHistory:
     def latest_snapshots(self, journey_ids: Sequence[UUID]) -> list[StoredEvent]:
         if not journey_ids:
             return []
-        ids: Any = list(journey_ids) if self._postgres else json.dumps([i.hex for i in journey_ids])
-        return self._fetch(self._snapshots_query, {"ids": ids})
+        statements = self._statements
+        return self._fetch(statements.latest_snapshots, statements.snapshot_parameters(journey_ids))
 
     def events_after(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
         if not versions:
             return []
-        if self._postgres:
-            parameters = {"ids": list(versions), "versions": list(versions.values())}
-        else:
-            pairs = [[journey_id.hex, version] for journey_id, version in versions.items()]
-            parameters = {"pairs": json.dumps(pairs)}
-        return self._fetch(self._events_query, parameters)
+        statements = self._statements
+        return self._fetch(statements.events_after, statements.events_parameters(versions))
 
     def _fetch(self, query: str | TextClause, parameters: Mapping[str, Any]) -> list[StoredEvent]:
         with read_connection(self._engine) as connection:

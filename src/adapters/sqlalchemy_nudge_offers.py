@@ -7,8 +7,8 @@ from collections.abc import Collection
 
 from sqlalchemy import Engine, bindparam, exists, select
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import nudge_offers, nudges_sent
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import nudge_offers, nudges_sent
 
 _DISPLAYED = select(
     nudge_offers.c.user_id, nudge_offers.c.nudge_type, nudge_offers.c.variant

@@ -11,9 +11,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_nudge_outcomes import nudge_outcomes
-from src.adapters.sql_tables import events, insights, journey_entries
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.nudge_outcomes import nudge_outcomes
+from src.adapters.sql.tables import events, insights, journey_entries
 from src.application.monitoring import EventError, MinuteThroughput, NudgeTypeFigures
 
 

@@ -1,83 +1,68 @@
 """``RetentionStore`` on SQLAlchemy: old finished rows out of ``phoenix_events``.
 
-PostgreSQL: the SQL function ``phoenix_private.phoenix_prune_events`` decides and deletes
-(the rule's one home there, callable from the SQL editor or ``pg_cron`` alike), one batch
-per transaction. SQLite: the same rule here, from ``src.application.retention``'s
-constants, as one ``DELETE … WHERE id IN (SELECT … LIMIT n)`` per transaction.
+One batch per transaction, decided by the store's statements object: on PostgreSQL the
+SQL function ``phoenix_private.phoenix_prune_events`` (``src.adapters.postgres.retention``),
+on SQLite the same rule in Python (``src.adapters.sqlite.retention``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import Engine, delete, exists, or_, select, text
+from sqlalchemy import Connection, Engine, TextClause
 
-from src.adapters.sql_tables import events
-from src.application.retention import PRUNED_STATUSES, PruneBatch, cutoff
+from src.adapters.postgres.retention import PostgresRetentionStatements
+from src.adapters.sql.statements import for_store
+from src.adapters.sqlite.retention import SqliteRetentionStatements
+from src.application.retention import PruneBatch
 
-_DEAD_ROWS = text(
-    "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = to_regclass('phoenix_events')"
-)
-_PRUNE_POSTGRES = text(
-    "SELECT deleted, last_id FROM phoenix_private.phoenix_prune_events(:days, :after, :limit)"
-)
+
+class RetentionStatements(Protocol):
+    """One store's pruning, and the reclaiming of what it leaves (if the store needs it)."""
+
+    @property
+    def dead_rows(self) -> TextClause | None:
+        """The count of dead row versions; ``None``: the store has nothing to reclaim."""
+
+    @property
+    def vacuum(self) -> str:
+        """What reclaims them, run outside a transaction."""
+
+    def prune_batch(
+        self, connection: Connection, retention_days: int, now: datetime, after_id: int, limit: int
+    ) -> PruneBatch:
+        """Delete one batch in ``connection``'s transaction."""
 
 
 class SqlAlchemyRetentionStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, statements: RetentionStatements | None = None) -> None:
         self._engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
+        if statements is None:
+            statements = for_store(
+                engine, postgres=PostgresRetentionStatements, sqlite=SqliteRetentionStatements
+            )
+        self._statements: RetentionStatements = statements
 
     def prune_batch(
         self, retention_days: int, now: datetime, after_id: int, limit: int
     ) -> PruneBatch:
-        if self._postgres:
-            with self._engine.begin() as connection:
-                row = connection.execute(
-                    _PRUNE_POSTGRES, {"days": retention_days, "after": after_id, "limit": limit}
-                ).one()
-            return PruneBatch(deleted=int(row.deleted), last_id=row.last_id)
-        before = cutoff(now, retention_days)
-        newer = events.alias("newer")
-        chosen = (
-            select(events.c.id)
-            .where(
-                events.c.id > after_id,
-                events.c.status.in_(PRUNED_STATUSES),
-                or_(
-                    events.c.processed_at < before,
-                    events.c.processed_at.is_(None) & (events.c.received_at < before),
-                ),
-                or_(
-                    events.c.status == "duplicate",
-                    exists().where(
-                        newer.c.user_id == events.c.user_id,
-                        newer.c.app_source == events.c.app_source,
-                        newer.c.status == "processed",
-                        newer.c.id > events.c.id,
-                    ),
-                ),
-            )
-            .order_by(events.c.id)
-            .limit(limit)
-        )
-        with self._engine.begin() as connection:  # BEGIN IMMEDIATE: the write lock at once
-            ids = list(connection.execute(chosen).scalars())
-            if ids:
-                connection.execute(delete(events).where(events.c.id.in_(ids)))
-        return PruneBatch(deleted=len(ids), last_id=max(ids) if ids else None)
+        # SQLite: BEGIN IMMEDIATE, the write lock at once.
+        with self._engine.begin() as connection:
+            return self._statements.prune_batch(connection, retention_days, now, after_id, limit)
 
     def reclaim_dead_rows(self, min_dead_rows: int) -> bool:
         """PostgreSQL: ``VACUUM (SKIP_LOCKED) phoenix_events`` when its statistics count
         ``min_dead_rows`` dead row versions; no ANALYZE (the claim's plan does not depend
         on statistics). SQLite deletes in place: nothing to reclaim."""
-        if not self._postgres:
+        dead_rows = self._statements.dead_rows
+        if dead_rows is None:
             return False
         with self._engine.connect() as connection:
-            dead = connection.execute(_DEAD_ROWS).scalar()
+            dead = connection.execute(dead_rows).scalar()
             connection.rollback()
             if dead is None or int(dead) < min_dead_rows:
                 return False
             autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-            autocommit.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {events.name}")
+            autocommit.exec_driver_sql(self._statements.vacuum)
         return True

@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import apps, event_types, nudge_settings, nudge_types, nudge_variants
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.statements import upsert_of
+from src.adapters.sql.tables import apps, event_types, nudge_settings, nudge_types, nudge_variants
 from src.application.nudge_policy import NudgeRules, NudgeTypeEntry, VariantEntry
 from src.application.ports.nudges import NudgeSettings
 from src.application.rule_book import RuleBook
@@ -26,7 +25,7 @@ from src.application.rule_book import RuleBook
 class SqlAlchemyRuleBookStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert = upsert_of(engine)
 
     def publish(self, book: RuleBook) -> None:
         settings = book.settings

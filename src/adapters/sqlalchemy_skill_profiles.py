@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import skill_profiles
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.statements import upsert_of
+from src.adapters.sql.tables import skill_profiles
 from src.application.skills_gap import SkillProfile
 
 _KEY = ("user_id", "kind", "source_id")
@@ -24,7 +23,7 @@ _KEY = ("user_id", "kind", "source_id")
 class SqlAlchemySkillProfiles:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert = upsert_of(engine)
 
     def note(self, profile: SkillProfile) -> None:
         row: dict[str, Any] = {

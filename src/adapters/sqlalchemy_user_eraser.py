@@ -14,13 +14,15 @@ transaction holds the database's single write lock from its start (``BEGIN IMMED
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
-from sqlalchemy import Connection, Engine, delete, select, text
+from sqlalchemy import Connection, Engine, TextClause, delete, select, text
 
-from src.adapters.sql_tables import (
+from src.adapters.postgres.user_eraser import PostgresEraserStatements
+from src.adapters.sql.statements import for_store
+from src.adapters.sql.tables import (
     applied_events,
     events,
     insights,
@@ -31,20 +33,24 @@ from src.adapters.sql_tables import (
     skill_profiles,
     skills_extractions,
 )
-from src.adapters.sql_tables import projection_tracking as tracking
+from src.adapters.sql.tables import projection_tracking as tracking
+from src.adapters.sqlite.user_eraser import SqliteEraserStatements
 from src.application.errors import UserBusyError
 from src.application.ports.erasure import ErasureReport
 from src.application.read_model_changes import PROJECTION_NAME
 
 _DELETE_STREAM = "DELETE FROM {table} WHERE originator_id = :id"
-_SQLITE_REWIND = (
-    f"UPDATE {tracking.name}"  # noqa: S608 - names from sql_tables (SQLite: no schema)
-    " SET position = min(position, (SELECT coalesce(max(rowid), 0) FROM {table}))"
-)
-"""SQLite's notification ids are rowids, and a new row takes the highest rowid + 1: once
-the highest rows are deleted, the next events reuse their ids, which the projection has
-passed already, and would never be projected. Every row left up to the highest one was
-projected (the ones above it were the user's), so the position moves back to it."""
+
+
+class EraserStatements(Protocol):
+    """What a store does its own way (``src.adapters.postgres``/``sqlite.user_eraser``)."""
+
+    @property
+    def rewind(self) -> TextClause | None:
+        """Run after the journey's events are deleted, if any were; ``None``: nothing to do."""
+
+    def stream(self, journey_id: UUID) -> dict[str, Any]:
+        """The parameters of ``_DELETE_STREAM`` for the user's journey."""
 
 
 def stored_events_tables(engine: Engine, application: Application[UUID]) -> tuple[str, str]:
@@ -63,14 +69,25 @@ def stored_events_tables(engine: Engine, application: Application[UUID]) -> tupl
 
 
 class SqlAlchemyUserEraser:
-    def __init__(self, engine: Engine, events_table: str, snapshots_table: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        events_table: str,
+        snapshots_table: str,
+        statements: EraserStatements | None = None,
+    ) -> None:
         self._engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
+        if statements is None:
+            statements = for_store(
+                engine,
+                postgres=lambda: PostgresEraserStatements(events_table),
+                sqlite=lambda: SqliteEraserStatements(events_table),
+            )
+        self._statements: EraserStatements = statements
         self._delete_stream = text(_DELETE_STREAM.format(table=events_table))
         self._delete_snapshots = (
             text(_DELETE_STREAM.format(table=snapshots_table)) if snapshots_table else None
         )
-        self._rewind = None if self._postgres else text(_SQLITE_REWIND.format(table=events_table))
 
     @classmethod
     def for_application(
@@ -83,7 +100,8 @@ class SqlAlchemyUserEraser:
         leased = select(events.c.id).where(
             mine, events.c.status == "processing", events.c.locked_until > now
         )
-        stream = {"id": journey_id if self._postgres else journey_id.hex}
+        stream = self._statements.stream(journey_id)
+        rewind = self._statements.rewind
         with self._engine.begin() as connection:
             # Refused before any lock when a batch of this user is in a worker's hands,
             # then checked again on the locked rows (a claim may have committed between).
@@ -109,8 +127,8 @@ class SqlAlchemyUserEraser:
                 .where(tracking.c.name == PROJECTION_NAME)
                 .with_for_update()
             )
-            if self._rewind is not None and journey_events:
-                connection.execute(self._rewind)
+            if rewind is not None and journey_events:
+                connection.execute(rewind)
             # The nudges (and offers) before their displays: a display being recorded
             # holds its nudge.
             removed_nudges = _count(connection, delete(nudges).where(nudges.c.user_id == user_id))

@@ -7,16 +7,15 @@ started wins, which is the setting the newest workers run with.
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters.sql_tables import worker_settings
+from src.adapters.sql.statements import upsert_of
+from src.adapters.sql.tables import worker_settings
 
 
 class SqlAlchemyWorkerSettings:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._insert = upsert_of(engine)
 
     def publish(self, batch_size: int) -> None:
         statement = self._insert(worker_settings).values(id=1, batch_size=batch_size)

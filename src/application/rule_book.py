@@ -4,7 +4,7 @@ Written by ``migrate`` and at every start of the worker or the server, so that w
 store decides on its own (the insert check of new events, the nudges to show, the
 attribution of conversions) follows the app modules and the settings of the code that
 runs. The SQL file carries the shipped modules' rows too, for a store set up by pasting
-it (see ``src.adapters.catalogue_sql``).
+it (see ``src.adapters.sql.catalogue``).
 """
 
 from __future__ import annotations

@@ -18,16 +18,14 @@ from typing import Any
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
-from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
 from src.adapters.heartbeat_file import HeartbeatFile
-from src.adapters.postgres_insight_board import PostgresInsightBoard
-from src.adapters.postgres_nudge_board import PostgresNudgeBoard
-from src.adapters.postgres_scaling_signal import PostgresScalingSignal
-from src.adapters.postgres_wakeup import PostgresWakeup
+from src.adapters.postgres.insight_board import PostgresInsightBoard
+from src.adapters.postgres.nudge_board import PostgresNudgeBoard
+from src.adapters.postgres.scaling_signal import PostgresScalingSignal
+from src.adapters.postgres.wakeup import PostgresWakeup
 from src.adapters.skills.french_matcher import FrenchSkillMatcher
 from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
-from src.adapters.sql.read_models.store import SqlAlchemyReadModelStore
-from src.adapters.sql_database import (
+from src.adapters.sql.database import (
     check_reachable,
     check_schema,
     create_postgres_engine,
@@ -39,6 +37,8 @@ from src.adapters.sql_database import (
     sqlalchemy_url,
     store_kind,
 )
+from src.adapters.sql.eventsourcing_env import eventsourcing_env, require_batch_recorder
+from src.adapters.sql.read_models.store import SqlAlchemyReadModelStore
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
 from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
@@ -50,9 +50,9 @@ from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.adapters.sqlalchemy_skill_profiles import SqlAlchemySkillProfiles
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser
 from src.adapters.sqlalchemy_worker_settings import SqlAlchemyWorkerSettings
-from src.adapters.sqlite_insight_board import SqliteInsightBoard
-from src.adapters.sqlite_nudge_board import SqliteNudgeBoard
-from src.adapters.sqlite_scaling_signal import SqliteScalingSignal
+from src.adapters.sqlite.insight_board import SqliteInsightBoard
+from src.adapters.sqlite.nudge_board import SqliteNudgeBoard
+from src.adapters.sqlite.scaling_signal import SqliteScalingSignal
 from src.adapters.system_clock import SystemClock
 from src.adapters.toml_experiments import load_experiments
 from src.application.admin import QueueAdmin

@@ -15,7 +15,7 @@ from src.adapters.skills.llm_settings import (
     check_base_url,
     check_pair,
 )
-from src.adapters.sql_database import redact, sqlalchemy_url, store_kind
+from src.adapters.sql.database import redact, sqlalchemy_url, store_kind
 from src.application.ports.nudges import NudgeSettings
 from src.entrypoints.analysers import parse_specs
 

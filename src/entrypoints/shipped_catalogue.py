@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from src.adapters.catalogue_sql import block_of, render, with_block
-from src.adapters.sql_database import REPOSITORY_SCHEMA_DIR, SCHEMA_FILE
+from src.adapters.sql.catalogue import block_of, render, with_block
+from src.adapters.sql.database import REPOSITORY_SCHEMA_DIR, SCHEMA_FILE
 from src.application.rule_book import rule_book
 from src.domain.apps import default_catalogue
 from src.entrypoints.settings import Settings

@@ -19,7 +19,7 @@ def generated_keyed_letter(story: Story, user: str, company: str, key: str) -> N
 def old_client_copy(story: Story) -> None:
     from sqlalchemy import insert
 
-    from src.adapters.sql_tables import events
+    from src.adapters.sql.tables import events
 
     with story.flywheel.engine().begin() as connection:
         connection.execute(

@@ -30,7 +30,7 @@ def many_cvs(story: Story, count: int) -> None:
 def poison_dead(story: Story, user: str, attempts: int) -> None:
     from sqlalchemy import select
 
-    from src.adapters.sql_tables import events
+    from src.adapters.sql.tables import events
 
     with story.flywheel.engine().connect() as connection:
         status, tries, error = connection.execute(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.cli.demo import SAMPLE
 from tests.conftest import as_stored_before_the_check, make_settings

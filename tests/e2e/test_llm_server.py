@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from src.adapters.sql_database import create_postgres_engine, create_sqlite_engine
-from src.adapters.sql_tables import skills_extractions
+from src.adapters.sql.database import create_postgres_engine, create_sqlite_engine
+from src.adapters.sql.tables import skills_extractions
 from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.application.skills import ExtractionKey
 from tests.e2e.conftest import running_server

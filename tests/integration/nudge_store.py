@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, select, update
 
-from src.adapters.sql_tables import events, journey_entries, nudge_offers, nudges, nudges_sent
+from src.adapters.sql.tables import events, journey_entries, nudge_offers, nudges, nudges_sent
 from src.application.ports.inbox import RequeueSelection
 from src.application.ports.nudges import ActiveNudge
 from src.domain.apps import default_catalogue

@@ -14,7 +14,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.entrypoints.bootstrap import build_container, close_flywheel, open_flywheel, prepare_store
 from src.entrypoints.cli.commands import main
 from src.entrypoints.http import create_app

@@ -98,8 +98,8 @@ def test_no_layer_imports_outward(layer: str, path: Path) -> None:
 
 def test_the_check_sees_a_violation(tmp_path: Path) -> None:
     offender = tmp_path / "offender.py"
-    offender.write_text("from sqlalchemy import select\nimport src.adapters.sql_tables\n")
-    assert imported_modules(offender) == ["sqlalchemy", "src.adapters.sql_tables"]
+    offender.write_text("from sqlalchemy import select\nimport src.adapters.sql.tables\n")
+    assert imported_modules(offender) == ["sqlalchemy", "src.adapters.sql.tables"]
 
 
 def test_the_domain_may_take_the_hash_from_the_bridge_and_nothing_else() -> None:

@@ -3,8 +3,8 @@ settings, generated from them: it must say what the modules say, and only there.
 
 from __future__ import annotations
 
-from src.adapters.catalogue_sql import block_of
-from src.adapters.sql_database import postgres_schema_sql
+from src.adapters.sql.catalogue import block_of
+from src.adapters.sql.database import postgres_schema_sql
 from src.domain.apps import default_catalogue
 from src.entrypoints.shipped_catalogue import main, shipped_block
 

@@ -1,1 +1,1 @@
-"""What the SQL stores (PostgreSQL, SQLite) share."""
+"""What the two SQL stores share: tables, engines, the batch's writes, the lease fence."""

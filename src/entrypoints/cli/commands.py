@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from pydantic import ValidationError
 
-from src.adapters.sql_database import redact
+from src.adapters.sql.database import redact
 from src.adapters.toml_experiments import ExperimentFileError, load_experiments
 from src.adapters.toml_rules import load_rule
 from src.application.dry_run import RuleNotFoundError

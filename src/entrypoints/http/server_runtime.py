@@ -19,8 +19,8 @@ import time
 
 from sqlalchemy import Engine
 
-from src.adapters.postgres_wakeup import PostgresWakeup
-from src.adapters.sql_database import ping, redact
+from src.adapters.postgres.wakeup import PostgresWakeup
+from src.adapters.sql.database import ping, redact
 from src.application.errors import (
     PersistenceModuleInvalidError,
     SchemaMissingError,

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from src.adapters.sql_database import sqlalchemy_url
+from src.adapters.sql.database import sqlalchemy_url
 from src.entrypoints.cli.commands import main
 
 

@@ -15,9 +15,9 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import func, select, text
 
-from src.adapters.eventsourcing_env import eventsourcing_env
-from src.adapters.sql_database import create_postgres_engine
-from src.adapters.sql_tables import events, journey_entries, nudges, nudges_sent
+from src.adapters.sql.database import create_postgres_engine
+from src.adapters.sql.eventsourcing_env import eventsourcing_env
+from src.adapters.sql.tables import events, journey_entries, nudges, nudges_sent
 from src.adapters.sqlalchemy_applied_events import SqlAlchemyAppliedEvents
 from src.adapters.sqlalchemy_user_eraser import SqlAlchemyUserEraser, stored_events_tables
 from src.application.errors import UserNotFoundError

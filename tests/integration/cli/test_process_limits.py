@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.cli.commands import main
 from tests.conftest import make_settings

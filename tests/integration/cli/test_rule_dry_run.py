@@ -15,7 +15,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
-from src.adapters.sql_tables import events, nudges
+from src.adapters.sql.tables import events, nudges
 from src.adapters.sqlalchemy_event_history import SqlAlchemyEventHistory
 from src.application.dry_run import RuleDryRun
 from src.entrypoints.bootstrap import Container, build_container, close_flywheel, prepare_store

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from src.adapters.sql_database import create_postgres_engine
+from src.adapters.sql.database import create_postgres_engine
 from src.adapters.sqlalchemy_inbox import SqlAlchemyEventInbox
 from src.application.errors import RequestInvalidError
 from src.application.group_commit import GroupCommit

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from src.adapters.sql_tables import nudges_sent
+from src.adapters.sql.tables import nudges_sent
 from src.application.ports.inbox import EventInbox
 from src.application.ports.read_models import ReadModelStore
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel

@@ -13,8 +13,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import delete, func, select, text
 
-from src.adapters.eventsourcing_env import eventsourcing_env
-from src.adapters.sql_tables import applied_events, journey_entries
+from src.adapters.sql.eventsourcing_env import eventsourcing_env
+from src.adapters.sql.tables import applied_events, journey_entries
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.application.journeys import FoldResult, JourneyApplication, SourceEvent
 from src.application.ports.inbox import RequeueSelection

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from src.adapters import eventsourcing_sqlite
-from src.adapters.batch_writes import RowWrite
-from src.adapters.eventsourcing_postgres import BatchInsertRecorder
-from src.adapters.sql_tables import events, journey_entries, nudges, projection_tracking
+from src.adapters.postgres.recorder import BatchInsertRecorder
+from src.adapters.sql.batch_writes import RowWrite
+from src.adapters.sql.tables import events, journey_entries, nudges, projection_tracking
+from src.adapters.sqlite import recorder as eventsourcing_sqlite
 from src.application.journeys import SourceEvent
 from src.application.ports.inbox import BatchOutcome, Failure, StoredEvent
 from src.application.read_model_changes import PROJECTION_NAME

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from src.adapters.sql_database import create_postgres_engine
+from src.adapters.sql.database import create_postgres_engine
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.application.errors import EventRefusedError
 from src.application.ports.nudges import NudgeSettings

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from src.adapters.postgres_batch_sql import CLAIM_TURN
+from src.adapters.postgres.batch_sql import CLAIM_TURN
 from src.application.ports.inbox import StoredEvent
 from src.entrypoints.bootstrap import Container
 from src.entrypoints.settings import Settings

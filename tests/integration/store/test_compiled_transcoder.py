@@ -19,7 +19,7 @@ from eventsourcing.persistence import (
 from sqlalchemy import select, text
 
 from src.adapters.compiled_transcoder import CompiledJSONTranscoder
-from src.adapters.sql_tables import applied_events
+from src.adapters.sql.tables import applied_events
 from src.application.journeys import JourneyApplication, SourceEvent
 from src.domain.user_journey import UserJourney, journey_id
 from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel

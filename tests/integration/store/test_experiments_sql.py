@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect, select
 
-from src.adapters.sql_tables import nudge_variants
+from src.adapters.sql.tables import nudge_variants
 from src.application.ports.nudges import NudgeSettings
 from src.application.rule_book import rule_book
 from src.domain.experiments import Experiment, ExperimentBook, Variant

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from src.adapters.sql_tables import skills_extractions
+from src.adapters.sql.tables import skills_extractions
 from src.adapters.sqlalchemy_extraction_cache import SqlAlchemyExtractionCache
 from src.application.skills import ExtractionCache
 from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel

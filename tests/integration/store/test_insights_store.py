@@ -25,10 +25,10 @@ from postgrest_fake import (
 from sqlalchemy import create_engine
 from supabase import ClientOptions, create_client
 
-from src.adapters.postgres_insight_board import PostgresInsightBoard
-from src.adapters.sql_database import create_schema, create_sqlite_engine, sqlalchemy_url
-from src.adapters.sql_tables import insights
-from src.adapters.sqlite_insight_board import SqliteInsightBoard
+from src.adapters.postgres.insight_board import PostgresInsightBoard
+from src.adapters.sql.database import create_schema, create_sqlite_engine, sqlalchemy_url
+from src.adapters.sql.tables import insights
+from src.adapters.sqlite.insight_board import SqliteInsightBoard
 from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings
 

@@ -8,7 +8,7 @@ from functools import partial
 
 import pytest
 
-from src.adapters.eventsourcing_env import eventsourcing_env
+from src.adapters.sql.eventsourcing_env import eventsourcing_env
 from src.adapters.sqlalchemy_journey_history import SqlAlchemyJourneyHistory
 from src.application.journeys import FoldResult, JourneyApplication, SourceEvent
 from src.domain.apps import default_catalogue, discover_apps

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from src.adapters.sql_tables import applied_events, events, journey_entries, nudges
+from src.adapters.sql.tables import applied_events, events, journey_entries, nudges
 from src.application.errors import LeaseLostError
 from src.application.journeys import SourceEvent
 from src.application.ports.inbox import BatchOutcome, StoredEvent

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from src.adapters.sql_tables import nudges
+from src.adapters.sql.tables import nudges
 from src.domain.nudge_choice import TypeFigures, choice_seed, nudge_rank
 from src.domain.user_journey import nudge_id
 from tests.integration.nudge_store import CV, NudgeStore

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from src.adapters.sql_tables import nudges
+from src.adapters.sql.tables import nudges
 from src.application.errors import SchemaMissingError
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings

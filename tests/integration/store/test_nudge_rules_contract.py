@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from src.adapters.sql_tables import events, nudges
+from src.adapters.sql.tables import events, nudges
 from src.domain.apps import default_catalogue
 from src.domain.user_journey import nudge_id
 from tests.integration.nudge_store import CV, RISE, NudgeStore

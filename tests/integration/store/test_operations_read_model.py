@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.entrypoints.bootstrap import Container
 from tests.conftest import as_stored_before_the_check
 

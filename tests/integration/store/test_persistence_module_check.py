@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.adapters.eventsourcing_env import eventsourcing_env, require_batch_recorder
+from src.adapters.sql.eventsourcing_env import eventsourcing_env, require_batch_recorder
 from src.application.errors import PersistenceModuleInvalidError, StoreUnavailableError
 from src.application.journeys import JourneyApplication
 from src.domain.apps import default_catalogue

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from sqlalchemy import select, text, update
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.adapters.sqlalchemy_retention import SqlAlchemyRetentionStore
 from src.adapters.system_clock import SystemClock
 from src.application.retention import EventRetention

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
-from src.adapters.sql_tables import events, worker_settings
+from src.adapters.sql.tables import events, worker_settings
 from src.application.scaling import ScalingSignal
 from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from tests.conftest import make_settings

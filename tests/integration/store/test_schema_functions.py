@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.adapters.sql_database import STORE_FUNCTIONS
+from src.adapters.sql.database import STORE_FUNCTIONS
 from src.application.errors import SchemaMissingError
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings

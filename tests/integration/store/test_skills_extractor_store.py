@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from src.adapters.skills.openai_extractor import OpenAISkillsExtractor
-from src.adapters.sql_tables import skills_extractions
+from src.adapters.sql.tables import skills_extractions
 from src.application.skills import (
     SkillsAnswerInvalidError,
     SkillsExtractionError,

@@ -14,7 +14,7 @@ import pytest
 from dependency_injector import providers
 from sqlalchemy import func, select
 
-from src.adapters.sql_tables import events, skills_extractions
+from src.adapters.sql.tables import events, skills_extractions
 from src.application.ports.inbox import RequeueSelection, StoredEvent
 from src.application.skills import SkillsExtractor
 from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel

@@ -18,8 +18,8 @@ from eventsourcing.persistence import OperationalError as LibraryOperationalErro
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from src.adapters.eventsourcing_postgres import BatchInsertRecorder
-from src.adapters.store_outage import is_outage
+from src.adapters.postgres.recorder import BatchInsertRecorder
+from src.adapters.sql.store_outage import is_outage
 from src.application.errors import LeaseLostError
 from src.entrypoints.bootstrap import Container
 from src.entrypoints.settings import Settings

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
-from src.adapters.sql_database import postgres_schema_sql
+from src.adapters.sql.database import postgres_schema_sql
 from src.domain.events import FIRST_READABLE, LAST_READABLE
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from src.entrypoints.http import create_app

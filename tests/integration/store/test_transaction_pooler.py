@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from src.adapters.sql_database import create_postgres_engine
+from src.adapters.sql.database import create_postgres_engine
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings
 from tests.pgbouncer import free_port, pgbouncer

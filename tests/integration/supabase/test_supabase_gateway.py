@@ -29,8 +29,8 @@ from postgrest_fake import (
 from psycopg import sql
 from supabase import Client, ClientOptions, create_client
 
-from src.adapters.sql_database import SCHEMA_FILE
-from src.adapters.sql_tables import PRIVATE_SCHEMA
+from src.adapters.sql.database import SCHEMA_FILE
+from src.adapters.sql.tables import PRIVATE_SCHEMA
 from src.domain.events import MAX_PAYLOAD_DEPTH
 from src.entrypoints.bootstrap import close_flywheel, open_flywheel
 from tests.conftest import make_settings

@@ -21,14 +21,14 @@ import pytest
 from postgrest_fake import make_it_supabase
 from sqlalchemy import create_engine, inspect
 
-from src.adapters.sql_database import (
+from src.adapters.sql.database import (
     PACKAGED_SCHEMA_DIR,
     SCHEMA_FILE,
     create_schema,
     postgres_schema_sql,
     sqlalchemy_url,
 )
-from src.adapters.sql_tables import PRIVATE_SCHEMA, metadata
+from src.adapters.sql.tables import PRIVATE_SCHEMA, metadata
 from src.application.errors import SchemaMissingError
 from src.entrypoints.bootstrap import Container, close_flywheel, open_flywheel
 from src.entrypoints.cli.commands import main

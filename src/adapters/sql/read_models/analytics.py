@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, Engine, case, distinct, func, select
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_nudge_outcomes import nudge_outcomes
-from src.adapters.sql_tables import journey_entries
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.nudge_outcomes import nudge_outcomes
+from src.adapters.sql.tables import journey_entries
 from src.application.ecosystem import app_combinations
 from src.application.ports.read_models import EcosystemFigures
 from src.domain.experiments import VariantCounts

@@ -14,9 +14,10 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from src.adapters import postgres_batch_sql, sqlite_batch_sql
-from src.adapters.batch_writes import read_model_writes
-from src.adapters.sql_tables import projection_tracking
+from src.adapters.postgres import batch_sql as postgres_batch_sql
+from src.adapters.sql.batch_writes import read_model_writes
+from src.adapters.sql.tables import projection_tracking
+from src.adapters.sqlite import batch_sql as sqlite_batch_sql
 from src.application.ports.read_models import ReadModelChanges
 
 

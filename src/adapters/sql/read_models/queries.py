@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import insights, journey_entries, nudges
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import insights, journey_entries, nudges
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.application.ports.nudges import NudgeRecord, NudgeSettings
 from src.application.ports.read_models import InsightRecord, Journey, JourneyEntry

@@ -18,16 +18,16 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
-from src.adapters.eventsourcing_sqlite import EVENTS_TABLE as SQLITE_JOURNEY_EVENTS
-from src.adapters.lease_fence import FENCE_FUNCTION
-from src.adapters.sql_nudge_outcomes import register_sqlite_functions
-from src.adapters.sql_tables import PRIVATE_SCHEMA, applied_events, journey_entries, metadata
+from src.adapters.sql.lease_fence import FENCE_FUNCTION
+from src.adapters.sql.nudge_outcomes import register_sqlite_functions
+from src.adapters.sql.tables import PRIVATE_SCHEMA, applied_events, journey_entries, metadata
+from src.adapters.sqlite.recorder import EVENTS_TABLE as SQLITE_JOURNEY_EVENTS
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
 SCHEMA_FILE = "supabase_phoenix_events_clean.sql"
-PACKAGED_SCHEMA_DIR = "sql"
+PACKAGED_SCHEMA_DIR = "schema"
 """Where a built package carries the schema file, beside this module."""
-REPOSITORY_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "infrastructure" / "database"
+REPOSITORY_SCHEMA_DIR = Path(__file__).resolve().parents[3] / "infrastructure" / "database"
 MIGRATION_LOCK_KEY = 0x70686F656E6978  # "phoenix", the advisory lock `migrate` holds
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
@@ -218,7 +218,7 @@ FROM (
 WHERE json_valid(activity)
   AND json_extract(activity, '$.event_hash') IS NOT NULL
   AND json_extract(activity, '$.user_id') IS NOT NULL
-"""  # noqa: S608 - names from sql_tables and the journeys' recorder
+"""  # noqa: S608 - names from sql.tables and the journeys' recorder
 
 
 def _fill_applied_events(engine: Engine) -> None:
@@ -313,7 +313,7 @@ def postgres_schema_sql() -> str:
     """The text of ``infrastructure/database/supabase_phoenix_events_clean.sql``.
 
     There is one file, where users find it to paste into Supabase. A built package (a
-    wheel, the Docker image) carries it inside as ``src/adapters/sql/`` (hatch's
+    wheel, the Docker image) carries it inside as ``src/adapters/schema/`` (hatch's
     ``force-include`` in ``pyproject.toml``), so ``migrate`` finds it with no repository
     around; an editable install or a checkout reads it where it lies.
     """

@@ -18,8 +18,8 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from src.adapters.batch_writes import RowWrite
-from src.adapters.sql_tables import PRIVATE_SCHEMA
+from src.adapters.sql.batch_writes import RowWrite
+from src.adapters.sql.tables import PRIVATE_SCHEMA
 
 Execute = Callable[[Executable, Sequence[Mapping[str, Any]]], object]
 """Runs one statement once per parameter set: ``Connection.execute`` or a cursor's."""

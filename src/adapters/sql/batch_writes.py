@@ -3,8 +3,8 @@
 A batch's outcome marks its inbox rows, and its journey events add read-model rows. Which
 rows go to which table with which values is decided here, as plain ``RowWrite`` values;
 each store only renders them: SQLite as one statement run per row
-(``sqlite_batch_sql``), PostgreSQL as one statement per table over column arrays
-(``postgres_batch_sql``). A change of what is written is made here and holds for both.
+(``sqlite.batch_sql``), PostgreSQL as one statement per table over column arrays
+(``postgres.batch_sql``). A change of what is written is made here and holds for both.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from src.adapters.sql_tables import (
+from src.adapters.sql.tables import (
     ERROR_LIMIT,
     applied_events,
     events,

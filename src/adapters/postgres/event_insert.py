@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeEngine
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 
 COLUMNS: dict[str, TypeEngine[Any]] = {
     name: events.c[name].type

@@ -48,11 +48,11 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from src.adapters.batch_writes import batch_writes
 from src.adapters.compiled_transcoder import journeys_transcoder
-from src.adapters.lease_fence import fence_of, hold_postgres, lease_lost
-from src.adapters.postgres_batch_sql import ASYNC_COMMIT, Execute, write_rows
-from src.adapters.sql_tables import projection_tracking
+from src.adapters.postgres.batch_sql import ASYNC_COMMIT, Execute, write_rows
+from src.adapters.sql.batch_writes import batch_writes
+from src.adapters.sql.lease_fence import fence_of, hold_postgres, lease_lost
+from src.adapters.sql.tables import projection_tracking
 from src.application.ports.journeys import BatchWrites
 
 
@@ -129,7 +129,11 @@ class BatchInsertRecorder(TypeCreatedOnce, PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        batch: BatchWrites | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
         """The stock method's steps, with the array insert, and any error rolling back.
 
@@ -140,11 +144,11 @@ class BatchInsertRecorder(TypeCreatedOnce, PostgresApplicationRecorder):
         an error of the insert and commits before re-raising it, harmless when the server
         raised it (the transaction is aborted already), not when Python did after this
         recorder's own writes were sent. A batch that lost its lease raises
-        ``LeaseLostError``, never retried.
+        ``LeaseLostError``, never retried. ``batch`` is the unit of work the application's
+        ``save`` built (none for a snapshot's save).
         """
-        batch: BatchWrites | None = kwargs.get("batch")
         try:
-            notification_ids = self._insert_in_one_trip(stored_events, **kwargs)
+            notification_ids = self._insert_in_one_trip(stored_events, batch=batch, **kwargs)
         except PersistenceError as error:
             fence = fence_of(batch.outcome) if batch is not None else None
             lost = lease_lost(error, fence) if fence is not None else None
@@ -159,16 +163,19 @@ class BatchInsertRecorder(TypeCreatedOnce, PostgresApplicationRecorder):
         return notification_ids
 
     def _insert_in_one_trip(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        batch: BatchWrites | None = None,
+        **kwargs: Any,
     ) -> list[int] | None:
-        batch: BatchWrites | None = kwargs.get("batch")
         with (
             self.datastore.get_connection() as conn,
             conn.pipeline() as pipeline,
             conn.transaction(),
             conn.cursor() as curs,
         ):
-            self._insert_events(curs, stored_events, **kwargs)
+            self._insert_events(curs, stored_events, batch=batch, **kwargs)
             if not stored_events:
                 return None
             for lock_statement in self.lock_table_statements:
@@ -189,13 +196,17 @@ class BatchInsertRecorder(TypeCreatedOnce, PostgresApplicationRecorder):
             return [row["notification_id"] for row in curs.fetchall()]
 
     def _insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        *,
+        batch: BatchWrites | None = None,
+        **kwargs: Any,
     ) -> None:
         """eventsourcing's hook for extra rows in the events' transaction, before the lock.
 
         The fencing token first, so that a batch that lost its lease writes nothing.
         """
-        batch: BatchWrites | None = kwargs.get("batch")
         if batch is None:
             return
         execute = cast(Execute, curs.execute)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from src.adapters.sql_tables import events
+from src.adapters.sql.tables import events
 from src.application.errors import LeaseLostError
 from src.application.ports.inbox import BatchOutcome
 
@@ -39,7 +39,7 @@ HOLD_POSTGRES = (
     "SELECT phoenix_private.phoenix_hold_batch(%(fence_ids)b::bigint[], %(fence_holder)s)"
 )
 HOLD_SQLITE = (
-    f"UPDATE {events.name} SET locked_by = locked_by"  # noqa: S608 - a name from sql_tables
+    f"UPDATE {events.name} SET locked_by = locked_by"  # noqa: S608 - a name from sql.tables
     " WHERE id IN (SELECT value FROM json_each(?)) AND locked_by = ? RETURNING id"
 )
 """A write that changes nothing: it takes SQLite's write lock before reading, so no other

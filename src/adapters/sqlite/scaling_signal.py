@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, distinct, func, select
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import events, worker_settings
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import events, worker_settings
 from src.application.scaling import (
     DEFAULT_BATCH_SIZE,
     UNFINISHED_STATUSES,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from eventsourcing.utils import Environment, EnvType
 
-from src.adapters.eventsourcing_postgres import BatchInsertFactory
+from src.adapters.postgres.recorder import BatchInsertFactory
 
 
 class TransactionPoolerFactory(BatchInsertFactory):

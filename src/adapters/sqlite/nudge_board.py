@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import events, nudge_offers, nudges, nudges_sent
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import events, nudge_offers, nudges, nudges_sent
 from src.adapters.sqlalchemy_nudge_offers import displayed_offers
 from src.adapters.sqlalchemy_rule_book import SqlAlchemyRuleBookStore
 from src.application.nudge_policy import Display, UserNudges, needs_display, nudges_to_show

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, text
 
-from src.adapters.sql_database import read_connection
+from src.adapters.sql.database import read_connection
 from src.application.insight_policy import UserInsight
 
 _INSIGHTS = text(

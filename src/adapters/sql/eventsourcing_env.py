@@ -12,8 +12,8 @@ from uuid import UUID
 from eventsourcing.application import Application
 from sqlalchemy.engine import make_url
 
-from src.adapters.sql_database import is_transaction_pooler, sqlalchemy_url, store_kind
-from src.adapters.sql_tables import PRIVATE_SCHEMA
+from src.adapters.sql.database import is_transaction_pooler, sqlalchemy_url, store_kind
+from src.adapters.sql.tables import PRIVATE_SCHEMA
 from src.application.errors import PersistenceModuleInvalidError
 
 HONOURS_BATCHES = "honours_batches"
@@ -24,7 +24,7 @@ HONOURS_BATCHES = "honours_batches"
 def eventsourcing_env(database_url: str) -> dict[str, str]:
     if store_kind(database_url) == "sqlite":
         return {
-            "PERSISTENCE_MODULE": "src.adapters.eventsourcing_sqlite:BatchSQLiteFactory",
+            "PERSISTENCE_MODULE": "src.adapters.sqlite.recorder:BatchSQLiteFactory",
             "SQLITE_DBNAME": str(sqlalchemy_url(database_url).database),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
@@ -32,9 +32,9 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
     pooled = is_transaction_pooler(sqlalchemy_url(database_url))
     return {
         "PERSISTENCE_MODULE": (
-            "src.adapters.pooler_postgres:TransactionPoolerFactory"
+            "src.adapters.postgres.pooler:TransactionPoolerFactory"
             if pooled
-            else "src.adapters.eventsourcing_postgres:BatchInsertFactory"
+            else "src.adapters.postgres.recorder:BatchInsertFactory"
         ),
         "POSTGRES_DBNAME": url.database or "postgres",
         "POSTGRES_HOST": url.host or "127.0.0.1",

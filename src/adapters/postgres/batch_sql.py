@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Dialect, Table
 from sqlalchemy.dialects import registry
 
-from src.adapters.batch_writes import RowWrite
+from src.adapters.sql.batch_writes import RowWrite
 
 Execute = Callable[[str, dict[str, Any]], object]
 """``cursor.execute`` or ``connection.exec_driver_sql``: psycopg placeholders either way."""
@@ -59,10 +59,10 @@ def _statement(table: Table, key: str | None, columns: tuple[str, ...], keep_exi
     target = _DIALECT.identifier_preparer.format_table(table)
     if key is None:
         conflict = " ON CONFLICT DO NOTHING" if keep_existing else ""
-        return f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - names from sql_tables
+        return f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - names from sql.tables
     assignments = ", ".join(f"{quote(n)} = r.{quote(n)}" for n in columns if n != key)
     return (
-        f"UPDATE {target} AS t SET {assignments}"  # noqa: S608 - names from sql_tables
+        f"UPDATE {target} AS t SET {assignments}"  # noqa: S608 - names from sql.tables
         f" FROM unnest({arrays}) AS r({names}) WHERE t.{quote(key)} = r.{quote(key)}"
     )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
-from src.adapters.sql_database import read_connection
-from src.adapters.sql_tables import insights
+from src.adapters.sql.database import read_connection
+from src.adapters.sql.tables import insights
 from src.application.insight_policy import UserInsight, insights_to_show
 from src.application.ports.read_models import InsightRecord
 

@@ -24,11 +24,11 @@ from eventsourcing.sqlite import (
 )
 from sqlalchemy import bindparam, column, func, select, table, update
 
-from src.adapters.batch_writes import batch_writes
 from src.adapters.compiled_transcoder import journeys_transcoder
-from src.adapters.lease_fence import fence_of, hold_sqlite
-from src.adapters.sql_tables import projection_tracking
-from src.adapters.sqlite_batch_sql import CursorExecutor, write_rows
+from src.adapters.sql.batch_writes import batch_writes
+from src.adapters.sql.lease_fence import fence_of, hold_sqlite
+from src.adapters.sql.tables import projection_tracking
+from src.adapters.sqlite.batch_sql import CursorExecutor, write_rows
 from src.application.ports.journeys import BatchWrites
 
 EVENTS_TABLE = "stored_events"
@@ -60,9 +60,18 @@ class BatchSQLiteRecorder(SQLiteApplicationRecorder):
         )
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        batch: BatchWrites | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        batch: BatchWrites | None = kwargs.get("batch")
+        """eventsourcing's hook, given the batch's unit of work by the application's ``save``.
+
+        ``batch`` is named, not read from ``kwargs``: a save without one (a snapshot, a
+        test's journey) stores its events only.
+        """
         fence = fence_of(batch.outcome) if batch is not None else None
         if fence is not None:
 
@@ -71,7 +80,7 @@ class BatchSQLiteRecorder(SQLiteApplicationRecorder):
                 return list(c.fetchall())
 
             hold_sqlite(fetch, fence)
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        notification_ids = super()._insert_events(c, stored_events, batch=batch, **kwargs)
         if batch is None:
             return notification_ids
         execute = CursorExecutor(c)

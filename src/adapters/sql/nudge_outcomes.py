@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, Subquery, case, cast, column, func, select, table
 from sqlalchemy.types import Text, TypeEngine
 
-from src.adapters.sql_tables import UtcDateTime, nudge_settings, nudges, nudges_sent
+from src.adapters.sql.tables import UtcDateTime, nudge_settings, nudges, nudges_sent
 from src.application.nudge_policy import exposed_at, outcome
 
 _EXPOSED_AT = "phoenix_exposed_at"

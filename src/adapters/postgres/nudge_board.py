@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, bindparam, func, select, text
 
-from src.adapters.sql_tables import UtcDateTime, nudges_sent
+from src.adapters.sql.tables import UtcDateTime, nudges_sent
 from src.adapters.sqlalchemy_nudge_offers import displayed_offers
 from src.application.ports.nudges import ActiveNudge
 

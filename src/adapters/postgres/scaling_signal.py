@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, text
 
-from src.adapters.sql_database import read_connection
+from src.adapters.sql.database import read_connection
 from src.application.scaling import ScalingSignal
 
 SIGNAL = text(

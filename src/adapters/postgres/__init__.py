@@ -1,0 +1,1 @@
+"""The PostgreSQL store: its statements, its eventsourcing recorder, its SQL functions called."""
