@@ -69,7 +69,7 @@ class SqlAlchemyOperationsReadModel:
         one definition per store (``nudge_outcomes``), so the page and the figures never
         disagree."""
         with read_connection(self._engine) as connection:
-            outcome = nudge_outcomes(connection.dialect.name)
+            outcome = nudge_outcomes(self._engine)
             rows = connection.execute(
                 select(
                     outcome.c.nudge_type,

@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Subquery, case, cast, column, func, select, table
+from sqlalchemy import Boolean, Engine, Integer, Subquery, case, cast, column, func, select, table
 from sqlalchemy.types import Text, TypeEngine
 
+from src.adapters.sql.statements import for_store
 from src.adapters.sql.tables import UtcDateTime, nudge_settings, nudges, nudges_sent
 from src.application.nudge_policy import exposed_at, outcome
 
@@ -35,19 +36,27 @@ _VIEW = table(
 )
 
 
-def nudge_outcomes(dialect: str) -> Subquery:
+def nudge_outcomes(engine: Engine) -> Subquery:
     """The store's outcome of every nudge, as a subquery to count from."""
-    if dialect == "postgresql":
-        return select(
-            _VIEW.c.nudge_type,
-            _VIEW.c.variant,
-            _VIEW.c.detected_at,
-            _VIEW.c.reached_at,
-            _VIEW.c.exposed_at,
-            case((_VIEW.c.exposed_at.is_not(None), 1), else_=0).label("exposed"),
-            cast(_VIEW.c.converted, Integer).label("converted"),
-            cast(_VIEW.c.organic, Integer).label("organic"),
-        ).subquery()
+    return for_store(engine, postgres=_from_the_view, sqlite=_from_the_rules)
+
+
+def _from_the_view() -> Subquery:
+    """PostgreSQL: the view ``phoenix_nudge_outcomes`` is the definition."""
+    return select(
+        _VIEW.c.nudge_type,
+        _VIEW.c.variant,
+        _VIEW.c.detected_at,
+        _VIEW.c.reached_at,
+        _VIEW.c.exposed_at,
+        case((_VIEW.c.exposed_at.is_not(None), 1), else_=0).label("exposed"),
+        cast(_VIEW.c.converted, Integer).label("converted"),
+        cast(_VIEW.c.organic, Integer).label("organic"),
+    ).subquery()
+
+
+def _from_the_rules() -> Subquery:
+    """SQLite: the rules of ``nudge_policy``, registered as SQL functions."""
     first = (
         select(nudges_sent.c.nudge_id, func.min(nudges_sent.c.shown_at).label("first_shown"))
         .group_by(nudges_sent.c.nudge_id)

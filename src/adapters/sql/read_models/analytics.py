@@ -71,7 +71,7 @@ class SqlAnalytics:
                 ).all()
             )
             by_app_set = _users_by_app_set(connection, recent, sorted(by_app))
-            outcome = nudge_outcomes(connection.dialect.name)
+            outcome = nudge_outcomes(self._engine)
             detected, shown, converted, organic = connection.execute(
                 select(
                     func.count().filter(outcome.c.detected_at >= since),
@@ -96,7 +96,7 @@ class SqlAnalytics:
 
     def experiment_counts(self) -> dict[str, dict[str, VariantCounts]]:
         with read_connection(self._engine) as connection:
-            outcome = nudge_outcomes(connection.dialect.name)
+            outcome = nudge_outcomes(self._engine)
             rows = connection.execute(
                 select(
                     outcome.c.nudge_type,
