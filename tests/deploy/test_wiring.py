@@ -58,8 +58,8 @@ def test_every_container_runs_the_image_the_kustomization_sets() -> None:
 
 
 def test_the_service_selects_the_api_pods_on_their_named_port() -> None:
-    service = find("Service", "phoenix-flywheel-api")
-    api = find("Deployment", "phoenix-flywheel-api")
+    service = find("Service", "phoenix-smart-router")
+    api = find("Deployment", "phoenix-smart-router")
     labels = api["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
     assert api["spec"]["selector"]["matchLabels"].items() <= labels.items()
@@ -105,7 +105,7 @@ def test_secrets_come_from_the_secret_and_settings_from_the_config_map() -> None
         for variable in env.values():
             assert "value" not in variable, f"{workload}: {variable['name']} in plain text"
             assert variable["valueFrom"]["secretKeyRef"]["key"] in secret_keys
-    (api,) = find("Deployment", "phoenix-flywheel-api")["spec"]["template"]["spec"]["containers"]
+    (api,) = find("Deployment", "phoenix-smart-router")["spec"]["template"]["spec"]["containers"]
     assert "FLYWHEEL_API_TOKEN" in {variable["name"] for variable in api["env"]}
 
 
@@ -115,7 +115,7 @@ def test_the_example_secret_holds_placeholders_only() -> None:
 
 
 @pytest.mark.parametrize(
-    "workload", ["phoenix-flywheel-api", "phoenix-flywheel-worker", "phoenix-flywheel-migrate"]
+    "workload", ["phoenix-smart-router", "phoenix-flywheel-worker", "phoenix-flywheel-migrate"]
 )
 def test_every_pod_meets_the_restricted_pod_security_standard(workload: str) -> None:
     pod = dict(pod_specs())[workload]
@@ -155,20 +155,20 @@ def test_the_command_lines_are_ones_the_cli_accepts(workload: str, command: str)
 
 
 def test_the_api_runs_serve_on_the_port_its_probes_and_service_use() -> None:
-    arguments = command_line("phoenix-flywheel-api")
+    arguments = command_line("phoenix-smart-router")
     assert arguments[0] == "serve"
     assert "--no-worker" in arguments
     without_flag = [argument for argument in arguments if argument != "--no-worker"]
     parsed = build_parser().parse_args(without_flag)
     assert parsed.host == "0.0.0.0"  # noqa: S104 - a container listens on all interfaces
-    (container,) = find("Deployment", "phoenix-flywheel-api")["spec"]["template"]["spec"][
+    (container,) = find("Deployment", "phoenix-smart-router")["spec"]["template"]["spec"][
         "containers"
     ]
     assert parsed.port == container["ports"][0]["containerPort"]
 
 
 def test_the_api_command_line_with_no_worker_is_one_the_cli_accepts() -> None:
-    arguments = command_line("phoenix-flywheel-api")
+    arguments = command_line("phoenix-smart-router")
     try:
         parsed = build_parser().parse_args(arguments)
     except SystemExit as error:  # argparse's answer to an unknown option
