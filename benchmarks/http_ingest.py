@@ -1,10 +1,11 @@
 """Ingest load against a running server: requests/s, p50/p99 latency, CPU per event (not a test).
 
     .venv/bin/python -m benchmarks.http_ingest [--stores sqlite,postgres] [--requests 2000]
-        [--batch-requests 200] [--concurrency 16] [--rounds 1]
+        [--batch-requests 200] [--concurrency 16] [--rounds 1] [--no-worker]
 
 Starts ``phoenix-flywheel serve`` (the real command, its background worker running as in
-production) on a free port for each store, sends single-event and 100-event batch
+production, or with ``--no-worker`` the API alone, as when workers run in processes of
+their own) on a free port for each store, sends single-event and 100-event batch
 ingests from ``--concurrency`` concurrent keep-alive clients on loopback, and prints the
 figures: requests/s, events/s, p50 and p99 latency, and the CPU time per event of the
 server process and of the PostgreSQL backends serving its database (the machine's load
@@ -64,7 +65,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(database_url: str) -> Iterator[Server]:
+def server(database_url: str, *, no_worker: bool = False) -> Iterator[Server]:
     settings = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
     close_flywheel(open_flywheel(settings, migrate=True))
     port = free_port()
@@ -79,6 +80,7 @@ def server(database_url: str) -> Iterator[Server]:
             "127.0.0.1",
             "--port",
             str(port),
+            *(["--no-worker"] if no_worker else []),
         ],
         cwd=ROOT,
         env=env,
@@ -233,6 +235,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--rounds", type=int, default=1, help="both phases, this many times")
+    parser.add_argument(
+        "--no-worker", action="store_true", help="serve --no-worker: the API alone, no worker"
+    )
     args = parser.parse_args()
     for store in args.stores.split(","):
         if store == "sqlite":
@@ -240,7 +245,7 @@ def main() -> None:
             url_context = _fixed(f"sqlite:///{Path(folder.name) / 'bench.db'}")
         else:
             url_context = postgres_store()
-        with url_context as url, server(url) as target:
+        with url_context as url, server(url, no_worker=args.no_worker) as target:
             for _round in range(args.rounds):
                 print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
                 for label, batch, requests in (
