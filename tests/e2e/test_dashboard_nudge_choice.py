@@ -23,12 +23,18 @@ def test_the_dashboard_shows_the_slots_each_nudge_type_won(sqlite_url: str, brow
             for n in range(3)
         ]
         assert server.client.post("/api/events", json={"events": letters}).status_code < 300
+        # Before the worker has run, the nudges route already answers (the degraded
+        # mode's offers): wait for the worker itself, whose detections are counted.
         server.wait_until(
-            lambda: server.client.get(
-                "/api/users/u2/nudges", params={"app": "phoenix-letters"}
-            ).json(),
-            what="the worker to detect the nudges",
+            lambda: (server.queue().get("processed"), server.queue().get("pending")) == (3, 0),
+            what="the worker to process the letters",
         )
+
+        def detected() -> object:
+            choice = server.client.get("/api/experiments/nudge-choice").json()
+            return {s["nudge_type"]: s["detected"] for s in choice}.get("letters_to_cv")
+
+        server.wait_until(lambda: detected() == 3, what="the worker to detect the nudges")
         for n in range(2):
             (nudge,) = server.client.get(
                 f"/api/users/u{n}/nudges", params={"app": "phoenix-letters"}
