@@ -16,7 +16,7 @@ from src.domain.errors import (
     PayloadInvalidError,
 )
 from src.domain.experiments import Experiment, ExperimentBook
-from src.domain.nudges import NudgeRule
+from src.domain.nudges import CrossAppNudgeRule, NudgeRule
 from src.domain.rules import INSIGHT_PREFIX, ActivityNudgeRule, RuleInvalidError
 from src.domain.user_journey import UserJourney
 
@@ -138,6 +138,7 @@ class Catalogue:
         self._apps: dict[str, AppModule] = {}
         self._event_types: dict[str, tuple[AppModule, EventType]] = {}
         self._rules: dict[str, NudgeRule] = {}
+        self._marking_rules: dict[str, tuple[NudgeRule, ...]] = {}
         for app in apps:
             self.register(app)
 
@@ -164,6 +165,7 @@ class Catalogue:
             self._event_types[entry.name] = (app, entry)
         for rule in app.nudge_rules:
             self._rules[rule.nudge_type] = rule
+        self._marking_rules.clear()
 
     @property
     def app_sources(self) -> list[str]:
@@ -199,8 +201,18 @@ class Catalogue:
         return max((rule.window_days for rule in self._rules.values()), default=0)
 
     def marks_for(self, event_type: str, payload: Mapping[str, object]) -> list[str]:
-        """The payload counters any rule keeps that this event meets."""
-        return marks_for(self._rules.values(), event_type, payload)
+        """The payload counters any rule keeps that this event meets.
+
+        Runs for every event folded: only the rules that may mark an event of its type
+        are asked (found once per event type), and most event types have none.
+        """
+        rules = self._marking_rules.get(event_type)
+        if rules is None:
+            rules = tuple(rule for rule in self._rules.values() if _may_mark(rule, event_type))
+            self._marking_rules[event_type] = rules
+        if not rules:
+            return []
+        return marks_for(rules, event_type, payload)
 
     def insight_marks_for(self, kind: str, data: Mapping[str, object]) -> list[str]:
         """The counters an insight adds to: its kind's, and any rule's conditions on it."""
@@ -249,6 +261,19 @@ class Catalogue:
                 f"not {app_source!r}",
             )
         return entry
+
+
+def _may_mark(rule: NudgeRule, event_type: str) -> bool:
+    """Whether ``rule.marks`` may name a counter for an event of ``event_type``.
+
+    Known for the rule classes of the core only (a subclass may mark otherwise): a
+    cross-app rule never marks, an activity rule only by its payload conditions.
+    """
+    if type(rule) is CrossAppNudgeRule:
+        return False
+    if type(rule) is ActivityNudgeRule:
+        return rule.may_mark(event_type)
+    return True
 
 
 def marks_for(

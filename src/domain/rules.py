@@ -18,6 +18,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from src.domain.errors import FlywheelError
@@ -64,8 +65,9 @@ class Where:
         if self.op not in OPERATORS:
             raise RuleInvalidError("where.op", f"must be one of {', '.join(OPERATORS)}")
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """Part of a counter's name; cached, as rules read it after every event (JSON)."""
         return f"{self.field}{self.op}{json.dumps(self.value)}"
 
     def holds(self, payload: Mapping[str, object]) -> bool:
@@ -110,9 +112,10 @@ class Count:
         ):
             raise RuleInvalidError("within_days", "must be a whole number of days from 1 to 3650")
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
-        """The journey counters this condition reads: one per event type."""
+        """The journey counters this condition reads: one per event type (cached: the
+        rules read them after every event)."""
         if not self.where:
             return self.event_types
         suffix = "[" + "&".join(w.key for w in self.where) + "]"
@@ -167,7 +170,7 @@ class HasInsight:
         if self.at_least < 1:
             raise RuleInvalidError("at_least", "must be 1 or more")
 
-    @property
+    @cached_property
     def key(self) -> str:
         base = INSIGHT_PREFIX + self.kind
         if not self.where:
@@ -219,13 +222,24 @@ class ActivityNudgeRule:
                 "unless_since", "needs a count condition in `when` to say since when"
             )
 
-    @property
+    @cached_property
     def _anchor(self) -> Count | None:
         return next((c for c in self.when if isinstance(c, Count)), None)
 
-    @property
+    @cached_property
     def conditions(self) -> tuple[Condition, ...]:
         return self.when + self.unless
+
+    @cached_property
+    def _marking(self) -> Mapping[str, tuple[Count, ...]]:
+        """The payload conditions that may mark an event, by its type: ``marks`` runs for
+        every event folded, and most event types meet none of them."""
+        found: dict[str, list[Count]] = {}
+        for condition in self.conditions:
+            if isinstance(condition, Count) and condition.where:
+                for event_type in dict.fromkeys(condition.event_types):
+                    found.setdefault(event_type, []).append(condition)
+        return {event_type: tuple(counts) for event_type, counts in found.items()}
 
     @property
     def window_days(self) -> int:
@@ -243,8 +257,15 @@ class ActivityNudgeRule:
         named = [c.app_source for c in self.conditions if isinstance(c, ActiveIn)]
         return tuple(dict.fromkeys([self.shown_in, self.target_app, *named]))
 
+    def may_mark(self, event_type: str) -> bool:
+        """Whether ``marks`` may name a counter for an event of ``event_type``."""
+        return event_type in self._marking
+
     def marks(self, event_type: str, payload: Mapping[str, object]) -> tuple[str, ...]:
-        return tuple(m for c in self.conditions for m in c.marks(event_type, payload))
+        counts = self._marking.get(event_type)
+        if not counts:
+            return ()
+        return tuple(m for c in counts for m in c.marks(event_type, payload))
 
     def insight_marks(self, kind: str, data: Mapping[str, object]) -> tuple[str, ...]:
         """The counters beyond ``insight:<kind>`` that an insight meets for this rule."""
@@ -256,10 +277,12 @@ class ActivityNudgeRule:
         )
 
     def is_due(self, journey: UserJourney, at: datetime) -> bool:
-        if not all(c.holds(journey, at) for c in self.when):
-            return False
-        if any(c.holds(journey, at) for c in self.unless):
-            return False
+        for condition in self.when:
+            if not condition.holds(journey, at):
+                return False
+        for condition in self.unless:
+            if condition.holds(journey, at):
+                return False
         anchor = self._anchor
         if self.unless_since and anchor is not None:
             first = anchor.first_counted(journey, at)

@@ -67,6 +67,18 @@ def _window_start(at: datetime, days: int | None) -> str:
     return (day - timedelta(days=days - 1)).isoformat()
 
 
+@lru_cache(maxsize=1024)
+def _window(at: datetime, fold: int, days: int | None) -> tuple[str, str]:
+    """The first and the last day (ISO) of the window of ``days`` ending on ``at``'s day.
+
+    Cached: every rule and counter asks for the windows of the event just folded, and
+    the dates cost more than the look-up. ``fold`` (``at.fold``) is part of the key
+    because two times of one zone that differ only by it compare equal, yet are
+    different instants.
+    """
+    return _window_start(at, days), _day(at)
+
+
 @lru_cache(maxsize=65_536)
 def journey_id(user_id: str) -> UUID:
     """A user's journey id is derived from the user id, so any worker finds the same one.
@@ -270,28 +282,43 @@ class UserJourney(Aggregate):
         """Add one event at ``at`` to each counter, then drop days out of ``keep_days``."""
         when = _utc(at).isoformat()
         day = when[:10]
-        oldest = _window_start(at, keep_days) if keep_days > 0 else None
+        oldest = _window(at, at.fold, keep_days)[0] if keep_days > 0 else None
+        first_at, last_at, daily, daily_first = (
+            self.first_at,
+            self.last_at,
+            self.daily,
+            self.daily_first,
+        )
         for counter in counters:
-            if counter not in self.first_at or when < self.first_at[counter]:
-                self.first_at[counter] = when
-            if when > self.last_at.get(counter, ""):
-                self.last_at[counter] = when
+            first = first_at.get(counter)
+            if first is None or when < first:
+                first_at[counter] = when
+            if when > last_at.get(counter, ""):
+                last_at[counter] = when
             if oldest is None or day < oldest:
                 continue
-            days = self.daily.setdefault(counter, {})
+            days = daily.get(counter)
+            if days is None:
+                days = daily[counter] = {}
             days[day] = days.get(day, 0) + 1
-            firsts = self.daily_first.setdefault(counter, {})
-            if day not in firsts or when < firsts[day]:
+            firsts = daily_first.get(counter)
+            if firsts is None:
+                firsts = daily_first[counter] = {}
+            first = firsts.get(day)
+            if first is None or when < first:
                 firsts[day] = when
         if oldest is None:
             return
-        for counter, days in list(self.daily.items()):
+        # Only counters holding a day out of the window are touched (most hold none).
+        stale = [c for c, days in daily.items() if not days or min(days) < oldest]
+        for counter in stale:
+            days = daily[counter]
             for old in [d for d in days if d < oldest]:
                 del days[old]
-                self.daily_first.get(counter, {}).pop(old, None)
+                daily_first.get(counter, {}).pop(old, None)
             if not days:
-                del self.daily[counter]
-                self.daily_first.pop(counter, None)
+                del daily[counter]
+                daily_first.pop(counter, None)
 
     def count(self, counters: Iterable[str], within_days: int | None, at: datetime) -> int:
         """Events counted by ``counters``: ever, or within ``within_days`` days up to ``at``."""
@@ -299,10 +326,16 @@ class UserJourney(Aggregate):
             return sum(
                 self.activity_by_type.get(c, 0) or self.mark_totals.get(c, 0) for c in counters
             )
-        start, end = _window_start(at, within_days), _day(at)
-        return sum(
-            n for c in counters for d, n in self.daily.get(c, {}).items() if start <= d <= end
-        )
+        start, end = _window(at, at.fold, within_days)
+        daily = self.daily
+        total = 0
+        for counter in counters:
+            days = daily.get(counter)
+            if days:
+                for day, n in days.items():
+                    if start <= day <= end:
+                        total += n
+        return total
 
     def first_counted(
         self, counters: Iterable[str], within_days: int | None, at: datetime
@@ -311,7 +344,7 @@ class UserJourney(Aggregate):
         if within_days is None:
             found = [self.first_at[c] for c in counters if c in self.first_at]
         else:
-            start, end = _window_start(at, within_days), _day(at)
+            start, end = _window(at, at.fold, within_days)
             found = [
                 first
                 for c in counters
