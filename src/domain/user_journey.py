@@ -48,35 +48,34 @@ class NudgeState(TypedDict):
     ``target_app`` converts."""
 
 
-def _day(at: datetime) -> str:
-    return _utc(at).date().isoformat()
-
-
 def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _window_start(at: datetime, days: int | None) -> str:
-    """The first day (ISO) of a window of ``days`` whole days ending on ``at``'s day."""
-    if days is None:
-        return ""
-    day = _utc(at).date()
-    # An event in the first days of year 1 has a window that starts before the calendar.
-    if day.toordinal() < days:
-        return date.min.isoformat()
-    return (day - timedelta(days=days - 1)).isoformat()
+@lru_cache(maxsize=1024)
+def _instant(at: datetime, fold: int) -> tuple[str, str]:
+    """``at`` in UTC as ISO text, and its day (ISO).
+
+    Cached: the counters and every rule's window ask for the event just folded, and
+    the conversion costs more than the look-up. ``fold`` (``at.fold``) is part of the
+    key: two times of one zone that differ only by it compare equal, yet are different
+    instants.
+    """
+    when = _utc(at).isoformat()
+    return when, when[:10]
 
 
 @lru_cache(maxsize=1024)
-def _window(at: datetime, fold: int, days: int | None) -> tuple[str, str]:
-    """The first and the last day (ISO) of the window of ``days`` ending on ``at``'s day.
+def _window_start(day: str, days: int) -> str:
+    """The first day (ISO) of a window of ``days`` whole days ending on ``day`` (ISO).
 
-    Cached: every rule and counter asks for the windows of the event just folded, and
-    the dates cost more than the look-up. ``fold`` (``at.fold``) is part of the key
-    because two times of one zone that differ only by it compare equal, yet are
-    different instants.
+    Cached: the events of a batch mostly share their day.
     """
-    return _window_start(at, days), _day(at)
+    last = date.fromisoformat(day)
+    # An event in the first days of year 1 has a window that starts before the calendar.
+    if last.toordinal() < days:
+        return date.min.isoformat()
+    return (last - timedelta(days=days - 1)).isoformat()
 
 
 @lru_cache(maxsize=65_536)
@@ -280,9 +279,8 @@ class UserJourney(Aggregate):
 
     def count_in(self, counters: Iterable[str], at: datetime, keep_days: int) -> None:
         """Add one event at ``at`` to each counter, then drop days out of ``keep_days``."""
-        when = _utc(at).isoformat()
-        day = when[:10]
-        oldest = _window(at, at.fold, keep_days)[0] if keep_days > 0 else None
+        when, day = _instant(at, at.fold)
+        oldest = _window_start(day, keep_days) if keep_days > 0 else None
         first_at, last_at, daily, daily_first = (
             self.first_at,
             self.last_at,
@@ -326,7 +324,8 @@ class UserJourney(Aggregate):
             return sum(
                 self.activity_by_type.get(c, 0) or self.mark_totals.get(c, 0) for c in counters
             )
-        start, end = _window(at, at.fold, within_days)
+        end = _instant(at, at.fold)[1]
+        start = _window_start(end, within_days)
         daily = self.daily
         total = 0
         for counter in counters:
@@ -344,7 +343,8 @@ class UserJourney(Aggregate):
         if within_days is None:
             found = [self.first_at[c] for c in counters if c in self.first_at]
         else:
-            start, end = _window(at, at.fold, within_days)
+            end = _instant(at, at.fold)[1]
+            start = _window_start(end, within_days)
             found = [
                 first
                 for c in counters
