@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine, bindparam, func, select, text
 
 from src.adapters.sql.tables import UtcDateTime, nudges_sent
-from src.adapters.sqlalchemy_nudge_offers import displayed_offers
+from src.adapters.sqlalchemy_nudge_offers import BY_ARRAY, displayed_offers
 from src.application.ports.nudges import ActiveNudge
 
 _ACTIVE = text(
@@ -48,4 +48,4 @@ class PostgresNudgeBoard:
         return last
 
     def displayed_offers(self, user_ids: Collection[str]) -> dict[tuple[str, str], str]:
-        return displayed_offers(self._engine, user_ids)
+        return displayed_offers(self._engine, user_ids, BY_ARRAY)
