@@ -3,8 +3,9 @@ keeps the wording the user saw (``NudgeBoard.displayed_offers``).
 
 A batch's users go as one array on PostgreSQL (``user_id = ANY(:users)``): one statement
 text whatever the batch's size, so SQLAlchemy compiles it once and psycopg parses it
-once, where an ``IN`` list is expanded and rendered anew for every batch (14 us per event
-of the worker's CPU at 100 events per batch). SQLite, which has no arrays, keeps the list.
+once, where an ``IN`` list is expanded and rendered anew for every batch (the worker's
+CPU for a batch of 100 users: 790-990 us with the list, 280-390 with the array). SQLite,
+which has no arrays, keeps the list.
 """
 
 from __future__ import annotations
