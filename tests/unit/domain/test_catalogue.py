@@ -1,9 +1,13 @@
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import pytest
 
 from src.domain.apps import default_catalogue
 from src.domain.catalogue import AppModule, Catalogue, EventType
 from src.domain.errors import AppSourceUnknownError, CatalogueConflictError, EventTypeUnknownError
 from src.domain.nudges import CrossAppNudgeRule
+from src.domain.rules import ActivityNudgeRule, Count, Where
 from src.domain.user_journey import UserJourney
 
 
@@ -70,3 +74,42 @@ def test_every_registered_rule_names_known_apps_and_event_types() -> None:
         catalogue.check_rule(rule)  # raises RuleInvalidError naming the unknown one
         checked.append(rule.nudge_type)
     assert {"letters_to_cv", "cv_to_letters"} <= set(checked)
+
+
+class MoodLogged(UserJourney.ActivityRecorded):
+    """An event a payload condition may mark."""
+
+
+@dataclass(frozen=True)
+class EveryEventRule(CrossAppNudgeRule):
+    """A rule of another class: it marks whatever it likes."""
+
+    def marks(self, event_type: str, payload: Mapping[str, object]) -> tuple[str, ...]:
+        return (f"seen:{event_type}",)
+
+
+def test_marks_come_from_every_rule_that_may_mark_also_after_a_later_registration() -> None:
+    low = Count(("mood.logged",), within_days=7, where=(Where("mood", "<=", 3),))
+    mood = AppModule(
+        app_source="app-mood",
+        title="Mood",
+        event_types=(EventType("mood.logged", MoodLogged),),
+        nudge_rules=(ActivityNudgeRule("low_mood", "app-mood", "app-mood", when=(low,)),),
+    )
+    catalogue = Catalogue([COACH, mood])
+    assert catalogue.marks_for("mood.logged", {"mood": 2}) == ["mood.logged[mood<=3]"]
+    assert catalogue.marks_for("mood.logged", {"mood": 8}) == []
+    assert catalogue.marks_for("coach.booked", {"mood": 2}) == []
+    catalogue.register(
+        AppModule(
+            app_source="app-other",
+            title="Other",
+            event_types=(),
+            nudge_rules=(EveryEventRule("other", "app-other", "app-mood"),),
+        )
+    )
+    assert catalogue.marks_for("mood.logged", {"mood": 2}) == [
+        "mood.logged[mood<=3]",
+        "seen:mood.logged",
+    ]
+    assert catalogue.marks_for("coach.booked", {}) == ["seen:coach.booked"]
