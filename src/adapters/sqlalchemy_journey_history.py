@@ -22,6 +22,7 @@ from src.adapters.postgres.journey_history import PostgresJourneyStatements
 from src.adapters.sql.database import read_connection
 from src.adapters.sql.statements import for_store
 from src.adapters.sqlite.journey_history import SqliteJourneyStatements
+from src.application.ports.journeys import StoredHistory
 
 
 class JourneyStatements(Protocol):
@@ -80,26 +81,35 @@ class SqlAlchemyJourneyHistory:
         if not journey_ids:
             return []
         statements = self._statements
-        return self._fetch(statements.latest_snapshots, statements.snapshot_parameters(journey_ids))
+        rows = self._fetch(statements.latest_snapshots, statements.snapshot_parameters(journey_ids))
+        return [_stored(*row) for row in rows]
 
-    def events_after(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
-        if not versions:
-            return []
+    def events_after(self, versions: Mapping[UUID, int]) -> StoredHistory:
+        """The events, and the count of erasures the query's row without an id carries
+        (none before the first erasure: 0)."""
         statements = self._statements
-        return self._fetch(statements.events_after, statements.events_parameters(versions))
+        rows = self._fetch(statements.events_after, statements.events_parameters(versions))
+        erasures = 0
+        stored: list[StoredEvent] = []
+        for originator_id, version, topic, state in rows:
+            if originator_id is None:
+                erasures = int(version)
+            else:
+                stored.append(_stored(originator_id, version, topic, state))
+        return StoredHistory(stored, erasures)
 
-    def _fetch(self, query: str | TextClause, parameters: Mapping[str, Any]) -> list[StoredEvent]:
+    def _fetch(self, query: str | TextClause, parameters: Mapping[str, Any]) -> Sequence[Any]:
         with read_connection(self._engine) as connection:
             if isinstance(query, str):
-                rows = connection.exec_driver_sql(query, dict(parameters)).all()
-            else:
-                rows = connection.execute(query, parameters).all()
-        return [
-            StoredEvent(
-                originator_id=row[0] if isinstance(row[0], UUID) else UUID(str(row[0])),
-                originator_version=int(row[1]),
-                topic=row[2],
-                state=bytes(row[3]),
-            )
-            for row in rows
-        ]
+                return connection.exec_driver_sql(query, dict(parameters)).all()
+            return connection.execute(query, parameters).all()
+
+
+def _stored(originator_id: object, version: int, topic: str, state: bytes) -> StoredEvent:
+    """A row as eventsourcing's stored event: PostgreSQL gives ``UUID``s, SQLite hex text."""
+    return StoredEvent(
+        originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id)),
+        version,
+        topic,
+        state,
+    )

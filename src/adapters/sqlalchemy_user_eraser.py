@@ -21,8 +21,9 @@ from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, TextClause, delete, select, text
 
 from src.adapters.postgres.user_eraser import PostgresEraserStatements
-from src.adapters.sql.statements import for_store
+from src.adapters.sql.statements import for_store, upsert_of
 from src.adapters.sql.tables import (
+    ERASURES_TRACKING,
     applied_events,
     events,
     insights,
@@ -88,6 +89,13 @@ class SqlAlchemyUserEraser:
         self._delete_snapshots = (
             text(_DELETE_STREAM.format(table=snapshots_table)) if snapshots_table else None
         )
+        self._count_erasure = (
+            upsert_of(engine)(tracking)
+            .values(name=ERASURES_TRACKING, position=1)
+            .on_conflict_do_update(
+                index_elements=[tracking.c.name], set_={"position": tracking.c.position + 1}
+            )
+        )
 
     @classmethod
     def for_application(
@@ -127,6 +135,10 @@ class SqlAlchemyUserEraser:
                 .where(tracking.c.name == PROJECTION_NAME)
                 .with_for_update()
             )
+            # Counted in this transaction: a worker that reads the count with its journeys
+            # sees either the user's history or the count moved, never the count unmoved
+            # with the history gone.
+            connection.execute(self._count_erasure)
             if rewind is not None and journey_events:
                 connection.execute(rewind)
             # The nudges (and offers) before their displays: a display being recorded

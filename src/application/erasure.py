@@ -6,7 +6,9 @@ why not crypto-shredding). What could bring a forgotten user back, and what stop
 * a fold of this process holding the journey: the erasure waits for the fold lock, then
   drops the journey from memory (``JourneyApplication.forgetting``);
 * a worker of another process that cached it, or a snapshot written at the last moment:
-  a journey in hand is trusted only while the store still has its last event
+  every erasure moves the store's count of erasures in its own commit, and a journey in
+  hand is trusted only while that count has not moved since the journey was last known
+  stored, or else while the store still has its last event
   (``JourneyApplication.load_journeys``);
 * events of the user in a worker's hands (``processing`` under a live lease): the store
   refuses the erasure (``UserBusyError``) until that batch is saved, and the erasure is

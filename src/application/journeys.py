@@ -130,6 +130,8 @@ class JourneyApplication(Application[UUID]):
         self._ranks = ranks
         # Without a bulk reader (the in-memory store of unit tests), journeys load one by one.
         self._history = history(self) if history is not None else None
+        # The count of erasures the last load read (``_load_journeys``).
+        self._erasures_read: int | None = None
         self._fold_lock = threading.Lock()
 
     def get_journey(self, user_id: str) -> UserJourney | None:
@@ -221,32 +223,58 @@ class JourneyApplication(Application[UUID]):
                 cache.get(journey_id(user_id), evict=True)
 
     def load_journeys(self, user_ids: Sequence[str]) -> dict[str, UserJourney | None]:
-        """Current journeys of a batch's users: cached ones brought up to date, in bulk.
+        """Current journeys of a batch's users: cached ones brought up to date, in bulk."""
+        return self._load_journeys(user_ids)[0]
+
+    def _load_journeys(
+        self, user_ids: Sequence[str]
+    ) -> tuple[dict[str, UserJourney | None], int | None]:
+        """The journeys, and the count of erasures they were read at (None: not counted).
 
         Two queries for the whole batch: the latest snapshot of each journey not in the
-        cache, then every event from the version in hand on. A journey another worker
-        changed is therefore current here, and a version conflict stays a true race.
+        cache, then every event from the version in hand on, with the store's count of
+        erasures (``StoredHistory``). A journey another worker changed is therefore
+        current here, and a version conflict stays a true race.
 
-        A journey in hand (cached, or from a snapshot) at version V is trusted only if
-        the store still has its event V as this process knew it: a user forgotten
-        meanwhile (by another process) has no such event, or a new stream whose event V
-        is another one. Built on such a journey, the next save would bring the forgotten
-        history back, since no version conflict can tell; it is rebuilt from the stored
-        events instead.
+        A journey in hand (cached, or from a snapshot) at version V may be one the store
+        no longer has: a user forgotten meanwhile by another process. Built on it, the
+        next save would bring the forgotten history back, since no version conflict can
+        tell. A cached journey last known to be the stored one at the count of erasures
+        this process read last is trusted when the count has not moved: no history was
+        deleted since (every erasure moves it in the commit that deletes, and the count
+        is read in the events' snapshot); only its newer events are read. Any other
+        journey in hand is trusted only if the store still has its event V as this
+        process knew it (read with the newer ones), and is rebuilt from the stored events
+        otherwise. If the count moved, the query is made again with no journey trusted.
+
+        After this load, the batch's users cannot be forgotten before its save commits
+        (an erasure waits for a batch in a worker's hands, and the save's fence refuses
+        a batch whose events are gone), so the journeys saved are the stored ones at
+        the count read here too (``_save_journeys``).
         """
         if self._history is None:
-            return {user_id: self.get_journey(user_id) for user_id in user_ids}
+            return {user_id: self.get_journey(user_id) for user_id in user_ids}, None
         ids = {journey_id(user_id): user_id for user_id in user_ids}
         in_hand: dict[UUID, Any] = {}
         for key in ids:
             with contextlib.suppress(KeyError):
                 in_hand[key] = self._cache.get(key)
+        expected = self._erasures_read
+        trusted = {
+            key
+            for key in in_hand
+            if expected is not None and self._cache.erasures_seen(key) == expected
+        }
         for stored in self._history.latest_snapshots([k for k in ids if k not in in_hand]):
             snapshot: Any = self.mapper.to_domain_event(stored)
             in_hand[snapshot.originator_id] = snapshot.mutate(None)
         held = {key: journey for key, journey in in_hand.items() if journey is not None}
-        versions = {key: held[key].version - 1 if key in held else 0 for key in ids}
-        replay = self._replay(self._history.events_after(versions), held)
+        history = self._history.events_after(_versions(ids, held, trusted))
+        if trusted and history.erasures != expected:
+            trusted = set()
+            history = self._history.events_after(_versions(ids, held, trusted))
+        erasures = self._erasures_read = history.erasures
+        replay = self._replay(history.events, held, trusted)
         if replay.stale:
             for key in replay.stale:
                 with contextlib.suppress(KeyError):
@@ -255,30 +283,36 @@ class JourneyApplication(Application[UUID]):
                 "journey in hand no longer stored, rebuilding",
                 extra={"journeys": len(replay.stale)},
             )
-            rebuilt = self._replay(self._history.events_after(dict.fromkeys(replay.stale, 0)), {})
-            replay.journeys.update(rebuilt.journeys)
-            replay.last_states.update(rebuilt.last_states)
+            # Read at a count of erasures at least ``erasures``: stored at that one too.
+            rebuilt = self._history.events_after(dict.fromkeys(replay.stale, 0))
+            replayed = self._replay(rebuilt.events, {}, set())
+            replay.journeys.update(replayed.journeys)
+            replay.last_states.update(replayed.last_states)
         loaded: dict[str, UserJourney | None] = {}
         for key, user_id in ids.items():
             journey = replay.journeys.get(key)
-            if journey is not None:
-                self._cache.put(key, journey)
-                if key in replay.last_states:
-                    self._cache.remember_last(key, replay.last_states[key])
+            # A trusted journey without newer events is the cached one, as it was, with
+            # the count read now: nothing to note.
+            if journey is not None and key in replay.last_states:
+                self._cache.put(key, journey, erasures=erasures)
+                self._cache.remember_last(key, replay.last_states[key])
             loaded[user_id] = journey
-        return loaded
+        return loaded, erasures
 
     def _replay(
-        self, stored_events: Iterable[StoredDomainEvent], held: Mapping[UUID, Any]
+        self,
+        stored_events: Iterable[StoredDomainEvent],
+        held: Mapping[UUID, Any],
+        trusted: Collection[UUID],
     ) -> _Replay:
         """Journeys brought up to date from their events, and the held ones found stale.
 
-        For a held journey the first event is its own last one: the same bytes as when
-        this process last stored or read it, or else (a journey from a snapshot) the same
-        version and timestamp.
+        For a held journey not ``trusted`` the first event is its own last one: the same
+        bytes as when this process last stored or read it, or else (a journey from a
+        snapshot) the same version and timestamp. A trusted one's are all newer.
         """
-        replay = _Replay()
-        checked: set[UUID] = set()
+        replay = _Replay(journeys={key: held[key] for key in trusted})
+        checked: set[UUID] = set(trusted)
         for stored in stored_events:
             key: Any = stored.originator_id
             if key in held and key not in checked:
@@ -319,14 +353,20 @@ class JourneyApplication(Application[UUID]):
             finally:
                 self._evict([user_id])
 
-    def _save_journeys(self, journeys: Sequence[UserJourney], outcome: BatchOutcome | None) -> None:
+    def _save_journeys(
+        self,
+        journeys: Sequence[UserJourney],
+        outcome: BatchOutcome | None,
+        erasures: int | None = None,
+    ) -> None:
         """One ``save``: the journeys and the rest of the batch's unit of work.
 
         The save is given the journeys' events, not the journeys: eventsourcing tells
         the two apart with runtime protocol checks, which cost about three times as much
         for an aggregate as for an event (tens of microseconds each, per journey per
         batch). The cache, which the save would have updated with the journeys, is
-        updated here once they are stored.
+        updated here once they are stored, with the count of ``erasures`` they were
+        loaded at.
         """
         events = [event for journey in journeys for event in journey.collect_events()]
         writes = BatchWrites(
@@ -341,7 +381,7 @@ class JourneyApplication(Application[UUID]):
         )
         recordings = self.save(*events, batch=writes)
         for journey in journeys:
-            self._cache.put(journey.id, journey)
+            self._cache.put(journey.id, journey, erasures=erasures)
         first_new: dict[UUID, int] = {}
         for recording in recordings:  # in order: each journey's last event comes last
             key = recording.domain_event.originator_id
@@ -413,7 +453,7 @@ class JourneyApplication(Application[UUID]):
         applied = self._applied_events.already_applied(
             {AppliedEvent(user_id, s.event_hash) for user_id, ss in by_user.items() for s in ss}
         )
-        loaded = self.load_journeys(list(by_user)) if by_user else {}
+        loaded, erasures = self._load_journeys(list(by_user)) if by_user else ({}, None)
         choose = self._variants.for_batch(list(by_user)) if self._variants else None
         rank = self._ranks.for_batch(list(by_user)) if self._ranks else None
         for user_id, sources in by_user.items():
@@ -430,5 +470,16 @@ class JourneyApplication(Application[UUID]):
             if journey.pending_events:
                 changed.append(journey)
         if changed or outcome is not None:
-            self._save_journeys(changed, outcome)
+            self._save_journeys(changed, outcome, erasures)
         return FoldResult(recorded=recorded, replayed=replayed, nudges_detected=detected)
+
+
+def _versions(
+    ids: Iterable[UUID], held: Mapping[UUID, Any], trusted: Collection[UUID]
+) -> dict[UUID, int]:
+    """The version to read each journey's events after: a trusted journey's own, the one
+    before it for another journey in hand (its last event, to check), else 0."""
+    return {
+        key: held[key].version if key in trusted else held[key].version - 1 if key in held else 0
+        for key in ids
+    }

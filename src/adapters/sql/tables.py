@@ -263,6 +263,11 @@ projection_tracking = Table(
     Column("position", BigInteger, nullable=False),
     schema=PRIVATE_SCHEMA,
 )
+ERASURES_TRACKING = "erasures"
+"""The tracking row that counts the users forgotten so far: every erasure moves it on by
+one in its own transaction (the row appears with the first), and a worker reads it with
+each batch's journeys to tell whether the journeys it holds in memory may be trusted
+(``JourneyApplication.load_journeys``). A count only: it keeps no trace of whom."""
 
 # The source events each user's journey has applied, one row per (user, event hash): the
 # journeys' save inserts its pairs in the commit that stores their events, so the key

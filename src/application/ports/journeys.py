@@ -70,6 +70,17 @@ class JourneyHistory(Protocol):
         """The most recent snapshot of each journey that has one."""
         ...
 
-    def events_after(self, versions: Mapping[UUID, int]) -> list[StoredDomainEvent]:
-        """Each journey's events above the given version, by journey then version."""
+    def events_after(self, versions: Mapping[UUID, int]) -> StoredHistory:
+        """Each journey's events above the given version, by journey then version, and
+        the count of erasures, both as one snapshot of the store saw them."""
         ...
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """Journeys' stored events and the store's count of erasures, read at one moment."""
+
+    events: list[StoredDomainEvent]
+    erasures: int
+    """Users forgotten so far: every erasure moves it on in the commit that deletes the
+    user's history. Equal counts at two reads mean no history was deleted in between."""

@@ -77,3 +77,21 @@ def test_a_journey_pushed_out_takes_its_last_stored_event_along() -> None:
     cache.put(second, journey())
     assert keys_in(cache, [first, second]) == [second]
     assert cache.last_stored(first) is None
+
+
+def test_the_count_of_erasures_is_kept_only_with_the_journey_it_was_put_with() -> None:
+    cache = JourneyCache(maxsize=2)
+    key, other = uuid4(), uuid4()
+    cache.put(key, journey(), erasures=3)
+    assert cache.erasures_seen(key) == 3
+    cache.put(key, journey())  # eventsourcing's own put: nothing known of it
+    assert cache.erasures_seen(key) is None
+    cache.put(key, journey(), erasures=4)
+    cache.get(key, evict=True)
+    assert cache.erasures_seen(key) is None
+    cache.put(key, journey(), erasures=5)
+    cache.put(other, journey(), erasures=5)
+    cache.put(uuid4(), journey())  # pushes the least recently used out
+    assert keys_in(cache, [key, other]) == [other]
+    assert cache.erasures_seen(key) is None
+    assert cache.erasures_seen(other) == 5
