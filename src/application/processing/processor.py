@@ -6,8 +6,9 @@ The steps of a batch, and why they are safe to repeat:
    the batch is in hand): a crashed worker's events come back within seconds, when nobody
    renews their lease; a batch cut off by a lost connection is given back by its worker
    as soon as the store answers again;
-2. hash rows that arrived without one; a twin makes the row a ``duplicate``; a row that
-   could not even be decoded is ``dead`` at once, alone;
+2. hash rows that arrived without one; a twin makes the row a ``duplicate``, the others
+   take their hashes with their marks in step 4; a row that could not even be decoded
+   is ``dead`` at once, alone;
 3. run the analysers per event, ``concurrency`` at a time, each bounded by ``timeout``;
    a failure is retried with exponential backoff, then the event is ``dead``;
 4. fold the survivors into journeys and save them once, in one unit of work with the
