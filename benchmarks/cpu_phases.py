@@ -14,7 +14,7 @@ PHASES: list[tuple[str, str, str]] = [
     # (phase, function, file): the outermost frame that matches names the phase.
     ("projection", "_project", "src/application/processing/processor.py"),
     ("claim", "claim", "sqlalchemy_inbox.py"),
-    ("triage: hashes of rows without one", "assign_hashes", "sqlalchemy_inbox.py"),
+    ("triage: twins of rows without a hash", "twins", "sqlalchemy_inbox.py"),
     ("triage: hashes of rows without one", "event_hash", "phoenix_bridge"),
     ("triage", "_triage", "src/application/processing/processor.py"),
     ("analysers (rules per event)", "_analyse", "src/application/processing/processor.py"),

@@ -178,20 +178,27 @@ class FakeEventInbox:
             if row is None or row.locked_by != outcome.holder:
                 raise LeaseLostError(outcome.holder, len(outcome.event_ids))
 
-    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
-        taken = {row.event.event_hash for row in self.rows.values()}
-        refused: set[int] = set()
-        for event_id, event_hash in sorted(hashes.items()):
-            if event_hash in taken:
-                refused.add(event_id)
-                continue
-            taken.add(event_hash)
-            row = self.rows[event_id]
-            row.event = replace(row.event, event_hash=event_hash)
-        return refused
+    def twins(self, hashes: Mapping[int, str]) -> set[int]:
+        holders = {row.event.event_hash: row.event.id for row in self.rows.values()}
+        return {
+            event_id
+            for event_id, event_hash in sorted(hashes.items())
+            if holders.setdefault(event_hash, event_id) != event_id
+        }
+
+    def check_hashes(self, outcome: BatchOutcome) -> None:
+        """The unique hash, as the stores check it: a hash another row holds fails."""
+        holders = {row.event.event_hash: row.event.id for row in self.rows.values()}
+        for event_id, event_hash in outcome.hashes.items():
+            if holders.setdefault(event_hash, event_id) != event_id:
+                raise IntegrityError(f"event_hash {event_hash} is taken")
 
     def complete(self, outcome: BatchOutcome) -> None:
         self.hold(outcome)
+        self.check_hashes(outcome)
+        for event_id, event_hash in outcome.hashes.items():
+            row = self.rows[event_id]
+            row.event = replace(row.event, event_hash=event_hash)
         for event_id in outcome.processed:
             row = self.rows[event_id]
             row.status, row.locked_until, row.error = "processed", None, None
@@ -513,6 +520,8 @@ class WritesBatches:
     def check_batch(self, batch: BatchWrites | None) -> None:
         if batch is not None and self.applied is not None:
             self.applied.check(batch.applied)
+        if batch is not None and batch.outcome is not None and self.inbox is not None:
+            self.inbox.check_hashes(batch.outcome)
 
     def write_batch(self, batch: BatchWrites | None, notification_ids: Sequence[int]) -> None:
         if batch is None:

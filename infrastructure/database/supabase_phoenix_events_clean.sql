@@ -108,14 +108,18 @@ $columns$;
 -- The worker's claim scans unfinished events in id order; finished ones stay out.
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_claimable
     ON phoenix_events (id) WHERE status IN ('pending', 'failed', 'processing');
--- Users with a batch in hand: the claim leaves their other events to that batch's worker.
-CREATE INDEX IF NOT EXISTS ix_phoenix_events_user_processing
-    ON phoenix_events (user_id) WHERE status = 'processing';
--- A worker's heartbeat finds the events it holds.
+-- The events in a worker's hands: its heartbeat finds those it holds by name, and the
+-- claim reads all of them (the users it leaves to their batches' workers).
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_locked_by
     ON phoenix_events (locked_by) WHERE status = 'processing';
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_user_timestamp ON phoenix_events (user_id, "timestamp");
-CREATE INDEX IF NOT EXISTS ix_phoenix_events_timestamp ON phoenix_events ("timestamp");
+-- Indexes an older version made that cost every write of an event and that no frequent
+-- read needs: the users in hand (the claim reads them through ix_phoenix_events_locked_by,
+-- whose rows are the same), and the time of every event (the analytics read the journey
+-- entries; ORDER BY "timestamp" over the inbox, bounded by retention, is an occasional
+-- query). Each row version of the queue wrote an entry in both.
+DROP INDEX IF EXISTS ix_phoenix_events_user_processing;
+DROP INDEX IF EXISTS ix_phoenix_events_timestamp;
 
 -- The journey read model: one row per processed event, fed by the worker's projection.
 CREATE TABLE IF NOT EXISTS phoenix_journey_entries (

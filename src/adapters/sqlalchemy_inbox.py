@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -85,8 +85,8 @@ class InboxStatements(Protocol):
     def timestamp_columns(self) -> tuple[Any, Any]:
         """The claim's two timestamp columns: as a value, and as text when beyond Python."""
 
-    def assign_hashes(self, connection: Connection, hashes: Mapping[int, str]) -> set[int]:
-        """Give each row its hash unless stored already or taken by an earlier twin."""
+    def hash_holders(self, connection: Connection, hashes: Collection[str]) -> dict[str, int]:
+        """The row (id) holding each of ``hashes`` that one holds."""
 
     def write_outcome(
         self, connection: Connection, outcome: BatchOutcome, fence: Fence | None
@@ -248,35 +248,19 @@ class SqlAlchemyEventInbox:
             self._statements.begin_claim(connection, take_turn=take_turn)
             return connection.execute(self._claim, parameters).all()
 
-    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
-        """One set-based write for a whole batch, in a commit that need not wait for the WAL.
-
-        The store's statements give each row its hash unless a row already has it or an
-        earlier row of the batch takes it (PostgreSQL: one statement; SQLite: a look-up of
-        the twins, then one update). A twin another worker commits meanwhile breaks the
-        unique index: the rows are then assigned one at a time, each refused alone if its
-        twin won.
-
-        Like the claim's, this commit may be lost in a crash of the server only with
-        everything after it (``ASYNC_COMMIT``): the event is then claimed again, still
-        without its hash, and hashed again to the same value. Waiting for the WAL flush
-        here made a batch of rows without hash wait for the disk once more.
-        """
+    def twins(self, hashes: Mapping[int, str]) -> set[int]:
+        """One look-up of the rows holding these hashes; of the call's own twins, the
+        first (lowest id) is none. A read: the rows take their hashes with their marks
+        (``complete``, or the journeys' recorder), where the unique hash decides."""
         if not hashes:
             return set()
-        assign = self._statements.assign_hashes
-        try:
-            with self._engine.begin() as connection:
-                return assign(connection, hashes)
-        except IntegrityError:
-            refused: set[int] = set()
-            for event_id, event_hash in sorted(hashes.items()):
-                try:
-                    with self._engine.begin() as connection:
-                        refused |= assign(connection, {event_id: event_hash})
-                except IntegrityError:
-                    refused.add(event_id)
-            return refused
+        with read_connection(self._engine) as connection:
+            holders = self._statements.hash_holders(connection, set(hashes.values()))
+        twins: set[int] = set()
+        for event_id, event_hash in sorted(hashes.items()):
+            if holders.setdefault(event_hash, event_id) != event_id:
+                twins.add(event_id)
+        return twins
 
     def complete(self, outcome: BatchOutcome) -> None:
         """The statements the journeys' recorder runs in a batch's own commit, fencing

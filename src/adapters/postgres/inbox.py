@@ -2,13 +2,13 @@
 
 What this store does its own way: the insert of new events as one JSON parameter
 (``event_insert``), the claim's transaction settings and turn, the claimed ids looked up
-by primary key, timestamps beyond Python's range read as text, a batch's hashes assigned
-by one array statement, and a batch's outcome written as array statements.
+by primary key, timestamps beyond Python's range read as text, the rows holding a batch's
+hashes found by one array statement, and a batch's outcome written as array statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -45,17 +45,10 @@ the dead entries it meets, so each is visited once. A plan choice that does not 
 the table's statistics, which are as stale as its vacuum: an ANALYZE would not help.
 """
 
-_ASSIGN_HASHES = (
-    "WITH given AS ("  # noqa: S608 - names from sql.tables
-    " SELECT DISTINCT ON (g.event_hash) g.id, g.event_hash"
-    " FROM unnest(%(ids)b::bigint[], %(hashes)b::text[]) AS g(id, event_hash)"
-    f" WHERE NOT EXISTS (SELECT 1 FROM {events.name} AS t WHERE t.event_hash = g.event_hash)"
-    " ORDER BY g.event_hash, g.id)"
-    f" UPDATE {events.name} AS e SET event_hash = given.event_hash"
-    " FROM given WHERE e.id = given.id"
-    " RETURNING e.id"
+_HASH_HOLDERS = (
+    f"SELECT event_hash, id FROM {events.name}"  # noqa: S608 - a name from sql.tables
+    " WHERE event_hash = ANY(%(hashes)b::text[])"
 )
-"""The rows that take their hash: not stored yet, and the first of the batch's twins."""
 
 
 class PostgresInboxStatements:
@@ -96,15 +89,11 @@ class PostgresInboxStatements:
             case((readable, null()), else_=cast(timestamp, Text)),
         )
 
-    def assign_hashes(self, connection: Connection, hashes: Mapping[int, str]) -> set[int]:
-        """One statement for the batch (``_ASSIGN_HASHES``), committed asynchronously; the
-        ids refused come back."""
-        connection.exec_driver_sql(ASYNC_COMMIT)
-        ids = list(hashes)
-        assigned = connection.exec_driver_sql(
-            _ASSIGN_HASHES, {"ids": ids, "hashes": [hashes[event_id] for event_id in ids]}
-        ).scalars()
-        return set(ids).difference(assigned)
+    def hash_holders(self, connection: Connection, hashes: Collection[str]) -> dict[str, int]:
+        """The row holding each of ``hashes`` that one holds: a probe of the unique hash
+        per hash."""
+        found = connection.exec_driver_sql(_HASH_HOLDERS, {"hashes": list(hashes)})
+        return {event_hash: event_id for event_hash, event_id in found}
 
     def write_outcome(
         self, connection: Connection, outcome: BatchOutcome, fence: Fence | None

@@ -54,48 +54,45 @@ def outcome_writes(outcome: BatchOutcome) -> list[RowWrite]:
     batch that finished it (``locked_by``): that batch may mark it again (a save redone
     in parts after some of it went through), a batch that lost it may not (``lease_fence``).
     A duplicate keeps the error it may have had from an earlier attempt (its column is
-    left out); a processed event has none.
+    left out); a processed event has none. A row that arrived without a hash takes it here
+    (``outcome.hashes``), in the same new version of the row; rows that have theirs are
+    written without the column, so a batch mixing both writes each kind in its own
+    statement.
     """
     released = {"locked_until": None, "locked_by": outcome.holder}
-    writes = [
-        RowWrite(
-            events,
-            [
-                {
-                    "id": i,
-                    "status": "processed",
-                    "processed_at": outcome.now,
-                    "ai_processing_error": None,
-                    **released,
-                }
-                for i in outcome.processed
-            ],
-            key="id",
-        ),
-        RowWrite(
-            events,
-            [
-                {"id": i, "status": "duplicate", "processed_at": outcome.now, **released}
-                for i in outcome.duplicates
-            ],
-            key="id",
-        ),
-        RowWrite(
-            events,
-            [
-                {
-                    "id": failure.event_id,
-                    "status": "failed" if failure.retry_at is not None else "dead",
-                    "locked_until": failure.retry_at,
-                    "locked_by": outcome.holder,
-                    "ai_processing_error": failure.error[:ERROR_LIMIT],
-                }
-                for failure in outcome.failures
-            ],
-            key="id",
-        ),
+    marks: list[list[dict[str, Any]]] = [
+        [
+            {
+                "id": i,
+                "status": "processed",
+                "processed_at": outcome.now,
+                "ai_processing_error": None,
+                **released,
+            }
+            for i in outcome.processed
+        ],
+        [
+            {"id": i, "status": "duplicate", "processed_at": outcome.now, **released}
+            for i in outcome.duplicates
+        ],
+        [
+            {
+                "id": failure.event_id,
+                "status": "failed" if failure.retry_at is not None else "dead",
+                "locked_until": failure.retry_at,
+                "locked_by": outcome.holder,
+                "ai_processing_error": failure.error[:ERROR_LIMIT],
+            }
+            for failure in outcome.failures
+        ],
     ]
-    return [write for write in writes if write.rows]
+    hashes = outcome.hashes
+    writes: list[RowWrite] = []
+    for rows in marks:
+        hashed = [{**row, "event_hash": hashes[row["id"]]} for row in rows if row["id"] in hashes]
+        plain = [row for row in rows if row["id"] not in hashes] if hashed else rows
+        writes += [RowWrite(events, part, key="id") for part in (plain, hashed) if part]
+    return writes
 
 
 def read_model_writes(changes: ReadModelChanges) -> list[RowWrite]:

@@ -20,7 +20,13 @@ from sqlalchemy.schema import CreateColumn
 
 from src.adapters.sql.lease_fence import FENCE_FUNCTION
 from src.adapters.sql.nudge_outcomes import register_sqlite_functions
-from src.adapters.sql.tables import PRIVATE_SCHEMA, applied_events, journey_entries, metadata
+from src.adapters.sql.tables import (
+    PRIVATE_SCHEMA,
+    applied_events,
+    events,
+    journey_entries,
+    metadata,
+)
 from src.adapters.sqlite.recorder import EVENTS_TABLE as SQLITE_JOURNEY_EVENTS
 from src.application.errors import SchemaMissingError, StoreUnavailableError
 
@@ -187,6 +193,7 @@ def create_schema(engine: Engine) -> list[str]:
         metadata.create_all(engine, checkfirst=True)
         _add_missing_columns(engine, {t.name for t in metadata.tables.values()} - set(missing))
         _drop_retired_columns(engine)
+        _drop_retired_indexes(engine)
         # create_all adds indexes only with the tables it creates: an index a newer
         # version added to an existing table is created here.
         for table in metadata.tables.values():
@@ -280,6 +287,21 @@ def _drop_retired_columns(engine: Engine) -> None:
     with engine.begin() as connection:
         for table, column in retired:
             connection.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+
+
+RETIRED_INDEXES = ("ix_phoenix_events_user_processing", "ix_phoenix_events_timestamp")
+"""Indexes an older version made on ``phoenix_events`` that cost every write of an event
+and serve no frequent read (SQLite only: the PostgreSQL file drops its own)."""
+
+
+def _drop_retired_indexes(engine: Engine) -> None:
+    present = {index["name"] for index in inspect(engine).get_indexes(events.name)}
+    retired = [name for name in RETIRED_INDEXES if name in present]
+    if not retired:
+        return
+    with engine.begin() as connection:
+        for name in retired:
+            connection.exec_driver_sql(f'DROP INDEX "{name}"')
 
 
 def _missing_columns(engine: Engine, tables: set[str]) -> list[tuple[Table, str]]:

@@ -114,14 +114,9 @@ events = Table(
         postgresql_where=text("status IN ('pending', 'failed', 'processing')"),
         sqlite_where=text("status IN ('pending', 'failed', 'processing')"),
     ),
-    # Users with a batch in hand: the claim leaves their other events to that worker.
-    Index(
-        "ix_phoenix_events_user_processing",
-        "user_id",
-        postgresql_where=text("status = 'processing'"),
-        sqlite_where=text("status = 'processing'"),
-    ),
-    # The events a worker holds, for its heartbeat.
+    # The events in a worker's hands: its heartbeat finds those it holds by name, and
+    # the claim reads all of them (their users are left to their batches' workers). The
+    # only index on them: every claimed row version writes an entry in each.
     Index(
         "ix_phoenix_events_locked_by",
         "locked_by",
@@ -129,7 +124,6 @@ events = Table(
         sqlite_where=text("status = 'processing'"),
     ),
     Index("ix_phoenix_events_user_timestamp", "user_id", "timestamp"),
-    Index("ix_phoenix_events_timestamp", "timestamp"),
     # Events finished per minute, and the batches that finished them: the throughput of
     # every worker, for the dashboard and /metrics.
     Index(

@@ -2,13 +2,12 @@
 
 What this store does its own way: the insert skips twins through ``ON CONFLICT DO
 NOTHING``, the claim needs no turn (``BEGIN IMMEDIATE`` serialises writers), timestamps
-come back as the stored text, a batch's hashes are a look-up then one update, and a
-batch's outcome is written row by row.
+come back as the stored text, and a batch's outcome is written row by row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,11 +17,9 @@ from sqlalchemy import (
     CursorResult,
     ScalarSelect,
     Text,
-    case,
     null,
     select,
     type_coerce,
-    update,
 )
 from sqlalchemy.dialects.sqlite import insert
 
@@ -76,29 +73,12 @@ class SqliteInboxStatements:
         """The stored text, parsed by the adapter (``parse_timestamp``); no second column."""
         return (type_coerce(events.c.timestamp, Text), null())
 
-    def assign_hashes(self, connection: Connection, hashes: Mapping[int, str]) -> set[int]:
-        """The hashes stored already looked up, then one update of the rest: the first of
-        a batch's twins keeps the hash. The ids refused come back."""
-        taken = set(
-            connection.execute(
-                select(events.c.event_hash).where(events.c.event_hash.in_(set(hashes.values())))
-            ).scalars()
+    def hash_holders(self, connection: Connection, hashes: Collection[str]) -> dict[str, int]:
+        """The row holding each of ``hashes`` that one holds."""
+        found = connection.execute(
+            select(events.c.event_hash, events.c.id).where(events.c.event_hash.in_(list(hashes)))
         )
-        refused: set[int] = set()
-        winners: dict[int, str] = {}
-        for event_id, event_hash in sorted(hashes.items()):  # the first of twins keeps the hash
-            if event_hash in taken:
-                refused.add(event_id)
-            else:
-                taken.add(event_hash)
-                winners[event_id] = event_hash
-        if winners:
-            connection.execute(
-                update(events)
-                .where(events.c.id.in_(list(winners)))
-                .values(event_hash=case(winners, value=events.c.id))
-            )
-        return refused
+        return {event_hash: event_id for event_hash, event_id in found}
 
     def write_outcome(
         self, connection: Connection, outcome: BatchOutcome, fence: Fence | None

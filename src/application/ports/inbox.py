@@ -67,6 +67,11 @@ class BatchOutcome:
     has claimed any of them since and none was erased (``LeaseLostError`` otherwise); the
     events keep this name once marked. ``None``: events claimed without a name, as only
     tests do; nothing to check them against."""
+    hashes: Mapping[int, str] = field(default_factory=dict)
+    """The hashes that rows which arrived without one take with their marks (event id to
+    hash), where ``EventInbox.twins`` found no twin: one write of each such row less than
+    assigning them first. A twin committed in between fails the commit on the unique hash.
+    """
 
     @property
     def event_ids(self) -> list[int]:
@@ -149,12 +154,11 @@ class EventInbox(Protocol):
         """
         ...
 
-    def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
-        """Give rows that arrived without a hash their hashes (event id to hash), at once.
-
-        Returns the ids refused because a twin has that hash: a row stored before, or a
-        row of the same call with a lower id (the first one keeps it).
-        """
+    def twins(self, hashes: Mapping[int, str]) -> set[int]:
+        """Of rows that arrived without a hash (event id to the hash they would take), the
+        twins: another row holds that hash, or a row of the same call with a lower id
+        takes it (the first of twins keeps it). Writes nothing: the others take their
+        hashes with their marks (``BatchOutcome.hashes``)."""
         ...
 
     def complete(self, outcome: BatchOutcome) -> None:

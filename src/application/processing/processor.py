@@ -6,8 +6,9 @@ The steps of a batch, and why they are safe to repeat:
    the batch is in hand): a crashed worker's events come back within seconds, when nobody
    renews their lease; a batch cut off by a lost connection is given back by its worker
    as soon as the store answers again;
-2. hash rows that arrived without one; a twin makes the row a ``duplicate``; a row that
-   could not even be decoded is ``dead`` at once, alone;
+2. hash rows that arrived without one; a twin makes the row a ``duplicate``, the others
+   take their hashes with their marks in step 4; a row that could not even be decoded
+   is ``dead`` at once, alone;
 3. run the analysers per event, ``concurrency`` at a time, each bounded by ``timeout``;
    a failure is retried with exponential backoff, then the event is ``dead``;
 4. fold the survivors into journeys and save them once, in one unit of work with the
@@ -29,7 +30,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
 from src.application.errors import LeaseLostError
@@ -138,11 +139,11 @@ class EventQueueProcessor:
             return summary
         with self._heartbeat.holding(holder):
             try:
-                duplicates, failures, candidates = self._triage(claimed)
+                duplicates, failures, candidates, hashes = self._triage(claimed)
                 analysed, analysis_failures = await self._analyse(candidates)
                 failures.extend(analysis_failures)
                 detected, save_failures = self._save(
-                    claimed, analysed, duplicates, failures, holder
+                    claimed, analysed, duplicates, failures, holder, hashes
                 )
             except asyncio.CancelledError:
                 # Shutdown: nothing of this batch was saved, so it goes back untouched.
@@ -229,45 +230,80 @@ class EventQueueProcessor:
     def _save(
         self,
         claimed: Sequence[StoredEvent],
-        analysed: Sequence[SourceEvent],
-        duplicates: Sequence[int],
-        failures: Sequence[Failure],
+        analysed: list[SourceEvent],
+        duplicates: list[int],
+        failures: list[Failure],
         holder: str,
+        hashes: Mapping[int, str],
     ) -> tuple[int, list[Failure]]:
         """Save the batch at once; if that fails for a reason of the data, isolate the fault.
 
         Returns the nudges detected and the events that could not be saved. A failure the
         store itself causes (unreachable, connections cut) is raised, as is the loss of the
         lease: no event is to blame for either, and neither is worth saving in parts.
+
+        Rows that arrived without a hash take it with their marks (``hashes``), and the
+        unique hash decides: a twin committed since the triage fails the save, so after a
+        failed save the twins are looked for again, and the batch saved once more with
+        them as duplicates (moved there from ``analysed`` and ``failures``, in place).
         """
-        outcome = BatchOutcome(
-            [source.event_id for source in analysed],
-            duplicates,
-            failures,
-            self._clock.now(),
-            holder,
-        )
         try:
-            return self._commit(analysed, outcome), []
+            return self._commit(
+                analysed, self._outcome(analysed, duplicates, failures, holder, hashes)
+            ), []
         except LeaseLostError:
             raise
         except Exception as error:
             if self._store_failed(error):
                 raise
-            logger.warning(
-                "batch save failed; saving it in parts to find the events at fault",
-                extra={"events": len(analysed), "error": describe(error)},
-            )
+            failure = error
+        twins = self._inbox.twins(hashes) if hashes else set()
+        if twins:
+            for event_id in sorted(twins):
+                _log_twin(event_id, hashes[event_id])
+            duplicates.extend(sorted(twins))
+            analysed[:] = [source for source in analysed if source.event_id not in twins]
+            failures[:] = [failure for failure in failures if failure.event_id not in twins]
+            try:
+                outcome = self._outcome(analysed, duplicates, failures, holder, hashes)
+                return self._commit(analysed, outcome), []
+            except LeaseLostError:
+                raise
+            except Exception as error:
+                if self._store_failed(error):
+                    raise
+                failure = error
+        logger.warning(
+            "batch save failed; saving it in parts to find the events at fault",
+            extra={"events": len(analysed), "error": describe(failure)},
+        )
         by_id = {event.id: event for event in claimed}
         # Parts keep a user's events together and in order, as far as halving allows.
         ordered = sorted(analysed, key=lambda s: (s.user_id, s.timestamp, s.event_id))
         save_failures: list[Failure] = []
-        detected = self._isolate(ordered, by_id, save_failures, holder)
-        self._commit(
-            [],
-            BatchOutcome([], duplicates, [*failures, *save_failures], self._clock.now(), holder),
-        )
+        detected = self._isolate(ordered, by_id, save_failures, holder, hashes)
+        self._commit([], self._outcome([], duplicates, [*failures, *save_failures], holder, hashes))
         return detected, save_failures
+
+    def _outcome(
+        self,
+        sources: Sequence[SourceEvent],
+        duplicates: Sequence[int],
+        failures: Sequence[Failure],
+        holder: str,
+        hashes: Mapping[int, str],
+    ) -> BatchOutcome:
+        """The marks of these events, each row without a hash taking its own with them."""
+        processed = [source.event_id for source in sources]
+        marked = [*processed, *(failure.event_id for failure in failures)]
+        return BatchOutcome(
+            processed,
+            duplicates,
+            failures,
+            self._clock.now(),
+            holder,
+            {event_id: hashes[event_id] for event_id in marked if event_id in hashes},
+        )
 
     def _isolate(
         self,
@@ -275,6 +311,7 @@ class EventQueueProcessor:
         by_id: dict[int, StoredEvent],
         failures: list[Failure],
         holder: str,
+        hashes: Mapping[int, str],
     ) -> int:
         """Save ``sources``, whose save together failed, in halves, recursively.
 
@@ -287,7 +324,7 @@ class EventQueueProcessor:
             # Once more, alone: a passing fault (a deadlock, say) does not blame the
             # event; a fault of the event fails again.
             try:
-                return self._commit(sources, self._processed(sources, holder))
+                return self._commit(sources, self._outcome(sources, [], [], holder, hashes))
             except LeaseLostError:
                 raise
             except Exception as again:
@@ -300,24 +337,19 @@ class EventQueueProcessor:
         detected = 0
         for part in (sources[:middle], sources[middle:]):
             try:
-                detected += self._commit(part, self._processed(part, holder))
+                detected += self._commit(part, self._outcome(part, [], [], holder, hashes))
             except LeaseLostError:
                 raise
             except Exception as error:
                 if self._store_failed(error):
                     raise
-                detected += self._isolate(part, by_id, failures, holder)
+                detected += self._isolate(part, by_id, failures, holder, hashes)
         return detected
 
     def _store_failed(self, error: Exception) -> bool:
         """Whether the store, not the data, failed: said by the error itself, or, for an
         error no adapter recognised, by a store that does not answer now."""
         return self._inbox.is_outage(error) or not self._inbox.reachable()
-
-    def _processed(self, sources: Sequence[SourceEvent], holder: str) -> BatchOutcome:
-        return BatchOutcome(
-            [source.event_id for source in sources], [], [], self._clock.now(), holder
-        )
 
     def _commit(self, sources: Sequence[SourceEvent], outcome: BatchOutcome) -> int:
         """Fold and save ``sources`` and mark ``outcome``, in one commit; the nudges detected."""
@@ -336,12 +368,14 @@ class EventQueueProcessor:
 
     def _triage(
         self, claimed: Sequence[StoredEvent]
-    ) -> tuple[list[int], list[Failure], list[tuple[StoredEvent, str]]]:
+    ) -> tuple[list[int], list[Failure], list[tuple[StoredEvent, str]], dict[int, str]]:
         """Split a claim into duplicates, events out of attempts, and candidates with a hash.
 
-        Rows that arrived without a hash are hashed here and given their hashes all at
-        once (``assign_hashes``): a statement per row made such rows many times slower
-        than rows published with their hash.
+        Rows that arrived without a hash are hashed here, and their twins looked up all
+        at once (``twins``: a statement per row made such rows many times slower than
+        rows published with their hash). The others' hashes come back: each row takes its
+        own with its marks, in the save (one new version of the row less than assigning
+        them here).
         """
         failures: list[Failure] = []
         hashed: list[tuple[StoredEvent, str]] = []
@@ -376,20 +410,17 @@ class EventQueueProcessor:
                     continue
                 new_hashes[event.id] = event_hash
             hashed.append((event, event_hash))
-        twins = self._inbox.assign_hashes(new_hashes) if new_hashes else set()
+        twins = self._inbox.twins(new_hashes) if new_hashes else set()
         duplicates: list[int] = []
         candidates: list[tuple[StoredEvent, str]] = []
         for event, event_hash in hashed:
             if event.id in twins:
-                logger.info(  # the words operators search for (docs/operations.md, Troubleshooting)
-                    "Événement déjà traité (hash: %s)",
-                    short_hash(event_hash),
-                    extra={"event_id": event.id, "event_hash": event_hash},
-                )
+                _log_twin(event.id, event_hash)
                 duplicates.append(event.id)
+                del new_hashes[event.id]
             else:
                 candidates.append((event, event_hash))
-        return duplicates, failures, candidates
+        return duplicates, failures, candidates, new_hashes
 
     async def _analyse(
         self, candidates: Sequence[tuple[StoredEvent, str]]
@@ -505,3 +536,11 @@ class EventQueueProcessor:
         return Failure(
             event.id, error, self._clock.now() + self._policy.retry_delay(event.attempts)
         )
+
+
+def _log_twin(event_id: int, event_hash: str) -> None:
+    logger.info(  # the words operators search for (docs/operations.md, Troubleshooting)
+        "Événement déjà traité (hash: %s)",
+        short_hash(event_hash),
+        extra={"event_id": event_id, "event_hash": event_hash},
+    )

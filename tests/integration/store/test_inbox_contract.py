@@ -100,24 +100,35 @@ def test_complete_records_each_outcome(inbox: EventInbox) -> None:
     assert retried.id == c
 
 
-def test_assign_hash_refuses_the_hash_of_a_twin(inbox: EventInbox) -> None:
+def test_twins_names_the_rows_whose_hash_another_row_holds(inbox: EventInbox) -> None:
     inbox.append([event(key="a"), event(key="b")])
     first, second = inbox.claim(10, T0, LATER)
     assert first.event_hash is not None
-    assert inbox.assign_hashes({second.id: first.event_hash}) == {second.id}
+    assert inbox.twins({second.id: first.event_hash}) == {second.id}
+    assert inbox.twins({first.id: first.event_hash}) == set()  # its own hash
 
 
-def test_assign_hashes_gives_a_batch_its_hashes_the_first_of_twins_winning(
-    inbox: EventInbox,
-) -> None:
+def test_twins_of_a_batch_the_first_of_twins_winning(inbox: EventInbox) -> None:
     inbox.append([event(key=key) for key in "abcd"])
     first, second, third, fourth = inbox.claim(10, T0, LATER)
     new = "f" * 64
     assert first.event_hash is not None
-    refused = inbox.assign_hashes({third.id: new, second.id: new, fourth.id: first.event_hash})
-    assert refused == {third.id, fourth.id}
-    assert inbox.assign_hashes({fourth.id: new}) == {fourth.id}  # second.id has it now
-    assert inbox.assign_hashes({}) == set()
+    twins = inbox.twins({third.id: new, second.id: new, fourth.id: first.event_hash})
+    assert twins == {third.id, fourth.id}
+    assert inbox.twins({}) == set()
+
+
+def test_a_row_takes_its_hash_with_its_mark_and_the_unique_hash_decides(
+    inbox: EventInbox,
+) -> None:
+    inbox.append([event(key=key) for key in "bc"])
+    second, third = inbox.claim(10, T0, LATER, "w:1")
+    new = "f" * 64
+    inbox.complete(BatchOutcome([second.id], [], [], T0, "w:1", {second.id: new}))
+    assert inbox.twins({third.id: new}) == {third.id}  # second holds it now
+    with pytest.raises(Exception, match="event_hash"):
+        inbox.complete(BatchOutcome([third.id], [], [], T0, "w:1", {third.id: new}))
+    assert inbox.queue_status(T0).processed == 1
 
 
 def test_requeue_by_status_ids_and_since(inbox: EventInbox) -> None:

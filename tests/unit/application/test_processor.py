@@ -253,10 +253,10 @@ def test_a_batch_failing_while_the_store_answers_comes_back_counted_after_the_le
 ) -> None:
     world.inbox.insert_raw(event_type="cv.uploaded", app_source="phoenix-cv", user_id="u1")
 
-    def broken_assign_hashes(hashes: object) -> set[int]:
+    def broken_twins(hashes: object) -> set[int]:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(world.inbox, "assign_hashes", broken_assign_hashes)
+    monkeypatch.setattr(world.inbox, "twins", broken_twins)
     processor = world.processor(lease_seconds=15)
     with pytest.raises(RuntimeError, match="a bug"):
         asyncio.run(processor.drain())
