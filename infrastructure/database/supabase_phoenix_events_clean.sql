@@ -113,13 +113,12 @@ CREATE INDEX IF NOT EXISTS ix_phoenix_events_claimable
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_locked_by
     ON phoenix_events (locked_by) WHERE status = 'processing';
 CREATE INDEX IF NOT EXISTS ix_phoenix_events_user_timestamp ON phoenix_events (user_id, "timestamp");
--- Indexes an older version made that cost every write of an event and that no frequent
--- read needs: the users in hand (the claim reads them through ix_phoenix_events_locked_by,
--- whose rows are the same), and the time of every event (the analytics read the journey
--- entries; ORDER BY "timestamp" over the inbox, bounded by retention, is an occasional
--- query). Each row version of the queue wrote an entry in both.
+-- The latest events first (ORDER BY "timestamp" DESC LIMIT n, the deployment guide's first
+-- look at the inbox), and force-reprocess by date.
+CREATE INDEX IF NOT EXISTS ix_phoenix_events_timestamp ON phoenix_events ("timestamp");
+-- An index an older version made that cost every write of an event: the users in hand,
+-- which the claim reads through ix_phoenix_events_locked_by (whose rows are the same).
 DROP INDEX IF EXISTS ix_phoenix_events_user_processing;
-DROP INDEX IF EXISTS ix_phoenix_events_timestamp;
 
 -- The journey read model: one row per processed event, fed by the worker's projection.
 CREATE TABLE IF NOT EXISTS phoenix_journey_entries (

@@ -289,9 +289,9 @@ def _drop_retired_columns(engine: Engine) -> None:
             connection.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
 
 
-RETIRED_INDEXES = ("ix_phoenix_events_user_processing", "ix_phoenix_events_timestamp")
+RETIRED_INDEXES = ("ix_phoenix_events_user_processing",)
 """Indexes an older version made on ``phoenix_events`` that cost every write of an event
-and serve no frequent read (SQLite only: the PostgreSQL file drops its own)."""
+and that another index serves (SQLite only: the PostgreSQL file drops its own)."""
 
 
 def _drop_retired_indexes(engine: Engine) -> None:

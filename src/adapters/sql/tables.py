@@ -124,6 +124,8 @@ events = Table(
         sqlite_where=text("status = 'processing'"),
     ),
     Index("ix_phoenix_events_user_timestamp", "user_id", "timestamp"),
+    # The latest events first, the deployment guide's first look at the inbox.
+    Index("ix_phoenix_events_timestamp", "timestamp"),
     # Events finished per minute, and the batches that finished them: the throughput of
     # every worker, for the dashboard and /metrics.
     Index(

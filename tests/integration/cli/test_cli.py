@@ -152,7 +152,7 @@ def test_migrate_adds_an_index_a_newer_version_brought_to_an_existing_table(
     assert "ix_phoenix_events_processed_at" in indexes
 
 
-def test_migrate_drops_the_indexes_an_older_version_made_that_every_write_paid_for(
+def test_migrate_drops_the_index_an_older_version_made_that_every_write_paid_for(
     store: str,
 ) -> None:
     assert main(["migrate"]) == 0
@@ -163,14 +163,11 @@ def test_migrate_drops_the_indexes_an_older_version_made_that_every_write_paid_f
                 "CREATE INDEX ix_phoenix_events_user_processing ON phoenix_events (user_id)"
                 " WHERE status = 'processing'"
             )
-            connection.exec_driver_sql(
-                'CREATE INDEX ix_phoenix_events_timestamp ON phoenix_events ("timestamp")'
-            )
         assert main(["migrate"]) == 0
         assert main(["migrate"]) == 0  # and again: nothing left to drop
         indexes = {index["name"] for index in inspect(engine).get_indexes("phoenix_events")}
     finally:
         engine.dispose()
     assert "ix_phoenix_events_user_processing" not in indexes
-    assert "ix_phoenix_events_timestamp" not in indexes
+    assert "ix_phoenix_events_timestamp" in indexes
     assert "ix_phoenix_events_locked_by" in indexes
