@@ -322,11 +322,13 @@ class JourneyApplication(Application[UUID]):
     def _save_journeys(self, journeys: Sequence[UserJourney], outcome: BatchOutcome | None) -> None:
         """One ``save``: the journeys and the rest of the batch's unit of work.
 
-        The save is given the journeys' events, not the journeys: eventsourcing tells
-        the two apart with runtime protocol checks, which cost about three times as much
-        for an aggregate as for an event (tens of microseconds each, per journey per
-        batch). The cache, which the save would have updated with the journeys, is
-        updated here once they are stored.
+        The journeys' events go straight to the event store (``events.put``), which is
+        what ``Application.save`` does with them once it has told events and aggregates
+        apart: with a runtime protocol check per object (``isinstance`` against
+        ``DomainEventProtocol``, about 10 microseconds per event on Python 3.11). Nothing
+        else of ``save`` applies here: no snapshot intervals, no notify hooks. The cache,
+        which the save would have updated with the journeys, is updated here once they
+        are stored.
         """
         events = [event for journey in journeys for event in journey.collect_events()]
         writes = BatchWrites(
@@ -339,7 +341,7 @@ class JourneyApplication(Application[UUID]):
                 if isinstance(event, UserJourney.ActivityRecorded)
             ],
         )
-        recordings = self.save(*events, batch=writes)
+        recordings = self.events.put(events, batch=writes)
         for journey in journeys:
             self._cache.put(journey.id, journey)
         first_new: dict[UUID, int] = {}
