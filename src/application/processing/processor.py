@@ -451,8 +451,8 @@ class EventQueueProcessor:
 
         As many runners as events may run at once, each taking the next user and going
         through that user's events in time order: an analyser that keeps state per user
-        (an offer, then a CV) sees them as they happened. A task (and a timer) per event
-        cost more than most analysers do: most events concern none of them.
+        (an offer, then a CV) sees them as they happened. A task per user, and another
+        per event (``wait_for``), cost more than most analysers do: they answer at once.
         """
         outcomes: list[list[tuple[int, Failure | list[Insight]]]] = [[] for _ in users]
         turns = iter(range(len(users)))
