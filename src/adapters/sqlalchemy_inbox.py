@@ -21,12 +21,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     CursorResult,
-    Dialect,
     Engine,
     Integer,
     ScalarSelect,
     Text,
-    Update,
     and_,
     bindparam,
     cast,
@@ -61,9 +59,6 @@ CATALOGUE_DETAIL = "event_hash: "
 """How the store's catalogue check names the event it refused (its DETAIL)."""
 logger = logging.getLogger(__name__)
 
-ClaimRows = Callable[[Connection, Mapping[str, Any]], Sequence[Any]]
-"""A prepared claim: the rows it claims, given its parameters (see ``_claim_statement``)."""
-
 
 class InboxStatements(Protocol):
     """What a store does its own way (``src.adapters.postgres.inbox``, ``sqlite.inbox``)."""
@@ -73,16 +68,13 @@ class InboxStatements(Protocol):
         """Whether a claim first asks for its turn (``begin_claim(take_turn=True)``)."""
 
     @property
-    def parse_timestamp(self) -> Callable[[Any], datetime]:
-        """How a claimed row's timestamp, as the claim returns it, is read (in UTC)."""
+    def parse_timestamp(self) -> Callable[[Any], datetime] | None:
+        """How a claimed row's timestamp text is read; ``None``: it comes typed."""
 
     def insert_new_events(
         self, connection: Connection, rows: Sequence[Mapping[str, Any]]
     ) -> CursorResult[Any]:
         """Insert the rows, skipping twins of a stored hash; the hashes stored come back."""
-
-    def prepare_claim(self, claim: Update, dialect: Dialect) -> ClaimRows:
-        """How the claim (``_claim_statement``) runs, prepared once."""
 
     def begin_claim(self, connection: Connection, *, take_turn: bool) -> None:
         """The claim's transaction settings, before the claim."""
@@ -110,7 +102,7 @@ class SqlAlchemyEventInbox:
                 engine, postgres=PostgresInboxStatements, sqlite=SqliteInboxStatements
             )
         self._statements: InboxStatements = statements
-        self._claim = statements.prepare_claim(_claim_statement(statements), engine.dialect)
+        self._claim = _claim_statement(statements)
 
     def append(self, new_events: Sequence[NewEvent]) -> AppendResult:
         return self.append_groups([new_events])[0]
@@ -174,10 +166,11 @@ class SqlAlchemyEventInbox:
             problems.append("payload: nested too deeply to decode")
         except (TypeError, ValueError) as error:
             problems.append(f"payload: not valid JSON ({error})")
-        if timestamp is not None:
+        parse_timestamp = self._statements.parse_timestamp
+        if parse_timestamp is not None and timestamp is not None:
             raw_timestamp = timestamp
             try:
-                timestamp = self._statements.parse_timestamp(timestamp)
+                timestamp = parse_timestamp(timestamp)
             except (TypeError, ValueError, OverflowError):
                 timestamp = None
         if timestamp is None:
@@ -253,7 +246,7 @@ class SqlAlchemyEventInbox:
     def _claim_rows(self, parameters: dict[str, Any], *, take_turn: bool) -> Sequence[Any]:
         with self._engine.begin() as connection:
             self._statements.begin_claim(connection, take_turn=take_turn)
-            return self._claim(connection, parameters)
+            return connection.execute(self._claim, parameters).all()
 
     def assign_hashes(self, hashes: Mapping[int, str]) -> set[int]:
         """One set-based write for a whole batch, in a commit that need not wait for the WAL.
@@ -347,7 +340,7 @@ class SqlAlchemyEventInbox:
         return int(result.rowcount)
 
 
-def _claim_statement(statements: InboxStatements) -> Update:
+def _claim_statement(statements: InboxStatements) -> Any:
     """``UPDATE … WHERE id IN (claimable, locked, skipping locked) RETURNING …``, built once.
 
     Parameters ``limit``, ``now``, ``lease_until`` and ``holder``; the columns come back

@@ -8,18 +8,15 @@ by one array statement, and a batch's outcome written as array statements.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     CursorResult,
-    Dialect,
     ScalarSelect,
     Text,
-    Update,
     and_,
     any_,
     case,
@@ -31,7 +28,6 @@ from sqlalchemy import (
 from src.adapters.postgres import event_insert
 from src.adapters.postgres.batch_sql import ASYNC_COMMIT, CLAIM_TURN, write_rows
 from src.adapters.sql.batch_writes import outcome_writes
-from src.adapters.sql.driver_statement import DriverStatement
 from src.adapters.sql.lease_fence import Fence, hold_postgres
 from src.adapters.sql.tables import events
 from src.application.ports.inbox import BatchOutcome
@@ -62,32 +58,14 @@ _ASSIGN_HASHES = (
 """The rows that take their hash: not stored yet, and the first of the batch's twins."""
 
 
-def in_utc(value: datetime) -> datetime:
-    """A ``timestamptz`` as the driver reads it (in the session's time zone), in UTC."""
-    return value.astimezone(UTC)
-
-
 class PostgresInboxStatements:
     """PostgreSQL's share of the inbox; the adapter runs these in its transactions."""
 
     # The claim first asks for its turn (``CLAIM_TURN``, an advisory lock), and gives up
     # waiting for it after a second (``TURN_NOT_GRANTED``).
     claim_takes_turns = True
-    # The claim's timestamps come back typed by the driver, in the session's time zone.
-    parse_timestamp = staticmethod(in_utc)
-
-    def prepare_claim(
-        self, claim: Update, dialect: Dialect
-    ) -> Callable[[Connection, Mapping[str, Any]], Sequence[Any]]:
-        """The claim compiled once and run as the driver's SQL (``DriverStatement``): the
-        claim is the statement a worker runs most, and SQLAlchemy's execution of it took
-        about a third of the worker's time in the claim."""
-        statement = DriverStatement(
-            claim,
-            dialect,
-            {"now": FIRST_READABLE, "lease_until": FIRST_READABLE, "holder": "", "limit": 1},
-        )
-        return lambda connection, parameters: statement.execute(connection, parameters).all()
+    # The claim's rows come back typed by the driver: no text to parse.
+    parse_timestamp = None
 
     def insert_new_events(
         self, connection: Connection, rows: Sequence[Mapping[str, Any]]

@@ -8,7 +8,7 @@ batch's outcome is written row by row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,10 +16,8 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     CursorResult,
-    Dialect,
     ScalarSelect,
     Text,
-    Update,
     case,
     null,
     select,
@@ -66,12 +64,6 @@ class SqliteInboxStatements:
     ) -> CursorResult[Any]:
         """The rows as one executemany; the hashes stored come back."""
         return connection.execute(_INSERT_NEW_EVENTS, list(rows))
-
-    def prepare_claim(
-        self, claim: Update, dialect: Dialect
-    ) -> Callable[[Connection, Mapping[str, Any]], Sequence[Any]]:
-        """The claim as SQLAlchemy runs it."""
-        return lambda connection, parameters: connection.execute(claim, parameters).all()
 
     def begin_claim(self, connection: Connection, *, take_turn: bool) -> None:
         """Nothing to set: the transaction holds the write lock from its start."""
