@@ -2,7 +2,7 @@
 
 The rows are written by the journeys' recorders, in the commit that saves the journeys
 (``applied_writes`` in ``batch_writes``); this reads them.
-One query for a whole batch, from the store's statements object
+One query for a whole batch, run by the store's statements object
 (``src.adapters.postgres.applied_events``: the pairs as arrays joined on the table's key;
 ``src.adapters.sqlite.applied_events``: two ``IN`` lists). The rows it finds are kept
 only when they are pairs of the batch.
@@ -10,10 +10,10 @@ only when they are pairs of the batch.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import Connection, Engine
 
 from src.adapters.postgres.applied_events import PostgresAppliedEventsStatements
 from src.adapters.sql.database import read_connection
@@ -23,7 +23,9 @@ from src.application.ports.journeys import AppliedEvent
 
 
 class AppliedEventsStatements(Protocol):
-    def applied(self, events: Collection[AppliedEvent]) -> Select[Any]:
+    def applied(
+        self, connection: Connection, events: Collection[AppliedEvent]
+    ) -> Iterable[Sequence[Any]]:
         """The stored (user, hash) rows that may be among ``events`` (at least all of them)."""
 
 
@@ -41,7 +43,7 @@ class SqlAlchemyAppliedEvents:
     def already_applied(self, events: Collection[AppliedEvent]) -> set[AppliedEvent]:
         if not events:
             return set()
-        query = self._statements.applied(events)
         with read_connection(self._engine) as connection:
-            found = {AppliedEvent(str(row[0]), str(row[1])) for row in connection.execute(query)}
+            rows = self._statements.applied(connection, events)
+            found = {AppliedEvent(str(row[0]), str(row[1])) for row in rows}
         return found & set(events)

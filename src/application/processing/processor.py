@@ -441,17 +441,11 @@ class EventQueueProcessor:
                 checked.append((event, event_hash))
         insights: dict[int, list[Insight]] = {}
         if self._analysers:
-            # Only analysers can be slow: without any, no task per event is worth its cost.
-            # One task per user, whose events go through in time order: an analyser that
-            # keeps state per user (an offer, then a CV) sees them as they happened.
-            semaphore = asyncio.Semaphore(self._policy.concurrency)
+            # Only analysers can be slow: without any, no task is worth its cost.
             by_user: dict[str, list[StoredEvent]] = {}
             for event, _ in checked:
                 by_user.setdefault(event.user_id, []).append(event)
-            outcomes = await asyncio.gather(
-                *(self._analyse_user(user_events, semaphore) for user_events in by_user.values())
-            )
-            for user_outcomes in outcomes:
+            for user_outcomes in await self._analyse_users(list(by_user.values())):
                 for event_id, outcome in user_outcomes:
                     if isinstance(outcome, Failure):
                         failures.append(outcome)
@@ -481,31 +475,40 @@ class EventQueueProcessor:
         if not event.user_id:
             raise EventRejectedError("user_id", "a non-empty user id is required")
 
-    async def _analyse_user(
-        self, user_events: Sequence[StoredEvent], semaphore: asyncio.Semaphore
-    ) -> list[tuple[int, Failure | list[Insight]]]:
-        """One user's events through the analysers in time order; a failure fails its
-        event only, the next ones are analysed still."""
-        ordered = sorted(user_events, key=lambda e: (e.timestamp, e.id))
-        return [(event.id, await self._analyse_one(event, semaphore)) for event in ordered]
+    async def _analyse_users(
+        self, users: Sequence[Sequence[StoredEvent]]
+    ) -> list[list[tuple[int, Failure | list[Insight]]]]:
+        """Each user's events through the analysers, ``concurrency`` events at a time.
 
-    async def _analyse_one(
-        self, event: StoredEvent, semaphore: asyncio.Semaphore
-    ) -> Failure | list[Insight]:
+        As many runners as events may run at once, each taking the next user and going
+        through that user's events in time order: an analyser that keeps state per user
+        (an offer, then a CV) sees them as they happened. A task per user, and another
+        per event (``wait_for``), cost more than most analysers do: they answer at once.
+        """
+        outcomes: list[list[tuple[int, Failure | list[Insight]]]] = [[] for _ in users]
+        turns = iter(range(len(users)))
+
+        async def runner() -> None:
+            for turn in turns:
+                ordered = sorted(users[turn], key=lambda e: (e.timestamp, e.id))
+                outcomes[turn] = [(event.id, await self._analyse_one(event)) for event in ordered]
+
+        await asyncio.gather(*(runner() for _ in range(min(self._policy.concurrency, len(users)))))
+        return outcomes
+
+    async def _analyse_one(self, event: StoredEvent) -> Failure | list[Insight]:
         """All analysers on one event, bounded by the timeout; a failure fails this event."""
-        async with semaphore:
-            try:
-                return await asyncio.wait_for(
-                    self._run_analysers(event), self._policy.timeout_seconds
-                )
-            except TimeoutError:
-                return self._failure(
-                    event,
-                    f"Processing timeout after {self._policy.timeout_seconds:g}s "
-                    "(raise EVENT_PROCESSING_TIMEOUT if this is expected)",
-                )
-            except Exception as error:  # noqa: BLE001 - an analyser fault fails its event only
-                return self._failure(event, describe(error))
+        try:
+            async with asyncio.timeout(self._policy.timeout_seconds):
+                return await self._run_analysers(event)
+        except TimeoutError:
+            return self._failure(
+                event,
+                f"Processing timeout after {self._policy.timeout_seconds:g}s "
+                "(raise EVENT_PROCESSING_TIMEOUT if this is expected)",
+            )
+        except Exception as error:  # noqa: BLE001 - an analyser fault fails its event only
+            return self._failure(event, describe(error))
 
     async def _run_analysers(self, event: StoredEvent) -> list[Insight]:
         """Every analyser's insights on the event; one about another user is refused."""
