@@ -3,7 +3,7 @@
 A worker keeps tens of thousands of journeys in memory (``journey_cache.MAXSIZE``) and
 allocates a great many short-lived objects per event (source events, domain events,
 rows). With CPython's default thresholds (700, 10, 10) a young collection ran every
-few dozen events, and full ones walked the whole, growing heap: about 12 % of a
+few dozen events, and full ones walked the whole, growing heap: about 10 % of a
 worker's CPU in ``benchmarks/cpu_profile`` (some 20 us per event), charged by the
 profiler to whatever line happened to allocate (a list comprehension of the save, the
 JSON decoder). Almost none of these objects are in reference cycles: reference counting
