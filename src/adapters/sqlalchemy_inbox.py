@@ -144,11 +144,14 @@ class SqlAlchemyEventInbox:
                 raise
             logger.warning("claim turn not granted within 1 s, claiming without it")
             rows = self._claim_rows(parameters, take_turn=False)
-        claimed = [self._decode(row) for row in rows]
+        parse_timestamp = self._statements.parse_timestamp
+        claimed = [self._decode(row, parse_timestamp) for row in rows]
         claimed.sort(key=lambda event: event.id)
         return claimed
 
-    def _decode(self, row: Sequence[Any]) -> StoredEvent:
+    def _decode(
+        self, row: Sequence[Any], parse_timestamp: Callable[[Any], datetime] | None
+    ) -> StoredEvent:
         """One claimed row; a value Python cannot hold spoils this row only.
 
         A row the table accepts may still be beyond Python (a timestamp of ``infinity`` or
@@ -156,8 +159,18 @@ class SqlAlchemyEventInbox:
         of the claim would fail every claim, forever; here it becomes an event marked
         ``unreadable``, which the processor declares dead.
         """
-        event_id, event_type, app_source, user_id, payload_text = row[:5]
-        timestamp, raw_timestamp = row[5:7]
+        (
+            event_id,
+            event_type,
+            app_source,
+            user_id,
+            payload_text,
+            timestamp,
+            raw_timestamp,
+            idempotency_key,
+            event_hash,
+            attempts,
+        ) = row
         problems: list[str] = []
         payload: Any = {}
         try:
@@ -166,7 +179,6 @@ class SqlAlchemyEventInbox:
             problems.append("payload: nested too deeply to decode")
         except (TypeError, ValueError) as error:
             problems.append(f"payload: not valid JSON ({error})")
-        parse_timestamp = self._statements.parse_timestamp
         if parse_timestamp is not None and timestamp is not None:
             raw_timestamp = timestamp
             try:
@@ -185,9 +197,9 @@ class SqlAlchemyEventInbox:
             user_id,
             payload,
             timestamp,
-            idempotency_key=row[7],
-            event_hash=row[8],
-            attempts=row[9],
+            idempotency_key=idempotency_key,
+            event_hash=event_hash,
+            attempts=attempts,
             unreadable="; ".join(problems) or None,
         )
 

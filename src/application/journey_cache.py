@@ -16,6 +16,7 @@ deleted, and the journey needs no such comparison. Both leave with their journey
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -46,18 +47,33 @@ class JourneyCache(LRUCache[UUID, Any]):
         if value is None:
             return None
         with self._last_lock:
-            # A journey put is a journey changed: what was its last event no longer is.
-            self._last.pop(key, None)
-            if erasures is None:
-                self._erasures.pop(key, None)
-            else:
-                self._erasures[key] = erasures
-            evicted = super().put(key, value)
-            evicted_key = evicted[0] if isinstance(evicted, tuple) else None
-            if evicted_key is not None:
-                self._last.pop(evicted_key, None)
-                self._erasures.pop(evicted_key, None)
-            return evicted
+            return self._put(key, value, erasures)
+
+    def saved(
+        self, journeys: Iterable[Any], last: Mapping[UUID, bytes], *, erasures: int | None
+    ) -> None:
+        """Journeys just stored (``put`` each), then their last events' stored bytes
+        (``remember_last``): a save's whole batch under one hold of the lock."""
+        with self._last_lock:
+            for journey in journeys:
+                self._put(journey.id, journey, erasures)
+            for key, state in last.items():
+                if key in self.cache:
+                    self._last[key] = state
+
+    def _put(self, key: UUID, value: Any, erasures: int | None) -> Any | None:
+        # A journey put is a journey changed: what was its last event no longer is.
+        self._last.pop(key, None)
+        if erasures is None:
+            self._erasures.pop(key, None)
+        else:
+            self._erasures[key] = erasures
+        evicted = super().put(key, value)
+        evicted_key = evicted[0] if isinstance(evicted, tuple) else None
+        if evicted_key is not None:
+            self._last.pop(evicted_key, None)
+            self._erasures.pop(evicted_key, None)
+        return evicted
 
     def erasures_seen(self, key: UUID) -> int | None:
         """The count of erasures when the journey cached under ``key`` was last known to be

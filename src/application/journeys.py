@@ -384,13 +384,13 @@ class JourneyApplication(Application[UUID]):
         )
         stored_events = [self.mapper.to_stored_event(event) for event in events]
         self.recorder.insert_events(stored_events, batch=writes)
-        for journey in journeys:
-            self._cache.put(journey.id, journey, erasures=erasures)
         first_new: dict[UUID, int] = {}
+        last: dict[UUID, bytes] = {}
         for stored in stored_events:  # in order: each journey's last event comes last
             key: Any = stored.originator_id
-            self._cache.remember_last(key, stored.state)
+            last[key] = stored.state
             first_new.setdefault(key, stored.originator_version)
+        self._cache.saved(journeys, last, erasures=erasures)
         self._snapshot(journeys, first_new)
 
     def _snapshot(self, journeys: Sequence[UserJourney], first_new: Mapping[UUID, int]) -> None:

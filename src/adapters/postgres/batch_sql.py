@@ -31,36 +31,62 @@ _DIALECT: Dialect = registry.load("postgresql.psycopg")()
 def write_rows(execute: Execute, writes: Sequence[RowWrite]) -> None:
     """Each write as one statement over its rows' columns, whatever the number of rows."""
     for write in writes:
-        statement = _statement(write.table, write.key, write.columns, write.keep_existing)
-        execute(
-            statement,
-            {
-                name: [_value(write.table, name, row[name]) for row in write.rows]
-                for name in write.columns
-            },
-        )
+        columns = write.columns
+        shared = tuple(write.shared)
+        statement = _statement(write.table, write.key, columns, shared, write.keep_existing)
+        json_columns = _json_columns(write.table)
+        parameters: dict[str, Any] = {}
+        for name in columns:
+            values = [row[name] for row in write.rows]
+            if name in json_columns:
+                values = [None if value is None else Jsonb(value) for value in values]
+            parameters[name] = values
+        for name, value in write.shared.items():
+            json = value is not None and name in json_columns
+            parameters[name] = Jsonb(value) if json else value
+        execute(statement, parameters)
 
 
-def _value(table: Table, name: str, value: object) -> object:
-    """JSON columns' values wrapped for psycopg, which adapts no dict or list as JSON."""
-    if value is not None and isinstance(table.c[name].type, JSON):
-        return Jsonb(value)
-    return value
+@lru_cache(maxsize=32)
+def _json_columns(table: Table) -> frozenset[str]:
+    """The columns whose values are wrapped for psycopg, which adapts no dict or list as
+    JSON; looked up once per table, not per value."""
+    return frozenset(column.key for column in table.columns if isinstance(column.type, JSON))
 
 
 @lru_cache(maxsize=64)
-def _statement(table: Table, key: str | None, columns: tuple[str, ...], keep_existing: bool) -> str:
-    """``INSERT … SELECT`` or ``UPDATE … FROM`` the column arrays zipped by ``unnest``."""
+def _statement(
+    table: Table,
+    key: str | None,
+    columns: tuple[str, ...],
+    shared: tuple[str, ...],
+    keep_existing: bool,
+) -> str:
+    """``INSERT … SELECT`` or ``UPDATE … FROM`` the column arrays zipped by ``unnest``; a
+    ``shared`` column's one value is a parameter of its own."""
     quote = _DIALECT.identifier_preparer.quote
-    arrays = ", ".join(
-        f"%({name})b::{table.c[name].type.compile(dialect=_DIALECT)}[]" for name in columns
-    )
+
+    def sql_type(name: str) -> str:
+        return str(table.c[name].type.compile(dialect=_DIALECT))
+
+    arrays = ", ".join(f"%({name})b::{sql_type(name)}[]" for name in columns)
     names = ", ".join(quote(name) for name in columns)
+    values = {name: f"%({name})s::{sql_type(name)}" for name in shared}
     target = _DIALECT.identifier_preparer.format_table(table)
     if key is None:
         conflict = " ON CONFLICT DO NOTHING" if keep_existing else ""
-        return f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - names from sql.tables
-    assignments = ", ".join(f"{quote(n)} = r.{quote(n)}" for n in columns if n != key)
+        every = ", ".join(quote(name) for name in (*columns, *shared))
+        selected = ", ".join(["r.*", *values.values()])
+        return (
+            f"INSERT INTO {target} ({every}) SELECT {selected}"  # noqa: S608 - names from sql.tables
+            f" FROM unnest({arrays}) AS r({names}){conflict}"
+        )
+    assignments = ", ".join(
+        [
+            *(f"{quote(n)} = r.{quote(n)}" for n in columns if n != key),
+            *(f"{quote(n)} = {value}" for n, value in values.items()),
+        ]
+    )
     return (
         f"UPDATE {target} AS t SET {assignments}"  # noqa: S608 - names from sql.tables
         f" FROM unnest({arrays}) AS r({names}) WHERE t.{quote(key)} = r.{quote(key)}"

@@ -10,7 +10,7 @@ each store only renders them: SQLite as one statement run per row
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table
@@ -35,15 +35,22 @@ class RowWrite:
     With a ``key`` each row updates the row whose ``key`` column has its value there;
     without, the rows are inserted, and one already there (same primary key) is kept
     when ``keep_existing`` (idempotent writes), or fails the transaction when not.
+
+    ``shared`` holds the columns whose value is the same in every row, given once: each
+    row is its own columns plus these. PostgreSQL sends them as one parameter each
+    rather than as arrays of the same value repeated (a batch's marks: only the ids
+    differ).
     """
 
     table: Table
     rows: Sequence[Mapping[str, Any]]
     key: str | None = None
     keep_existing: bool = True
+    shared: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """The rows' own columns (``shared`` left out)."""
         return tuple(self.rows[0]) if self.rows else ()
 
 
@@ -60,39 +67,37 @@ def outcome_writes(outcome: BatchOutcome) -> list[RowWrite]:
     statement.
     """
     released = {"locked_until": None, "locked_by": outcome.holder}
-    marks: list[list[dict[str, Any]]] = [
-        [
-            {
-                "id": i,
-                "status": "processed",
-                "processed_at": outcome.now,
-                "ai_processing_error": None,
-                **released,
-            }
-            for i in outcome.processed
-        ],
-        [
-            {"id": i, "status": "duplicate", "processed_at": outcome.now, **released}
-            for i in outcome.duplicates
-        ],
-        [
-            {
-                "id": failure.event_id,
-                "status": "failed" if failure.retry_at is not None else "dead",
-                "locked_until": failure.retry_at,
-                "locked_by": outcome.holder,
-                "ai_processing_error": failure.error[:ERROR_LIMIT],
-            }
-            for failure in outcome.failures
-        ],
-    ]
     hashes = outcome.hashes
-    writes: list[RowWrite] = []
-    for rows in marks:
-        hashed = [{**row, "event_hash": hashes[row["id"]]} for row in rows if row["id"] in hashes]
-        plain = [row for row in rows if row["id"] not in hashes] if hashed else rows
-        writes += [RowWrite(events, part, key="id") for part in (plain, hashed) if part]
-    return writes
+    processed = {
+        "status": "processed",
+        "processed_at": outcome.now,
+        "ai_processing_error": None,
+        **released,
+    }
+    duplicate = {"status": "duplicate", "processed_at": outcome.now, **released}
+    failed = [
+        {
+            "id": failure.event_id,
+            "status": "failed" if failure.retry_at is not None else "dead",
+            "locked_until": failure.retry_at,
+            "ai_processing_error": failure.error[:ERROR_LIMIT],
+        }
+        for failure in outcome.failures
+    ]
+    return [
+        *_marks([{"id": i} for i in outcome.processed], processed, hashes),
+        *_marks([{"id": i} for i in outcome.duplicates], duplicate, hashes),
+        *_marks(failed, {"locked_by": outcome.holder}, hashes),
+    ]
+
+
+def _marks(
+    rows: list[dict[str, Any]], shared: Mapping[str, Any], hashes: Mapping[int, str]
+) -> list[RowWrite]:
+    """The rows' marks, those taking their hash (``hashes``) in a write of their own."""
+    hashed = [{**row, "event_hash": hashes[row["id"]]} for row in rows if row["id"] in hashes]
+    plain = [row for row in rows if row["id"] not in hashes] if hashed else rows
+    return [RowWrite(events, part, key="id", shared=shared) for part in (plain, hashed) if part]
 
 
 def read_model_writes(changes: ReadModelChanges) -> list[RowWrite]:

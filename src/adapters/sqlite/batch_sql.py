@@ -29,13 +29,15 @@ _KEY = "row_key"
 
 
 def write_rows(execute: Execute, writes: Sequence[RowWrite]) -> None:
-    """Each write as one statement run once per row."""
+    """Each write as one statement run once per row (its ``shared`` columns included)."""
     for write in writes:
-        statement = _statement(write.table, write.key, write.columns, write.keep_existing)
+        columns = (*write.columns, *write.shared)
+        statement = _statement(write.table, write.key, columns, write.keep_existing)
+        rows = [{**row, **write.shared} for row in write.rows] if write.shared else write.rows
         if write.key is None:
-            execute(statement, write.rows)
+            execute(statement, rows)
         else:
-            execute(statement, [{**row, _KEY: row[write.key]} for row in write.rows])
+            execute(statement, [{**row, _KEY: row[write.key]} for row in rows])
 
 
 @lru_cache(maxsize=64)

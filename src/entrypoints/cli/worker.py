@@ -19,6 +19,7 @@ from src.entrypoints.bootstrap import (
     publish_worker_settings,
 )
 from src.entrypoints.cli.output import EXIT_INPUT, EXIT_OK, EXIT_STORE
+from src.entrypoints.gc_tuning import tune_for_worker
 from src.entrypoints.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def run_worker(settings: Settings) -> int:
         workers.append(worker)
         if stopping.is_set():
             return EXIT_OK
+        tune_for_worker()
         print("worker started; Ctrl+C to stop", file=sys.stderr)
         worker.run()
         print("worker stopped", file=sys.stderr)
