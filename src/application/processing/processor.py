@@ -247,35 +247,22 @@ class EventQueueProcessor:
         failed save the twins are looked for again, and the batch saved once more with
         them as duplicates (moved there from ``analysed`` and ``failures``, in place).
         """
-        try:
-            return self._commit(
-                analysed, self._outcome(analysed, duplicates, failures, holder, hashes)
-            ), []
-        except LeaseLostError:
-            raise
-        except Exception as error:
-            if self._store_failed(error):
-                raise
-            failure = error
+        saved = self._commit_whole(analysed, duplicates, failures, holder, hashes)
+        if isinstance(saved, int):
+            return saved, []
         twins = self._inbox.twins(hashes) if hashes else set()
         if twins:
             for event_id in sorted(twins):
                 _log_twin(event_id, hashes[event_id])
             duplicates.extend(sorted(twins))
             analysed[:] = [source for source in analysed if source.event_id not in twins]
-            failures[:] = [failure for failure in failures if failure.event_id not in twins]
-            try:
-                outcome = self._outcome(analysed, duplicates, failures, holder, hashes)
-                return self._commit(analysed, outcome), []
-            except LeaseLostError:
-                raise
-            except Exception as error:
-                if self._store_failed(error):
-                    raise
-                failure = error
+            failures[:] = [failed for failed in failures if failed.event_id not in twins]
+            saved = self._commit_whole(analysed, duplicates, failures, holder, hashes)
+            if isinstance(saved, int):
+                return saved, []
         logger.warning(
             "batch save failed; saving it in parts to find the events at fault",
-            extra={"events": len(analysed), "error": describe(failure)},
+            extra={"events": len(analysed), "error": describe(saved)},
         )
         by_id = {event.id: event for event in claimed}
         # Parts keep a user's events together and in order, as far as halving allows.
@@ -284,6 +271,27 @@ class EventQueueProcessor:
         detected = self._isolate(ordered, by_id, save_failures, holder, hashes)
         self._commit([], self._outcome([], duplicates, [*failures, *save_failures], holder, hashes))
         return detected, save_failures
+
+    def _commit_whole(
+        self,
+        analysed: Sequence[SourceEvent],
+        duplicates: Sequence[int],
+        failures: Sequence[Failure],
+        holder: str,
+        hashes: Mapping[int, str],
+    ) -> int | Exception:
+        """The batch saved at once: the nudges detected, or the error of the data that
+        failed the save. The store's own failures and a lost lease are raised."""
+        try:
+            return self._commit(
+                analysed, self._outcome(analysed, duplicates, failures, holder, hashes)
+            )
+        except LeaseLostError:
+            raise
+        except Exception as error:
+            if self._store_failed(error):
+                raise
+            return error
 
     def _outcome(
         self,
